@@ -1,0 +1,31 @@
+//! Brokers: where orders go. The simulated broker fills at the next bar's open with costs;
+//! a paper broker will implement the same trait, so the engine does not care which it has.
+
+pub mod sim;
+
+pub use sim::SimBroker;
+
+use crate::market::{Bar, SymbolId, Ts};
+use crate::portfolio::Fill;
+
+/// A working order: buy (positive) or sell (negative) `qty` units of `symbol`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Order {
+    pub symbol: SymbolId,
+    pub qty: f64,
+    /// The step at whose close the order was decided.
+    pub decided_at: Ts,
+}
+
+/// Order routing.
+pub trait Broker {
+    /// Replaces the working order of `order.symbol` (a zero quantity cancels it).
+    fn submit(&mut self, order: Order);
+
+    /// Bar `bar` of its symbol has opened: execute what can be executed, at prices the bar
+    /// offers. Only orders decided strictly before `bar.ts` may fill.
+    fn on_open(&mut self, bar: &Bar) -> Option<Fill>;
+
+    /// The working order of `symbol`, if any.
+    fn working(&self, symbol: SymbolId) -> Option<Order>;
+}

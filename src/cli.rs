@@ -1,0 +1,189 @@
+//! The command line (clap). Each subcommand maps flags onto the config and calls the
+//! library; errors travel up as `anyhow` and are printed once by `main`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::config::{Config, StrategyName};
+use crate::engine::backtest;
+use crate::market::{BadRowPolicy, SessionMode};
+use crate::report::table::render;
+
+/// quorum: intraday multi-agent trading research.
+#[derive(Debug, Parser)]
+#[command(name = "quorum", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a backtest and write a run folder (summary.json, equity/trades/fills.parquet, config.toml).
+    Backtest(Box<BacktestArgs>),
+    /// Print the resolved configuration (defaults + --config file) as TOML.
+    Config {
+        /// Config file to resolve.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Flags of `quorum backtest`; each overrides its config key.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Bar file or folder (data.path).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// TOML config file (see config/default.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Run folder to write (output.dir).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Comma-separated symbols to keep (data.symbols).
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Option<Vec<String>>,
+    /// Start, inclusive: YYYY-MM-DD or RFC 3339 (data.from).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End: YYYY-MM-DD (whole day included) or RFC 3339, exclusive (data.to).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Strategy to run (strategy.name).
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyName>,
+    /// SMA fast window in bars (strategy.sma_cross.fast).
+    #[arg(long)]
+    pub fast: Option<usize>,
+    /// SMA slow window in bars (strategy.sma_cross.slow).
+    #[arg(long)]
+    pub slow: Option<usize>,
+    /// Resample to a timeframe such as 5m, 15m, 1h (data.resample).
+    #[arg(long)]
+    pub resample: Option<String>,
+    /// Session filter (data.session).
+    #[arg(long, value_enum)]
+    pub session: Option<SessionMode>,
+    /// What to do with bad rows (data.on_bad_row).
+    #[arg(long, value_enum)]
+    pub on_bad_row: Option<BadRowPolicy>,
+    /// Folder of Lean factor files for split adjustment (data.factor_files).
+    #[arg(long)]
+    pub factor_files: Option<PathBuf>,
+    /// Starting cash (portfolio.initial_cash).
+    #[arg(long)]
+    pub cash: Option<f64>,
+    /// Forbid short positions (portfolio.allow_short = false).
+    #[arg(long)]
+    pub long_only: bool,
+    /// Flatten equities before each session close (portfolio.flatten_at_close = true).
+    #[arg(long)]
+    pub flatten_at_close: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl BacktestArgs {
+    /// The config file overridden by these flags (not yet validated).
+    pub fn resolve(&self) -> Result<Config> {
+        let mut cfg = Config::load(self.config.as_deref())?;
+        let d = &mut cfg.data;
+        if let Some(v) = &self.data {
+            d.path = v.clone();
+        }
+        if let Some(v) = &self.symbols {
+            d.symbols = v.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        }
+        if let Some(v) = &self.from {
+            d.from = Some(v.clone());
+        }
+        if let Some(v) = &self.to {
+            d.to = Some(v.clone());
+        }
+        if let Some(v) = &self.resample {
+            d.resample = Some(v.clone());
+        }
+        if let Some(v) = self.session {
+            d.session = v;
+        }
+        if let Some(v) = self.on_bad_row {
+            d.on_bad_row = v;
+        }
+        if let Some(v) = &self.factor_files {
+            d.factor_files = Some(v.clone());
+        }
+        if let Some(v) = &self.out {
+            cfg.output.dir = v.clone();
+        }
+        if let Some(v) = self.strategy {
+            cfg.strategy.name = v;
+        }
+        if let Some(v) = self.fast {
+            cfg.strategy.sma_cross.fast = v;
+        }
+        if let Some(v) = self.slow {
+            cfg.strategy.sma_cross.slow = v;
+        }
+        if let Some(v) = self.cash {
+            cfg.portfolio.initial_cash = v;
+        }
+        if self.long_only {
+            cfg.portfolio.allow_short = false;
+        }
+        if self.flatten_at_close {
+            cfg.portfolio.flatten_at_close = true;
+        }
+        Ok(cfg)
+    }
+}
+
+fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} bars ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// Runs `quorum backtest`.
+pub fn cmd_backtest(args: &BacktestArgs) -> Result<()> {
+    let cfg = args.resolve()?;
+    let started = Instant::now();
+    let pb = progress_bar(args.quiet);
+    let mut tick = |done: usize, total: usize| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+    };
+    let out = backtest(&cfg, &mut tick).context("backtest failed")?;
+    pb.finish_and_clear();
+    if !args.quiet {
+        print!("{}", render(&out.summary));
+        println!("run folder: {}  ({:.2?})", out.out_dir.display(), started.elapsed());
+    }
+    Ok(())
+}
+
+/// Dispatches a parsed command line.
+pub fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Backtest(args) => cmd_backtest(&args),
+        Command::Config { config } => {
+            let cfg = Config::load(config.as_deref())?;
+            cfg.validate()?;
+            print!("{}", cfg.to_toml());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! Run configuration: TOML files in `config/`, overridden by CLI flags.
+//!
+//! Precedence: built-in defaults (identical to `config/default.toml`, a test checks it) ←
+//! a `--config FILE` (partial files allowed: missing keys keep their defaults) ← flags.
+//! Unknown keys are errors naming the key and line (serde `deny_unknown_fields`), and
+//! out-of-range values are errors naming the key and value ([`Config::validate`]).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::market::LoadOptions;
+use crate::market::resample::parse_timeframe;
+use crate::market::session::default_crypto_quotes;
+use crate::market::splits::Split;
+use crate::market::time::parse_bound;
+use crate::market::{BadRowPolicy, SessionMode};
+use crate::portfolio::{CostConfig, PortfolioConfig};
+use crate::strategy::sma_cross::SmaParams;
+
+/// Errors of the configuration area.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: cannot read config: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema (unknown key, wrong type, ...).
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// A value is out of range.
+    #[error("config key `{key}` = {value}: {reason}")]
+    Invalid { key: String, value: String, reason: String },
+}
+
+/// Result of the configuration area.
+pub type Result<T> = std::result::Result<T, ConfigError>;
+
+/// Which strategy a backtest runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyName {
+    /// SMA(fast) / SMA(slow) crossover.
+    #[default]
+    SmaCross,
+    /// Equal-weight buy-and-hold.
+    BuyAndHold,
+}
+
+/// `[data]`: what bars to load and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    pub path: PathBuf,
+    pub symbols: Vec<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub session: SessionMode,
+    pub resample: Option<String>,
+    pub on_bad_row: BadRowPolicy,
+    pub factor_files: Option<PathBuf>,
+    pub splits: Vec<Split>,
+    pub crypto_quotes: Vec<String>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            path: PathBuf::from("data/bars"),
+            symbols: Vec::new(),
+            from: None,
+            to: None,
+            session: SessionMode::Auto,
+            resample: None,
+            on_bad_row: BadRowPolicy::Fail,
+            factor_files: None,
+            splits: Vec::new(),
+            crypto_quotes: default_crypto_quotes(),
+        }
+    }
+}
+
+/// `[strategy]`: which strategy and its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct StrategyConfig {
+    pub name: StrategyName,
+    pub sma_cross: SmaParams,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Annual risk-free rate for Sharpe and Sortino.
+    pub risk_free_rate: f64,
+    /// Override the calendar-derived periods per year.
+    pub periods_per_year: Option<f64>,
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Run folder.
+    pub dir: PathBuf,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig { dir: PathBuf::from("runs/latest") }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data: DataConfig,
+    pub portfolio: PortfolioConfig,
+    pub costs: CostConfig,
+    pub strategy: StrategyConfig,
+    pub metrics: MetricsConfig,
+    pub output: OutputConfig,
+}
+
+fn invalid(key: &str, value: impl std::fmt::Display, reason: &str) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), value: value.to_string(), reason: reason.into() }
+}
+
+fn check(ok: bool, key: &str, value: impl std::fmt::Display, reason: &str) -> Result<()> {
+    if ok { Ok(()) } else { Err(invalid(key, value, reason)) }
+}
+
+impl Config {
+    /// Parses TOML text; `origin` names the source in errors.
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Config> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse { path: origin.to_path_buf(), message: e.to_string() })
+    }
+
+    /// Reads a config file (defaults when `None`).
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        match path {
+            None => Ok(Config::default()),
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|source| ConfigError::Io { path: p.to_path_buf(), source })?;
+                Config::from_toml(&text, p)
+            }
+        }
+    }
+
+    /// The configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serializes")
+    }
+
+    /// Checks every range; the error names the key and value.
+    pub fn validate(&self) -> Result<()> {
+        let p = &self.portfolio;
+        check(
+            p.initial_cash.is_finite() && p.initial_cash > 0.0,
+            "portfolio.initial_cash",
+            p.initial_cash,
+            "must be > 0",
+        )?;
+        check(
+            p.max_position > 0.0 && p.max_position <= 10.0,
+            "portfolio.max_position",
+            p.max_position,
+            "must be in (0, 10] (fraction of equity)",
+        )?;
+        check(p.max_gross > 0.0 && p.max_gross <= 10.0, "portfolio.max_gross", p.max_gross, "must be in (0, 10]")?;
+        let c = &self.costs;
+        for (key, v) in [
+            ("costs.commission_bps", c.commission_bps),
+            ("costs.commission_per_share", c.commission_per_share),
+            ("costs.commission_min", c.commission_min),
+            ("costs.slippage_bps", c.slippage_bps),
+            ("costs.impact_bps", c.impact_bps),
+        ] {
+            check(v.is_finite() && v >= 0.0, key, v, "must be a finite number >= 0")?;
+        }
+        check(
+            c.max_participation > 0.0 && c.max_participation <= 1.0,
+            "costs.max_participation",
+            c.max_participation,
+            "must be in (0, 1]",
+        )?;
+        let s = &self.strategy.sma_cross;
+        check(s.fast >= 1, "strategy.sma_cross.fast", s.fast, "must be >= 1")?;
+        check(s.slow > s.fast, "strategy.sma_cross.slow", s.slow, "must be greater than strategy.sma_cross.fast")?;
+        let m = &self.metrics;
+        check(
+            m.risk_free_rate.is_finite() && m.risk_free_rate > -1.0 && m.risk_free_rate < 1.0,
+            "metrics.risk_free_rate",
+            m.risk_free_rate,
+            "must be in (-1, 1) (annual, 0.05 = 5%)",
+        )?;
+        if let Some(n) = m.periods_per_year {
+            check(n.is_finite() && n > 0.0, "metrics.periods_per_year", n, "must be > 0")?;
+        }
+        for (i, sp) in self.data.splits.iter().enumerate() {
+            check(sp.ratio.is_finite() && sp.ratio > 0.0, &format!("data.splits[{i}].ratio"), sp.ratio, "must be > 0")?;
+        }
+        self.load_options().map(|_| ())
+    }
+
+    /// The loader options this config describes.
+    pub fn load_options(&self) -> Result<LoadOptions> {
+        let d = &self.data;
+        let bound = |key: &str, v: &Option<String>, end: bool| -> Result<Option<i64>> {
+            match v {
+                None => Ok(None),
+                Some(s) => parse_bound(s, end)
+                    .map(Some)
+                    .ok_or_else(|| invalid(key, format!("{s:?}"), "expected YYYY-MM-DD or an RFC 3339 time")),
+            }
+        };
+        let from = bound("data.from", &d.from, false)?;
+        let to = bound("data.to", &d.to, true)?;
+        if let (Some(f), Some(t)) = (from, to) {
+            check(f < t, "data.to", format!("{:?}", d.to.as_deref().unwrap_or("")), "must be after data.from")?;
+        }
+        let resample = match &d.resample {
+            None => None,
+            Some(s) => {
+                Some(parse_timeframe(s).map_err(|e| invalid("data.resample", format!("{s:?}"), &e.to_string()))?)
+            }
+        };
+        Ok(LoadOptions {
+            path: d.path.clone(),
+            on_bad_row: d.on_bad_row,
+            symbols: d.symbols.clone(),
+            from,
+            to,
+            session: d.session,
+            resample,
+            splits: d.splits.clone(),
+            factor_files: d.factor_files.clone(),
+            crypto_quotes: d.crypto_quotes.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_default_toml_file_equals_builtin_defaults() {
+        let text = include_str!("../config/default.toml");
+        let cfg = Config::from_toml(text, Path::new("config/default.toml")).unwrap();
+        assert_eq!(cfg, Config::default());
+        cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn test_unknown_key_is_named() {
+        let e = Config::from_toml("[costs]\nslipage_bps = 2\n", Path::new("x.toml")).unwrap_err().to_string();
+        assert!(e.contains("slipage_bps") && e.contains("x.toml"), "{e}");
+    }
+
+    #[test]
+    fn test_out_of_range_values_are_named() {
+        let cases: [(&str, &str); 6] = [
+            ("[costs]\nslippage_bps = -1\n", "costs.slippage_bps"),
+            ("[costs]\nmax_participation = 0\n", "costs.max_participation"),
+            ("[portfolio]\ninitial_cash = 0\n", "portfolio.initial_cash"),
+            ("[strategy.sma_cross]\nfast = 50\nslow = 20\n", "strategy.sma_cross.slow"),
+            ("[data]\nfrom = \"last tuesday\"\n", "data.from"),
+            ("[data]\nresample = \"5x\"\n", "data.resample"),
+        ];
+        for (text, key) in cases {
+            let cfg = Config::from_toml(text, Path::new("x.toml")).unwrap();
+            let e = cfg.validate().unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn test_partial_file_keeps_defaults_and_roundtrips() {
+        let cfg = Config::from_toml("[portfolio]\nallow_short = false\n", Path::new("x.toml")).unwrap();
+        assert!(!cfg.portfolio.allow_short);
+        assert_eq!(cfg.costs, CostConfig::default());
+        let back = Config::from_toml(&cfg.to_toml(), Path::new("y.toml")).unwrap();
+        assert_eq!(back, cfg);
+    }
+}

@@ -1,0 +1,217 @@
+//! The backtest loop.
+//!
+//! For each time step t (all bars starting at t, in symbol order):
+//! 1. each bar first executes its symbol's working order at its open (orders were decided
+//!    at an earlier step, so no fill ever uses a price its decision could not have had);
+//! 2. the bar's close becomes the symbol's mark;
+//! 3. equity = cash + Σ position × mark is recorded for t (marked at the close);
+//! 4. the strategy sees step t and may set target weights;
+//! 5. targets are clipped (shorts, `max_position`), scaled to `max_gross`, and turned into
+//!    orders for the difference between target and current quantity, sized with equity and
+//!    marks at t. A weight change, not price drift, triggers an order: no silent rebalancing.
+//!
+//! `flatten_at_close`: for equities, from the decision whose bar ends one bar before the
+//! session close (the 15:58 bar at 1m, so the fill is the 15:59 open), effective weights are
+//! 0 until the next session, when the strategy's standing targets are re-applied.
+//!
+//! No allocation happens per bar: buffers are sized at the start; the equity curve and fills
+//! grow amortised. See benches/engine.rs for bars/s.
+
+use crate::broker::{Broker, Order, SimBroker};
+use crate::market::session::{AssetClass, CLOSE_MIN, NyClock};
+use crate::market::{Bars, Ts};
+use crate::portfolio::ledger::QTY_EPS;
+use crate::portfolio::{CostConfig, Fill, PortfolioConfig, Trade, TradeLedger};
+use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
+
+/// Everything the loop needs besides bars and strategy.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EngineConfig {
+    pub portfolio: PortfolioConfig,
+    pub costs: CostConfig,
+}
+
+/// Equity marked at the close of every step.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EquityCurve {
+    pub ts: Vec<Ts>,
+    pub equity: Vec<f64>,
+    pub cash: Vec<f64>,
+    /// Σ |position × mark|.
+    pub gross: Vec<f64>,
+    /// Σ position × mark.
+    pub net: Vec<f64>,
+}
+
+impl EquityCurve {
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// True with no points.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+}
+
+/// What a backtest produced.
+#[derive(Debug, Clone, Default)]
+pub struct RunResult {
+    pub strategy: String,
+    pub initial_cash: f64,
+    pub equity: EquityCurve,
+    pub fills: Vec<Fill>,
+    pub trades: Vec<Trade>,
+    /// Final position per symbol.
+    pub positions: Vec<f64>,
+}
+
+struct Book {
+    cash: f64,
+    pos: Vec<f64>,
+    mark: Vec<f64>,
+    ledger: TradeLedger,
+    fills: Vec<Fill>,
+}
+
+impl Book {
+    fn apply(&mut self, f: Fill) {
+        let s = f.symbol as usize;
+        self.ledger.on_fill(&f, self.pos[s]);
+        self.pos[s] += f.qty;
+        if self.pos[s].abs() < QTY_EPS {
+            self.pos[s] = 0.0;
+        }
+        self.cash -= f.qty * f.price + f.commission;
+        self.fills.push(f);
+    }
+
+    fn marks(&self) -> (f64, f64, f64) {
+        let (mut net, mut gross) = (0.0, 0.0);
+        for (p, m) in self.pos.iter().zip(&self.mark) {
+            if *p != 0.0 {
+                net += p * m;
+                gross += (p * m).abs();
+            }
+        }
+        (self.cash + net, gross, net)
+    }
+}
+
+/// Runs `strategy` over `bars`. `progress(done_bars, total_bars)` is called every few
+/// thousand steps.
+pub fn run<S: Strategy + ?Sized>(
+    bars: &Bars,
+    universe: &Universe,
+    strategy: &mut S,
+    cfg: &EngineConfig,
+    progress: &mut dyn FnMut(usize, usize),
+) -> RunResult {
+    let n = universe.symbols.len();
+    let pc = &cfg.portfolio;
+    let quote_volume: Vec<bool> = universe.classes.iter().map(|c| *c == AssetClass::Crypto).collect();
+    let fractional: Vec<bool> = universe.classes.iter().map(|c| pc.fractional || *c == AssetClass::Crypto).collect();
+    let mut broker = SimBroker::new(cfg.costs.clone(), quote_volume);
+    let mut book = Book {
+        cash: pc.initial_cash,
+        pos: vec![0.0; n],
+        mark: vec![f64::NAN; n],
+        ledger: TradeLedger::new(n),
+        fills: Vec::new(),
+    };
+    let mut curve = EquityCurve::default();
+    let cap = bars.len() / n.max(1) + 1;
+    for v in [&mut curve.equity, &mut curve.cash, &mut curve.gross, &mut curve.net] {
+        v.reserve(cap);
+    }
+    curve.ts.reserve(cap);
+    let mut targets = Targets::new(n);
+    let mut desired = vec![0.0f64; n];
+    let mut effective = vec![0.0f64; n];
+    let mut clock = NyClock::new();
+    let flatten = pc.flatten_at_close && universe.classes.contains(&AssetClass::Equity);
+    strategy.on_start(universe);
+
+    for (index, range) in bars.steps().enumerate() {
+        let t = bars.ts[range.start];
+        for i in range.clone() {
+            let bar = bars.bar(i);
+            if let Some(f) = broker.on_open(&bar) {
+                book.apply(f);
+            }
+            book.mark[bar.symbol as usize] = bar.close;
+        }
+        let (equity, gross, net) = book.marks();
+        curve.ts.push(t);
+        curve.equity.push(equity);
+        curve.cash.push(book.cash);
+        curve.gross.push(gross);
+        curve.net.push(net);
+
+        let step = Step::new(bars, range.start, range.end, index);
+        let view = PortfolioView { equity, cash: book.cash, positions: &book.pos, prices: &book.mark };
+        strategy.on_step(&step, &view, &mut targets);
+
+        let mut touched = !targets.is_empty();
+        for (s, w) in targets.drain() {
+            let w = if pc.allow_short { w } else { w.max(0.0) };
+            desired[s as usize] = if w.is_finite() { w.clamp(-pc.max_position, pc.max_position) } else { 0.0 };
+        }
+        if touched {
+            let gross_w: f64 = desired.iter().map(|w| w.abs()).sum();
+            if gross_w > pc.max_gross {
+                let k = pc.max_gross / gross_w;
+                desired.iter_mut().for_each(|w| *w *= k);
+            }
+        }
+        let in_window = flatten && {
+            let close = clock.utc_at_local_minute(t, CLOSE_MIN);
+            t + 2 * universe.interval >= close
+        };
+        if flatten {
+            touched = true;
+        }
+        if !touched {
+            progress_tick(index, range.end, bars.len(), progress);
+            continue;
+        }
+        for s in 0..n {
+            let want = if in_window && universe.classes[s] == AssetClass::Equity { 0.0 } else { desired[s] };
+            if want == effective[s] {
+                continue;
+            }
+            let mark = book.mark[s];
+            if !mark.is_finite() {
+                continue;
+            }
+            effective[s] = want;
+            let mut qty = want * equity / mark;
+            if !fractional[s] {
+                qty = qty.trunc();
+            }
+            let diff = qty - book.pos[s];
+            broker.submit(Order { symbol: s as u32, qty: diff, decided_at: t });
+        }
+        progress_tick(index, range.end, bars.len(), progress);
+    }
+    progress(bars.len(), bars.len());
+    let end = curve.ts.last().copied().unwrap_or(0);
+    let positions = book.pos.clone();
+    let trades = book.ledger.finish(end, &book.mark);
+    RunResult {
+        strategy: strategy.name(),
+        initial_cash: pc.initial_cash,
+        equity: curve,
+        fills: book.fills,
+        trades,
+        positions,
+    }
+}
+
+#[inline]
+fn progress_tick(index: usize, done: usize, total: usize, progress: &mut dyn FnMut(usize, usize)) {
+    if index % 8192 == 0 {
+        progress(done, total);
+    }
+}

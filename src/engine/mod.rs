@@ -1,0 +1,9 @@
+//! The engine: the bar loop that joins a feed of bars, a strategy, a broker and the
+//! portfolio (`backtest`), and the runner that goes from a config to a run folder
+//! (`runner`). The paper runner will reuse the loop with a live feed and another broker.
+
+pub mod backtest;
+pub mod runner;
+
+pub use backtest::{EngineConfig, EquityCurve, RunResult, run};
+pub use runner::{BacktestOutput, RunError, backtest};

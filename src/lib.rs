@@ -1,0 +1,25 @@
+//! quorum: intraday trading research with analyst actors, a shared decaying memory and an
+//! honest backtester.
+//!
+//! The foundation: load real bars ([`market`]), run a [`strategy::Strategy`] through the
+//! bar loop ([`engine`]) with next-bar-open fills and costs ([`broker`], [`portfolio`]),
+//! and measure it ([`report`]).
+//!
+//! ```no_run
+//! use quorum::config::Config;
+//! let mut cfg = Config::default();
+//! cfg.data.path = "data/bars".into();
+//! cfg.output.dir = std::env::temp_dir().join("quorum-doc-run");
+//! let out = quorum::engine::backtest(&cfg, &mut |_, _| {}).unwrap();
+//! println!("{}", quorum::report::table::render(&out.summary));
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod broker;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod market;
+pub mod portfolio;
+pub mod report;
+pub mod strategy;

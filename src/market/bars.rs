@@ -1,0 +1,256 @@
+//! `Bars`: a columnar table of OHLCV bars for many symbols, sorted by (timestamp, symbol).
+//!
+//! Columnar (one `Vec` per field) because the engine walks millions of bars and touches a
+//! few fields each; a row view (`Bar`) is built on demand and is `Copy`. Symbols are
+//! interned as `u32` ids, assigned in alphabetical order so ids do not depend on file order.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use super::time::Ts;
+
+/// Interned symbol id: an index into `Bars::symbols`.
+pub type SymbolId = u32;
+
+/// One bar, by value. `ts` is the bar's start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bar {
+    pub ts: Ts,
+    pub symbol: SymbolId,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub volume: f64,
+}
+
+/// An extra numeric column carried along with the bars (e.g. option-flow `net_gamma`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExtraColumn {
+    pub name: String,
+    /// One value per bar; NaN where the source had none.
+    pub values: Vec<f64>,
+}
+
+/// Columnar bars, sorted by (timestamp, symbol id).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Bars {
+    /// Symbol names; the id of a symbol is its index here. Sorted alphabetically.
+    pub symbols: Vec<String>,
+    pub ts: Vec<Ts>,
+    pub sym: Vec<SymbolId>,
+    pub open: Vec<f64>,
+    pub high: Vec<f64>,
+    pub low: Vec<f64>,
+    pub close: Vec<f64>,
+    pub volume: Vec<f64>,
+    pub extra: Vec<ExtraColumn>,
+}
+
+impl Bars {
+    /// Number of bars.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// True when there are no bars.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// The bar at row `i`.
+    #[inline]
+    pub fn bar(&self, i: usize) -> Bar {
+        Bar {
+            ts: self.ts[i],
+            symbol: self.sym[i],
+            open: self.open[i],
+            high: self.high[i],
+            low: self.low[i],
+            close: self.close[i],
+            volume: self.volume[i],
+        }
+    }
+
+    /// The name of symbol `id`.
+    pub fn symbol_name(&self, id: SymbolId) -> &str {
+        &self.symbols[id as usize]
+    }
+
+    /// The id of symbol `name`, if present.
+    pub fn symbol_id(&self, name: &str) -> Option<SymbolId> {
+        self.symbols.iter().position(|s| s == name).map(|i| i as SymbolId)
+    }
+
+    /// Appends one bar (extra columns get NaN). The caller keeps the sort order.
+    pub fn push(&mut self, b: Bar) {
+        self.ts.push(b.ts);
+        self.sym.push(b.symbol);
+        self.open.push(b.open);
+        self.high.push(b.high);
+        self.low.push(b.low);
+        self.close.push(b.close);
+        self.volume.push(b.volume);
+        for e in &mut self.extra {
+            e.values.push(f64::NAN);
+        }
+    }
+
+    /// Row ranges of equal timestamps: one range per time step, in order.
+    pub fn steps(&self) -> Steps<'_> {
+        Steps { ts: &self.ts, pos: 0 }
+    }
+
+    /// Keeps the rows where `keep[i]` is true.
+    pub fn retain_mask(&mut self, keep: &[bool]) {
+        debug_assert_eq!(keep.len(), self.len());
+        fn filt<T: Copy>(v: &mut Vec<T>, keep: &[bool]) {
+            let mut k = keep.iter();
+            v.retain(|_| *k.next().unwrap_or(&false));
+        }
+        filt(&mut self.ts, keep);
+        filt(&mut self.sym, keep);
+        filt(&mut self.open, keep);
+        filt(&mut self.high, keep);
+        filt(&mut self.low, keep);
+        filt(&mut self.close, keep);
+        filt(&mut self.volume, keep);
+        for e in &mut self.extra {
+            filt(&mut e.values, keep);
+        }
+    }
+
+    /// Drops symbols that no longer have bars and renumbers the rest (keeping alphabetical ids).
+    pub fn compact_symbols(&mut self) {
+        let mut used = vec![false; self.symbols.len()];
+        for &s in &self.sym {
+            used[s as usize] = true;
+        }
+        if used.iter().all(|&u| u) {
+            return;
+        }
+        let mut remap = vec![u32::MAX; self.symbols.len()];
+        let mut names = Vec::new();
+        for (i, name) in self.symbols.iter().enumerate() {
+            if used[i] {
+                remap[i] = names.len() as u32;
+                names.push(name.clone());
+            }
+        }
+        for s in &mut self.sym {
+            *s = remap[*s as usize];
+        }
+        self.symbols = names;
+    }
+
+    /// The bar interval: the most common positive gap between consecutive bars of the same
+    /// symbol (ties to the smaller gap). `None` with fewer than two bars of any symbol.
+    pub fn infer_interval(&self) -> Option<i64> {
+        let mut last: Vec<Option<Ts>> = vec![None; self.symbols.len()];
+        let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
+        for i in 0..self.len() {
+            let s = self.sym[i] as usize;
+            if let Some(prev) = last[s] {
+                let d = self.ts[i] - prev;
+                if d > 0 {
+                    *counts.entry(d).or_default() += 1;
+                }
+            }
+            last[s] = Some(self.ts[i]);
+        }
+        let best = counts.values().copied().max()?;
+        counts.into_iter().find(|&(_, c)| c == best).map(|(d, _)| d)
+    }
+
+    /// Row indices of each symbol, in time order.
+    pub fn rows_by_symbol(&self) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); self.symbols.len()];
+        for (i, &s) in self.sym.iter().enumerate() {
+            out[s as usize].push(i);
+        }
+        out
+    }
+
+    /// Rows `range` as a new table (same symbols).
+    pub fn slice(&self, range: Range<usize>) -> Bars {
+        Bars {
+            symbols: self.symbols.clone(),
+            ts: self.ts[range.clone()].to_vec(),
+            sym: self.sym[range.clone()].to_vec(),
+            open: self.open[range.clone()].to_vec(),
+            high: self.high[range.clone()].to_vec(),
+            low: self.low[range.clone()].to_vec(),
+            close: self.close[range.clone()].to_vec(),
+            volume: self.volume[range.clone()].to_vec(),
+            extra: self
+                .extra
+                .iter()
+                .map(|e| ExtraColumn { name: e.name.clone(), values: e.values[range.clone()].to_vec() })
+                .collect(),
+        }
+    }
+}
+
+/// Iterator over the row ranges of equal timestamps.
+pub struct Steps<'a> {
+    ts: &'a [Ts],
+    pos: usize,
+}
+
+impl Iterator for Steps<'_> {
+    type Item = Range<usize>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Range<usize>> {
+        let start = self.pos;
+        let t = *self.ts.get(start)?;
+        let mut end = start + 1;
+        while end < self.ts.len() && self.ts[end] == t {
+            end += 1;
+        }
+        self.pos = end;
+        Some(start..end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn bar(ts: Ts, symbol: SymbolId, close: f64) -> Bar {
+        Bar { ts, symbol, open: close, high: close, low: close, close, volume: 100.0 }
+    }
+
+    fn two_symbols() -> Bars {
+        let mut b = Bars { symbols: vec!["A".into(), "B".into()], ..Default::default() };
+        for (t, s) in [(0, 0), (0, 1), (60, 0), (120, 0), (120, 1), (180, 1)] {
+            b.push(bar(t, s, 10.0));
+        }
+        b
+    }
+
+    #[test]
+    fn test_steps_group_equal_timestamps() {
+        let b = two_symbols();
+        let steps: Vec<_> = b.steps().collect();
+        assert_eq!(steps, vec![0..2, 2..3, 3..5, 5..6]);
+    }
+
+    #[test]
+    fn test_infer_interval_uses_per_symbol_gaps() {
+        let b = two_symbols();
+        // A: 60, 60; B: 120, 60 -> 60 occurs 3 times.
+        assert_eq!(b.infer_interval(), Some(60));
+    }
+
+    #[test]
+    fn test_retain_and_compact_symbols() {
+        let mut b = two_symbols();
+        let keep: Vec<bool> = b.sym.iter().map(|&s| s == 1).collect();
+        b.retain_mask(&keep);
+        b.compact_symbols();
+        assert_eq!(b.symbols, vec!["B".to_string()]);
+        assert_eq!(b.sym, vec![0, 0, 0]);
+        assert_eq!(b.ts, vec![0, 120, 180]);
+    }
+}

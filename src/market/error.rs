@@ -1,0 +1,150 @@
+//! Errors of the market-data area: every variant names the file, and row-level ones the row
+//! and the field, so a user can open the file and fix it.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Result of the market-data area.
+pub type Result<T> = std::result::Result<T, DataError>;
+
+/// Where a bad row sits in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLoc {
+    /// A CSV line, 1-based, the header being line 1.
+    Line(usize),
+    /// A Parquet data row, 1-based.
+    Row(usize),
+}
+
+impl fmt::Display for RowLoc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowLoc::Line(n) => write!(f, "line {n}"),
+            RowLoc::Row(n) => write!(f, "row {n}"),
+        }
+    }
+}
+
+/// What is wrong with one row. Also the key under which `--on-bad-row skip` counts skips.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowProblem {
+    /// A required field is empty or null.
+    Missing { field: &'static str },
+    /// The timestamp is not RFC 3339 with an offset.
+    BadTimestamp { value: String },
+    /// A numeric field does not parse as a number.
+    BadNumber { field: &'static str, value: String },
+    /// A price or volume is NaN or infinite.
+    NonFinite { field: &'static str, value: f64 },
+    /// A price is zero or negative.
+    NonPositivePrice { field: &'static str, value: f64 },
+    /// The high is below the low.
+    HighBelowLow { high: f64, low: f64 },
+    /// Open or close lies outside [low, high].
+    OutsideRange { field: &'static str, value: f64, low: f64, high: f64 },
+    /// Volume below zero.
+    NegativeVolume { value: f64 },
+    /// A second row with the same (timestamp, symbol).
+    Duplicate { symbol: String, timestamp: String },
+    /// A row whose timestamp is earlier than the row before it.
+    OutOfOrder { timestamp: String, previous: String },
+}
+
+impl RowProblem {
+    /// Stable snake_case key used to count skipped rows by reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RowProblem::Missing { .. } => "missing_value",
+            RowProblem::BadTimestamp { .. } => "bad_timestamp",
+            RowProblem::BadNumber { .. } => "bad_number",
+            RowProblem::NonFinite { .. } => "non_finite",
+            RowProblem::NonPositivePrice { .. } => "non_positive_price",
+            RowProblem::HighBelowLow { .. } => "high_below_low",
+            RowProblem::OutsideRange { .. } => "outside_range",
+            RowProblem::NegativeVolume { .. } => "negative_volume",
+            RowProblem::Duplicate { .. } => "duplicate",
+            RowProblem::OutOfOrder { .. } => "out_of_order",
+        }
+    }
+}
+
+impl fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowProblem::Missing { field } => write!(f, "field `{field}` is empty"),
+            RowProblem::BadTimestamp { value } => write!(
+                f,
+                "field `timestamp`: cannot parse {value:?} as an RFC 3339 time with offset (e.g. 2013-10-07T13:30:00Z)"
+            ),
+            RowProblem::BadNumber { field, value } => {
+                write!(f, "field `{field}`: cannot parse {value:?} as a number")
+            }
+            RowProblem::NonFinite { field, value } => {
+                write!(f, "field `{field}`: value {value} is not finite")
+            }
+            RowProblem::NonPositivePrice { field, value } => {
+                write!(f, "field `{field}`: price {value} must be > 0")
+            }
+            RowProblem::HighBelowLow { high, low } => {
+                write!(f, "field `high`: high {high} is below low {low}")
+            }
+            RowProblem::OutsideRange { field, value, low, high } => {
+                write!(f, "field `{field}`: {value} lies outside [low {low}, high {high}]")
+            }
+            RowProblem::NegativeVolume { value } => {
+                write!(f, "field `volume`: volume {value} is negative")
+            }
+            RowProblem::Duplicate { symbol, timestamp } => {
+                write!(f, "duplicate bar for ({timestamp}, {symbol})")
+            }
+            RowProblem::OutOfOrder { timestamp, previous } => write!(
+                f,
+                "field `timestamp`: {timestamp} is earlier than the previous row's {previous} (rows must be sorted by time)"
+            ),
+        }
+    }
+}
+
+/// Errors raised while loading, validating and transforming bars.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The path cannot be opened or read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A folder holds no CSV or Parquet file.
+    #[error("{path}: no .csv or .parquet files in this folder")]
+    NoFiles { path: PathBuf },
+    /// The file's extension is neither CSV nor Parquet.
+    #[error("{path}: unsupported file type (expected .csv or .parquet)")]
+    UnsupportedFormat { path: PathBuf },
+    /// The file has a header but no data rows, or nothing at all.
+    #[error("{path}: empty file (no data rows)")]
+    Empty { path: PathBuf },
+    /// A required column is absent.
+    #[error(
+        "{path}: missing column `{column}` (found: {found}); expected columns timestamp,symbol,open,high,low,close,volume{hint}"
+    )]
+    MissingColumn { path: PathBuf, column: &'static str, found: String, hint: String },
+    /// A column has a type that cannot be read as the field it stands for.
+    #[error("{path}: column `{column}` has type {dtype}, expected {expected}")]
+    ColumnType { path: PathBuf, column: String, dtype: String, expected: &'static str },
+    /// One row failed validation (with `--on-bad-row fail`).
+    #[error("{path}: {loc}: {problem}")]
+    BadRow { path: PathBuf, loc: RowLoc, problem: RowProblem },
+    /// The file is not well-formed CSV/Parquet.
+    #[error("{path}: {message}")]
+    Format { path: PathBuf, message: String },
+    /// A Lean factor file or a split entry is malformed.
+    #[error("{path}: line {line}: {message}")]
+    FactorFile { path: PathBuf, line: usize, message: String },
+    /// A value given by the user (range, timeframe, symbol) is unusable.
+    #[error("{0}")]
+    Invalid(String),
+    /// Filters removed every bar.
+    #[error("no bars left after filtering: {0}")]
+    NoBars(String),
+}

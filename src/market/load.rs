@@ -1,0 +1,274 @@
+//! The loading pipeline: files → validated bars → merged → filtered → adjusted → resampled.
+//!
+//! Order of steps, each recorded in the [`LoadReport`]:
+//! 1. read every file (a folder means its `.csv`/`.parquet` files, sorted by name), keeping
+//!    only the requested symbols, validating rows (see `validate`);
+//! 2. merge into one table sorted by (timestamp, symbol), symbols numbered alphabetically;
+//!    a (timestamp, symbol) present in two files is a duplicate;
+//! 3. date range `[from, to)`;
+//! 4. split adjustment (given splits and factor files), then detection of unadjusted jumps;
+//! 5. regular-session filter (equities only);
+//! 6. resampling.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::bars::{Bars, ExtraColumn};
+use super::error::{DataError, Result, RowLoc, RowProblem};
+use super::read::{Format, read_file};
+use super::resample::resample;
+use super::session::{AssetClass, SessionMode, bars_per_regular_session, classify, filter_regular_session};
+use super::splits::{Split, adjust, detect_jumps, factor_dir_splits};
+use super::time::{Ts, format_duration, format_ts};
+use super::validate::{BadRowPolicy, SkipCounts};
+
+/// What to load and how.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// A file or a folder of files.
+    pub path: PathBuf,
+    pub on_bad_row: BadRowPolicy,
+    /// Keep only these symbols (empty: all).
+    pub symbols: Vec<String>,
+    /// Inclusive lower bound on bar start.
+    pub from: Option<Ts>,
+    /// Exclusive upper bound on bar start.
+    pub to: Option<Ts>,
+    pub session: SessionMode,
+    /// Target interval in nanoseconds.
+    pub resample: Option<i64>,
+    pub splits: Vec<Split>,
+    /// Folder of Lean factor files (`<symbol>.csv`).
+    pub factor_files: Option<PathBuf>,
+    pub crypto_quotes: Vec<String>,
+}
+
+/// One file's contribution.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FileReport {
+    pub path: String,
+    /// Rows kept after validation and the symbol filter.
+    pub rows: usize,
+}
+
+/// What the loader did, for the run summary.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct LoadReport {
+    pub files: Vec<FileReport>,
+    /// Bad rows skipped, by reason (only with `--on-bad-row skip`).
+    pub skipped: BTreeMap<String, usize>,
+    /// Rows removed by filters, by filter (`date_range`, `session`).
+    pub filtered: BTreeMap<String, usize>,
+    /// Bars after every step.
+    pub bars: usize,
+    pub symbols: Vec<String>,
+    pub asset_classes: Vec<AssetClass>,
+    pub first: String,
+    pub last: String,
+    /// Bar interval after resampling, e.g. `1m`.
+    pub interval: String,
+    #[serde(skip)]
+    pub interval_ns: i64,
+    /// The session filter in force.
+    pub session: SessionMode,
+    /// Bars a full session holds at this interval (None when not calendar-defined).
+    pub bars_per_session: Option<f64>,
+    /// Split adjustments applied.
+    pub adjustments: Vec<String>,
+    /// Warnings (probable unadjusted splits, ...).
+    pub warnings: Vec<String>,
+}
+
+/// Lists the bar files of a path: the file itself, or a folder's CSV/Parquet files by name.
+pub fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let meta = std::fs::metadata(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let rd = std::fs::read_dir(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    let mut files = Vec::new();
+    for entry in rd {
+        let p = entry.map_err(|source| DataError::Io { path: path.to_path_buf(), source })?.path();
+        if p.is_file() && Format::of(&p).is_some() {
+            files.push(p);
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(DataError::NoFiles { path: path.to_path_buf() });
+    }
+    Ok(files)
+}
+
+/// Loads bars as `opts` says. See the module docs for the order of steps.
+pub fn load(opts: &LoadOptions) -> Result<(Bars, LoadReport)> {
+    let files = list_files(&opts.path)?;
+    let wanted: Vec<String> = opts.symbols.iter().map(|s| s.trim().to_string()).collect();
+    let keep = |s: &str| wanted.is_empty() || wanted.iter().any(|w| w == s);
+    let mut report = LoadReport { session: opts.session, ..Default::default() };
+    let mut skipped = SkipCounts::new();
+    let mut parts = Vec::with_capacity(files.len());
+    for f in &files {
+        let bars = read_file(f, opts.on_bad_row, &keep, &mut skipped)?;
+        report.files.push(FileReport { path: f.display().to_string(), rows: bars.len() });
+        parts.push((f.clone(), bars));
+    }
+    let mut bars = merge(parts, opts.on_bad_row, &mut skipped)?;
+    report.skipped = skipped;
+    for w in &wanted {
+        if bars.symbol_id(w).is_none() {
+            return Err(DataError::Invalid(format!(
+                "symbol `{w}` not found in {} (available: {})",
+                opts.path.display(),
+                available_symbols(&files)?
+            )));
+        }
+    }
+    if bars.is_empty() {
+        return Err(DataError::NoBars(format!("{}: no valid rows", opts.path.display())));
+    }
+
+    if opts.from.is_some() || opts.to.is_some() {
+        let from = opts.from.unwrap_or(i64::MIN);
+        let to = opts.to.unwrap_or(i64::MAX);
+        let mask: Vec<bool> = bars.ts.iter().map(|&t| t >= from && t < to).collect();
+        let removed = mask.iter().filter(|k| !**k).count();
+        bars.retain_mask(&mask);
+        report.filtered.insert("date_range".into(), removed);
+        if bars.is_empty() {
+            return Err(DataError::NoBars(format!(
+                "no bars between {} and {}",
+                opts.from.map(format_ts).unwrap_or_else(|| "the start".into()),
+                opts.to.map(format_ts).unwrap_or_else(|| "the end".into())
+            )));
+        }
+        bars.compact_symbols();
+    }
+
+    let classes: Vec<AssetClass> = bars.symbols.iter().map(|s| classify(s, &opts.crypto_quotes)).collect();
+    let mut splits = opts.splits.clone();
+    if let Some(dir) = &opts.factor_files {
+        splits.extend(factor_dir_splits(dir, &bars.symbols)?);
+    }
+    report.adjustments = adjust(&mut bars, &classes, &splits);
+    for jump in detect_jumps(&bars, &classes) {
+        tracing::warn!("{jump}");
+        report.warnings.push(jump.to_string());
+    }
+
+    let source_interval = bars.infer_interval();
+    if opts.session != SessionMode::All {
+        let removed = filter_regular_session(&mut bars, &classes, source_interval.unwrap_or(0));
+        report.filtered.insert("session".into(), removed);
+        if bars.is_empty() {
+            return Err(DataError::NoBars("no bars inside the regular session (try --session all)".into()));
+        }
+    }
+    if let Some(target) = opts.resample {
+        bars = resample(&bars, &classes, source_interval, target)?;
+    }
+    bars.compact_symbols();
+    let classes: Vec<AssetClass> = bars.symbols.iter().map(|s| classify(s, &opts.crypto_quotes)).collect();
+
+    let interval = opts.resample.or(bars.infer_interval()).or(source_interval).unwrap_or(0);
+    report.bars = bars.len();
+    report.symbols = bars.symbols.clone();
+    report.asset_classes = classes.clone();
+    report.first = format_ts(bars.ts[0]);
+    report.last = format_ts(*bars.ts.last().expect("non-empty"));
+    report.interval = format_duration(interval.max(1));
+    report.interval_ns = interval;
+    report.bars_per_session = calendar_bars_per_session(&classes, opts.session, interval);
+    Ok((bars, report))
+}
+
+/// Bars a full session holds, when the calendar defines it: the regular session for
+/// equities (390 at 1m), 24h for crypto, and None for equities with extended hours kept.
+pub fn calendar_bars_per_session(classes: &[AssetClass], session: SessionMode, interval: i64) -> Option<f64> {
+    if interval <= 0 {
+        return None;
+    }
+    if classes.contains(&AssetClass::Crypto) {
+        Some(super::time::NS_PER_DAY as f64 / interval as f64)
+    } else if session != SessionMode::All {
+        Some(bars_per_regular_session(interval))
+    } else {
+        None
+    }
+}
+
+fn available_symbols(files: &[PathBuf]) -> Result<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut skipped = SkipCounts::new();
+    for f in files {
+        let b = read_file(f, BadRowPolicy::Skip, &|_| true, &mut skipped)?;
+        names.extend(b.symbols);
+    }
+    Ok(names.into_iter().collect::<Vec<_>>().join(", "))
+}
+
+/// Merges per-file bars into one table sorted by (timestamp, symbol), symbols alphabetical.
+fn merge(parts: Vec<(PathBuf, Bars)>, policy: BadRowPolicy, skipped: &mut SkipCounts) -> Result<Bars> {
+    let mut names: Vec<String> = parts.iter().flat_map(|(_, b)| b.symbols.iter().cloned()).collect();
+    names.sort();
+    names.dedup();
+    let mut extra_names: Vec<String> = parts.iter().flat_map(|(_, b)| b.extra.iter().map(|e| e.name.clone())).collect();
+    extra_names.sort();
+    extra_names.dedup();
+
+    // (ts, symbol, part, row) for every row; a stable sort keeps file order for equal keys.
+    let mut index: Vec<(Ts, u32, u32, u32)> = Vec::with_capacity(parts.iter().map(|(_, b)| b.len()).sum());
+    for (p, (_, b)) in parts.iter().enumerate() {
+        let remap: Vec<u32> = b.symbols.iter().map(|s| names.binary_search(s).expect("interned") as u32).collect();
+        for i in 0..b.len() {
+            index.push((b.ts[i], remap[b.sym[i] as usize], p as u32, i as u32));
+        }
+    }
+    let sorted = index.windows(2).all(|w| (w[0].0, w[0].1) <= (w[1].0, w[1].1));
+    if !sorted {
+        index.sort_by_key(|&(t, s, _, _)| (t, s));
+    }
+    let mut out = Bars {
+        symbols: names,
+        extra: extra_names.iter().map(|n| ExtraColumn { name: n.clone(), values: Vec::new() }).collect(),
+        ..Default::default()
+    };
+    let extra_maps: Vec<Vec<Option<usize>>> = parts
+        .iter()
+        .map(|(_, b)| extra_names.iter().map(|n| b.extra.iter().position(|e| &e.name == n)).collect())
+        .collect();
+    for (k, &(t, s, p, i)) in index.iter().enumerate() {
+        if k > 0 && index[k - 1].0 == t && index[k - 1].1 == s {
+            let problem = RowProblem::Duplicate { symbol: out.symbols[s as usize].clone(), timestamp: format_ts(t) };
+            match policy {
+                BadRowPolicy::Fail => {
+                    let first = &parts[index[k - 1].2 as usize].0;
+                    return Err(DataError::BadRow {
+                        path: parts[p as usize].0.clone(),
+                        loc: RowLoc::Row(i as usize + 1),
+                        problem: RowProblem::Duplicate {
+                            symbol: format!("{} (also in {})", out.symbols[s as usize], first.display()),
+                            timestamp: format_ts(t),
+                        },
+                    });
+                }
+                BadRowPolicy::Skip => {
+                    *skipped.entry(problem.reason().to_string()).or_default() += 1;
+                    continue;
+                }
+            }
+        }
+        let b = &parts[p as usize].1;
+        let mut bar = b.bar(i as usize);
+        bar.symbol = s;
+        out.push(bar);
+        for (e, m) in out.extra.iter_mut().zip(&extra_maps[p as usize]) {
+            if let Some(j) = m {
+                *e.values.last_mut().expect("pushed") = b.extra[*j].values[i as usize];
+            }
+        }
+    }
+    Ok(out)
+}

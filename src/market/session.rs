@@ -1,0 +1,241 @@
+//! Trading calendars: which symbols trade a US equity session and which trade 24/7, the
+//! regular-session filter (09:30–16:00 America/New_York, DST-correct via chrono-tz) and
+//! session dates.
+//!
+//! A bar `[start, start + interval)` is in the regular session when it overlaps
+//! 09:30–16:00 New York time. The overlap rule (rather than "start ≥ 09:30") keeps vendor
+//! hourly bars labelled at the clock hour: Lean's 09:00 bar covers 09:30–10:00 and is kept,
+//! while a 09:29 minute bar (ending 09:30) is dropped. Holidays and early closes are not
+//! modelled: the data simply has no bars then.
+//!
+//! A symbol is crypto (24/7, no session filter, 365 days a year) when its name ends with a
+//! quote currency from `crypto_quotes` (default USDT, USDC, BUSD, USD, BTC, ETH) and is longer
+//! than it; every other symbol is a US equity.
+
+use chrono::{Datelike, NaiveDate, Offset, TimeZone, Weekday};
+use chrono_tz::America::New_York;
+use serde::{Deserialize, Serialize};
+
+use super::bars::Bars;
+use super::time::{NS_PER_DAY, NS_PER_MIN, NS_PER_SEC, Ts};
+
+/// Regular session open, minutes after local midnight (09:30).
+pub const OPEN_MIN: i64 = 9 * 60 + 30;
+/// Regular session close, minutes after local midnight (16:00).
+pub const CLOSE_MIN: i64 = 16 * 60;
+/// Trading days a year for US equities.
+pub const EQUITY_DAYS_PER_YEAR: f64 = 252.0;
+/// Calendar days a year for 24/7 markets.
+pub const CRYPTO_DAYS_PER_YEAR: f64 = 365.0;
+
+/// The kind of market a symbol trades in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AssetClass {
+    /// US equity: regular session 09:30–16:00 New York, 252 days a year.
+    Equity,
+    /// 24/7 market, UTC days, 365 days a year.
+    Crypto,
+}
+
+/// Which bars to keep by time of day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionMode {
+    /// Regular session for equities, everything for crypto.
+    #[default]
+    Auto,
+    /// Regular session for equities (crypto is unaffected: it has no session).
+    Regular,
+    /// Keep every bar, extended hours included.
+    All,
+}
+
+/// Classifies a symbol by its name.
+pub fn classify(symbol: &str, crypto_quotes: &[String]) -> AssetClass {
+    let up = symbol.to_ascii_uppercase();
+    let crypto = crypto_quotes.iter().any(|q| {
+        let q = q.to_ascii_uppercase();
+        up.len() > q.len() && up.ends_with(&q)
+    });
+    if crypto { AssetClass::Crypto } else { AssetClass::Equity }
+}
+
+/// The default quote currencies that mark a symbol as crypto.
+pub fn default_crypto_quotes() -> Vec<String> {
+    ["USDT", "USDC", "BUSD", "USD", "BTC", "ETH"].iter().map(|s| s.to_string()).collect()
+}
+
+/// Converts UTC timestamps to New York local time, caching the offset per UTC hour
+/// (offsets change only on the hour, at 02:00 local).
+#[derive(Debug, Default, Clone)]
+pub struct NyClock {
+    hour: i64,
+    offset_ns: i64,
+}
+
+impl NyClock {
+    /// A fresh clock with an empty cache.
+    pub fn new() -> Self {
+        NyClock { hour: i64::MIN, offset_ns: 0 }
+    }
+
+    /// The UTC offset of New York at `ts`, in nanoseconds (e.g. -4h during EDT).
+    #[inline]
+    pub fn offset(&mut self, ts: Ts) -> i64 {
+        let hour = ts.div_euclid(3_600 * NS_PER_SEC);
+        if hour != self.hour {
+            let secs = ts.div_euclid(NS_PER_SEC);
+            let off = New_York.timestamp_opt(secs, 0).single().map(|d| d.offset().fix().local_minus_utc()).unwrap_or(0);
+            self.hour = hour;
+            self.offset_ns = off as i64 * NS_PER_SEC;
+        }
+        self.offset_ns
+    }
+
+    /// New York local time of `ts` as nanoseconds since the local epoch.
+    #[inline]
+    pub fn local(&mut self, ts: Ts) -> i64 {
+        ts + self.offset(ts)
+    }
+
+    /// The New York session date of `ts`.
+    pub fn date(&mut self, ts: Ts) -> NaiveDate {
+        let days = self.local(ts).div_euclid(NS_PER_DAY);
+        NaiveDate::from_num_days_from_ce_opt(days as i32 + 719_163).unwrap_or_default()
+    }
+
+    /// UTC time of the given New York local minute-of-day on the local date of `ts`.
+    pub fn utc_at_local_minute(&mut self, ts: Ts, minute: i64) -> Ts {
+        let off = self.offset(ts);
+        let local_midnight = (ts + off).div_euclid(NS_PER_DAY) * NS_PER_DAY;
+        local_midnight + minute * NS_PER_MIN - off
+    }
+}
+
+/// True if a bar `[ts, ts + interval)` overlaps the regular session of a weekday.
+#[inline]
+pub fn in_regular_session(clock: &mut NyClock, ts: Ts, interval: i64) -> bool {
+    let local = clock.local(ts);
+    let day = local.div_euclid(NS_PER_DAY);
+    // 1970-01-01 was a Thursday: day 0 -> Thu; weekday index with Monday = 0.
+    let weekday = (day + 3).rem_euclid(7);
+    if weekday >= 5 {
+        return false;
+    }
+    let tod = local.rem_euclid(NS_PER_DAY);
+    tod < CLOSE_MIN * NS_PER_MIN && tod + interval > OPEN_MIN * NS_PER_MIN
+}
+
+/// The session date of a bar: New York date for equities, UTC date for crypto.
+pub fn session_date(clock: &mut NyClock, class: AssetClass, ts: Ts) -> NaiveDate {
+    match class {
+        AssetClass::Equity => clock.date(ts),
+        AssetClass::Crypto => {
+            NaiveDate::from_num_days_from_ce_opt(ts.div_euclid(NS_PER_DAY) as i32 + 719_163).unwrap_or_default()
+        }
+    }
+}
+
+/// Number of `interval`-long clock-aligned buckets that overlap the regular session:
+/// 390 for 1m, 78 for 5m, 26 for 15m, 13 for 30m, 7 for 1h (09:00 bucket covers 09:30–10:00).
+pub fn bars_per_regular_session(interval: i64) -> f64 {
+    let i = interval.max(1) as f64 / NS_PER_MIN as f64;
+    ((CLOSE_MIN as f64) / i).ceil() - ((OPEN_MIN as f64) / i).floor()
+}
+
+/// Keeps regular-session bars of equity symbols; crypto bars all pass.
+/// Returns how many bars were removed.
+pub fn filter_regular_session(bars: &mut Bars, classes: &[AssetClass], interval: i64) -> usize {
+    let mut clock = NyClock::new();
+    let keep: Vec<bool> = (0..bars.len())
+        .map(|i| match classes[bars.sym[i] as usize] {
+            AssetClass::Crypto => true,
+            AssetClass::Equity => in_regular_session(&mut clock, bars.ts[i], interval),
+        })
+        .collect();
+    let removed = keep.iter().filter(|k| !**k).count();
+    if removed > 0 {
+        bars.retain_mask(&keep);
+    }
+    removed
+}
+
+/// True if the date is a Saturday or Sunday.
+pub fn is_weekend(d: NaiveDate) -> bool {
+    matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market::time::parse_rfc3339;
+
+    fn ts(s: &str) -> Ts {
+        parse_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn test_session_edges_in_edt_and_est() {
+        let mut c = NyClock::new();
+        let m = NS_PER_MIN;
+        // EDT (UTC-4): 09:30 ET = 13:30Z.
+        assert!(!in_regular_session(&mut c, ts("2013-10-07T13:29:00Z"), m));
+        assert!(in_regular_session(&mut c, ts("2013-10-07T13:30:00Z"), m));
+        assert!(in_regular_session(&mut c, ts("2013-10-07T19:59:00Z"), m));
+        assert!(!in_regular_session(&mut c, ts("2013-10-07T20:00:00Z"), m));
+        // EST (UTC-5): 09:30 ET = 14:30Z.
+        assert!(!in_regular_session(&mut c, ts("2011-01-03T14:29:00Z"), m));
+        assert!(in_regular_session(&mut c, ts("2011-01-03T14:30:00Z"), m));
+        assert!(!in_regular_session(&mut c, ts("2011-01-03T21:00:00Z"), m));
+    }
+
+    #[test]
+    fn test_session_dst_switch_weekend() {
+        let mut c = NyClock::new();
+        // DST began 2011-03-13 (Sunday); Friday 11th is EST, Monday 14th is EDT.
+        assert!(in_regular_session(&mut c, ts("2011-03-11T14:30:00Z"), NS_PER_MIN));
+        assert!(in_regular_session(&mut c, ts("2011-03-14T14:29:00Z"), NS_PER_MIN));
+        assert!(in_regular_session(&mut c, ts("2011-03-14T13:30:00Z"), NS_PER_MIN));
+        assert!(!in_regular_session(&mut c, ts("2011-03-14T13:29:00Z"), NS_PER_MIN));
+        // Saturday.
+        assert!(!in_regular_session(&mut c, ts("2011-03-12T15:00:00Z"), NS_PER_MIN));
+    }
+
+    #[test]
+    fn test_hourly_vendor_bar_at_nine_is_kept() {
+        let mut c = NyClock::new();
+        let h = 60 * NS_PER_MIN;
+        assert!(in_regular_session(&mut c, ts("1998-01-02T14:00:00Z"), h)); // 09:00 EST
+        assert!(in_regular_session(&mut c, ts("1998-01-02T20:00:00Z"), h)); // 15:00 EST
+        assert!(!in_regular_session(&mut c, ts("1998-01-02T21:00:00Z"), h)); // 16:00 EST
+        assert!(!in_regular_session(&mut c, ts("1998-01-02T13:00:00Z"), h)); // 08:00 EST
+    }
+
+    #[test]
+    fn test_bars_per_regular_session() {
+        assert_eq!(bars_per_regular_session(NS_PER_MIN), 390.0);
+        assert_eq!(bars_per_regular_session(5 * NS_PER_MIN), 78.0);
+        assert_eq!(bars_per_regular_session(15 * NS_PER_MIN), 26.0);
+        assert_eq!(bars_per_regular_session(30 * NS_PER_MIN), 13.0);
+        assert_eq!(bars_per_regular_session(60 * NS_PER_MIN), 7.0);
+    }
+
+    #[test]
+    fn test_classify_symbols() {
+        let q = default_crypto_quotes();
+        assert_eq!(classify("BTCUSDT", &q), AssetClass::Crypto);
+        assert_eq!(classify("ethbtc", &q), AssetClass::Crypto);
+        assert_eq!(classify("SPY", &q), AssetClass::Equity);
+        assert_eq!(classify("USD", &q), AssetClass::Equity);
+    }
+
+    #[test]
+    fn test_session_date_and_local_minute() {
+        let mut c = NyClock::new();
+        // 2013-10-08T01:00Z is 21:00 ET on the 7th.
+        assert_eq!(c.date(ts("2013-10-08T01:00:00Z")), NaiveDate::from_ymd_opt(2013, 10, 7).unwrap());
+        assert_eq!(c.utc_at_local_minute(ts("2013-10-07T15:00:00Z"), CLOSE_MIN), ts("2013-10-07T20:00:00Z"));
+        assert_eq!(c.utc_at_local_minute(ts("2011-01-03T15:00:00Z"), CLOSE_MIN), ts("2011-01-03T21:00:00Z"));
+    }
+}

@@ -1,0 +1,173 @@
+//! Run artifacts: the run folder a backtest leaves behind.
+//!
+//! - `summary.json`: data report, annualisation, metrics of the strategy and of buy-and-hold;
+//! - `equity.parquet`: per step, equity/cash/gross/net of the strategy and buy-and-hold equity;
+//! - `trades.parquet`: round trips; `fills.parquet`: executions;
+//! - `config.toml`: the resolved configuration (defaults + file + flags).
+//!
+//! Same inputs give byte-identical files: no wall-clock time or host name is written, maps
+//! are ordered, floats are printed by `serde_json`'s shortest round-trip formatting.
+//! Timestamps are `Datetime(ns, UTC)` bar starts.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::metrics::{Annualisation, Metrics};
+use crate::engine::RunResult;
+use crate::market::{LoadReport, Ts};
+
+/// Errors writing artifacts.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A file or folder could not be written.
+    #[error("{path}: cannot write: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// polars could not build or write a frame.
+    #[error("{path}: cannot write Parquet: {message}")]
+    Parquet { path: PathBuf, message: String },
+}
+
+/// Result of the reporting area.
+pub type Result<T> = std::result::Result<T, ReportError>;
+
+/// One strategy's line in the summary.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StrategyReport {
+    pub name: String,
+    pub metrics: Metrics,
+}
+
+/// The content of `summary.json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunSummary {
+    pub quorum_version: String,
+    pub data: LoadReport,
+    pub annualisation: Annualisation,
+    pub risk_free_rate: f64,
+    /// The strategy under test first, then the benchmarks.
+    pub strategies: Vec<StrategyReport>,
+}
+
+fn parquet_err(path: &Path, e: impl std::fmt::Display) -> ReportError {
+    ReportError::Parquet { path: path.to_path_buf(), message: e.to_string() }
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> ReportError {
+    ReportError::Io { path: path.to_path_buf(), source }
+}
+
+/// A `Datetime(ns, UTC)` column.
+pub fn time_column(name: &str, ts: &[Ts]) -> Column {
+    Series::new(name.into(), ts).into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC)).into_column()
+}
+
+/// Writes `df` as Parquet to `path` (via a temporary file and a rename).
+pub fn write_parquet(path: &Path, mut df: DataFrame) -> Result<()> {
+    let tmp = path.with_extension("parquet.tmp");
+    let file = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+    ParquetWriter::new(file).finish(&mut df).map_err(|e| parquet_err(path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+}
+
+/// Builds a frame from equal-length columns.
+pub fn frame(path: &Path, columns: Vec<Column>) -> Result<DataFrame> {
+    DataFrame::new_infer_height(columns).map_err(|e| parquet_err(path, e))
+}
+
+/// Writes text to `path` via a temporary file and a rename.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+    f.write_all(text.as_bytes()).map_err(|e| io_err(&tmp, e))?;
+    f.sync_all().map_err(|e| io_err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+}
+
+fn equity_frame(path: &Path, run: &RunResult, benchmark: &RunResult) -> Result<DataFrame> {
+    let e = &run.equity;
+    debug_assert_eq!(e.ts, benchmark.equity.ts);
+    frame(
+        path,
+        vec![
+            time_column("timestamp", &e.ts),
+            Column::new("equity".into(), &e.equity),
+            Column::new("cash".into(), &e.cash),
+            Column::new("gross_exposure".into(), &e.gross),
+            Column::new("net_exposure".into(), &e.net),
+            Column::new("benchmark_equity".into(), &benchmark.equity.equity),
+        ],
+    )
+}
+
+fn trades_frame(path: &Path, run: &RunResult, symbols: &[String]) -> Result<DataFrame> {
+    let t = &run.trades;
+    let name: Vec<&str> = t.iter().map(|x| symbols[x.symbol as usize].as_str()).collect();
+    let entry: Vec<Ts> = t.iter().map(|x| x.entry_ts).collect();
+    let exit: Vec<Ts> = t.iter().map(|x| x.exit_ts).collect();
+    let f = |g: fn(&crate::portfolio::Trade) -> f64| -> Vec<f64> { t.iter().map(g).collect() };
+    frame(
+        path,
+        vec![
+            Column::new("symbol".into(), name),
+            Column::new("direction".into(), t.iter().map(|x| x.direction as i32).collect::<Vec<_>>()),
+            time_column("entry_time", &entry),
+            time_column("exit_time", &exit),
+            Column::new("peak_quantity".into(), f(|x| x.peak_qty)),
+            Column::new("entry_price".into(), f(|x| x.entry_price)),
+            Column::new("exit_price".into(), f(|x| x.exit_price)),
+            Column::new("pnl".into(), f(|x| x.pnl)),
+            Column::new("return".into(), f(|x| x.ret)),
+            Column::new("commission".into(), f(|x| x.commission)),
+            Column::new("fills".into(), t.iter().map(|x| x.fills).collect::<Vec<u32>>()),
+            Column::new("open".into(), t.iter().map(|x| x.open).collect::<Vec<bool>>()),
+        ],
+    )
+}
+
+fn fills_frame(path: &Path, run: &RunResult, symbols: &[String]) -> Result<DataFrame> {
+    let fl = &run.fills;
+    let ts: Vec<Ts> = fl.iter().map(|f| f.ts).collect();
+    let decided: Vec<Ts> = fl.iter().map(|f| f.decided_at).collect();
+    frame(
+        path,
+        vec![
+            time_column("timestamp", &ts),
+            time_column("decided_at", &decided),
+            Column::new("symbol".into(), fl.iter().map(|f| symbols[f.symbol as usize].as_str()).collect::<Vec<_>>()),
+            Column::new("side".into(), fl.iter().map(|f| if f.qty > 0.0 { "buy" } else { "sell" }).collect::<Vec<_>>()),
+            Column::new("quantity".into(), fl.iter().map(|f| f.qty.abs()).collect::<Vec<_>>()),
+            Column::new("price".into(), fl.iter().map(|f| f.price).collect::<Vec<_>>()),
+            Column::new("commission".into(), fl.iter().map(|f| f.commission).collect::<Vec<_>>()),
+            Column::new("slippage".into(), fl.iter().map(|f| f.slippage).collect::<Vec<_>>()),
+        ],
+    )
+}
+
+/// Writes the run folder `dir`: summary, equity, trades, fills and the resolved config.
+pub fn write_run(
+    dir: &Path,
+    summary: &RunSummary,
+    run: &RunResult,
+    benchmark: &RunResult,
+    symbols: &[String],
+    config_toml: &str,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let json = serde_json::to_string_pretty(summary).expect("summary serializes");
+    write_text(&dir.join("summary.json"), &(json + "\n"))?;
+    let p = dir.join("equity.parquet");
+    write_parquet(&p, equity_frame(&p, run, benchmark)?)?;
+    let p = dir.join("trades.parquet");
+    write_parquet(&p, trades_frame(&p, run, symbols)?)?;
+    let p = dir.join("fills.parquet");
+    write_parquet(&p, fills_frame(&p, run, symbols)?)?;
+    write_text(&dir.join("config.toml"), config_toml)
+}

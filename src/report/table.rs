@@ -1,0 +1,85 @@
+//! The terminal summary: one row per metric, one column per strategy.
+
+use super::artifacts::RunSummary;
+use super::metrics::Metrics;
+
+fn pct(x: f64) -> String {
+    if x.is_finite() { format!("{:.2}%", x * 100.0) } else { "-".into() }
+}
+
+fn num(x: f64) -> String {
+    if x.is_finite() { format!("{x:.2}") } else { "-".into() }
+}
+
+fn money(x: f64) -> String {
+    if x.is_finite() { format!("{x:.2}") } else { "-".into() }
+}
+
+type Row = (&'static str, fn(&Metrics) -> String);
+
+const ROWS: [Row; 21] = [
+    ("Total return", |m| pct(m.total_return)),
+    ("CAGR", |m| pct(m.cagr)),
+    ("Volatility (ann.)", |m| pct(m.volatility)),
+    ("Sharpe", |m| num(m.sharpe)),
+    ("Sortino", |m| num(m.sortino)),
+    ("Max drawdown", |m| pct(m.max_drawdown)),
+    ("Max DD duration (bars)", |m| m.max_drawdown_bars.to_string()),
+    ("Max DD duration (days)", |m| num(m.max_drawdown_days)),
+    ("Calmar", |m| num(m.calmar)),
+    ("Trades", |m| m.trades.to_string()),
+    ("Win rate", |m| pct(m.win_rate)),
+    ("Profit factor", |m| num(m.profit_factor)),
+    ("Avg trade P&L", |m| money(m.avg_trade)),
+    ("Avg trade return", |m| pct(m.avg_trade_return)),
+    ("Turnover (x equity)", |m| num(m.turnover)),
+    ("Turnover (ann.)", |m| num(m.annual_turnover)),
+    ("Time in market", |m| pct(m.time_in_market)),
+    ("Avg gross exposure", |m| pct(m.avg_gross_exposure)),
+    ("Fills", |m| m.fills.to_string()),
+    ("Total costs", |m| money(m.total_costs)),
+    ("Final equity", |m| money(m.final_equity)),
+];
+
+/// Renders the summary table as text.
+pub fn render(summary: &RunSummary) -> String {
+    let d = &summary.data;
+    let mut out = format!(
+        "{} bars of {} ({}), {} .. {}, session {:?}, {} periods/year\n",
+        d.bars,
+        d.symbols.join(","),
+        d.interval,
+        d.first,
+        d.last,
+        d.session,
+        summary.annualisation.periods_per_year
+    );
+    for w in &d.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    if !d.skipped.is_empty() {
+        let s: Vec<String> = d.skipped.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push_str(&format!("skipped rows: {}\n", s.join(", ")));
+    }
+    let names: Vec<&str> = summary.strategies.iter().map(|s| s.name.as_str()).collect();
+    let w0 = ROWS.iter().map(|r| r.0.len()).max().unwrap_or(10) + 2;
+    let cols: Vec<Vec<String>> =
+        summary.strategies.iter().map(|s| ROWS.iter().map(|r| (r.1)(&s.metrics)).collect()).collect();
+    let widths: Vec<usize> =
+        names.iter().zip(&cols).map(|(n, c)| c.iter().map(|x| x.len()).max().unwrap_or(0).max(n.len()) + 2).collect();
+    out.push_str(&format!("{:<w0$}", "metric"));
+    for (n, w) in names.iter().zip(&widths) {
+        out.push_str(&format!("{n:>w$}"));
+    }
+    out.push('\n');
+    out.push_str(&"-".repeat(w0 + widths.iter().sum::<usize>()));
+    out.push('\n');
+    for (i, r) in ROWS.iter().enumerate() {
+        out.push_str(&format!("{:<w0$}", r.0));
+        for (c, w) in cols.iter().zip(&widths) {
+            out.push_str(&format!("{:>w$}", c[i]));
+        }
+        out.push('\n');
+    }
+    out
+}
