@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::config::{Config, ConfigError, StrategyName};
 use crate::engine::{EngineConfig, RunResult, run};
-use crate::market::session::{CRYPTO_DAYS_PER_YEAR, EQUITY_DAYS_PER_YEAR, NyClock, session_date};
+use crate::market::session::{CRYPTO_DAYS_PER_YEAR, EQUITY_DAYS_PER_YEAR, NyClock, session_day};
 use crate::market::{AssetClass, Bars, DataError, LoadReport, load};
 use crate::report::artifacts::ReportError;
 use crate::report::{Annualisation, RunSummary, StrategyReport, compute, write_run};
@@ -51,7 +51,7 @@ pub fn annualisation(bars: &Bars, report: &LoadReport, override_ppy: Option<f64>
         let mut steps = 0usize;
         for r in bars.steps() {
             steps += 1;
-            dates.insert(session_date(&mut clock, class, bars.ts[r.start]));
+            dates.insert(session_day(&mut clock, class, bars.ts[r.start]));
         }
         steps as f64 / dates.len().max(1) as f64
     });

@@ -148,15 +148,26 @@ impl Bars {
     pub fn infer_interval(&self) -> Option<i64> {
         let mut last: Vec<Option<Ts>> = vec![None; self.symbols.len()];
         let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
+        // Runs of equal gaps are counted locally and flushed on change: one map update per
+        // run instead of per bar.
+        let (mut run_gap, mut run_len) = (0i64, 0usize);
         for i in 0..self.len() {
             let s = self.sym[i] as usize;
             if let Some(prev) = last[s] {
                 let d = self.ts[i] - prev;
                 if d > 0 {
-                    *counts.entry(d).or_default() += 1;
+                    if d != run_gap && run_len > 0 {
+                        *counts.entry(run_gap).or_default() += run_len;
+                        run_len = 0;
+                    }
+                    run_gap = d;
+                    run_len += 1;
                 }
             }
             last[s] = Some(self.ts[i]);
+        }
+        if run_len > 0 {
+            *counts.entry(run_gap).or_default() += run_len;
         }
         let best = counts.values().copied().max()?;
         counts.into_iter().find(|&(_, c)| c == best).map(|(d, _)| d)
@@ -169,6 +180,43 @@ impl Bars {
             out[s as usize].push(i);
         }
         out
+    }
+
+    /// The rows at `idx`, in that order, as a new table (same symbols).
+    pub fn gather(&self, idx: &[u32]) -> Bars {
+        fn g<T: Copy>(v: &[T], idx: &[u32]) -> Vec<T> {
+            idx.iter().map(|&i| v[i as usize]).collect()
+        }
+        Bars {
+            symbols: self.symbols.clone(),
+            ts: g(&self.ts, idx),
+            sym: g(&self.sym, idx),
+            open: g(&self.open, idx),
+            high: g(&self.high, idx),
+            low: g(&self.low, idx),
+            close: g(&self.close, idx),
+            volume: g(&self.volume, idx),
+            extra: self.extra.iter().map(|e| ExtraColumn { name: e.name.clone(), values: g(&e.values, idx) }).collect(),
+        }
+    }
+
+    /// Appends all rows of `other`, whose symbol ids must already be in this table's
+    /// numbering; extra columns are matched by name (NaN where `other` lacks one).
+    pub fn append(&mut self, other: &Bars) {
+        let n = other.len();
+        self.ts.extend_from_slice(&other.ts);
+        self.sym.extend_from_slice(&other.sym);
+        self.open.extend_from_slice(&other.open);
+        self.high.extend_from_slice(&other.high);
+        self.low.extend_from_slice(&other.low);
+        self.close.extend_from_slice(&other.close);
+        self.volume.extend_from_slice(&other.volume);
+        for e in &mut self.extra {
+            match other.extra.iter().find(|o| o.name == e.name) {
+                Some(o) => e.values.extend_from_slice(&o.values),
+                None => e.values.extend(std::iter::repeat_n(f64::NAN, n)),
+            }
+        }
     }
 
     /// Rows `range` as a new table (same symbols).

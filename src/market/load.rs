@@ -172,7 +172,7 @@ pub fn load(opts: &LoadOptions) -> Result<(Bars, LoadReport)> {
     bars.compact_symbols();
     let classes: Vec<AssetClass> = bars.symbols.iter().map(|s| classify(s, &opts.crypto_quotes)).collect();
 
-    let interval = opts.resample.or(bars.infer_interval()).or(source_interval).unwrap_or(0);
+    let interval = opts.resample.or(source_interval).unwrap_or(0);
     report.bars = bars.len();
     report.symbols = bars.symbols.clone();
     report.asset_classes = classes.clone();
@@ -210,65 +210,83 @@ fn available_symbols(files: &[PathBuf]) -> Result<String> {
 }
 
 /// Merges per-file bars into one table sorted by (timestamp, symbol), symbols alphabetical.
-fn merge(parts: Vec<(PathBuf, Bars)>, policy: BadRowPolicy, skipped: &mut SkipCounts) -> Result<Bars> {
+/// Columns are concatenated, then permuted only if the result is not already sorted (a
+/// single sorted file costs one pass). A (timestamp, symbol) seen twice is a duplicate.
+fn merge(mut parts: Vec<(PathBuf, Bars)>, policy: BadRowPolicy, skipped: &mut SkipCounts) -> Result<Bars> {
     let mut names: Vec<String> = parts.iter().flat_map(|(_, b)| b.symbols.iter().cloned()).collect();
     names.sort();
     names.dedup();
     let mut extra_names: Vec<String> = parts.iter().flat_map(|(_, b)| b.extra.iter().map(|e| e.name.clone())).collect();
     extra_names.sort();
     extra_names.dedup();
-
-    // (ts, symbol, part, row) for every row; a stable sort keeps file order for equal keys.
-    let mut index: Vec<(Ts, u32, u32, u32)> = Vec::with_capacity(parts.iter().map(|(_, b)| b.len()).sum());
-    for (p, (_, b)) in parts.iter().enumerate() {
-        let remap: Vec<u32> = b.symbols.iter().map(|s| names.binary_search(s).expect("interned") as u32).collect();
-        for i in 0..b.len() {
-            index.push((b.ts[i], remap[b.sym[i] as usize], p as u32, i as u32));
-        }
-    }
-    let sorted = index.windows(2).all(|w| (w[0].0, w[0].1) <= (w[1].0, w[1].1));
-    if !sorted {
-        index.sort_by_key(|&(t, s, _, _)| (t, s));
-    }
     let mut out = Bars {
         symbols: names,
         extra: extra_names.iter().map(|n| ExtraColumn { name: n.clone(), values: Vec::new() }).collect(),
         ..Default::default()
     };
-    let extra_maps: Vec<Vec<Option<usize>>> = parts
-        .iter()
-        .map(|(_, b)| extra_names.iter().map(|n| b.extra.iter().position(|e| &e.name == n)).collect())
-        .collect();
-    for (k, &(t, s, p, i)) in index.iter().enumerate() {
-        if k > 0 && index[k - 1].0 == t && index[k - 1].1 == s {
-            let problem = RowProblem::Duplicate { symbol: out.symbols[s as usize].clone(), timestamp: format_ts(t) };
-            match policy {
-                BadRowPolicy::Fail => {
-                    let first = &parts[index[k - 1].2 as usize].0;
-                    return Err(DataError::BadRow {
-                        path: parts[p as usize].0.clone(),
-                        loc: RowLoc::Row(i as usize + 1),
-                        problem: RowProblem::Duplicate {
-                            symbol: format!("{} (also in {})", out.symbols[s as usize], first.display()),
-                            timestamp: format_ts(t),
-                        },
-                    });
-                }
-                BadRowPolicy::Skip => {
-                    *skipped.entry(problem.reason().to_string()).or_default() += 1;
-                    continue;
-                }
+    let mut starts = Vec::with_capacity(parts.len());
+    for (_, b) in &mut parts {
+        let remap: Vec<u32> =
+            b.symbols.iter().map(|s| out.symbols.binary_search(s).expect("interned") as u32).collect();
+        for s in &mut b.sym {
+            *s = remap[*s as usize];
+        }
+        starts.push(out.len());
+        if out.is_empty() && b.extra.iter().map(|e| &e.name).eq(extra_names.iter()) {
+            // The first part (often the only one) moves in without a copy.
+            let symbols = std::mem::take(&mut out.symbols);
+            out = std::mem::take(b);
+            out.symbols = symbols;
+        } else {
+            out.append(b);
+        }
+    }
+    let key = |b: &Bars, i: usize| (b.ts[i], b.sym[i]);
+    let sorted = (1..out.len()).all(|i| key(&out, i - 1) <= key(&out, i));
+    let perm: Option<Vec<u32>> = (!sorted).then(|| {
+        let mut idx: Vec<u32> = (0..out.len() as u32).collect();
+        idx.sort_by_key(|&i| key(&out, i as usize));
+        idx
+    });
+    if let Some(p) = &perm {
+        out = out.gather(p);
+    }
+    // Where merged row k came from: (part, 1-based row within the part).
+    let origin = |k: usize| -> (usize, usize) {
+        let g = perm.as_ref().map(|p| p[k] as usize).unwrap_or(k);
+        let part = starts.partition_point(|&s| s <= g) - 1;
+        (part, g - starts[part] + 1)
+    };
+    let mut keep: Option<Vec<bool>> = None;
+    for k in 1..out.len() {
+        if key(&out, k - 1) != key(&out, k) {
+            continue;
+        }
+        let (t, s) = key(&out, k);
+        match policy {
+            BadRowPolicy::Fail => {
+                let (first, _) = origin(k - 1);
+                let (part, row) = origin(k);
+                return Err(DataError::BadRow {
+                    path: parts[part].0.clone(),
+                    loc: match Format::of(&parts[part].0) {
+                        Some(Format::Csv) => RowLoc::Line(row + 1),
+                        _ => RowLoc::Row(row),
+                    },
+                    problem: RowProblem::Duplicate {
+                        symbol: format!("{} (also in {})", out.symbols[s as usize], parts[first].0.display()),
+                        timestamp: format_ts(t),
+                    },
+                });
+            }
+            BadRowPolicy::Skip => {
+                *skipped.entry("duplicate".to_string()).or_default() += 1;
+                keep.get_or_insert_with(|| vec![true; out.len()])[k] = false;
             }
         }
-        let b = &parts[p as usize].1;
-        let mut bar = b.bar(i as usize);
-        bar.symbol = s;
-        out.push(bar);
-        for (e, m) in out.extra.iter_mut().zip(&extra_maps[p as usize]) {
-            if let Some(j) = m {
-                *e.values.last_mut().expect("pushed") = b.extra[*j].values[i as usize];
-            }
-        }
+    }
+    if let Some(mask) = keep {
+        out.retain_mask(&mask);
     }
     Ok(out)
 }

@@ -217,6 +217,13 @@ fn ts_column(path: &Path, c: &Column, problems: &mut BTreeMap<usize, RowProblem>
                 TimeUnit::Milliseconds => 1_000_000,
             };
             let ca = c.datetime().map_err(|e| format_err(path, e))?;
+            if ca.null_count() == 0 {
+                let mut out = Vec::with_capacity(ca.len());
+                for arr in ca.physical().downcast_iter() {
+                    out.extend(arr.values().iter().map(|t| t.saturating_mul(mult)));
+                }
+                return Ok(out);
+            }
             Ok(ca
                 .physical()
                 .iter()
@@ -236,6 +243,35 @@ fn ts_column(path: &Path, c: &Column, problems: &mut BTreeMap<usize, RowProblem>
 
 type SymbolCol = (Vec<String>, Vec<u32>, Vec<bool>);
 
+const NO_SYMBOL: u32 = u32::MAX;
+
+/// Interns symbol names (ids in order of first appearance).
+struct Interner<'k> {
+    names: Vec<String>,
+    keep: Vec<bool>,
+    keep_symbol: &'k dyn Fn(&str) -> bool,
+}
+
+impl Interner<'_> {
+    fn id(&mut self, raw: &str) -> u32 {
+        let s = trim(raw);
+        if s.is_empty() {
+            return NO_SYMBOL;
+        }
+        match self.names.iter().position(|n| n == s) {
+            Some(p) => p as u32,
+            None => {
+                self.names.push(s.to_string());
+                self.keep.push((self.keep_symbol)(s));
+                (self.names.len() - 1) as u32
+            }
+        }
+    }
+}
+
+/// Symbols as ids. Arrow string views of up to 12 bytes hold the whole string inline, so
+/// two inline views are equal exactly when their strings are: the hot loop compares one
+/// `u128` per row against the views seen so far instead of comparing strings.
 fn symbol_column(
     path: &Path,
     c: &Column,
@@ -248,38 +284,60 @@ fn symbol_column(
         _ => return Err(column_type_err(path, c, "text")),
     };
     let ca = c.str().map_err(|e| format_err(path, e))?;
-    let mut names: Vec<String> = Vec::new();
-    let mut keep_name: Vec<bool> = Vec::new();
+    let mut interner = Interner { names: Vec::new(), keep: Vec::new(), keep_symbol };
+    let mut seen: Vec<(u128, u32)> = Vec::new();
+    let mut last: (u128, u32) = (u128::MAX, NO_SYMBOL);
     let mut ids = Vec::with_capacity(ca.len());
-    let mut keep = Vec::with_capacity(ca.len());
-    let mut last: Option<(u32, &str)> = None;
-    for (i, v) in ca.iter().enumerate() {
-        let s = v.map(str::trim).unwrap_or("");
-        if s.is_empty() {
-            note(problems, i, RowProblem::Missing { field: "symbol" });
-            ids.push(0);
-            keep.push(true);
-            continue;
-        }
-        let id = match last {
-            Some((id, name)) if name == s => id,
-            _ => {
-                let id = match names.iter().position(|n| n == s) {
-                    Some(p) => p as u32,
-                    None => {
-                        names.push(s.to_string());
-                        keep_name.push(keep_symbol(s));
-                        (names.len() - 1) as u32
+    if ca.null_count() > 0 {
+        ids.extend(ca.iter().map(|v| v.map(|s| interner.id(s)).unwrap_or(NO_SYMBOL)));
+    } else {
+        for arr in ca.downcast_iter() {
+            for (j, view) in arr.views().iter().enumerate() {
+                let id = if view.is_inline() {
+                    let key = view.as_u128();
+                    if key == last.0 {
+                        last.1
+                    } else {
+                        let id = match seen.iter().find(|(k, _)| *k == key) {
+                            Some(&(_, id)) => id,
+                            None => {
+                                let id = interner.id(arr.value(j));
+                                seen.push((key, id));
+                                id
+                            }
+                        };
+                        last = (key, id);
+                        id
                     }
+                } else {
+                    interner.id(arr.value(j))
                 };
-                last = Some((id, s));
-                id
+                ids.push(id);
             }
-        };
-        ids.push(id);
-        keep.push(keep_name[id as usize]);
+        }
     }
-    Ok((names, ids, keep))
+    for (i, id) in ids.iter().enumerate() {
+        if *id == NO_SYMBOL {
+            note(problems, i, RowProblem::Missing { field: "symbol" });
+        }
+    }
+    let keep: Vec<bool> = ids.iter().map(|&id| id == NO_SYMBOL || interner.keep[id as usize]).collect();
+    for id in &mut ids {
+        if *id == NO_SYMBOL {
+            *id = 0;
+        }
+    }
+    Ok((interner.names, ids, keep))
+}
+
+/// Trims ASCII whitespace only when there is some (the common case has none).
+#[inline]
+fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if !f.is_ascii_whitespace() && !l.is_ascii_whitespace() => s,
+        _ => s.trim(),
+    }
 }
 
 fn num_column(

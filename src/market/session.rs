@@ -66,31 +66,56 @@ pub fn default_crypto_quotes() -> Vec<String> {
     ["USDT", "USDC", "BUSD", "USD", "BTC", "ETH"].iter().map(|s| s.to_string()).collect()
 }
 
-/// Converts UTC timestamps to New York local time, caching the offset per UTC hour
-/// (offsets change only on the hour, at 02:00 local).
+/// Converts UTC timestamps to New York local time with a cached offset.
+///
+/// The cache holds one UTC day when the offset at its first and last second agree (a day
+/// holds at most one DST transition, so equal ends mean no transition), else one UTC hour
+/// (transitions fall on the hour). A chrono-tz lookup costs ~100 ns; bars of one day then
+/// share one or two lookups, which matters for hourly data where every bar is a new hour.
 #[derive(Debug, Default, Clone)]
 pub struct NyClock {
-    hour: i64,
+    from: i64,
+    until: i64,
     offset_ns: i64,
+}
+
+fn ny_offset_at(ts: Ts) -> i64 {
+    let secs = ts.div_euclid(NS_PER_SEC);
+    let off = New_York.timestamp_opt(secs, 0).single().map(|d| d.offset().fix().local_minus_utc()).unwrap_or(0);
+    off as i64 * NS_PER_SEC
 }
 
 impl NyClock {
     /// A fresh clock with an empty cache.
     pub fn new() -> Self {
-        NyClock { hour: i64::MIN, offset_ns: 0 }
+        NyClock { from: 0, until: 0, offset_ns: 0 }
     }
 
     /// The UTC offset of New York at `ts`, in nanoseconds (e.g. -4h during EDT).
     #[inline]
     pub fn offset(&mut self, ts: Ts) -> i64 {
-        let hour = ts.div_euclid(3_600 * NS_PER_SEC);
-        if hour != self.hour {
-            let secs = ts.div_euclid(NS_PER_SEC);
-            let off = New_York.timestamp_opt(secs, 0).single().map(|d| d.offset().fix().local_minus_utc()).unwrap_or(0);
-            self.hour = hour;
-            self.offset_ns = off as i64 * NS_PER_SEC;
+        if ts < self.from || ts >= self.until {
+            self.refill(ts);
         }
         self.offset_ns
+    }
+
+    #[cold]
+    fn refill(&mut self, ts: Ts) {
+        let day = ts.div_euclid(NS_PER_DAY) * NS_PER_DAY;
+        let (a, b) = (ny_offset_at(day), ny_offset_at(day + NS_PER_DAY - NS_PER_SEC));
+        if a == b {
+            (self.from, self.until, self.offset_ns) = (day, day + NS_PER_DAY, a);
+        } else {
+            let hour = ts.div_euclid(3_600 * NS_PER_SEC) * 3_600 * NS_PER_SEC;
+            (self.from, self.until, self.offset_ns) = (hour, hour + 3_600 * NS_PER_SEC, ny_offset_at(hour));
+        }
+    }
+
+    /// Days since 1970-01-01 of the New York local date of `ts`.
+    #[inline]
+    pub fn day(&mut self, ts: Ts) -> i64 {
+        self.local(ts).div_euclid(NS_PER_DAY)
     }
 
     /// New York local time of `ts` as nanoseconds since the local epoch.
@@ -101,8 +126,7 @@ impl NyClock {
 
     /// The New York session date of `ts`.
     pub fn date(&mut self, ts: Ts) -> NaiveDate {
-        let days = self.local(ts).div_euclid(NS_PER_DAY);
-        NaiveDate::from_num_days_from_ce_opt(days as i32 + 719_163).unwrap_or_default()
+        day_to_date(self.day(ts))
     }
 
     /// UTC time of the given New York local minute-of-day on the local date of `ts`.
@@ -127,14 +151,29 @@ pub fn in_regular_session(clock: &mut NyClock, ts: Ts, interval: i64) -> bool {
     tod < CLOSE_MIN * NS_PER_MIN && tod + interval > OPEN_MIN * NS_PER_MIN
 }
 
-/// The session date of a bar: New York date for equities, UTC date for crypto.
-pub fn session_date(clock: &mut NyClock, class: AssetClass, ts: Ts) -> NaiveDate {
+/// The session day of a bar as days since 1970-01-01: the New York date for equities, the
+/// UTC date for crypto. Integer days compare cheaply; [`day_to_date`] converts.
+#[inline]
+pub fn session_day(clock: &mut NyClock, class: AssetClass, ts: Ts) -> i64 {
     match class {
-        AssetClass::Equity => clock.date(ts),
-        AssetClass::Crypto => {
-            NaiveDate::from_num_days_from_ce_opt(ts.div_euclid(NS_PER_DAY) as i32 + 719_163).unwrap_or_default()
-        }
+        AssetClass::Equity => clock.day(ts),
+        AssetClass::Crypto => ts.div_euclid(NS_PER_DAY),
     }
+}
+
+/// The session date of a bar (see [`session_day`]).
+pub fn session_date(clock: &mut NyClock, class: AssetClass, ts: Ts) -> NaiveDate {
+    day_to_date(session_day(clock, class, ts))
+}
+
+/// Days since 1970-01-01 as a date.
+pub fn day_to_date(day: i64) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(day as i32 + 719_163).unwrap_or_default()
+}
+
+/// A date as days since 1970-01-01.
+pub fn date_to_day(d: NaiveDate) -> i64 {
+    d.num_days_from_ce() as i64 - 719_163
 }
 
 /// Number of `interval`-long clock-aligned buckets that overlap the regular session:
@@ -228,6 +267,22 @@ mod tests {
         assert_eq!(classify("ethbtc", &q), AssetClass::Crypto);
         assert_eq!(classify("SPY", &q), AssetClass::Equity);
         assert_eq!(classify("USD", &q), AssetClass::Equity);
+    }
+
+    #[test]
+    fn test_clock_cache_matches_direct_lookup_across_dst() {
+        let mut c = NyClock::new();
+        let start = ts("2011-03-12T00:00:00Z");
+        for k in 0..(4 * 24 * 4) {
+            let t = start + k * 15 * NS_PER_MIN;
+            assert_eq!(c.offset(t), ny_offset_at(t), "at {}", crate::market::time::format_ts(t));
+        }
+        let start = ts("2013-11-02T00:00:00Z");
+        for k in 0..(3 * 24 * 4) {
+            let t = start + k * 15 * NS_PER_MIN;
+            assert_eq!(c.offset(t), ny_offset_at(t));
+        }
+        assert_eq!(date_to_day(day_to_date(15_000)), 15_000);
     }
 
     #[test]

@@ -1,15 +1,21 @@
 //! Corporate actions: detecting unadjusted splits and adjusting for known ones.
 //!
 //! Detection: between two consecutive bars of a symbol on different session dates, the
-//! ratio `previous close / next open` is compared with common split ratios (2, 3, 4, 5, 6,
+//! ratio `previous close / next close` is compared with common split ratios (2, 3, 4, 5, 6,
 //! 7, 8, 10, 15, 20, 3:2, 4:3, 5:4 and the reverse splits); within 3% it is reported as a
 //! probable unadjusted split. Nothing is changed on a guess: a warning names the symbol,
 //! dates, prices and ratio, and says how to supply the factor.
 //!
+//! Detection compares the last close of one session with the first CLOSE of the next: the
+//! first bar's open can be a stale reference print (AAPL's first bar on 2014-06-09 opens at
+//! the pre-split 645.57 and closes at 92.42).
+//!
 //! Adjustment, when a split is given (config `[[data.splits]]` or a Lean factor file):
 //! prices of bars whose session date is before the ex-date are divided by the ratio and
-//! volumes multiplied by it (back-adjustment to the latest share basis, as Lean's
-//! `SplitAdjusted` normalisation). Lean factor files hold rows
+//! volumes multiplied by it. Only splits whose ex-date falls on or before a symbol's last
+//! loaded session apply, so prices are back-adjusted to the share basis of the end of the
+//! data (Lean adjusts to today's basis instead; a split years after the window would only
+//! rescale every price of a backtest). Lean factor files hold rows
 //! `YYYYMMDD,price_factor,split_factor,reference_price`; a row's factors apply to dates up to
 //! and including its date, so a change of split factor between rows i and i+1 is a split
 //! with ratio `split_factor[i+1] / split_factor[i]` and ex-date the day after row i's date.
@@ -22,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bars::Bars;
 use super::error::{DataError, Result};
-use super::session::{AssetClass, NyClock, session_date};
+use super::session::{AssetClass, NyClock, date_to_day, session_day};
 use super::time::{Ts, format_ts};
 
 /// A split: from `ex_date` on, one old share is `ratio` new shares.
@@ -43,7 +49,8 @@ pub struct SplitJump {
     pub before: Ts,
     pub after: Ts,
     pub close_before: f64,
-    pub open_after: f64,
+    /// Close of the first bar after the jump.
+    pub close_after: f64,
     /// The common ratio matched (new shares per old share).
     pub ratio: f64,
 }
@@ -56,7 +63,7 @@ impl std::fmt::Display for SplitJump {
              (add [[data.splits]] symbol = \"{}\", ex_date = \"YYYY-MM-DD\", ratio = {} or set data.factor_files)",
             self.symbol,
             self.close_before,
-            self.open_after,
+            self.close_after,
             format_ts(self.before),
             format_ts(self.after),
             fmt_ratio(self.ratio),
@@ -73,9 +80,11 @@ fn fmt_ratio(r: f64) -> String {
 const COMMON_RATIOS: [f64; 13] = [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 15.0, 20.0, 1.5, 4.0 / 3.0, 1.25];
 const TOLERANCE: f64 = 0.03;
 
-/// The common split ratio matching a price ratio `close_before / open_after`, if any.
+/// The common split ratio matching a price ratio `close_before / close_after`, if any.
 pub fn match_ratio(price_ratio: f64) -> Option<f64> {
-    if !price_ratio.is_finite() || price_ratio <= 0.0 {
+    // Every candidate lies outside (0.8, 1.25): ordinary overnight moves return at once.
+    const QUIET: (f64, f64) = ((1.0 / 1.25) * (1.0 + TOLERANCE), 1.25 * (1.0 - TOLERANCE));
+    if !price_ratio.is_finite() || price_ratio <= 0.0 || (price_ratio > QUIET.0 && price_ratio < QUIET.1) {
         return None;
     }
     for r in COMMON_RATIOS {
@@ -91,20 +100,27 @@ pub fn match_ratio(price_ratio: f64) -> Option<f64> {
 /// Finds overnight jumps that match a common split ratio.
 pub fn detect_jumps(bars: &Bars, classes: &[AssetClass]) -> Vec<SplitJump> {
     let mut clock = NyClock::new();
-    let mut last: Vec<Option<(Ts, f64, NaiveDate)>> = vec![None; bars.symbols.len()];
+    let mut last: Vec<Option<(Ts, f64, i64)>> = vec![None; bars.symbols.len()];
     let mut out = Vec::new();
+    // Session days of the current timestamp, per asset class (rows of a step share them).
+    let mut cached: (Ts, [i64; 2]) = (i64::MIN, [0; 2]);
     for i in 0..bars.len() {
         let s = bars.sym[i] as usize;
-        let date = session_date(&mut clock, classes[s], bars.ts[i]);
+        let t = bars.ts[i];
+        if t != cached.0 {
+            cached =
+                (t, [session_day(&mut clock, AssetClass::Equity, t), session_day(&mut clock, AssetClass::Crypto, t)]);
+        }
+        let date = cached.1[(classes[s] == AssetClass::Crypto) as usize];
         if let Some((t0, c0, d0)) = last[s] {
             if d0 != date {
-                if let Some(ratio) = match_ratio(c0 / bars.open[i]) {
+                if let Some(ratio) = match_ratio(c0 / bars.close[i]) {
                     out.push(SplitJump {
                         symbol: bars.symbols[s].clone(),
                         before: t0,
                         after: bars.ts[i],
                         close_before: c0,
-                        open_after: bars.open[i],
+                        close_after: bars.close[i],
                         ratio,
                     });
                 }
@@ -118,12 +134,23 @@ pub fn detect_jumps(bars: &Bars, classes: &[AssetClass]) -> Vec<SplitJump> {
 /// Back-adjusts prices and volumes for the given splits. Returns one line per split applied.
 pub fn adjust(bars: &mut Bars, classes: &[AssetClass], splits: &[Split]) -> Vec<String> {
     let mut clock = NyClock::new();
+    let mut last_day: Vec<Option<i64>> = vec![None; bars.symbols.len()];
+    if !splits.is_empty() {
+        for i in 0..bars.len() {
+            let s = bars.sym[i] as usize;
+            last_day[s] = Some(session_day(&mut clock, classes[s], bars.ts[i]));
+        }
+    }
     let mut applied = Vec::new();
     for split in splits {
         let Some(id) = bars.symbol_id(&split.symbol) else { continue };
+        let ex_day = date_to_day(split.ex_date);
+        if last_day[id as usize].is_none_or(|d| ex_day > d) {
+            continue;
+        }
         let mut n = 0usize;
         for i in 0..bars.len() {
-            if bars.sym[i] != id || session_date(&mut clock, classes[id as usize], bars.ts[i]) >= split.ex_date {
+            if bars.sym[i] != id || session_day(&mut clock, classes[id as usize], bars.ts[i]) >= ex_day {
                 continue;
             }
             bars.open[i] /= split.ratio;
@@ -225,7 +252,8 @@ mod tests {
         )
         .unwrap();
         let s = read_lean_factor_file(&p, "AAPL").unwrap();
-        let got: Vec<(String, f64)> = s.iter().map(|x| (x.ex_date.to_string(), (x.ratio * 1e4).round() / 1e4)).collect();
+        let got: Vec<(String, f64)> =
+            s.iter().map(|x| (x.ex_date.to_string(), (x.ratio * 1e4).round() / 1e4)).collect();
         let want = [("2000-06-21", 2.0), ("2005-02-26", 2.0), ("2014-06-07", 7.0), ("2014-08-07", 4.0)];
         assert_eq!(got, want.iter().map(|(d, r)| (d.to_string(), *r)).collect::<Vec<_>>());
     }

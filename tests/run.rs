@@ -1,0 +1,137 @@
+//! End to end: `quorum backtest` on the shipped real data, a known-good summary,
+//! byte-identical artifacts across runs, and CLI errors with non-zero exits.
+
+use std::path::Path;
+use std::process::Command;
+
+use quorum::config::Config;
+use quorum::engine::backtest;
+
+use crate::common::root;
+
+fn config(out: &Path) -> Config {
+    let mut cfg = Config::default();
+    cfg.data.path = root().join("data/bars");
+    cfg.output.dir = out.to_path_buf();
+    cfg
+}
+
+fn metric(summary: &serde_json::Value, strategy: usize, key: &str) -> f64 {
+    summary["strategies"][strategy]["metrics"][key].as_f64().unwrap_or(f64::NAN)
+}
+
+#[test]
+fn test_e2e_default_backtest_known_good_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = backtest(&config(dir.path()), &mut |_, _| {}).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["data"]["bars"], 9357);
+    assert_eq!(s["data"]["symbols"], serde_json::json!(["AIG", "BAC", "IBM", "SPY"]));
+    assert_eq!(s["annualisation"]["periods_per_year"], 98280.0);
+    assert_eq!(s["strategies"][0]["name"], "sma-cross");
+    assert_eq!(s["strategies"][1]["name"], "buy-and-hold");
+    // Known-good values of this data and default config (see README "What the output means").
+    let close = |got: f64, want: f64, tol: f64| assert!((got - want).abs() <= tol, "got {got}, want {want}");
+    close(metric(&s, 0, "total_return"), -0.05597, 5e-5);
+    assert_eq!(metric(&s, 0, "trades"), 228.0);
+    close(metric(&s, 1, "total_return"), 0.01515, 5e-5);
+    // Buy-and-hold cross-check from raw prices: equal weights held from each symbol's
+    // second regular-session open to its last close, minus small costs.
+    let bars = quorum::market::load(&config(dir.path()).load_options().unwrap()).unwrap().0;
+    let mut gross = 0.0;
+    for sym in 0..4u32 {
+        let rows: Vec<usize> = (0..bars.len()).filter(|&i| bars.sym[i] == sym).collect();
+        gross += 0.25 * (bars.close[*rows.last().unwrap()] / bars.open[rows[1]] - 1.0);
+    }
+    close(metric(&s, 1, "total_return"), gross, 1e-3);
+    // Files exist and the equity curve covers every step.
+    for f in ["summary.json", "equity.parquet", "trades.parquet", "fills.parquet", "config.toml"] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    assert_eq!(out.run.equity.len(), out.benchmark.equity.len());
+}
+
+#[test]
+fn test_e2e_runs_are_byte_identical() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    backtest(&config(a.path()), &mut |_, _| {}).unwrap();
+    backtest(&config(b.path()), &mut |_, _| {}).unwrap();
+    for f in ["summary.json", "equity.parquet", "trades.parquet", "fills.parquet", "config.toml"] {
+        let x = std::fs::read(a.path().join(f)).unwrap();
+        let y = std::fs::read(b.path().join(f)).unwrap();
+        let same_except_out_dir = f == "config.toml";
+        if same_except_out_dir {
+            let strip = |v: Vec<u8>| {
+                String::from_utf8(v).unwrap().lines().filter(|l| !l.starts_with("dir =")).collect::<Vec<_>>().join("\n")
+            };
+            assert_eq!(strip(x), strip(y), "{f}");
+        } else {
+            assert!(x == y, "{f} differs between runs");
+        }
+    }
+}
+
+fn quorum(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_quorum")).args(args).current_dir(root()).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn test_cli_backtest_prints_table_and_bad_input_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let (code, stdout, stderr) = quorum(&[
+        "backtest",
+        "--out",
+        out.to_str().unwrap(),
+        "--symbols",
+        "SPY",
+        "--from",
+        "2013-10-07",
+        "--resample",
+        "5m",
+        "--strategy",
+        "buy-and-hold",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Sharpe") && stdout.contains("buy-and-hold") && stdout.contains("(5m)"), "{stdout}");
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "timestamp,symbol,open,high,low,close,volume\n2013-10-07T13:30:00Z,SPY,1,1,2,1,1\n").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["backtest", "--data", bad.to_str().unwrap(), "--out", out.to_str().unwrap()], "line 2"),
+        (vec!["backtest", "--data", "no/such/file.csv"], "no/such/file.csv"),
+        (vec!["backtest", "--from", "yesterday"], "data.from"),
+        (vec!["backtest", "--resample", "7x"], "data.resample"),
+        (vec!["backtest", "--fast", "60", "--slow", "10"], "strategy.sma_cross.slow"),
+        (vec!["backtest", "--symbols", "TSLA"], "TSLA"),
+        (vec!["backtest", "--config", "no/such.toml"], "no/such.toml"),
+    ];
+    for (args, want) in cases {
+        let (code, _, stderr) = quorum(&args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {want:?} not in {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let (code, _, stderr) = quorum(&["backtest", "--on-bad-row", "sometimes"]);
+    assert_eq!(code, 2, "clap usage error: {stderr}");
+}
+
+#[test]
+fn test_cli_config_file_unknown_key_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.toml");
+    std::fs::write(&p, "[portfolio]\nmax_leverage = 3\n").unwrap();
+    let (code, _, stderr) = quorum(&["backtest", "--config", p.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("max_leverage") && stderr.contains("c.toml"), "{stderr}");
+    let (code, stdout, _) = quorum(&["config", "--config", "config/default.toml"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("[costs]"));
+}

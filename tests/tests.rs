@@ -1,0 +1,7 @@
+//! Integration tests: one binary, a module per area.
+
+mod common;
+mod engine;
+mod loader;
+mod pipeline;
+mod run;
