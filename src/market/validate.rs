@@ -155,7 +155,7 @@ pub fn build_bars(
     };
     // Row indices kept, materialised only once a row is dropped (most files drop none).
     let mut keep_rows: Option<Vec<usize>> = None;
-    let mut drop_row = |keep_rows: &mut Option<Vec<usize>>, i: usize| {
+    let drop_row = |keep_rows: &mut Option<Vec<usize>>, i: usize| {
         keep_rows.get_or_insert_with(|| (0..i).collect());
     };
     let mut problems = raw.problems.into_iter().peekable();
