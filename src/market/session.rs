@@ -51,6 +51,16 @@ pub enum SessionMode {
     All,
 }
 
+impl std::fmt::Display for SessionMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SessionMode::Auto => "auto",
+            SessionMode::Regular => "regular",
+            SessionMode::All => "all",
+        })
+    }
+}
+
 /// Classifies a symbol by its name.
 pub fn classify(symbol: &str, crypto_quotes: &[String]) -> AssetClass {
     let up = symbol.to_ascii_uppercase();

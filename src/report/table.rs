@@ -45,7 +45,7 @@ const ROWS: [Row; 21] = [
 pub fn render(summary: &RunSummary) -> String {
     let d = &summary.data;
     let mut out = format!(
-        "{} bars of {} ({}), {} .. {}, session {:?}, {} periods/year\n",
+        "{} bars of {} ({}), {} .. {}, session {}, {} periods/year\n",
         d.bars,
         d.symbols.join(","),
         d.interval,
