@@ -22,7 +22,7 @@ use crate::strategy::sma_cross::SmaParams;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file cannot be read.
-    #[error("{path}: cannot read config: {source}")]
+    #[error("{path}: cannot read config")]
     Io {
         path: PathBuf,
         #[source]

@@ -109,7 +109,7 @@ impl fmt::Display for RowProblem {
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The path cannot be opened or read.
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read")]
     Io {
         path: PathBuf,
         #[source]

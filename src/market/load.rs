@@ -154,7 +154,7 @@ pub fn load(opts: &LoadOptions) -> Result<(Bars, LoadReport)> {
     }
     report.adjustments = adjust(&mut bars, &classes, &splits);
     for jump in detect_jumps(&bars, &classes) {
-        tracing::warn!("{jump}");
+        tracing::info!("{jump}");
         report.warnings.push(jump.to_string());
     }
 

@@ -24,7 +24,7 @@ use crate::market::{LoadReport, Ts};
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// A file or folder could not be written.
-    #[error("{path}: cannot write: {source}")]
+    #[error("{path}: cannot write")]
     Io {
         path: PathBuf,
         #[source]
