@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use quorum::market::{BadRowPolicy, LoadOptions, SessionMode};
+use quorum::market::LoadOptions;
 
 /// `../shared/data/<name>` if present, else `None`.
 pub fn shared(name: &str) -> Option<PathBuf> {
@@ -23,18 +23,7 @@ pub fn shared_or_sample(name: &str) -> PathBuf {
 
 /// Loader options with no filters.
 pub fn raw_opts(path: PathBuf) -> LoadOptions {
-    LoadOptions {
-        path,
-        on_bad_row: BadRowPolicy::Fail,
-        symbols: vec![],
-        from: None,
-        to: None,
-        session: SessionMode::All,
-        resample: None,
-        splits: vec![],
-        factor_files: None,
-        crypto_quotes: quorum::market::session::default_crypto_quotes(),
-    }
+    LoadOptions::new(path)
 }
 
 /// Benches use the same allocator as the `quorum` binary.

@@ -7,27 +7,9 @@ mod common;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use polars::prelude::*;
 use quorum::market::load;
 
 use common::{raw_opts, shared_or_sample};
-
-fn to_parquet(bars: &quorum::market::Bars, path: &std::path::Path) {
-    let names: Vec<&str> = bars.sym.iter().map(|&s| bars.symbol_name(s)).collect();
-    let mut df = DataFrame::new_infer_height(vec![
-        Series::new("timestamp".into(), &bars.ts[..])
-            .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
-            .into_column(),
-        Column::new("symbol".into(), names),
-        Column::new("open".into(), &bars.open),
-        Column::new("high".into(), &bars.high),
-        Column::new("low".into(), &bars.low),
-        Column::new("close".into(), &bars.close),
-        Column::new("volume".into(), &bars.volume),
-    ])
-    .expect("frame");
-    ParquetWriter::new(std::fs::File::create(path).expect("create")).finish(&mut df).expect("write");
-}
 
 fn bench_load(c: &mut Criterion) {
     let mut g = c.benchmark_group("load");
@@ -41,7 +23,7 @@ fn bench_load(c: &mut Criterion) {
     let hourly = load(&raw_opts(shared_or_sample("hourly_1998-2021"))).expect("load").0;
     let dir = tempfile::tempdir().expect("tempdir");
     let pq = dir.path().join("hourly.parquet");
-    to_parquet(&hourly, &pq);
+    quorum::market::write::write_parquet(&hourly, &pq).expect("write parquet");
     let opts = raw_opts(pq);
     g.throughput(Throughput::Elements(hourly.len() as u64));
     g.bench_function("parquet_hourly_5_symbols", |b| b.iter(|| black_box(load(&opts).expect("load"))));

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use quorum::market::{BadRowPolicy, LoadOptions, SessionMode};
+use quorum::market::LoadOptions;
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -21,18 +21,7 @@ pub fn equities_1m() -> PathBuf {
 
 /// Loader options for `path` with every filter off.
 pub fn opts(path: &Path) -> LoadOptions {
-    LoadOptions {
-        path: path.to_path_buf(),
-        on_bad_row: BadRowPolicy::Fail,
-        symbols: vec![],
-        from: None,
-        to: None,
-        session: SessionMode::All,
-        resample: None,
-        splits: vec![],
-        factor_files: None,
-        crypto_quotes: quorum::market::session::default_crypto_quotes(),
-    }
+    LoadOptions::new(path)
 }
 
 /// Writes `text` to `dir/name` and returns the path.

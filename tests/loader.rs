@@ -229,26 +229,16 @@ fn test_loader_parquet_roundtrip_matches_csv() {
     let (csv_bars, _) = load(&opts(&equities_1m())).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("bars.parquet");
-    let names: Vec<&str> = csv_bars.sym.iter().map(|&s| csv_bars.symbol_name(s)).collect();
-    let mut df = DataFrame::new_infer_height(vec![
-        Series::new("timestamp".into(), &csv_bars.ts[..])
-            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-            .into_column(),
-        Column::new("symbol".into(), names),
-        Column::new("open".into(), &csv_bars.open),
-        Column::new("high".into(), &csv_bars.high),
-        Column::new("low".into(), &csv_bars.low),
-        Column::new("close".into(), &csv_bars.close),
-        Column::new("volume".into(), csv_bars.volume.iter().map(|v| *v as i64).collect::<Vec<_>>()),
-    ])
-    .unwrap();
-    // Timestamps in ns written as microseconds: convert first.
+    // Microsecond timestamps and integer volumes, as other writers produce them.
+    let mut df = quorum::market::write::to_frame(&csv_bars).unwrap();
     let us: Vec<i64> = csv_bars.ts.iter().map(|t| t / 1000).collect();
     df.replace(
         "timestamp",
         Series::new("timestamp".into(), us).into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)).into_column(),
     )
     .unwrap();
+    let vol: Vec<i64> = csv_bars.volume.iter().map(|v| *v as i64).collect();
+    df.replace("volume", Column::new("volume".into(), vol)).unwrap();
     ParquetWriter::new(std::fs::File::create(&p).unwrap()).finish(&mut df).unwrap();
     let (pq_bars, _) = load(&opts(&p)).unwrap();
     assert_eq!(pq_bars, csv_bars);

@@ -45,6 +45,24 @@ pub struct LoadOptions {
     pub crypto_quotes: Vec<String>,
 }
 
+impl LoadOptions {
+    /// Options that load `path` as it is: every filter off, bad rows fail, default crypto quotes.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        LoadOptions {
+            path: path.into(),
+            on_bad_row: BadRowPolicy::Fail,
+            symbols: Vec::new(),
+            from: None,
+            to: None,
+            session: SessionMode::All,
+            resample: None,
+            splits: Vec::new(),
+            factor_files: None,
+            crypto_quotes: super::session::default_crypto_quotes(),
+        }
+    }
+}
+
 /// One file's contribution.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FileReport {

@@ -10,6 +10,7 @@ pub mod session;
 pub mod splits;
 pub mod time;
 pub mod validate;
+pub mod write;
 
 pub use bars::{Bar, Bars, SymbolId};
 pub use error::{DataError, RowLoc, RowProblem};
