@@ -15,6 +15,7 @@ use crate::market::session::default_crypto_quotes;
 use crate::market::splits::Split;
 use crate::market::time::parse_bound;
 use crate::market::{BadRowPolicy, SessionMode};
+use crate::memory::MemoryParams;
 use crate::portfolio::{CostConfig, PortfolioConfig};
 use crate::strategy::sma_cross::SmaParams;
 
@@ -34,6 +35,9 @@ pub enum ConfigError {
     /// A value is out of range.
     #[error("config key `{key}` = {value}: {reason}")]
     Invalid { key: String, value: String, reason: String },
+    /// A section validated by its own area (the message names the key).
+    #[error("{0}")]
+    Section(String),
 }
 
 /// Result of the configuration area.
@@ -125,6 +129,7 @@ pub struct Config {
     pub strategy: StrategyConfig,
     pub metrics: MetricsConfig,
     pub output: OutputConfig,
+    pub memory: MemoryParams,
 }
 
 fn invalid(key: &str, value: impl std::fmt::Display, reason: &str) -> ConfigError {
@@ -203,6 +208,7 @@ impl Config {
         if let Some(n) = m.periods_per_year {
             check(n.is_finite() && n > 0.0, "metrics.periods_per_year", n, "must be > 0")?;
         }
+        self.memory.validate().map_err(|e| ConfigError::Section(e.to_string()))?;
         for (i, sp) in self.data.splits.iter().enumerate() {
             check(sp.ratio.is_finite() && sp.ratio > 0.0, &format!("data.splits[{i}].ratio"), sp.ratio, "must be > 0")?;
         }

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod market;
+pub mod memory;
 pub mod portfolio;
 pub mod report;
 pub mod strategy;

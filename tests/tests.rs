@@ -3,5 +3,6 @@
 mod common;
 mod engine;
 mod loader;
+mod memory;
 mod pipeline;
 mod run;

@@ -1,39 +1,17 @@
-//! The command line (clap). Each subcommand maps flags onto the config and calls the
-//! library; errors travel up as `anyhow` and are printed once by `main`.
+//! `quorum backtest`: flags onto the config, the runner, the summary table.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::{Config, StrategyName};
 use crate::engine::backtest;
 use crate::market::{BadRowPolicy, SessionMode};
 use crate::report::table::render;
-
-/// quorum: intraday multi-agent trading research.
-#[derive(Debug, Parser)]
-#[command(name = "quorum", version, about, long_about = None)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run a backtest and write a run folder (summary.json, equity/trades/fills.parquet, config.toml).
-    Backtest(Box<BacktestArgs>),
-    /// Print the resolved configuration (defaults + --config file) as TOML.
-    Config {
-        /// Config file to resolve.
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
-}
 
 /// Flags of `quorum backtest`; each overrides its config key.
 #[derive(Debug, Args)]
@@ -173,17 +151,4 @@ pub fn cmd_backtest(args: &BacktestArgs) -> Result<()> {
         println!("run folder: {}  ({:.2?})", out.out_dir.display(), started.elapsed());
     }
     Ok(())
-}
-
-/// Dispatches a parsed command line.
-pub fn dispatch(cli: Cli) -> Result<()> {
-    match cli.command {
-        Command::Backtest(args) => cmd_backtest(&args),
-        Command::Config { config } => {
-            let cfg = Config::load(config.as_deref())?;
-            cfg.validate()?;
-            print!("{}", cfg.to_toml());
-            Ok(())
-        }
-    }
 }

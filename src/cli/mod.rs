@@ -1,0 +1,51 @@
+//! The command line (clap). Each subcommand maps flags onto the config and calls the
+//! library; errors travel up as `anyhow` and are printed once by `main`.
+
+pub mod backtest;
+pub mod memory;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+pub use backtest::{BacktestArgs, cmd_backtest};
+
+/// quorum: intraday multi-agent trading research.
+#[derive(Debug, Parser)]
+#[command(name = "quorum", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a backtest and write a run folder (summary.json, equity/trades/fills.parquet, config.toml).
+    Backtest(Box<BacktestArgs>),
+    /// Work with a memory checkpoint: ingest, search, stats, bench.
+    #[command(subcommand)]
+    Memory(memory::MemoryCommand),
+    /// Print the resolved configuration (defaults + --config file) as TOML.
+    Config {
+        /// Config file to resolve.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Dispatches a parsed command line.
+pub fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Backtest(args) => cmd_backtest(&args),
+        Command::Memory(cmd) => memory::run(cmd),
+        Command::Config { config } => {
+            let cfg = Config::load(config.as_deref())?;
+            cfg.validate()?;
+            print!("{}", cfg.to_toml());
+            Ok(())
+        }
+    }
+}

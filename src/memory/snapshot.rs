@@ -1,0 +1,267 @@
+//! A published, immutable view of the store: what every recall during one step sees.
+//!
+//! Why snapshots: analysts recall on their own threads while the step's writes arrive.
+//! A recall must see everything published before the step and nothing written during it,
+//! whatever the thread timing, or two runs of the same backtest would differ. The writer
+//! builds the next snapshot at `publish` and swaps it in with `arc-swap`; readers `load`
+//! the current one without locks and keep it alive as long as they hold the `Arc`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tantivy::Searcher;
+use tantivy::tokenizer::TextAnalyzer;
+
+use super::aggregates::{AgentStats, Aggregates};
+use super::item::{ItemId, Kind, Layer, MemoryItem};
+use super::ivf::Ivf;
+use super::params::MemoryParams;
+use super::rank::{self, ScoreParts};
+use super::table::{Names, Table};
+use super::text::{Fields, TailBatch, TextFilter, TextView, tokenize};
+use super::vector::{VecFilter, dot, flat_scan, normalise};
+use crate::market::Ts;
+
+/// A recall request.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Query {
+    /// Free text (BM25). Empty or None: no text part.
+    pub text: Option<String>,
+    /// A vector of the store's dimension. None: no vector part.
+    pub vector: Option<Vec<f32>>,
+    pub agent: Option<String>,
+    pub symbol: Option<String>,
+    pub kind: Option<Kind>,
+    pub layer: Option<Layer>,
+    /// Only items with event time at or after this.
+    pub from: Option<Ts>,
+    /// As-of time: only items with event time at or before it; decay is computed at it.
+    pub at: Ts,
+    /// Number of hits wanted.
+    pub k: usize,
+}
+
+/// One recalled memory.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Hit {
+    pub id: ItemId,
+    pub score: f64,
+    pub parts: ScoreParts,
+}
+
+/// Store-wide counts of a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Counts {
+    pub live: usize,
+    pub by_layer: [usize; 4],
+    /// Items in the searchable tail (not yet committed to the text index).
+    pub tail: usize,
+    /// Stored positions including dead ones awaiting compaction.
+    pub slots: usize,
+}
+
+/// An immutable view of the store at one publish.
+pub struct Snapshot {
+    pub(crate) params: Arc<MemoryParams>,
+    pub(crate) now: Ts,
+    pub(crate) epoch: u64,
+    pub(crate) table: Table,
+    pub(crate) names: Arc<Names>,
+    pub(crate) fields: Fields,
+    pub(crate) searcher: Searcher,
+    pub(crate) analyzer: TextAnalyzer,
+    pub(crate) tail: Vec<Arc<TailBatch>>,
+    pub(crate) aggregates: Arc<Aggregates>,
+    pub(crate) ivf: Option<Arc<Ivf>>,
+    pub(crate) counts: Counts,
+}
+
+impl Snapshot {
+    /// The publish time of this snapshot.
+    pub fn now(&self) -> Ts {
+        self.now
+    }
+
+    /// How many publishes led to this snapshot.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The store parameters.
+    pub fn params(&self) -> &MemoryParams {
+        &self.params
+    }
+
+    /// Counts of live items.
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// Win/loss stats of an agent (optionally on one symbol) as of `t`.
+    pub fn agent_stats(&self, agent: &str, symbol: Option<&str>, t: Ts) -> AgentStats {
+        self.aggregates.stats(agent, symbol, t)
+    }
+
+    /// The aggregates behind `agent_stats`.
+    pub fn aggregates(&self) -> &Aggregates {
+        &self.aggregates
+    }
+
+    /// A stored live item, its importance and recency decayed to `t`.
+    pub fn item(&self, id: ItemId, t: Ts) -> Option<MemoryItem> {
+        let pos = self.table.position(id)?;
+        self.item_at(pos, t)
+    }
+
+    pub(crate) fn item_at(&self, pos: usize, t: Ts) -> Option<MemoryItem> {
+        let st = *self.table.state(pos);
+        if !st.alive {
+            return None;
+        }
+        let (s, i) = self.table.locate(pos);
+        let seg = &self.table.segments[s];
+        let extra = &seg.extra[i];
+        Some(MemoryItem {
+            id: seg.ids[i],
+            time: seg.time[i],
+            agent: self.names.agents[seg.agent[i] as usize].clone(),
+            symbol: self.names.symbols[seg.symbol[i] as usize].clone(),
+            kind: seg.kind[i],
+            layer: st.layer,
+            text: seg.text[i].clone(),
+            vector: extra.raw_vector.clone(),
+            importance: rank::importance(&self.params, st.layer, st.importance, st.imp_time, t),
+            recency: rank::recency(&self.params, st.layer, st.anchor, t),
+            access_count: st.access,
+            outcome: extra.outcome,
+            metadata: extra.metadata.clone(),
+            source_id: extra.source_id.clone(),
+        })
+    }
+
+    /// Every live item, in id order, seen at `t`.
+    pub fn items(&self, t: Ts) -> impl Iterator<Item = MemoryItem> + '_ {
+        (0..self.table.len).filter_map(move |p| self.item_at(p, t))
+    }
+
+    /// Recalls the top `q.k` memories by the combined score (see `rank`).
+    pub fn recall(&self, q: &Query) -> Vec<Hit> {
+        if q.k == 0 {
+            return Vec::new();
+        }
+        let p = &*self.params;
+        let n = (q.k * p.candidate_factor).max(p.min_candidates);
+        let agent = match &q.agent {
+            Some(a) => match self.names.agent_id(a) {
+                Some(id) => Some(id),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        let symbol = match &q.symbol {
+            Some(s) => match self.names.symbol_id(s) {
+                Some(id) => Some(id),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        let qvec: Option<Vec<f32>> = q.vector.as_ref().and_then(|v| {
+            let mut v = v.clone();
+            (v.len() == p.dim && normalise(&mut v)).then_some(v)
+        });
+        let terms: Vec<String> = match &q.text {
+            Some(t) if !t.trim().is_empty() => {
+                let mut a = self.analyzer.clone();
+                tokenize(&mut a, t).0.into_iter().map(|(t, _)| t).collect()
+            }
+            _ => Vec::new(),
+        };
+        let has_text = !terms.is_empty();
+        let has_vec = qvec.is_some();
+
+        // id -> (position, bm25)
+        let mut cands: HashMap<ItemId, (usize, Option<f32>)> = HashMap::new();
+        if has_text {
+            for (s, id, pos) in self.text_candidates(&terms, q, n) {
+                cands.insert(id, (pos, Some(s)));
+            }
+        }
+        if let Some(v) = &qvec {
+            let filter = VecFilter { agent, symbol, kind: q.kind, layer: q.layer, from: q.from, to: q.at };
+            let hits = match &self.ivf {
+                Some(ivf) => ivf.search(&self.table, p.dim, v, &filter, n, p.ivf_probe),
+                None => flat_scan(&self.table, p.dim, v, &filter, n),
+            };
+            for (_, id, pos) in hits {
+                cands.entry(id).or_insert((pos, None));
+            }
+        }
+        let max_bm25 = cands.values().filter_map(|c| c.1).fold(0.0f32, f32::max);
+        let mut hits: Vec<Hit> = cands
+            .into_iter()
+            .map(|(id, (pos, bm25))| {
+                let st = self.table.state(pos);
+                let text =
+                    has_text.then(|| bm25.map_or(0.0, |b| if max_bm25 > 0.0 { (b / max_bm25) as f64 } else { 0.0 }));
+                let vector = qvec.as_ref().map(|v| {
+                    let (s, i) = self.table.locate(pos);
+                    let seg = &self.table.segments[s];
+                    if seg.has_vec[i] { dot(&seg.vectors[i * p.dim..(i + 1) * p.dim], v).max(0.0) as f64 } else { 0.0 }
+                });
+                let relevance = rank::relevance(p, text, vector);
+                let recency = rank::recency(p, st.layer, st.anchor, q.at);
+                let importance = rank::importance(p, st.layer, st.importance, st.imp_time, q.at);
+                let score = rank::combine(p, relevance, recency, importance);
+                let parts = ScoreParts {
+                    text: text.unwrap_or(0.0),
+                    vector: vector.unwrap_or(0.0),
+                    relevance,
+                    recency,
+                    importance,
+                    score,
+                };
+                Hit { id, score, parts }
+            })
+            .collect();
+        let _ = has_vec;
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+        hits.truncate(q.k);
+        hits
+    }
+
+    /// Text candidates passing every filter, best BM25 first (ties by id), at most `n`.
+    fn text_candidates(&self, terms: &[String], q: &Query, n: usize) -> Vec<(f32, ItemId, usize)> {
+        let view = TextView { fields: self.fields, searcher: &self.searcher, tail: &self.tail };
+        let filter = TextFilter {
+            agent: q.agent.as_deref(),
+            symbol: q.symbol.as_deref(),
+            kind: q.kind,
+            from: q.from,
+            to: Some(q.at),
+        };
+        let keep = |id: ItemId| -> Option<usize> {
+            let pos = self.table.position(id)?;
+            let st = self.table.state(pos);
+            (st.alive && q.layer.is_none_or(|l| st.layer == l)).then_some(pos)
+        };
+        let mut out: Vec<(f32, ItemId, usize)> =
+            view.search_tail(terms, &filter).into_iter().filter_map(|(s, id)| keep(id).map(|p| (s, id, p))).collect();
+        let total = self.searcher.num_docs() as usize;
+        let mut limit = n;
+        loop {
+            let committed = view.search_committed(terms, &filter, limit).unwrap_or_default();
+            let full = committed.len() == limit;
+            let kept: Vec<(f32, ItemId, usize)> =
+                committed.into_iter().filter_map(|(s, id)| keep(id).map(|p| (s, id, p))).collect();
+            if kept.len() >= n || !full || limit >= total {
+                out.extend(kept);
+                break;
+            }
+            limit = (limit * 4).min(total.max(1));
+        }
+        out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        out.truncate(n);
+        out
+    }
+}

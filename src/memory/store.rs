@@ -1,0 +1,508 @@
+//! `MemoryStore`: the one shared memory. Writes are staged, `publish(t)` applies them in a
+//! deterministic order and swaps in a new snapshot; reads go to the current snapshot.
+//!
+//! - `insert` and `reinforce` may be called from any thread at any time; they only stage
+//!   (inserts in a mutex-guarded list, reinforcements per item in a `DashMap`), so writers
+//!   never block readers and readers never see a half-applied step.
+//! - `publish(t)` (called by the engine at the start of each step) sorts staged inserts by
+//!   (event time, agent, the agent's own call order) and assigns ids in that order, then
+//!   applies reinforcements sorted by (item, source, call order). Same calls in the same
+//!   per-actor order give the same store whatever the thread interleaving.
+//! - Maintenance runs inside publish: promotion on reinforcement, decay-driven demotion and
+//!   cleanup every `sweep_every_minutes` of event time, hard per-layer capacity (lowest
+//!   retention score `recency × importance/100` evicted first, ties to the older id),
+//!   compaction of dead slots when they pass 30%, text-index commits every `commit_every`
+//!   items, IVF training and extension.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
+use dashmap::DashMap;
+use serde::Serialize;
+use tantivy::Searcher;
+use tantivy::tokenizer::TextAnalyzer;
+
+use super::aggregates::Aggregates;
+use super::error::{MemoryError, Result};
+use super::item::{ItemExtra, ItemId, Kind, Layer, NewItem};
+use super::ivf::Ivf;
+use super::params::MemoryParams;
+use super::rank;
+use super::snapshot::{Counts, Hit, Query, Snapshot};
+use super::table::{ItemState, Names, Segment, Table};
+use super::text::{TailBatch, TailDoc, TextIndex, tokenize};
+use super::vector::normalise;
+use crate::market::Ts;
+use crate::market::time::NS_PER_MIN;
+
+struct Staged {
+    seq: u64,
+    item: NewItem,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    source: String,
+    seq: u64,
+    reward: f64,
+}
+
+/// What one publish did.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct PublishReport {
+    pub inserted: usize,
+    pub reinforced: usize,
+    /// Reinforcements naming an id that is not (or no longer) stored.
+    pub unknown_ids: usize,
+    pub promoted: usize,
+    pub demoted: usize,
+    pub cleaned: usize,
+    pub evicted: usize,
+    pub committed: bool,
+    pub compacted: bool,
+}
+
+pub(crate) struct Writer {
+    pub table: Table,
+    pub names: Arc<Names>,
+    pub text: TextIndex,
+    pub searcher: Searcher,
+    pub analyzer: TextAnalyzer,
+    pub tail: Vec<Arc<TailBatch>>,
+    pub tail_len: usize,
+    pub aggregates: Arc<Aggregates>,
+    pub next_id: ItemId,
+    pub now: Ts,
+    pub epoch: u64,
+    pub last_sweep: Ts,
+    pub deletes: Vec<ItemId>,
+    pub ivf: Option<Arc<Ivf>>,
+    pub live: usize,
+    pub by_layer: [usize; 4],
+}
+
+/// The shared, decaying memory store.
+pub struct MemoryStore {
+    params: Arc<MemoryParams>,
+    current: ArcSwap<Snapshot>,
+    staged: Mutex<Vec<Staged>>,
+    pending: DashMap<ItemId, Vec<Pending>>,
+    seqs: DashMap<String, u64>,
+    writer: Mutex<Writer>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Writer {
+    pub(crate) fn new(params: &MemoryParams, text: TextIndex) -> Self {
+        let searcher = text.searcher();
+        let analyzer = text.analyzer();
+        Writer {
+            table: Table::default(),
+            names: Arc::new(Names::default()),
+            text,
+            searcher,
+            analyzer,
+            tail: Vec::new(),
+            tail_len: 0,
+            aggregates: Arc::new(Aggregates::new(params.outcome_half_life_hours)),
+            next_id: 1,
+            now: i64::MIN,
+            epoch: 0,
+            last_sweep: i64::MIN,
+            deletes: Vec::new(),
+            ivf: None,
+            live: 0,
+            by_layer: [0; 4],
+        }
+    }
+
+    fn snapshot(&self, params: &Arc<MemoryParams>) -> Snapshot {
+        Snapshot {
+            params: params.clone(),
+            now: self.now,
+            epoch: self.epoch,
+            table: self.table.clone(),
+            names: self.names.clone(),
+            fields: self.text.fields,
+            searcher: self.searcher.clone(),
+            analyzer: self.analyzer.clone(),
+            tail: self.tail.clone(),
+            aggregates: self.aggregates.clone(),
+            ivf: self.ivf.clone(),
+            counts: Counts { live: self.live, by_layer: self.by_layer, tail: self.tail_len, slots: self.table.len },
+        }
+    }
+
+    fn kill(&mut self, pos: usize) {
+        let id = {
+            let (s, i) = self.table.locate(pos);
+            self.table.segments[s].ids[i]
+        };
+        let st = self.table.state_mut(pos);
+        if !st.alive {
+            return;
+        }
+        st.alive = false;
+        self.by_layer[st.layer.index()] -= 1;
+        self.live -= 1;
+        self.deletes.push(id);
+    }
+
+    fn set_layer(&mut self, pos: usize, layer: Layer, reset_anchor: Option<Ts>) {
+        let st = self.table.state_mut(pos);
+        self.by_layer[st.layer.index()] -= 1;
+        self.by_layer[layer.index()] += 1;
+        st.layer = layer;
+        if let Some(t) = reset_anchor {
+            st.anchor = t;
+        }
+    }
+
+    /// Promotes `pos` if its importance (at `now`) reached its layer's threshold.
+    fn promote(&mut self, p: &MemoryParams, pos: usize, now: Ts) -> bool {
+        let st = *self.table.state(pos);
+        let imp = rank::importance(p, st.layer, st.importance, st.imp_time, now);
+        let up = match st.layer {
+            Layer::Short if imp >= p.promote_short_to_mid => Layer::Mid,
+            Layer::Mid if imp >= p.promote_mid_to_long => Layer::Long,
+            _ => return false,
+        };
+        // Carry the decayed importance into the new layer, then restart recency.
+        let s = self.table.state_mut(pos);
+        s.importance = imp;
+        s.imp_time = now;
+        self.set_layer(pos, up, Some(now));
+        true
+    }
+
+    fn sweep(&mut self, p: &MemoryParams, now: Ts, report: &mut PublishReport) {
+        for pos in 0..self.table.len {
+            let st = *self.table.state(pos);
+            if !st.alive {
+                continue;
+            }
+            let rec = rank::recency(p, st.layer, st.anchor, now);
+            let imp = rank::importance(p, st.layer, st.importance, st.imp_time, now);
+            if rec < p.cleanup_recency || imp < p.cleanup_importance {
+                self.kill(pos);
+                report.cleaned += 1;
+                continue;
+            }
+            let down = match st.layer {
+                Layer::Long if imp < p.demote_long_to_mid => Some(Layer::Mid),
+                Layer::Mid if imp < p.demote_mid_to_short => Some(Layer::Short),
+                _ => None,
+            };
+            if let Some(l) = down {
+                let s = self.table.state_mut(pos);
+                s.importance = imp;
+                s.imp_time = now;
+                self.set_layer(pos, l, None);
+                report.demoted += 1;
+            } else if self.promote(p, pos, now) {
+                report.promoted += 1;
+            }
+        }
+        Arc::make_mut(&mut self.aggregates).prune(now);
+        self.last_sweep = now;
+    }
+
+    fn enforce_capacity(&mut self, p: &MemoryParams, now: Ts, report: &mut PublishReport) {
+        for layer in Layer::ALL {
+            let cap = p.layer(layer).capacity;
+            let count = self.by_layer[layer.index()];
+            if count <= cap {
+                continue;
+            }
+            let mut scored: Vec<(f64, ItemId, usize)> = Vec::with_capacity(count);
+            for pos in 0..self.table.len {
+                let st = self.table.state(pos);
+                if st.alive && st.layer == layer {
+                    let rec = rank::recency(p, layer, st.anchor, now);
+                    let imp = rank::importance(p, layer, st.importance, st.imp_time, now);
+                    let (s, i) = self.table.locate(pos);
+                    scored.push((rec * imp / 100.0, self.table.segments[s].ids[i], pos));
+                }
+            }
+            scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            for &(_, _, pos) in scored.iter().take(count - cap) {
+                self.kill(pos);
+                report.evicted += 1;
+            }
+        }
+    }
+
+    pub(crate) fn commit(&mut self) -> Result<()> {
+        for id in std::mem::take(&mut self.deletes) {
+            self.text.delete(id);
+        }
+        self.searcher = self.text.commit()?;
+        self.tail.clear();
+        self.tail_len = 0;
+        Ok(())
+    }
+
+    fn maintain_vectors(&mut self, p: &MemoryParams) {
+        match &self.ivf {
+            None if self.live >= p.ivf_min_items => {
+                self.ivf = Some(Arc::new(Ivf::train(&self.table, p.dim, self.live)));
+            }
+            Some(ivf) if self.live >= 2 * ivf.trained_on => {
+                self.ivf = Some(Arc::new(Ivf::train(&self.table, p.dim, self.live)));
+            }
+            Some(ivf) if self.table.len - ivf.upto >= 4096 => {
+                self.ivf = Some(Arc::new(ivf.extended(&self.table)));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new(params: MemoryParams) -> Result<Self> {
+        params.validate()?;
+        let text = TextIndex::new()?;
+        let writer = Writer::new(&params, text);
+        Ok(Self::from_writer(params, writer))
+    }
+
+    pub(crate) fn from_writer(params: MemoryParams, writer: Writer) -> Self {
+        let params = Arc::new(params);
+        let snap = writer.snapshot(&params);
+        MemoryStore {
+            params,
+            current: ArcSwap::from_pointee(snap),
+            staged: Mutex::new(Vec::new()),
+            pending: DashMap::new(),
+            seqs: DashMap::new(),
+            writer: Mutex::new(writer),
+        }
+    }
+
+    pub(crate) fn writer(&self) -> MutexGuard<'_, Writer> {
+        lock(&self.writer)
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &MemoryParams {
+        &self.params
+    }
+
+    fn next_seq(&self, source: &str) -> u64 {
+        let mut e = self.seqs.entry(source.to_string()).or_insert(0);
+        *e += 1;
+        *e
+    }
+
+    /// Checks an item against the store's rules.
+    pub fn check(&self, item: &NewItem) -> Result<()> {
+        let p = &self.params;
+        if item.agent.trim().is_empty() {
+            return Err(MemoryError::Invalid("field `agent` is empty".into()));
+        }
+        if item.symbol.trim().is_empty() {
+            return Err(MemoryError::Invalid("field `symbol` is empty".into()));
+        }
+        if !item.vector.is_empty() && item.vector.len() != p.dim {
+            return Err(MemoryError::Invalid(format!(
+                "field `vector`: {} values, this store's dimension is {}",
+                item.vector.len(),
+                p.dim
+            )));
+        }
+        if item.vector.iter().any(|x| !x.is_finite()) {
+            return Err(MemoryError::Invalid("field `vector`: values must be finite".into()));
+        }
+        if !(item.importance.is_finite() && (0.0..=100.0).contains(&item.importance)) {
+            return Err(MemoryError::Invalid(format!("field `importance`: {} is outside [0, 100]", item.importance)));
+        }
+        if item.outcome.is_some_and(|r| !r.is_finite()) {
+            return Err(MemoryError::Invalid("field `outcome`: must be finite".into()));
+        }
+        Ok(())
+    }
+
+    /// Stages an item; it becomes visible at the next `publish`.
+    pub fn insert(&self, item: NewItem) -> Result<()> {
+        self.check(&item)?;
+        let seq = self.next_seq(&item.agent);
+        lock(&self.staged).push(Staged { seq, item });
+        Ok(())
+    }
+
+    /// Stages a reward in [-1, 1] for each of `ids` (applied at the next `publish`).
+    pub fn reinforce(&self, source: &str, ids: &[ItemId], reward: f64) {
+        for &id in ids {
+            let seq = self.next_seq(source);
+            self.pending.entry(id).or_default().push(Pending { source: source.to_string(), seq, reward });
+        }
+    }
+
+    /// The current snapshot (cheap: an `Arc` clone, no lock).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Recall on the current snapshot.
+    pub fn recall(&self, q: &Query) -> Vec<Hit> {
+        self.current.load().recall(q)
+    }
+
+    /// Applies staged writes and maintenance as of event time `now`, then publishes a new
+    /// snapshot. `now` must not go backwards.
+    pub fn publish(&self, now: Ts) -> Result<PublishReport> {
+        self.publish_inner(now, true)
+    }
+
+    /// Publishes without the decay sweep (no demotion or cleanup; capacity still holds):
+    /// for bulk loads of historical items, which should not be judged as of the newest one.
+    pub fn publish_bulk(&self, now: Ts) -> Result<PublishReport> {
+        self.publish_inner(now, false)
+    }
+
+    fn publish_inner(&self, now: Ts, sweep: bool) -> Result<PublishReport> {
+        let p = &*self.params;
+        let mut w = lock(&self.writer);
+        if now < w.now {
+            return Err(MemoryError::Invalid(format!(
+                "publish at {} is before the previous publish at {}",
+                crate::market::time::format_ts(now),
+                crate::market::time::format_ts(w.now)
+            )));
+        }
+        w.now = now;
+        w.epoch += 1;
+        let mut report = PublishReport::default();
+
+        let mut staged = std::mem::take(&mut *lock(&self.staged));
+        staged.sort_by(|a, b| (a.item.time, &a.item.agent, a.seq).cmp(&(b.item.time, &b.item.agent, b.seq)));
+        if !staged.is_empty() {
+            self.apply_inserts(&mut w, staged, &mut report)?;
+        }
+
+        let keys: Vec<ItemId> = self.pending.iter().map(|e| *e.key()).collect();
+        let mut pend: Vec<(ItemId, Pending)> = Vec::new();
+        for id in keys {
+            if let Some((_, list)) = self.pending.remove(&id) {
+                pend.extend(list.into_iter().map(|x| (id, x)));
+            }
+        }
+        pend.sort_by(|a, b| (a.0, &a.1.source, a.1.seq).cmp(&(b.0, &b.1.source, b.1.seq)));
+        for (id, x) in pend {
+            let Some(pos) = w.table.position(id).filter(|&pos| w.table.state(pos).alive) else {
+                report.unknown_ids += 1;
+                continue;
+            };
+            let st = *w.table.state(pos);
+            let imp = rank::importance(p, st.layer, st.importance, st.imp_time, now);
+            let s = w.table.state_mut(pos);
+            s.importance = rank::reinforce(imp, x.reward, p.reinforce_rate);
+            s.imp_time = now;
+            s.access = s.access.saturating_add(1);
+            report.reinforced += 1;
+            if w.promote(p, pos, now) {
+                report.promoted += 1;
+            }
+        }
+
+        let interval = (p.sweep_every_minutes * NS_PER_MIN as f64) as i64;
+        if sweep && (w.last_sweep == i64::MIN || now - w.last_sweep >= interval) {
+            w.sweep(p, now, &mut report);
+        }
+        w.enforce_capacity(p, now, &mut report);
+        if w.tail_len >= p.commit_every {
+            w.commit()?;
+            report.committed = true;
+            if w.table.len >= 4096 && (w.table.len - w.live) * 10 > w.table.len * 3 {
+                w.table = w.table.compact(p.dim);
+                w.ivf = w.ivf.as_ref().map(|ivf| Arc::new(ivf.reassigned(&w.table)));
+                report.compacted = true;
+            }
+        }
+        w.maintain_vectors(p);
+        let snap = w.snapshot(&self.params);
+        self.current.store(Arc::new(snap));
+        Ok(report)
+    }
+
+    fn apply_inserts(&self, w: &mut Writer, staged: Vec<Staged>, report: &mut PublishReport) -> Result<()> {
+        let p = &*self.params;
+        let dim = p.dim;
+        let mut seg = Segment::default();
+        let mut states = Vec::with_capacity(staged.len());
+        let mut batch = TailBatch::default();
+        let mut analyzer = w.analyzer.clone();
+        for Staged { item, .. } in staged {
+            let names = Arc::make_mut(&mut w.names);
+            let (Some(agent), Some(symbol)) = (names.agent(&item.agent), names.symbol(&item.symbol)) else {
+                return Err(MemoryError::Invalid("more than 65,536 distinct agents or symbols".into()));
+            };
+            let id = w.next_id;
+            w.next_id += 1;
+            let mut v = item.vector.clone();
+            let has_vec = !v.is_empty() && normalise(&mut v);
+            if !has_vec {
+                v = vec![0.0; dim];
+            }
+            w.text.add(id, item.time, &item.agent, &item.symbol, item.kind, &item.text)?;
+            let (terms, len) = tokenize(&mut analyzer, &item.text);
+            let agent_name: Arc<str> = Arc::from(item.agent.as_str());
+            let symbol_name: Arc<str> = Arc::from(item.symbol.as_str());
+            batch.push(
+                TailDoc { id, time: item.time, agent: agent_name, symbol: symbol_name, kind: item.kind, len },
+                &terms,
+            );
+            if item.kind == Kind::Outcome {
+                if let Some(ret) = item.outcome {
+                    Arc::make_mut(&mut w.aggregates).add(item.time, &item.agent, &item.symbol, ret);
+                }
+            }
+            seg.ids.push(id);
+            seg.time.push(item.time);
+            seg.agent.push(agent);
+            seg.symbol.push(symbol);
+            seg.kind.push(item.kind);
+            seg.has_vec.push(has_vec);
+            seg.vectors.extend_from_slice(&v);
+            seg.text.push(Arc::from(item.text.as_str()));
+            seg.extra.push(Arc::new(ItemExtra {
+                outcome: item.outcome,
+                metadata: item.metadata,
+                source_id: item.source_id,
+                raw_vector: item.vector,
+            }));
+            states.push(ItemState {
+                importance: item.importance,
+                imp_time: item.time,
+                anchor: item.time,
+                access: 0,
+                layer: item.layer,
+                alive: true,
+            });
+            w.live += 1;
+            w.by_layer[item.layer.index()] += 1;
+            report.inserted += 1;
+        }
+        w.tail_len += batch.docs.len();
+        w.tail.push(Arc::new(batch));
+        if w.tail.len() > 8 {
+            let merged = TailBatch::merge(&w.tail);
+            w.tail = vec![Arc::new(merged)];
+        }
+        w.table.append(seg, states, dim);
+        Ok(())
+    }
+
+    /// Commits the text index now (checkpoints call this so the index holds every item).
+    pub fn commit(&self) -> Result<()> {
+        let mut w = lock(&self.writer);
+        w.commit()?;
+        let snap = w.snapshot(&self.params);
+        self.current.store(Arc::new(snap));
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! Vector side: cosine similarity over unit-normalised vectors.
+//!
+//! Below `ivf_min_items` live items the search is an exact flat scan: filters on the
+//! columns first (cheap integer compares), then an 8-lane dot product the compiler
+//! vectorises. Above it an IVF index (see `ivf.rs`) scans only the lists nearest the query
+//! and falls back to more lists when filters leave too few candidates.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::item::{ItemId, Kind, Layer};
+use super::table::{Segment, Table};
+use crate::market::Ts;
+
+/// Column filters of a vector search (ids are interned names).
+#[derive(Debug, Clone, Copy)]
+pub struct VecFilter {
+    pub agent: Option<u16>,
+    pub symbol: Option<u16>,
+    pub kind: Option<Kind>,
+    pub layer: Option<Layer>,
+    pub from: Option<Ts>,
+    pub to: Ts,
+}
+
+impl VecFilter {
+    /// True if item `i` of `seg` at table position `pos` passes (state included).
+    #[inline]
+    pub fn passes(&self, seg: &Segment, i: usize, table: &Table, pos: usize) -> bool {
+        if !seg.has_vec[i]
+            || seg.time[i] > self.to
+            || self.from.is_some_and(|f| seg.time[i] < f)
+            || self.agent.is_some_and(|a| seg.agent[i] != a)
+            || self.symbol.is_some_and(|s| seg.symbol[i] != s)
+            || self.kind.is_some_and(|k| seg.kind[i] != k)
+        {
+            return false;
+        }
+        let st = table.state(pos);
+        st.alive && self.layer.is_none_or(|l| st.layer == l)
+    }
+}
+
+/// Dot product of two equal-length slices, 8 independent accumulators.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// Unit-normalises a vector (zero stays zero). Returns false for non-finite input.
+pub fn normalise(v: &mut [f32]) -> bool {
+    if v.iter().any(|x| !x.is_finite()) {
+        return false;
+    }
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+    true
+}
+
+/// Keeps the best `limit` (similarity, id) pairs; ties prefer the smaller id.
+pub struct TopK {
+    limit: usize,
+    heap: BinaryHeap<Reverse<(OrdF32, Reverse<ItemId>, usize)>>,
+}
+
+/// A totally ordered f32 (`total_cmp`).
+#[derive(Debug, Clone, Copy)]
+pub struct OrdF32(pub f32);
+impl PartialEq for OrdF32 {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+impl Eq for OrdF32 {}
+impl PartialOrd for OrdF32 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for OrdF32 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl TopK {
+    /// An empty top-`limit`.
+    pub fn new(limit: usize) -> Self {
+        TopK { limit, heap: BinaryHeap::with_capacity(limit + 1) }
+    }
+
+    /// The smallest similarity still kept once full (else -inf).
+    #[inline]
+    pub fn threshold(&self) -> f32 {
+        if self.heap.len() < self.limit {
+            f32::NEG_INFINITY
+        } else {
+            self.heap.peek().map_or(f32::NEG_INFINITY, |r| (r.0).0.0)
+        }
+    }
+
+    /// Offers a candidate.
+    #[inline]
+    pub fn push(&mut self, sim: f32, id: ItemId, pos: usize) {
+        if self.limit == 0 {
+            return;
+        }
+        let e = Reverse((OrdF32(sim), Reverse(id), pos));
+        if self.heap.len() < self.limit {
+            self.heap.push(e);
+        } else if let Some(top) = self.heap.peek() {
+            if e < *top {
+                self.heap.pop();
+                self.heap.push(e);
+            }
+        }
+    }
+
+    /// Number kept.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// True if none kept.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// (similarity, id, position), best first.
+    pub fn into_sorted(self) -> Vec<(f32, ItemId, usize)> {
+        let mut v: Vec<_> = self.heap.into_iter().map(|Reverse((s, Reverse(id), p))| (s.0, id, p)).collect();
+        v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        v
+    }
+}
+
+/// Exact top-`limit` by cosine over every item passing `filter`.
+pub fn flat_scan(
+    table: &Table,
+    dim: usize,
+    query: &[f32],
+    filter: &VecFilter,
+    limit: usize,
+) -> Vec<(f32, ItemId, usize)> {
+    let mut top = TopK::new(limit);
+    for (s, seg) in table.segments.iter().enumerate() {
+        let base = table.starts[s];
+        for i in 0..seg.len() {
+            if !filter.passes(seg, i, table, base + i) {
+                continue;
+            }
+            let sim = dot(&seg.vectors[i * dim..(i + 1) * dim], query);
+            if sim >= top.threshold() {
+                top.push(sim, seg.ids[i], base + i);
+            }
+        }
+    }
+    top.into_sorted()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_dot_and_normalise() {
+        let a: Vec<f32> = (0..19).map(|i| i as f32).collect();
+        let b: Vec<f32> = (0..19).map(|i| (i % 3) as f32).collect();
+        let want: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - want).abs() < 1e-3);
+        let mut v = vec![3.0, 4.0];
+        assert!(normalise(&mut v));
+        assert_eq!(v, vec![0.6, 0.8]);
+        assert!(!normalise(&mut [f32::NAN]));
+    }
+
+    #[test]
+    fn test_topk_keeps_best_and_breaks_ties_by_id() {
+        let mut t = TopK::new(3);
+        for (s, id) in [(0.5, 9), (0.9, 3), (0.5, 2), (0.1, 1), (0.5, 4), (0.7, 8)] {
+            t.push(s, id, id as usize);
+        }
+        let got: Vec<u64> = t.into_sorted().iter().map(|x| x.1).collect();
+        assert_eq!(got, vec![3, 8, 2]);
+    }
+}
