@@ -570,3 +570,43 @@ mod checkpoint {
         out
     }
 }
+
+/// Above `ivf_min_items` vector search is approximate: its top-10 must still agree with an
+/// exact scan on most results, and filtered queries must still fill up.
+#[test]
+fn test_memory_ivf_recall_close_to_exact() {
+    let dim = 16;
+    let mut rng = SplitMix64(3);
+    let centres: Vec<Vec<f32>> = (0..40).map(|_| random_vec(&mut rng, dim)).collect();
+    let items: Vec<NewItem> = (0..6000)
+        .map(|i| {
+            let c = &centres[rng.below(40)];
+            let v: Vec<f32> = c.iter().map(|x| x + 0.4 * gauss(&mut rng)).collect();
+            NewItem::new(T0, ["hedge", "markov", "wyckoff"][i % 3], "SPY", Kind::Observation, format!("item {i}"))
+                .with_vector(v)
+        })
+        .collect();
+    let exact = MemoryStore::new(MemoryParams { ivf_min_items: usize::MAX, ..Default::default() }).unwrap();
+    let approx = MemoryStore::new(MemoryParams { ivf_min_items: 1000, ..Default::default() }).unwrap();
+    for s in [&exact, &approx] {
+        for it in &items {
+            s.insert(it.clone()).unwrap();
+        }
+        s.publish(T0).unwrap();
+    }
+    let mut agree = 0usize;
+    let mut total = 0usize;
+    for qi in 0..50 {
+        let c = &centres[qi % 40];
+        let v: Vec<f32> = c.iter().map(|x| x + 0.4 * gauss(&mut rng)).collect();
+        let agent = (qi % 2 == 0).then(|| "wyckoff".to_string());
+        let q = Query { vector: Some(v), agent, at: T0, k: 10, ..Default::default() };
+        let want: BTreeSet<u64> = exact.recall(&q).iter().map(|h| h.id).collect();
+        let got: Vec<u64> = approx.recall(&q).iter().map(|h| h.id).collect();
+        assert_eq!(got.len(), 10, "filtered IVF search fills up");
+        agree += got.iter().filter(|id| want.contains(id)).count();
+        total += want.len();
+    }
+    let recall = agree as f64 / total as f64;
+    assert!(recall >= 0.9, "IVF recall@10 vs exact {recall:.3}");
+}

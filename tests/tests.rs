@@ -4,5 +4,6 @@ mod common;
 mod engine;
 mod loader;
 mod memory;
+mod memory_cli;
 mod pipeline;
 mod run;

@@ -33,7 +33,7 @@ use super::ivf::Ivf;
 use super::params::MemoryParams;
 use super::store::{MemoryStore, Writer};
 use super::table::{ItemState, Names, Segment, Table};
-use super::text::{TextIndex, committed_ids};
+use super::text::{Analyzer, TextIndex, committed_ids};
 use super::vector::normalise;
 use crate::market::Ts;
 
@@ -140,7 +140,13 @@ fn sync_dir(path: &Path) -> Result<()> {
 impl MemoryStore {
     /// Saves the published state to the checkpoint folder `dir` (atomically replaced).
     pub fn save(&self, dir: &Path) -> Result<()> {
-        self.commit()?;
+        // A compacted store's index holds exactly its live items.
+        let c = self.snapshot().counts();
+        if c.slots > c.live {
+            self.compact()?;
+        } else {
+            self.commit()?;
+        }
         let snap = self.snapshot();
         let w = self.writer();
         let tmp = sibling(dir, "tmp");
@@ -363,7 +369,9 @@ impl MemoryStore {
                 .map_err(io(&src, "cannot load into memory"))?;
         }
         let index_dir = dir.join("index");
-        let text = TextIndex::open_existing(ram).map_err(|e| MemoryError::corrupt(&index_dir, e.to_string()))?;
+        let analyzer = Analyzer::default();
+        let text =
+            TextIndex::open_existing(ram, &analyzer).map_err(|e| MemoryError::corrupt(&index_dir, e.to_string()))?;
         let searcher = text.searcher();
         let ids = committed_ids(&searcher).map_err(|e| MemoryError::corrupt(&index_dir, e.to_string()))?;
         if ids != seg.ids {
@@ -374,7 +382,7 @@ impl MemoryStore {
         }
 
         let live = states.len();
-        let mut writer = Writer::new(p, text);
+        let mut writer = Writer::new(p, text, analyzer);
         let mut table = Table::default();
         table.append(seg, states, p.dim);
         writer.table = table;

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use tantivy::Searcher;
-use tantivy::tokenizer::TextAnalyzer;
 
 use super::aggregates::{AgentStats, Aggregates};
 use super::item::{ItemId, Kind, Layer, MemoryItem};
@@ -19,7 +18,7 @@ use super::ivf::Ivf;
 use super::params::MemoryParams;
 use super::rank::{self, ScoreParts};
 use super::table::{Names, Table};
-use super::text::{Fields, TailBatch, TextFilter, TextView, tokenize};
+use super::text::{Analyzer, Fields, TailBatch, TextFilter, TextView};
 use super::vector::{VecFilter, dot, flat_scan, normalise};
 use crate::market::Ts;
 
@@ -70,7 +69,7 @@ pub struct Snapshot {
     pub(crate) names: Arc<Names>,
     pub(crate) fields: Fields,
     pub(crate) searcher: Searcher,
-    pub(crate) analyzer: TextAnalyzer,
+    pub(crate) analyzer: Analyzer,
     pub(crate) tail: Vec<Arc<TailBatch>>,
     pub(crate) aggregates: Arc<Aggregates>,
     pub(crate) ivf: Option<Arc<Ivf>>,
@@ -171,10 +170,7 @@ impl Snapshot {
             (v.len() == p.dim && normalise(&mut v)).then_some(v)
         });
         let terms: Vec<String> = match &q.text {
-            Some(t) if !t.trim().is_empty() => {
-                let mut a = self.analyzer.clone();
-                tokenize(&mut a, t).0.into_iter().map(|(t, _)| t).collect()
-            }
+            Some(t) if !t.trim().is_empty() => self.analyzer.clone().query_terms(t),
             _ => Vec::new(),
         };
         let has_text = !terms.is_empty();

@@ -20,7 +20,6 @@ use arc_swap::ArcSwap;
 use dashmap::DashMap;
 use serde::Serialize;
 use tantivy::Searcher;
-use tantivy::tokenizer::TextAnalyzer;
 
 use super::aggregates::Aggregates;
 use super::error::{MemoryError, Result};
@@ -30,7 +29,7 @@ use super::params::MemoryParams;
 use super::rank;
 use super::snapshot::{Counts, Hit, Query, Snapshot};
 use super::table::{ItemState, Names, Segment, Table};
-use super::text::{TailBatch, TailDoc, TextIndex, tokenize};
+use super::text::{Analyzer, TailBatch, TailDoc, TextIndex};
 use super::vector::normalise;
 use crate::market::Ts;
 use crate::market::time::NS_PER_MIN;
@@ -67,7 +66,7 @@ pub(crate) struct Writer {
     pub names: Arc<Names>,
     pub text: TextIndex,
     pub searcher: Searcher,
-    pub analyzer: TextAnalyzer,
+    pub analyzer: Analyzer,
     pub tail: Vec<Arc<TailBatch>>,
     pub tail_len: usize,
     pub aggregates: Arc<Aggregates>,
@@ -75,7 +74,6 @@ pub(crate) struct Writer {
     pub now: Ts,
     pub epoch: u64,
     pub last_sweep: Ts,
-    pub deletes: Vec<ItemId>,
     pub ivf: Option<Arc<Ivf>>,
     pub live: usize,
     pub by_layer: [usize; 4],
@@ -96,9 +94,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Writer {
-    pub(crate) fn new(params: &MemoryParams, text: TextIndex) -> Self {
+    pub(crate) fn new(params: &MemoryParams, text: TextIndex, analyzer: Analyzer) -> Self {
         let searcher = text.searcher();
-        let analyzer = text.analyzer();
         Writer {
             table: Table::default(),
             names: Arc::new(Names::default()),
@@ -112,7 +109,6 @@ impl Writer {
             now: i64::MIN,
             epoch: 0,
             last_sweep: i64::MIN,
-            deletes: Vec::new(),
             ivf: None,
             live: 0,
             by_layer: [0; 4],
@@ -137,10 +133,6 @@ impl Writer {
     }
 
     fn kill(&mut self, pos: usize) {
-        let id = {
-            let (s, i) = self.table.locate(pos);
-            self.table.segments[s].ids[i]
-        };
         let st = self.table.state_mut(pos);
         if !st.alive {
             return;
@@ -148,7 +140,6 @@ impl Writer {
         st.alive = false;
         self.by_layer[st.layer.index()] -= 1;
         self.live -= 1;
-        self.deletes.push(id);
     }
 
     fn set_layer(&mut self, pos: usize, layer: Layer, reset_anchor: Option<Ts>) {
@@ -236,12 +227,28 @@ impl Writer {
     }
 
     pub(crate) fn commit(&mut self) -> Result<()> {
-        for id in std::mem::take(&mut self.deletes) {
-            self.text.delete(id);
-        }
         self.searcher = self.text.commit()?;
         self.tail.clear();
         self.tail_len = 0;
+        Ok(())
+    }
+
+    /// Drops dead slots: rebuilds the table and the text index from the live items.
+    pub(crate) fn compact(&mut self, p: &MemoryParams) -> Result<()> {
+        self.table = self.table.compact(p.dim);
+        let mut text = TextIndex::new(&self.analyzer)?;
+        for seg in &self.table.segments {
+            for i in 0..seg.len() {
+                let (agent, symbol) =
+                    (&self.names.agents[seg.agent[i] as usize], &self.names.symbols[seg.symbol[i] as usize]);
+                text.add(seg.ids[i], seg.time[i], agent, symbol, seg.kind[i], &seg.text[i])?;
+            }
+        }
+        self.text = text;
+        self.tail.clear();
+        self.tail_len = 0;
+        self.searcher = self.text.commit()?;
+        self.ivf = self.ivf.as_ref().map(|ivf| Arc::new(ivf.reassigned(&self.table)));
         Ok(())
     }
 
@@ -265,8 +272,9 @@ impl MemoryStore {
     /// An empty store.
     pub fn new(params: MemoryParams) -> Result<Self> {
         params.validate()?;
-        let text = TextIndex::new()?;
-        let writer = Writer::new(&params, text);
+        let analyzer = Analyzer::default();
+        let text = TextIndex::new(&analyzer)?;
+        let writer = Writer::new(&params, text, analyzer);
         Ok(Self::from_writer(params, writer))
     }
 
@@ -414,14 +422,13 @@ impl MemoryStore {
             w.sweep(p, now, &mut report);
         }
         w.enforce_capacity(p, now, &mut report);
-        if w.tail_len >= p.commit_every {
+        if w.table.len >= 4096 && (w.table.len - w.live) * 10 > w.table.len * 3 {
+            w.compact(p)?;
+            report.compacted = true;
+            report.committed = true;
+        } else if w.tail_len >= p.commit_every {
             w.commit()?;
             report.committed = true;
-            if w.table.len >= 4096 && (w.table.len - w.live) * 10 > w.table.len * 3 {
-                w.table = w.table.compact(p.dim);
-                w.ivf = w.ivf.as_ref().map(|ivf| Arc::new(ivf.reassigned(&w.table)));
-                report.compacted = true;
-            }
         }
         w.maintain_vectors(p);
         let snap = w.snapshot(&self.params);
@@ -435,7 +442,6 @@ impl MemoryStore {
         let mut seg = Segment::default();
         let mut states = Vec::with_capacity(staged.len());
         let mut batch = TailBatch::default();
-        let mut analyzer = w.analyzer.clone();
         for Staged { item, .. } in staged {
             let names = Arc::make_mut(&mut w.names);
             let (Some(agent), Some(symbol)) = (names.agent(&item.agent), names.symbol(&item.symbol)) else {
@@ -448,8 +454,8 @@ impl MemoryStore {
             if !has_vec {
                 v = vec![0.0; dim];
             }
+            let (terms, len) = w.analyzer.term_keys(&item.text);
             w.text.add(id, item.time, &item.agent, &item.symbol, item.kind, &item.text)?;
-            let (terms, len) = tokenize(&mut analyzer, &item.text);
             let agent_name: Arc<str> = Arc::from(item.agent.as_str());
             let symbol_name: Arc<str> = Arc::from(item.symbol.as_str());
             batch.push(
@@ -494,6 +500,16 @@ impl MemoryStore {
             w.tail = vec![Arc::new(merged)];
         }
         w.table.append(seg, states, dim);
+        Ok(())
+    }
+
+    /// Drops dead slots and rebuilds the text index from the live items now.
+    pub fn compact(&self) -> Result<()> {
+        let mut w = lock(&self.writer);
+        let p = self.params.clone();
+        w.compact(&p)?;
+        let snap = w.snapshot(&self.params);
+        self.current.store(Arc::new(snap));
         Ok(())
     }
 
