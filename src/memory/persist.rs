@@ -394,6 +394,7 @@ impl MemoryStore {
         writer.epoch = m.epoch;
         writer.last_sweep = m.last_sweep;
         writer.live = live;
+        writer.max_time = writer.table.segments.iter().flat_map(|s| s.time.iter().copied()).max().unwrap_or(i64::MIN);
         writer.by_layer = by_layer;
         if live >= p.ivf_min_items {
             writer.ivf = Some(Arc::new(Ivf::train(&writer.table, p.dim, live)));

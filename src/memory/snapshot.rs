@@ -74,6 +74,7 @@ pub struct Snapshot {
     pub(crate) aggregates: Arc<Aggregates>,
     pub(crate) ivf: Option<Arc<Ivf>>,
     pub(crate) counts: Counts,
+    pub(crate) max_time: Ts,
 }
 
 impl Snapshot {
@@ -174,24 +175,26 @@ impl Snapshot {
             _ => Vec::new(),
         };
         let has_text = !terms.is_empty();
-        let has_vec = qvec.is_some();
 
+        let text_side = || if has_text { self.text_candidates(&terms, q, n) } else { Vec::new() };
+        let vector_side = || match &qvec {
+            Some(v) => {
+                let filter = VecFilter { agent, symbol, kind: q.kind, layer: q.layer, from: q.from, to: q.at };
+                match &self.ivf {
+                    Some(ivf) => ivf.search(&self.table, p.dim, v, &filter, n, p.ivf_probe),
+                    None => flat_scan(&self.table, p.dim, v, &filter, n),
+                }
+            }
+            None => Vec::new(),
+        };
+        let (text_hits, vec_hits) = (text_side(), vector_side());
         // id -> (position, bm25)
         let mut cands: HashMap<ItemId, (usize, Option<f32>)> = HashMap::new();
-        if has_text {
-            for (s, id, pos) in self.text_candidates(&terms, q, n) {
-                cands.insert(id, (pos, Some(s)));
-            }
+        for (s, id, pos) in text_hits {
+            cands.insert(id, (pos, Some(s)));
         }
-        if let Some(v) = &qvec {
-            let filter = VecFilter { agent, symbol, kind: q.kind, layer: q.layer, from: q.from, to: q.at };
-            let hits = match &self.ivf {
-                Some(ivf) => ivf.search(&self.table, p.dim, v, &filter, n, p.ivf_probe),
-                None => flat_scan(&self.table, p.dim, v, &filter, n),
-            };
-            for (_, id, pos) in hits {
-                cands.entry(id).or_insert((pos, None));
-            }
+        for (_, id, pos) in vec_hits {
+            cands.entry(id).or_insert((pos, None));
         }
         let max_bm25 = cands.values().filter_map(|c| c.1).fold(0.0f32, f32::max);
         let mut hits: Vec<Hit> = cands
@@ -220,7 +223,6 @@ impl Snapshot {
                 Hit { id, score, parts }
             })
             .collect();
-        let _ = has_vec;
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         hits.truncate(q.k);
         hits
@@ -228,7 +230,8 @@ impl Snapshot {
 
     /// Text candidates passing every filter, best BM25 first (ties by id), at most `n`.
     fn text_candidates(&self, terms: &[String], q: &Query, n: usize) -> Vec<(f32, ItemId, usize)> {
-        let view = TextView { fields: self.fields, searcher: &self.searcher, tail: &self.tail };
+        let view =
+            TextView { fields: self.fields, searcher: &self.searcher, tail: &self.tail, max_time: self.max_time };
         let filter = TextFilter {
             agent: q.agent.as_deref(),
             symbol: q.symbol.as_deref(),

@@ -77,6 +77,8 @@ pub(crate) struct Writer {
     pub ivf: Option<Arc<Ivf>>,
     pub live: usize,
     pub by_layer: [usize; 4],
+    /// Latest event time of any item ever inserted.
+    pub max_time: Ts,
 }
 
 /// The shared, decaying memory store.
@@ -112,6 +114,7 @@ impl Writer {
             ivf: None,
             live: 0,
             by_layer: [0; 4],
+            max_time: i64::MIN,
         }
     }
 
@@ -129,6 +132,7 @@ impl Writer {
             aggregates: self.aggregates.clone(),
             ivf: self.ivf.clone(),
             counts: Counts { live: self.live, by_layer: self.by_layer, tail: self.tail_len, slots: self.table.len },
+            max_time: self.max_time,
         }
     }
 
@@ -260,7 +264,7 @@ impl Writer {
             Some(ivf) if self.live >= 2 * ivf.trained_on => {
                 self.ivf = Some(Arc::new(Ivf::train(&self.table, p.dim, self.live)));
             }
-            Some(ivf) if self.table.len - ivf.upto >= 4096 => {
+            Some(ivf) if ivf.wants_extend(&self.table) => {
                 self.ivf = Some(Arc::new(ivf.extended(&self.table)));
             }
             _ => {}
@@ -491,6 +495,7 @@ impl MemoryStore {
             });
             w.live += 1;
             w.by_layer[item.layer.index()] += 1;
+            w.max_time = w.max_time.max(item.time);
             report.inserted += 1;
         }
         w.tail_len += batch.docs.len();

@@ -131,6 +131,14 @@ impl TopK {
         }
     }
 
+    /// Offers a candidate unless its id is already kept (a candidate met twice).
+    #[inline]
+    pub fn push_unique(&mut self, sim: f32, id: ItemId, pos: usize) {
+        if sim >= self.threshold() && !self.heap.iter().any(|e| (e.0).1.0 == id) {
+            self.push(sim, id, pos);
+        }
+    }
+
     /// Number kept.
     pub fn len(&self) -> usize {
         self.heap.len()
@@ -158,14 +166,12 @@ pub fn flat_scan(
     limit: usize,
 ) -> Vec<(f32, ItemId, usize)> {
     let mut top = TopK::new(limit);
+    // Similarity first (contiguous, vectorised), filters only for what could enter the top.
     for (s, seg) in table.segments.iter().enumerate() {
         let base = table.starts[s];
-        for i in 0..seg.len() {
-            if !filter.passes(seg, i, table, base + i) {
-                continue;
-            }
-            let sim = dot(&seg.vectors[i * dim..(i + 1) * dim], query);
-            if sim >= top.threshold() {
+        for (i, v) in seg.vectors.chunks_exact(dim).enumerate() {
+            let sim = dot(v, query);
+            if sim >= top.threshold() && filter.passes(seg, i, table, base + i) {
                 top.push(sim, seg.ids[i], base + i);
             }
         }
