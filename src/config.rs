@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::composer::ComposerConfig;
 use crate::market::LoadOptions;
 use crate::market::resample::parse_timeframe;
 use crate::market::session::default_crypto_quotes;
@@ -47,8 +48,10 @@ pub type Result<T> = std::result::Result<T, ConfigError>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum StrategyName {
-    /// SMA(fast) / SMA(slow) crossover.
+    /// The analyst graph: analyst actors, shared memory, composer.
     #[default]
+    Graph,
+    /// SMA(fast) / SMA(slow) crossover.
     SmaCross,
     /// Equal-weight buy-and-hold.
     BuyAndHold,
@@ -95,6 +98,37 @@ pub struct StrategyConfig {
     pub sma_cross: SmaParams,
 }
 
+/// `[graph]`: the analyst graph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphConfig {
+    /// Folder of analyst profiles (`*.toml`).
+    pub agents_dir: PathBuf,
+    /// Run only this analyst (its profile may be disabled).
+    pub only: Option<String>,
+    /// A news file (timestamp,tickers,source,headline) for the Sentiment analyst.
+    pub news: Option<PathBuf>,
+    /// Smallest |direction| of a vote that is judged by the learning loop.
+    pub min_vote: f64,
+    /// Warm memory (and weights) until this time; report metrics only after it.
+    pub warmup_until: Option<String>,
+    /// Start from a saved memory checkpoint instead of an empty memory.
+    pub memory_from: Option<PathBuf>,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        GraphConfig {
+            agents_dir: PathBuf::from("agents"),
+            only: None,
+            news: None,
+            min_vote: 0.05,
+            warmup_until: None,
+            memory_from: None,
+        }
+    }
+}
+
 /// `[metrics]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -130,6 +164,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub output: OutputConfig,
     pub memory: MemoryParams,
+    pub graph: GraphConfig,
+    pub composer: ComposerConfig,
 }
 
 fn invalid(key: &str, value: impl std::fmt::Display, reason: &str) -> ConfigError {
@@ -209,10 +245,31 @@ impl Config {
             check(n.is_finite() && n > 0.0, "metrics.periods_per_year", n, "must be > 0")?;
         }
         self.memory.validate().map_err(|e| ConfigError::Section(e.to_string()))?;
+        self.composer.validate().map_err(ConfigError::Section)?;
+        let g = &self.graph;
+        check(
+            g.min_vote.is_finite() && (0.0..1.0).contains(&g.min_vote),
+            "graph.min_vote",
+            g.min_vote,
+            "must be in [0, 1)",
+        )?;
+        if let Some(w) = &g.warmup_until {
+            check(
+                parse_bound(w, false).is_some(),
+                "graph.warmup_until",
+                format!("{w:?}"),
+                "expected YYYY-MM-DD or an RFC 3339 time",
+            )?;
+        }
         for (i, sp) in self.data.splits.iter().enumerate() {
             check(sp.ratio.is_finite() && sp.ratio > 0.0, &format!("data.splits[{i}].ratio"), sp.ratio, "must be > 0")?;
         }
         self.load_options().map(|_| ())
+    }
+
+    /// The warm-up end time, if any.
+    pub fn warmup_until(&self) -> Option<i64> {
+        self.graph.warmup_until.as_deref().and_then(|w| parse_bound(w, false))
     }
 
     /// The loader options this config describes.

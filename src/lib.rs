@@ -15,10 +15,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod agents;
 pub mod broker;
 pub mod cli;
+pub mod composer;
 pub mod config;
 pub mod engine;
+pub mod features;
 pub mod market;
 pub mod memory;
 pub mod portfolio;

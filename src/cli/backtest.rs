@@ -64,6 +64,24 @@ pub struct BacktestArgs {
     /// Flatten equities before each session close (portfolio.flatten_at_close = true).
     #[arg(long)]
     pub flatten_at_close: bool,
+    /// Composer weighting (composer.mode).
+    #[arg(long, value_enum)]
+    pub composer: Option<crate::composer::ComposerMode>,
+    /// Run a single analyst by name (graph.only).
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Folder of analyst profiles (graph.agents_dir).
+    #[arg(long)]
+    pub agents: Option<PathBuf>,
+    /// News file for the Sentiment analyst (graph.news).
+    #[arg(long)]
+    pub news: Option<PathBuf>,
+    /// Warm memory until this time, report after it (graph.warmup_until).
+    #[arg(long)]
+    pub warmup_until: Option<String>,
+    /// Start from a memory checkpoint, e.g. an earlier run's memory/ (graph.memory_from).
+    #[arg(long)]
+    pub memory_from: Option<PathBuf>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -118,6 +136,25 @@ impl BacktestArgs {
         }
         if self.flatten_at_close {
             cfg.portfolio.flatten_at_close = true;
+        }
+        if let Some(v) = self.composer {
+            cfg.composer.mode = v;
+        }
+        let g = &mut cfg.graph;
+        if let Some(v) = &self.only {
+            g.only = Some(v.clone());
+        }
+        if let Some(v) = &self.agents {
+            g.agents_dir = v.clone();
+        }
+        if let Some(v) = &self.news {
+            g.news = Some(v.clone());
+        }
+        if let Some(v) = &self.warmup_until {
+            g.warmup_until = Some(v.clone());
+        }
+        if let Some(v) = &self.memory_from {
+            g.memory_from = Some(v.clone());
         }
         Ok(cfg)
     }

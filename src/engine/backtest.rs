@@ -10,6 +10,9 @@
 //!    orders for the difference between target and current quantity, sized with equity and
 //!    marks at t. A weight change, not price drift, triggers an order: no silent rebalancing.
 //!
+//! `trade_from` (warm-up): before it, effective weights are 0 while the strategy runs and
+//! sets its targets; from the first step at or after it they take effect.
+//!
 //! `flatten_at_close`: for equities, from the decision whose bar ends one bar before the
 //! session close (the 15:58 bar at 1m, so the fill is the 15:59 open), effective weights are
 //! 0 until the next session, when the strategy's standing targets are re-applied.
@@ -29,6 +32,9 @@ use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
 pub struct EngineConfig {
     pub portfolio: PortfolioConfig,
     pub costs: CostConfig,
+    /// Warm-up: before this time the strategy runs (and learns) but nothing trades; its
+    /// standing targets take effect at the first step at or after it.
+    pub trade_from: Option<Ts>,
 }
 
 /// Equity marked at the close of every step.
@@ -165,6 +171,10 @@ pub fn run<S: Strategy + ?Sized>(
                 desired.iter_mut().for_each(|w| *w *= k);
             }
         }
+        let warming = cfg.trade_from.is_some_and(|f| t < f);
+        if cfg.trade_from.is_some() {
+            touched = true;
+        }
         let in_window = flatten && {
             let close = clock.utc_at_local_minute(t, CLOSE_MIN);
             t + 2 * universe.interval >= close
@@ -177,7 +187,8 @@ pub fn run<S: Strategy + ?Sized>(
             continue;
         }
         for s in 0..n {
-            let want = if in_window && universe.classes[s] == AssetClass::Equity { 0.0 } else { desired[s] };
+            let want =
+                if warming || (in_window && universe.classes[s] == AssetClass::Equity) { 0.0 } else { desired[s] };
             if want == effective[s] {
                 continue;
             }

@@ -3,6 +3,7 @@
 //! (`runner`). The paper runner will reuse the loop with a live feed and another broker.
 
 pub mod backtest;
+pub mod graph;
 pub mod runner;
 
 pub use backtest::{EngineConfig, EquityCurve, RunResult, run};

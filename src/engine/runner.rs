@@ -1,15 +1,27 @@
-//! The backtest runner: config in, run folder out. Loads bars, runs the configured strategy
-//! and buy-and-hold on the same bars with the same costs (two threads), computes metrics
-//! and writes the artifacts. The CLI is a thin shell around [`backtest`].
+//! The backtest runner: config in, run folder out.
+//!
+//! Loads bars; runs the configured strategy — by default the analyst graph — and the
+//! baselines on the same bars with the same costs; computes metrics (after the warm-up, if
+//! any); writes the artifacts. For the graph the baselines are computed on exactly the
+//! votes the graph produced (the analysts do not depend on the composer): the composed
+//! weights, equal weights, each analyst alone, and buy-and-hold. The CLI is a thin shell
+//! around [`backtest`].
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use crate::agents::news::{self, NewsError};
+use crate::agents::profile::{ProfileError, load_profiles};
+use crate::composer::ComposerMode;
 use crate::config::{Config, ConfigError, StrategyName};
+use crate::engine::graph::{GraphStrategy, Replay, VoteLog, VoteReplay, WeightLog};
 use crate::engine::{EngineConfig, RunResult, run};
 use crate::market::session::{CRYPTO_DAYS_PER_YEAR, EQUITY_DAYS_PER_YEAR, NyClock, session_day};
-use crate::market::{AssetClass, Bars, DataError, LoadReport, load};
-use crate::report::artifacts::ReportError;
+use crate::market::time::format_ts;
+use crate::market::{AssetClass, Bars, DataError, LoadReport, Ts, load};
+use crate::memory::{MemoryError, MemoryStore};
+use crate::report::artifacts::{GraphArtifacts, ReportError};
 use crate::report::{Annualisation, RunSummary, StrategyReport, compute, write_run};
 use crate::strategy::{BuyAndHold, SmaCross, Strategy, Universe};
 
@@ -25,15 +37,33 @@ pub enum RunError {
     /// Artifacts could not be written.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// An analyst profile is bad.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The news file is bad.
+    #[error(transparent)]
+    News(#[from] NewsError),
+    /// The memory failed or its checkpoint is bad.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    /// The analyst graph failed during the run.
+    #[error("analyst graph: {0}")]
+    Graph(String),
 }
 
 /// What a backtest returns to its caller.
 #[derive(Debug)]
 pub struct BacktestOutput {
     pub summary: RunSummary,
+    /// The strategy under test.
     pub run: RunResult,
+    /// Graph baselines (composed/equal-weight, each analyst alone), empty otherwise.
+    pub baselines: Vec<RunResult>,
     pub benchmark: RunResult,
     pub out_dir: PathBuf,
+    /// The graph's votes and weights (graph runs only).
+    pub votes: Option<Arc<VoteLog>>,
+    pub weights: Option<Arc<WeightLog>>,
 }
 
 /// The annualisation for loaded bars: calendar bars per session where defined, else the
@@ -58,12 +88,106 @@ pub fn annualisation(bars: &Bars, report: &LoadReport, override_ppy: Option<f64>
     Annualisation::new(days, per_session)
 }
 
-/// The strategy a config names.
+/// The non-graph strategy a config names.
 pub fn make_strategy(cfg: &Config) -> Box<dyn Strategy + Send> {
     match cfg.strategy.name {
         StrategyName::SmaCross => Box::new(SmaCross::new(cfg.strategy.sma_cross)),
-        StrategyName::BuyAndHold => Box::new(BuyAndHold::new()),
+        StrategyName::BuyAndHold | StrategyName::Graph => Box::new(BuyAndHold::new()),
     }
+}
+
+/// The part of a run from `t` on (for metrics after a warm-up); the equity at the first
+/// step at or after `t` becomes the starting capital.
+pub fn since(r: &RunResult, t: Ts) -> RunResult {
+    let i = r.equity.ts.partition_point(|&x| x < t);
+    let e = &r.equity;
+    let mut out = r.clone();
+    out.initial_cash = e.equity.get(i).copied().unwrap_or(r.initial_cash);
+    out.equity.ts = e.ts[i..].to_vec();
+    out.equity.equity = e.equity[i..].to_vec();
+    out.equity.cash = e.cash[i..].to_vec();
+    out.equity.gross = e.gross[i..].to_vec();
+    out.equity.net = e.net[i..].to_vec();
+    out.fills.retain(|f| f.ts >= t);
+    out.trades.retain(|tr| tr.entry_ts >= t);
+    out
+}
+
+struct GraphRun {
+    live: RunResult,
+    baselines: Vec<RunResult>,
+    votes: Arc<VoteLog>,
+    weights: Arc<WeightLog>,
+    agents: Vec<String>,
+    store: Arc<MemoryStore>,
+}
+
+fn run_graph(
+    cfg: &Config,
+    bars: &Bars,
+    universe: &Universe,
+    engine: &EngineConfig,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<GraphRun, RunError> {
+    let profiles = load_profiles(&cfg.graph.agents_dir, cfg.graph.only.as_deref())?;
+    let analysts = profiles.iter().map(|p| p.build()).collect::<Result<Vec<_>, _>>()?;
+    let headlines = match &cfg.graph.news {
+        Some(p) => news::load(p)?,
+        None => Vec::new(),
+    };
+    let store = match &cfg.graph.memory_from {
+        Some(dir) => {
+            let s = MemoryStore::load(dir)?;
+            let (now, first) = (s.snapshot().now(), bars.ts.first().copied().unwrap_or(i64::MAX));
+            if now > first {
+                return Err(RunError::Config(ConfigError::Section(format!(
+                    "{}: the memory was published up to {}, after the first bar {}; a checkpoint can only warm a later period",
+                    dir.display(),
+                    format_ts(now),
+                    format_ts(first)
+                ))));
+            }
+            s
+        }
+        None => MemoryStore::new(cfg.memory.clone())?,
+    };
+    let store = Arc::new(store);
+    let mut graph = GraphStrategy::new(analysts, cfg.composer, store.clone(), headlines, cfg.graph.min_vote);
+    let live = run(bars, universe, &mut graph, engine, progress);
+    if let Some(e) = graph.error.take() {
+        return Err(RunError::Graph(e));
+    }
+    let agents = graph.agent_names.clone();
+    let votes = Arc::new(std::mem::take(&mut graph.votes));
+    let weights = Arc::new(std::mem::take(&mut graph.weights));
+    drop(graph);
+    let n = agents.len();
+    let mut replays: Vec<VoteReplay> = Vec::new();
+    match cfg.composer.mode {
+        ComposerMode::Composed => replays.push(VoteReplay::new(
+            "equal-weight",
+            votes.clone(),
+            Replay::Fixed(vec![1.0 / n as f64; n]),
+            cfg.composer,
+            n,
+        )),
+        ComposerMode::Equal => {
+            replays.push(VoteReplay::new("composed", votes.clone(), Replay::Logged(weights.clone()), cfg.composer, n))
+        }
+    }
+    for (i, a) in agents.iter().enumerate() {
+        let mut w = vec![0.0; n];
+        w[i] = 1.0;
+        replays.push(VoteReplay::new(&format!("alone:{a}"), votes.clone(), Replay::Fixed(w), cfg.composer, n));
+    }
+    let baselines = std::thread::scope(|s| {
+        let handles: Vec<_> = replays
+            .into_iter()
+            .map(|mut r| s.spawn(move || run(bars, universe, &mut r, engine, &mut |_, _| {})))
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("baseline thread")).collect::<Vec<_>>()
+    });
+    Ok(GraphRun { live, baselines, votes, weights, agents, store })
 }
 
 /// Runs a whole backtest as `cfg` says and writes its run folder.
@@ -72,28 +196,66 @@ pub fn backtest(cfg: &Config, progress: &mut dyn FnMut(usize, usize)) -> Result<
     let (bars, report) = load(&cfg.load_options()?)?;
     let universe =
         Universe { symbols: bars.symbols.clone(), classes: report.asset_classes.clone(), interval: report.interval_ns };
-    let engine = EngineConfig { portfolio: cfg.portfolio.clone(), costs: cfg.costs.clone() };
+    let trade_from = cfg.warmup_until();
+    if let Some(t) = trade_from {
+        if bars.ts.last().is_none_or(|&l| l < t) {
+            return Err(RunError::Config(ConfigError::Section(format!(
+                "graph.warmup_until {} is after the last bar {}: nothing would be reported",
+                format_ts(t),
+                report.last
+            ))));
+        }
+    }
+    let engine = EngineConfig { portfolio: cfg.portfolio.clone(), costs: cfg.costs.clone(), trade_from };
     let mut bench_engine = engine.clone();
     bench_engine.portfolio.flatten_at_close = false;
-    let mut strategy = make_strategy(cfg);
-    let (run_result, benchmark) = std::thread::scope(|s| {
+    let (benchmark, main) = std::thread::scope(|s| {
         let bench = s.spawn(|| run(&bars, &universe, &mut BuyAndHold::new(), &bench_engine, &mut |_, _| {}));
-        let main = run(&bars, &universe, &mut strategy, &engine, progress);
-        (main, bench.join().expect("benchmark thread"))
+        let main = match cfg.strategy.name {
+            StrategyName::Graph => run_graph(cfg, &bars, &universe, &engine, progress)
+                .map(|g| (g.live.clone(), g.baselines.clone(), Some(g))),
+            _ => {
+                let mut st = make_strategy(cfg);
+                Ok((run(&bars, &universe, &mut st, &engine, progress), Vec::new(), None))
+            }
+        };
+        (bench.join().expect("benchmark thread"), main)
     });
+    let (live, baselines, graph) = main?;
     let a = annualisation(&bars, &report, cfg.metrics.periods_per_year);
     let rf = cfg.metrics.risk_free_rate;
+    let measured = |r: &RunResult| match trade_from {
+        Some(t) => since(r, t),
+        None => r.clone(),
+    };
+    let mut strategies =
+        vec![StrategyReport { name: live.strategy.clone(), metrics: compute(&measured(&live), &a, rf) }];
+    for b in &baselines {
+        strategies.push(StrategyReport { name: b.strategy.clone(), metrics: compute(&measured(b), &a, rf) });
+    }
+    strategies.push(StrategyReport { name: "buy-and-hold".into(), metrics: compute(&measured(&benchmark), &a, rf) });
     let summary = RunSummary {
         quorum_version: env!("CARGO_PKG_VERSION").to_string(),
         data: report,
         annualisation: a,
         risk_free_rate: rf,
-        strategies: vec![
-            StrategyReport { name: run_result.strategy.clone(), metrics: compute(&run_result, &a, rf) },
-            StrategyReport { name: "buy-and-hold".into(), metrics: compute(&benchmark, &a, rf) },
-        ],
+        warmup_until: trade_from.map(format_ts),
+        analysts: graph.as_ref().map(|g| g.agents.clone()).unwrap_or_default(),
+        strategies,
     };
     let out_dir = cfg.output.dir.clone();
-    write_run(&out_dir, &summary, &run_result, &benchmark, &bars.symbols, &cfg.to_toml())?;
-    Ok(BacktestOutput { summary, run: run_result, benchmark, out_dir })
+    let extra = graph.as_ref().map(|g| GraphArtifacts { votes: &g.votes, weights: &g.weights, agents: &g.agents });
+    write_run(&out_dir, &summary, &live, &baselines, &benchmark, &bars.symbols, &cfg.to_toml(), extra)?;
+    if let Some(g) = &graph {
+        g.store.save(&out_dir.join("memory"))?;
+    }
+    Ok(BacktestOutput {
+        summary,
+        run: live,
+        baselines,
+        benchmark,
+        out_dir,
+        votes: graph.as_ref().map(|g| g.votes.clone()),
+        weights: graph.as_ref().map(|g| g.weights.clone()),
+    })
 }

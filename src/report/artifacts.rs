@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::metrics::{Annualisation, Metrics};
 use crate::engine::RunResult;
+use crate::engine::graph::{VoteLog, WeightLog};
 use crate::market::{LoadReport, Ts};
 
 /// Errors writing artifacts.
@@ -52,8 +53,19 @@ pub struct RunSummary {
     pub data: LoadReport,
     pub annualisation: Annualisation,
     pub risk_free_rate: f64,
-    /// The strategy under test first, then the benchmarks.
+    /// Metrics cover only steps at or after this time (memory warmed before).
+    pub warmup_until: Option<String>,
+    /// The analysts of a graph run, in roster order.
+    pub analysts: Vec<String>,
+    /// The strategy under test first, then the baselines, buy-and-hold last.
     pub strategies: Vec<StrategyReport>,
+}
+
+/// What a graph run adds to the run folder.
+pub struct GraphArtifacts<'a> {
+    pub votes: &'a VoteLog,
+    pub weights: &'a WeightLog,
+    pub agents: &'a [String],
 }
 
 fn parquet_err(path: &Path, e: impl std::fmt::Display) -> ReportError {
@@ -91,18 +103,58 @@ pub fn write_text(path: &Path, text: &str) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
 }
 
-fn equity_frame(path: &Path, run: &RunResult, benchmark: &RunResult) -> Result<DataFrame> {
+fn equity_frame(path: &Path, run: &RunResult, baselines: &[RunResult], benchmark: &RunResult) -> Result<DataFrame> {
     let e = &run.equity;
     debug_assert_eq!(e.ts, benchmark.equity.ts);
+    let mut cols = vec![
+        time_column("timestamp", &e.ts),
+        Column::new("equity".into(), &e.equity),
+        Column::new("cash".into(), &e.cash),
+        Column::new("gross_exposure".into(), &e.gross),
+        Column::new("net_exposure".into(), &e.net),
+        Column::new("benchmark_equity".into(), &benchmark.equity.equity),
+    ];
+    for b in baselines {
+        cols.push(Column::new(format!("equity_{}", b.strategy).into(), &b.equity.equity));
+    }
+    frame(path, cols)
+}
+
+fn votes_frame(path: &Path, g: &GraphArtifacts<'_>, symbols: &[String]) -> Result<DataFrame> {
+    let v = &g.votes.votes;
+    let ts: Vec<Ts> = v.iter().map(|x| x.ts).collect();
     frame(
         path,
         vec![
-            time_column("timestamp", &e.ts),
-            Column::new("equity".into(), &e.equity),
-            Column::new("cash".into(), &e.cash),
-            Column::new("gross_exposure".into(), &e.gross),
-            Column::new("net_exposure".into(), &e.net),
-            Column::new("benchmark_equity".into(), &benchmark.equity.equity),
+            time_column("timestamp", &ts),
+            Column::new("symbol".into(), v.iter().map(|x| symbols[x.symbol as usize].as_str()).collect::<Vec<_>>()),
+            Column::new("agent".into(), v.iter().map(|x| g.agents[x.agent].as_str()).collect::<Vec<_>>()),
+            Column::new("direction".into(), v.iter().map(|x| x.direction).collect::<Vec<_>>()),
+            Column::new("confidence".into(), v.iter().map(|x| x.confidence).collect::<Vec<_>>()),
+            Column::new(
+                "memory_ids".into(),
+                v.iter()
+                    .map(|x| x.memory_ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(","))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("rationale".into(), v.iter().map(|x| x.rationale.as_str()).collect::<Vec<_>>()),
+        ],
+    )
+}
+
+fn weights_frame(path: &Path, g: &GraphArtifacts<'_>) -> Result<DataFrame> {
+    let w = &g.weights.weights;
+    let n = g.weights.agents.max(1);
+    let ts: Vec<Ts> = (0..w.len()).map(|i| g.weights.ts[i / n]).collect();
+    frame(
+        path,
+        vec![
+            time_column("timestamp", &ts),
+            Column::new("agent".into(), w.iter().map(|x| g.agents[x.agent].as_str()).collect::<Vec<_>>()),
+            Column::new("weight".into(), w.iter().map(|x| x.weight).collect::<Vec<_>>()),
+            Column::new("win_rate".into(), w.iter().map(|x| x.win_rate).collect::<Vec<_>>()),
+            Column::new("wins".into(), w.iter().map(|x| x.wins).collect::<Vec<_>>()),
+            Column::new("losses".into(), w.iter().map(|x| x.losses).collect::<Vec<_>>()),
         ],
     )
 }
@@ -151,20 +203,30 @@ fn fills_frame(path: &Path, run: &RunResult, symbols: &[String]) -> Result<DataF
     )
 }
 
-/// Writes the run folder `dir`: summary, equity, trades, fills and the resolved config.
+/// Writes the run folder `dir`: summary, equity, trades, fills, the resolved config, and
+/// for graph runs votes and weights.
+#[allow(clippy::too_many_arguments)]
 pub fn write_run(
     dir: &Path,
     summary: &RunSummary,
     run: &RunResult,
+    baselines: &[RunResult],
     benchmark: &RunResult,
     symbols: &[String],
     config_toml: &str,
+    graph: Option<GraphArtifacts<'_>>,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let json = serde_json::to_string_pretty(summary).expect("summary serializes");
     write_text(&dir.join("summary.json"), &(json + "\n"))?;
     let p = dir.join("equity.parquet");
-    write_parquet(&p, equity_frame(&p, run, benchmark)?)?;
+    write_parquet(&p, equity_frame(&p, run, baselines, benchmark)?)?;
+    if let Some(g) = &graph {
+        let p = dir.join("votes.parquet");
+        write_parquet(&p, votes_frame(&p, g, symbols)?)?;
+        let p = dir.join("weights.parquet");
+        write_parquet(&p, weights_frame(&p, g)?)?;
+    }
     let p = dir.join("trades.parquet");
     write_parquet(&p, trades_frame(&p, run, symbols)?)?;
     let p = dir.join("fills.parquet");

@@ -1,0 +1,149 @@
+//! The actix actor around an [`Analyst`], and the plain function it runs per step.
+//!
+//! Messages are plain structs, one handler each: [`Resolve`] brings the outcomes of votes
+//! whose horizon has passed (written as `outcome` memories, and the memories those votes
+//! used reinforced by the result); [`Perceive`] brings one step's bars and the memory
+//! snapshot of the step, and answers with the analyst's votes. The engine sends `Resolve`
+//! before `Perceive` to the same mailbox, so an analyst always learns before it looks.
+
+use std::sync::Arc;
+
+use actix::{Actor, Context, Handler, Message};
+
+use super::news::Headline;
+use super::{Analyst, Perception, Recalled, Resolution, Vote};
+use crate::features::Features;
+use crate::market::{SymbolId, Ts};
+use crate::memory::{Kind, MemoryStore, NewItem, Query, Snapshot};
+
+/// One bar as the analysts receive it.
+#[derive(Debug, Clone)]
+pub struct StepBar {
+    pub symbol: SymbolId,
+    pub symbol_name: Arc<str>,
+    pub features: Features,
+    pub net_gamma: f64,
+    pub dealer_flow: f64,
+    pub news: Vec<Headline>,
+}
+
+/// A step's bars and memory snapshot; answered with votes.
+#[derive(Message)]
+#[rtype(result = "Vec<Vote>")]
+pub struct Perceive {
+    pub ts: Ts,
+    pub bars: Arc<Vec<StepBar>>,
+    pub snapshot: Arc<Snapshot>,
+}
+
+/// Outcomes of earlier votes.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Resolve(pub Vec<Resolution>);
+
+/// Runs one analyst over one step: perceive each bar, write, recall, decide.
+pub fn run_step(
+    analyst: &mut dyn Analyst,
+    index: usize,
+    store: &MemoryStore,
+    snap: &Snapshot,
+    ts: Ts,
+    bars: &[StepBar],
+) -> Vec<Vote> {
+    let mut votes = Vec::with_capacity(bars.len());
+    for b in bars {
+        let pc = Perception {
+            symbol: &b.symbol_name,
+            sym: b.symbol,
+            features: &b.features,
+            net_gamma: b.net_gamma,
+            dealer_flow: b.dealer_flow,
+            news: &b.news,
+        };
+        let proposal = analyst.perceive(&pc);
+        for w in &proposal.writes {
+            // Items are built by the analyst from validated features; a rejected item is a
+            // bug worth seeing in logs, not a reason to stop the run.
+            if let Err(e) = store.insert(w.clone()) {
+                tracing::warn!(analyst = analyst.name(), error = %e, "memory write rejected");
+            }
+        }
+        let recalled: Vec<Recalled> = match &proposal.recall {
+            None => Vec::new(),
+            Some(spec) => {
+                let q = Query {
+                    text: Some(spec.text.clone()),
+                    vector: Some(b.features.state.to_vec()),
+                    agent: spec.own_only.then(|| analyst.name().to_string()),
+                    symbol: Some(b.symbol_name.to_string()),
+                    kind: spec.kind,
+                    layer: None,
+                    from: None,
+                    at: ts,
+                    k: spec.k,
+                };
+                snap.recall(&q)
+                    .into_iter()
+                    .filter_map(|h| {
+                        let it = snap.item(h.id, ts)?;
+                        Some(Recalled {
+                            id: h.id,
+                            score: h.score,
+                            kind: it.kind,
+                            agent: it.agent,
+                            outcome: it.outcome,
+                            text: it.text,
+                        })
+                    })
+                    .collect()
+            }
+        };
+        let (direction, confidence, rationale, memory_ids) = analyst.decide(&proposal, &recalled);
+        votes.push(Vote { ts, symbol: b.symbol, agent: index, direction, confidence, rationale, memory_ids });
+    }
+    votes
+}
+
+/// Writes an analyst's outcomes and reinforces the memories its votes used.
+pub fn resolve(analyst: &dyn Analyst, store: &MemoryStore, outcomes: &[Resolution]) {
+    for r in outcomes {
+        let text = analyst.outcome_text(r);
+        let item = NewItem::new(r.ts, analyst.name(), &r.symbol_name, Kind::Outcome, text)
+            .with_vector(r.state.clone())
+            .with_importance((50.0 + 30.0 * r.reward.abs()).min(100.0))
+            .with_outcome(r.outcome);
+        if let Err(e) = store.insert(item) {
+            tracing::warn!(analyst = analyst.name(), error = %e, "outcome write rejected");
+        }
+        if !r.memory_ids.is_empty() {
+            store.reinforce(analyst.name(), &r.memory_ids, r.reward);
+        }
+    }
+}
+
+/// The actor: one analyst, the shared store, its index in the roster.
+pub struct AnalystActor {
+    pub analyst: Box<dyn Analyst>,
+    pub index: usize,
+    pub store: Arc<MemoryStore>,
+}
+
+impl Actor for AnalystActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<Perceive> for AnalystActor {
+    type Result = Vec<Vote>;
+
+    fn handle(&mut self, msg: Perceive, _ctx: &mut Context<Self>) -> Vec<Vote> {
+        run_step(self.analyst.as_mut(), self.index, &self.store, &msg.snapshot, msg.ts, &msg.bars)
+    }
+}
+
+impl Handler<Resolve> for AnalystActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Resolve, _ctx: &mut Context<Self>) {
+        resolve(self.analyst.as_ref(), &self.store, &msg.0);
+    }
+}

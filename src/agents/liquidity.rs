@@ -1,0 +1,248 @@
+//! Liquidity: is the market deep or thin right now, and does that make a move trustworthy?
+//!
+//! Measures, per symbol, over `window` bars:
+//! - **Amihud illiquidity** (Amihud, "Illiquidity and stock returns", 2002):
+//!   ILLIQ = |r| / (price × volume); z-score of its log against the window.
+//! - **Kyle's lambda** (Kyle, "Continuous auctions and insider trading", 1985): the slope
+//!   of a rolling OLS regression of the price change Δp on signed volume q = sign(close −
+//!   open) · volume, λ = Cov(Δp, q) / Var(q); z-score of λ against its own history.
+//! - **Corwin–Schultz spread** (Corwin & Schultz, "A Simple Way to Estimate Bid-Ask
+//!   Spreads from Daily High and Low Prices", 2012), from two consecutive bars:
+//!   β = ln²(H₁/L₁) + ln²(H₂/L₂), γ = ln²(max(H)/min(L)),
+//!   α = (√(2β) − √β)/(3 − 2√2) − √(γ/(3 − 2√2)), S = 2(eᵅ − 1)/(1 + eᵅ), floored at 0.
+//! - **Relative volume**: volume over its window mean.
+//!
+//! Vote: when the last `move_bars` bars moved at least `move_sigma` standard deviations, a
+//! move on thin liquidity (relative volume below `thin_rel_volume`, or Amihud, λ or spread
+//! z above `thin_z`) is voted against (expect it to fade); a move on deep liquidity
+//! (relative volume above `deep_rel_volume` and Amihud z below 0) is voted with. Both write
+//! an observation and recall how earlier thin/deep moves resolved.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Analyst, Perception, Profile, Proposal, RecallSpec, memory};
+use crate::features::Window;
+use crate::memory::Kind;
+
+/// `[params]` of a Liquidity profile.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    pub window: usize,
+    pub move_bars: usize,
+    pub move_sigma: f64,
+    pub thin_rel_volume: f64,
+    pub thin_z: f64,
+    pub deep_rel_volume: f64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { window: 30, move_bars: 3, move_sigma: 1.5, thin_rel_volume: 0.7, thin_z: 1.5, deep_rel_volume: 1.5 }
+    }
+}
+
+/// Rolling OLS of y on x.
+#[derive(Debug, Clone)]
+struct Regression {
+    x: Window,
+    y: Window,
+    xy: Window,
+}
+
+impl Regression {
+    fn new(n: usize) -> Self {
+        Regression { x: Window::new(n), y: Window::new(n), xy: Window::new(n) }
+    }
+
+    fn push(&mut self, x: f64, y: f64) {
+        self.x.push(x);
+        self.y.push(y);
+        self.xy.push(x * y);
+    }
+
+    /// Slope Cov(x, y) / Var(x), 0 when undefined.
+    fn slope(&self) -> f64 {
+        let var = self.x.std().powi(2);
+        if var > 0.0 { (self.xy.mean() - self.x.mean() * self.y.mean()) / var } else { 0.0 }
+    }
+}
+
+/// Corwin–Schultz spread from two consecutive bars' highs and lows.
+pub fn corwin_schultz(h1: f64, l1: f64, h2: f64, l2: f64) -> f64 {
+    if !(l1 > 0.0 && l2 > 0.0 && h1 >= l1 && h2 >= l2) {
+        return 0.0;
+    }
+    let k = 3.0 - 2.0 * 2f64.sqrt();
+    let beta = (h1 / l1).ln().powi(2) + (h2 / l2).ln().powi(2);
+    let gamma = (h1.max(h2) / l1.min(l2)).ln().powi(2);
+    let alpha = ((2.0 * beta).sqrt() - beta.sqrt()) / k - (gamma / k).sqrt();
+    let s = 2.0 * (alpha.exp() - 1.0) / (1.0 + alpha.exp());
+    s.max(0.0)
+}
+
+fn z(w: &Window, x: f64) -> f64 {
+    let sd = w.std();
+    if w.len() >= 5 && sd > 0.0 { (x - w.mean()) / sd } else { 0.0 }
+}
+
+#[derive(Debug, Clone)]
+struct State {
+    amihud: Window,
+    kyle: Regression,
+    lambdas: Window,
+    spreads: Window,
+    closes: Window,
+    prev: Option<(f64, f64, f64)>,
+}
+
+/// The Liquidity analyst.
+#[derive(Debug, Clone)]
+pub struct Liquidity {
+    name: String,
+    horizon: usize,
+    k: usize,
+    p: Params,
+    states: Vec<State>,
+}
+
+/// Liquidity readings of the last bar (for tests and reports).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Readings {
+    pub amihud_z: f64,
+    pub lambda: f64,
+    pub lambda_z: f64,
+    pub spread: f64,
+    pub spread_z: f64,
+    pub rel_volume: f64,
+}
+
+impl Liquidity {
+    /// From a profile.
+    pub fn new(profile: &Profile, p: Params) -> Self {
+        Liquidity { name: profile.name.clone(), horizon: profile.horizon, k: profile.recall_k, p, states: Vec::new() }
+    }
+
+    fn update(&mut self, pc: &Perception<'_>) -> (Readings, Option<f64>) {
+        let n = self.p.window.max(5);
+        let m = self.p.move_bars.max(1);
+        while self.states.len() <= pc.sym as usize {
+            self.states.push(State {
+                amihud: Window::new(n),
+                kyle: Regression::new(n),
+                lambdas: Window::new(4 * n),
+                spreads: Window::new(n),
+                closes: Window::new(m + 1),
+                prev: None,
+            });
+        }
+        let f = pc.features;
+        let b = f.bar;
+        let st = &mut self.states[pc.sym as usize];
+        let mut r = Readings { rel_volume: f.rel_volume, ..Default::default() };
+        if let Some((ph, pl, pclose)) = st.prev {
+            let dollar = b.close * b.volume;
+            if dollar > 0.0 && f.ret1 != 0.0 {
+                let a = (f.ret1.abs() / dollar).ln();
+                r.amihud_z = z(&st.amihud, a);
+                st.amihud.push(a);
+            }
+            let q = (b.close - b.open).signum() * b.volume;
+            st.kyle.push(q, b.close - pclose);
+            r.lambda = st.kyle.slope();
+            r.lambda_z = z(&st.lambdas, r.lambda);
+            st.lambdas.push(r.lambda);
+            r.spread = corwin_schultz(ph, pl, b.high, b.low);
+            r.spread_z = z(&st.spreads, r.spread);
+            st.spreads.push(r.spread);
+        }
+        st.prev = Some((b.high, b.low, b.close));
+        st.closes.push(b.close);
+        let mv =
+            if st.closes.full() { st.closes.back(0).zip(st.closes.back(m)).map(|(a, b)| (a / b).ln()) } else { None };
+        (r, mv)
+    }
+}
+
+impl Analyst for Liquidity {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn horizon(&self) -> usize {
+        self.horizon
+    }
+
+    fn perceive(&mut self, pc: &Perception<'_>) -> Proposal {
+        let (r, mv) = self.update(pc);
+        let Some(mv) = mv else { return Proposal::neutral("liquidity: warming up") };
+        let p = self.p;
+        let f = pc.features;
+        let zmove = mv / (f.sigma * (p.move_bars as f64).sqrt());
+        if zmove.abs() < p.move_sigma {
+            return Proposal::neutral("no significant move");
+        }
+        let up = if mv > 0.0 { "up" } else { "down" };
+        let strength = (0.25 + 0.15 * (zmove.abs() - p.move_sigma)).min(0.8);
+        let thin =
+            r.rel_volume < p.thin_rel_volume || r.amihud_z > p.thin_z || r.lambda_z > p.thin_z || r.spread_z > p.thin_z;
+        let deep = r.rel_volume > p.deep_rel_volume && r.amihud_z < 0.0;
+        let facts = format!(
+            "rel volume {:.2}, amihud z {:+.1}, kyle lambda z {:+.1}, spread {:.1} bp",
+            r.rel_volume,
+            r.amihud_z,
+            r.lambda_z,
+            r.spread * 1e4
+        );
+        let recall = |what: String| RecallSpec { text: what, own_only: true, kind: Some(Kind::Outcome), k: self.k };
+        if thin {
+            let text = format!("illiquid spike {up} {}: {zmove:+.1} sigma move on thin liquidity, {facts}", pc.symbol);
+            return Proposal {
+                direction: -mv.signum() * strength,
+                confidence: strength,
+                rationale: format!("illiquid spike {up}, expect fade"),
+                writes: vec![memory(&self.name, pc, Kind::Observation, text, 55.0)],
+                recall: Some(recall(format!("illiquid spike {up} fade {}", pc.symbol))),
+            };
+        }
+        if deep {
+            let text = format!("deep liquidity move {up} {}: {zmove:+.1} sigma on heavy volume, {facts}", pc.symbol);
+            return Proposal {
+                direction: mv.signum() * strength,
+                confidence: strength,
+                rationale: format!("deep liquidity move {up}, follow"),
+                writes: vec![memory(&self.name, pc, Kind::Observation, text, 55.0)],
+                recall: Some(recall(format!("deep liquidity move {up} follow {}", pc.symbol))),
+            };
+        }
+        Proposal::neutral("move on ordinary liquidity")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_corwin_schultz_hand_computed() {
+        // Two bars 100-101 and 100.5-101.5: beta = ln²(1.01) + ln²(1.00995), gamma = ln²(1.015).
+        let s = corwin_schultz(101.0, 100.0, 101.5, 100.5);
+        let k = 3.0 - 2.0 * 2f64.sqrt();
+        let beta = (1.01f64).ln().powi(2) + (101.5f64 / 100.5).ln().powi(2);
+        let gamma = (101.5f64 / 100.0).ln().powi(2);
+        let alpha = ((2.0 * beta).sqrt() - beta.sqrt()) / k - (gamma / k).sqrt();
+        let want = (2.0 * (alpha.exp() - 1.0) / (1.0 + alpha.exp())).max(0.0);
+        assert!((s - want).abs() < 1e-12);
+        assert!(s > 0.0 && s < 0.02);
+        assert_eq!(corwin_schultz(101.0, 100.0, 150.0, 140.0), 0.0, "a jump gives a negative estimate, floored");
+    }
+
+    #[test]
+    fn test_regression_slope() {
+        let mut r = Regression::new(10);
+        for i in 0..10 {
+            r.push(i as f64, 3.0 * i as f64 + 1.0);
+        }
+        assert!((r.slope() - 3.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,215 @@
+//! Markov: regimes as a Markov chain over discretised market states.
+//!
+//! Each bar is assigned one of six states: trend (the `trend_bars`-bar return in standard
+//! deviations: below −`trend_z` down, above +`trend_z` up, else flat) × volatility (short
+//! over long realised volatility below or at least 1: calm or volatile). The analyst keeps,
+//! per symbol, an estimated transition matrix — counts N[i][j] of moves from state i to j,
+//! each row decayed by `forget` per update so the chain adapts — and the mean next-bar
+//! return μⱼ after each state (exponentially weighted). With a symmetric Dirichlet prior
+//! of total weight `prior`:
+//!
+//! ```text
+//! P(j | i) = (N[i][j] + prior/6) / (Σⱼ N[i][j] + prior)
+//! E[r]     = Σⱼ P(j | s_t) · μⱼ
+//! vote     = tanh(scale · E[r] / σ),   confidence = (1 − H(P(·|s_t)) / ln 6) · min(1, n/30)
+//! ```
+//!
+//! (an empirical alternative to Hamilton's 1989 regime-switching model; the estimated
+//! transition matrix is what DESIGN.md allows). A change of the dominant regime that
+//! persists `min_dwell` bars is written as a `regime` memory, and the decision recalls the
+//! outcomes of earlier votes made in the new regime.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Analyst, Perception, Profile, Proposal, RecallSpec, memory};
+use crate::features::Window;
+use crate::memory::Kind;
+
+/// `[params]` of a Markov profile.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    pub trend_bars: usize,
+    pub trend_z: f64,
+    pub forget: f64,
+    pub prior: f64,
+    pub scale: f64,
+    pub mean_alpha: f64,
+    pub min_dwell: usize,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { trend_bars: 10, trend_z: 0.5, forget: 0.995, prior: 1.0, scale: 3.0, mean_alpha: 0.02, min_dwell: 3 }
+    }
+}
+
+const N: usize = 6;
+const NAMES: [&str; N] =
+    ["calm downtrend", "calm range", "calm uptrend", "volatile downtrend", "volatile range", "volatile uptrend"];
+
+/// One symbol's chain.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    pub counts: [[f64; N]; N],
+    pub mean_next: [f64; N],
+    pub seen: [f64; N],
+    prev: Option<usize>,
+    closes: Window,
+    regime: Option<usize>,
+    candidate: Option<(usize, usize)>,
+}
+
+impl Chain {
+    fn new(trend_bars: usize) -> Self {
+        Chain {
+            counts: [[0.0; N]; N],
+            mean_next: [0.0; N],
+            seen: [0.0; N],
+            prev: None,
+            closes: Window::new(trend_bars + 1),
+            regime: None,
+            candidate: None,
+        }
+    }
+
+    /// P(· | i) under the Dirichlet prior.
+    pub fn transition(&self, i: usize, prior: f64) -> [f64; N] {
+        let row = &self.counts[i];
+        let total: f64 = row.iter().sum::<f64>() + prior;
+        let mut out = [0.0; N];
+        for j in 0..N {
+            out[j] = (row[j] + prior / N as f64) / total;
+        }
+        out
+    }
+}
+
+/// The state index of a bar: trend bucket + 3 × volatility bucket.
+pub fn state_of(trend_z: f64, threshold: f64, vol_ratio: f64) -> usize {
+    let t = if trend_z < -threshold {
+        0
+    } else if trend_z > threshold {
+        2
+    } else {
+        1
+    };
+    t + if vol_ratio >= 1.0 { 3 } else { 0 }
+}
+
+/// The Markov analyst.
+#[derive(Debug, Clone)]
+pub struct Markov {
+    name: String,
+    horizon: usize,
+    k: usize,
+    p: Params,
+    chains: Vec<Chain>,
+}
+
+impl Markov {
+    /// From a profile.
+    pub fn new(profile: &Profile, p: Params) -> Self {
+        Markov { name: profile.name.clone(), horizon: profile.horizon, k: profile.recall_k, p, chains: Vec::new() }
+    }
+
+    /// The chain of a symbol (for tests).
+    pub fn chain(&self, sym: usize) -> Option<&Chain> {
+        self.chains.get(sym)
+    }
+}
+
+impl Analyst for Markov {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn horizon(&self) -> usize {
+        self.horizon
+    }
+
+    fn perceive(&mut self, pc: &Perception<'_>) -> Proposal {
+        let p = self.p;
+        while self.chains.len() <= pc.sym as usize {
+            self.chains.push(Chain::new(p.trend_bars.max(1)));
+        }
+        let f = pc.features;
+        let c = &mut self.chains[pc.sym as usize];
+        c.closes.push(f.bar.close);
+        if !c.closes.full() || f.sigma_long <= 0.0 {
+            return Proposal::neutral("markov: warming up");
+        }
+        let trend = (f.bar.close / c.closes.back(p.trend_bars).unwrap_or(f.bar.close)).ln();
+        let tz = trend / (f.sigma * (p.trend_bars as f64).sqrt());
+        let s = state_of(tz, p.trend_z, f.sigma_short / f.sigma_long);
+        if let Some(prev) = c.prev {
+            for x in c.counts[prev].iter_mut() {
+                *x *= p.forget;
+            }
+            c.counts[prev][s] += 1.0;
+            c.mean_next[prev] += p.mean_alpha * (f.ret1 - c.mean_next[prev]);
+            c.seen[prev] = c.seen[prev] * p.forget + 1.0;
+        }
+        c.prev = Some(s);
+        let probs = c.transition(s, p.prior);
+        let expected: f64 = probs.iter().zip(&c.mean_next).map(|(a, b)| a * b).sum();
+        let entropy: f64 = -probs.iter().filter(|&&x| x > 0.0).map(|x| x * x.ln()).sum::<f64>();
+        let n_row: f64 = c.counts[s].iter().sum();
+        let confidence = ((1.0 - entropy / (N as f64).ln()) * (n_row / 30.0).min(1.0)).clamp(0.0, 1.0);
+        let direction = (p.scale * expected / f.sigma).tanh();
+        let rationale = format!("regime {}, expected next return {:+.4}%", NAMES[s], expected * 100.0);
+
+        // A regime change that held `min_dwell` bars.
+        let mut writes = Vec::new();
+        let mut recall = None;
+        match c.candidate {
+            Some((cand, n)) if cand == s => {
+                c.candidate = Some((cand, n + 1));
+                if n + 1 >= p.min_dwell && c.regime != Some(s) {
+                    let from = c.regime.map_or("none", |r| NAMES[r]);
+                    let text = format!(
+                        "regime change {} from {from} to {}: expected next return {:+.4}%, persistence {:.2}",
+                        pc.symbol,
+                        NAMES[s],
+                        expected * 100.0,
+                        probs[s]
+                    );
+                    writes.push(memory(&self.name, pc, Kind::Regime, text, 55.0));
+                    recall = Some(RecallSpec {
+                        text: format!("regime {} {}", NAMES[s], pc.symbol),
+                        own_only: true,
+                        kind: Some(Kind::Outcome),
+                        k: self.k,
+                    });
+                    c.regime = Some(s);
+                }
+            }
+            _ => c.candidate = Some((s, 1)),
+        }
+        Proposal { direction, confidence, rationale, writes, recall }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_state_buckets() {
+        assert_eq!(state_of(-1.0, 0.5, 0.8), 0);
+        assert_eq!(state_of(0.0, 0.5, 0.8), 1);
+        assert_eq!(state_of(2.0, 0.5, 0.8), 2);
+        assert_eq!(state_of(2.0, 0.5, 1.3), 5);
+        assert_eq!(state_of(-2.0, 0.5, 1.0), 3);
+    }
+
+    #[test]
+    fn test_transition_prior_and_counts() {
+        let mut c = Chain::new(10);
+        assert!(c.transition(0, 1.0).iter().all(|&x| (x - 1.0 / 6.0).abs() < 1e-12));
+        c.counts[0][2] = 3.0;
+        let p = c.transition(0, 1.0);
+        assert!((p[2] - (3.0 + 1.0 / 6.0) / 4.0).abs() < 1e-12);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+}

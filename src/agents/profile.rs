@@ -1,0 +1,168 @@
+//! Analyst profiles: `agents/*.toml`, one file per analyst.
+//!
+//! ```toml
+//! name = "wyckoff"          # memory agent name; unique
+//! kind = "wyckoff"          # hedge | liquidity | sentiment | wyckoff | markov
+//! enabled = true            # false: skipped
+//! horizon = 15              # bars a vote is held before it is judged
+//! recall_k = 6              # memories recalled per decision that recalls
+//! [params]                  # the kind's own parameters (see its module docs)
+//! lookback = 60
+//! ```
+//!
+//! A kind may be instantiated several times under different names with different
+//! parameters. Unknown keys, in the file or in `[params]`, are errors naming file and key.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Analyst;
+
+/// Errors loading profiles.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The folder or a file cannot be read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not a valid profile (unknown key, wrong type, bad value).
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    /// Two profiles share a name.
+    #[error("{path}: analyst name `{name}` is already used by {other}")]
+    Duplicate { path: PathBuf, name: String, other: PathBuf },
+    /// No enabled profile (or no profile named by `--only`).
+    #[error("{0}")]
+    NoneSelected(String),
+}
+
+/// The five analyst kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalystKind {
+    Hedge,
+    Liquidity,
+    Sentiment,
+    Wyckoff,
+    Markov,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_k() -> usize {
+    6
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    name: String,
+    kind: AnalystKind,
+    #[serde(default = "yes")]
+    enabled: bool,
+    horizon: usize,
+    #[serde(default = "default_k")]
+    recall_k: usize,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    params: toml::Table,
+}
+
+/// A loaded profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub path: PathBuf,
+    pub name: String,
+    pub kind: AnalystKind,
+    pub enabled: bool,
+    pub horizon: usize,
+    pub recall_k: usize,
+    pub description: Option<String>,
+    pub params: toml::Table,
+}
+
+impl Profile {
+    /// Parses the kind-specific parameters (defaults for missing keys).
+    pub fn params<T: for<'de> Deserialize<'de>>(&self) -> Result<T, ProfileError> {
+        toml::Value::Table(self.params.clone())
+            .try_into::<T>()
+            .map_err(|e| ProfileError::Invalid { path: self.path.clone(), message: format!("[params]: {e}") })
+    }
+
+    /// Builds the analyst this profile describes.
+    pub fn build(&self) -> Result<Box<dyn Analyst>, ProfileError> {
+        Ok(match self.kind {
+            AnalystKind::Hedge => Box::new(super::hedge::Hedge::new(self, self.params()?)),
+            AnalystKind::Liquidity => Box::new(super::liquidity::Liquidity::new(self, self.params()?)),
+            AnalystKind::Sentiment => Box::new(super::sentiment::Sentiment::new(self, self.params()?)),
+            AnalystKind::Wyckoff => Box::new(super::wyckoff::Wyckoff::new(self, self.params()?)),
+            AnalystKind::Markov => Box::new(super::markov::Markov::new(self, self.params()?)),
+        })
+    }
+}
+
+/// Parses one profile file's text.
+pub fn parse_profile(path: &Path, text: &str) -> Result<Profile, ProfileError> {
+    let f: ProfileFile =
+        toml::from_str(text).map_err(|e| ProfileError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
+    let bad = |m: String| ProfileError::Invalid { path: path.to_path_buf(), message: m };
+    if f.name.trim().is_empty() || !f.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(bad(format!("key `name` = {:?}: use letters, digits, '_' or '-'", f.name)));
+    }
+    if f.horizon == 0 || f.horizon > 10_000 {
+        return Err(bad(format!("key `horizon` = {}: must be in 1..=10000 bars", f.horizon)));
+    }
+    if f.recall_k == 0 || f.recall_k > 100 {
+        return Err(bad(format!("key `recall_k` = {}: must be in 1..=100", f.recall_k)));
+    }
+    let p = Profile {
+        path: path.to_path_buf(),
+        name: f.name,
+        kind: f.kind,
+        enabled: f.enabled,
+        horizon: f.horizon,
+        recall_k: f.recall_k,
+        description: f.description,
+        params: f.params,
+    };
+    // Check the parameters now, so a typo fails at load time with the file named.
+    p.build()?;
+    Ok(p)
+}
+
+/// Loads every `*.toml` of `dir` (sorted by file name) and keeps the enabled ones, or only
+/// the one named `only` (enabled or not).
+pub fn load_profiles(dir: &Path, only: Option<&str>) -> Result<Vec<Profile>, ProfileError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| ProfileError::Io { path: dir.to_path_buf(), source })?;
+    let mut files: Vec<PathBuf> =
+        rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+    files.sort();
+    let mut all: Vec<Profile> = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|source| ProfileError::Io { path: f.clone(), source })?;
+        let p = parse_profile(&f, &text)?;
+        if let Some(other) = all.iter().find(|o| o.name == p.name) {
+            return Err(ProfileError::Duplicate { path: f.clone(), name: p.name.clone(), other: other.path.clone() });
+        }
+        all.push(p);
+    }
+    let chosen: Vec<Profile> = match only {
+        Some(name) => all.iter().filter(|p| p.name == name).cloned().collect(),
+        None => all.iter().filter(|p| p.enabled).cloned().collect(),
+    };
+    if chosen.is_empty() {
+        let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+        return Err(ProfileError::NoneSelected(match only {
+            Some(n) => format!("no analyst named `{n}` in {} (profiles: {})", dir.display(), names.join(", ")),
+            None => format!("no enabled analyst profile in {}", dir.display()),
+        }));
+    }
+    Ok(chosen)
+}

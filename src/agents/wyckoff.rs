@@ -1,0 +1,202 @@
+//! Wyckoff: trading ranges, springs and upthrusts, effort versus result.
+//!
+//! After R. D. Wyckoff's method as systematised by Pruden ("The Three Skills of Top
+//! Trading", 2007) and Weis ("Trades About to Happen", 2013):
+//! - **Trading range**: over the previous `lookback` bars, support = lowest low and
+//!   resistance = highest high; it is a range when its width is at most `max_range_atr`
+//!   ATRs (sideways, not trending).
+//! - **Spring**: the bar trades below support by more than `pierce_atr` ATR and closes back
+//!   above it on at least `min_rel_volume` times the average volume → long.
+//!   **Upthrust**: the mirror above resistance → short. Confidence grows with volume.
+//! - **Effort vs result**: volume at least `absorption_rel_volume` × average with a range
+//!   under `absorption_range_atr` ATR is effort without result (absorption): vote against
+//!   the last 5 bars' move.
+//! - **Phase**: inside a range, price in the lower third with up-bar volume exceeding
+//!   down-bar volume reads as accumulation (mild long); upper third with down-volume
+//!   dominating as distribution (mild short). Outside a range: mild markup/markdown with
+//!   the 20-bar move.
+//!
+//! Memory: each spring/upthrust is written as a `pattern` (level, volume, range width) and
+//! the decision recalls the outcomes of this analyst's earlier springs/upthrusts on the
+//! symbol in similar states, which scale the vote (see `evidence`).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Analyst, Perception, Profile, Proposal, RecallSpec, memory};
+use crate::features::Window;
+use crate::memory::Kind;
+
+/// `[params]` of a Wyckoff profile.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    pub lookback: usize,
+    pub max_range_atr: f64,
+    pub pierce_atr: f64,
+    pub min_rel_volume: f64,
+    pub absorption_rel_volume: f64,
+    pub absorption_range_atr: f64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            lookback: 60,
+            max_range_atr: 12.0,
+            pierce_atr: 0.05,
+            min_rel_volume: 1.0,
+            absorption_rel_volume: 2.5,
+            absorption_range_atr: 0.6,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct State {
+    highs: Window,
+    lows: Window,
+    up_volume: Window,
+    down_volume: Window,
+}
+
+/// The Wyckoff analyst.
+#[derive(Debug, Clone)]
+pub struct Wyckoff {
+    name: String,
+    horizon: usize,
+    k: usize,
+    p: Params,
+    states: Vec<State>,
+}
+
+impl Wyckoff {
+    /// From a profile.
+    pub fn new(profile: &Profile, p: Params) -> Self {
+        Wyckoff { name: profile.name.clone(), horizon: profile.horizon, k: profile.recall_k, p, states: Vec::new() }
+    }
+
+    fn state(&mut self, sym: usize) -> &mut State {
+        let l = self.p.lookback.max(2);
+        while self.states.len() <= sym {
+            self.states.push(State {
+                highs: Window::new(l),
+                lows: Window::new(l),
+                up_volume: Window::new(l),
+                down_volume: Window::new(l),
+            });
+        }
+        &mut self.states[sym]
+    }
+}
+
+impl Analyst for Wyckoff {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn horizon(&self) -> usize {
+        self.horizon
+    }
+
+    fn perceive(&mut self, pc: &Perception<'_>) -> Proposal {
+        let f = pc.features;
+        let b = f.bar;
+        let p = self.p;
+        let name = self.name.clone();
+        let k = self.k;
+        let st = self.state(pc.sym as usize);
+        let full = st.highs.full();
+        let support = st.lows.iter().copied().fold(f64::MAX, f64::min);
+        let resistance = st.highs.iter().copied().fold(f64::MIN, f64::max);
+        let up_vol: f64 = st.up_volume.iter().sum();
+        let down_vol: f64 = st.down_volume.iter().sum();
+        st.highs.push(b.high);
+        st.lows.push(b.low);
+        st.up_volume.push(if b.close > b.open { b.volume } else { 0.0 });
+        st.down_volume.push(if b.close < b.open { b.volume } else { 0.0 });
+        if !full {
+            return Proposal::neutral("wyckoff: warming up");
+        }
+        let atr = f.atr;
+        let width = (resistance - support) / atr;
+        let in_range = width <= p.max_range_atr;
+        let rv = f.rel_volume;
+        let recall = |what: &str| RecallSpec {
+            text: format!("{what} {}", pc.symbol),
+            own_only: true,
+            kind: Some(Kind::Outcome),
+            k,
+        };
+        if in_range && b.low < support - p.pierce_atr * atr && b.close > support && rv >= p.min_rel_volume {
+            let conf = (0.45 + 0.1 * rv.min(4.0)).min(0.9);
+            let text = format!(
+                "wyckoff spring {} below support {support:.2} reclaimed on {rv:.1}x volume, range {width:.1} atr",
+                pc.symbol
+            );
+            return Proposal {
+                direction: conf,
+                confidence: conf,
+                rationale: format!("spring below support {support:.2} reclaimed"),
+                writes: vec![memory(&name, pc, Kind::Pattern, text, 60.0)],
+                recall: Some(recall("spring below support reclaimed")),
+            };
+        }
+        if in_range && b.high > resistance + p.pierce_atr * atr && b.close < resistance && rv >= p.min_rel_volume {
+            let conf = (0.45 + 0.1 * rv.min(4.0)).min(0.9);
+            let text = format!(
+                "wyckoff upthrust {} above resistance {resistance:.2} failed on {rv:.1}x volume, range {width:.1} atr",
+                pc.symbol
+            );
+            return Proposal {
+                direction: -conf,
+                confidence: conf,
+                rationale: format!("upthrust above resistance {resistance:.2} failed"),
+                writes: vec![memory(&name, pc, Kind::Pattern, text, 60.0)],
+                recall: Some(recall("upthrust above resistance failed")),
+            };
+        }
+        if rv >= p.absorption_rel_volume && (b.high - b.low) < p.absorption_range_atr * atr {
+            let dir = -f.ret5.signum() * 0.35;
+            let text =
+                format!("wyckoff absorption {}: {rv:.1}x volume on a {:.2} atr bar", pc.symbol, (b.high - b.low) / atr);
+            return Proposal {
+                direction: dir,
+                confidence: 0.35,
+                rationale: "effort without result (absorption)".into(),
+                writes: vec![memory(&name, pc, Kind::Observation, text, 45.0)],
+                recall: Some(recall("effort without result absorption")),
+            };
+        }
+        if in_range {
+            let pos = if resistance > support { (b.close - support) / (resistance - support) } else { 0.5 };
+            let balance = if up_vol + down_vol > 0.0 { (up_vol - down_vol) / (up_vol + down_vol) } else { 0.0 };
+            if pos < 0.35 && balance > 0.1 {
+                return Proposal {
+                    direction: 0.2,
+                    confidence: 0.2,
+                    rationale: "accumulation: low in range, up-volume dominant".into(),
+                    writes: vec![],
+                    recall: None,
+                };
+            }
+            if pos > 0.65 && balance < -0.1 {
+                return Proposal {
+                    direction: -0.2,
+                    confidence: 0.2,
+                    rationale: "distribution: high in range, down-volume dominant".into(),
+                    writes: vec![],
+                    recall: None,
+                };
+            }
+            return Proposal::neutral("inside range, no edge");
+        }
+        let dir = 0.15 * f.ret20.signum();
+        Proposal {
+            direction: dir,
+            confidence: 0.1,
+            rationale: if dir > 0.0 { "markup".into() } else { "markdown".into() },
+            writes: vec![],
+            recall: None,
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Streaming features on top of the `ta` crate, one bank per symbol, and the market-state
+//! vector every analyst shares.
+//!
+//! Computed once per bar per symbol by the engine (not once per analyst) and handed to the
+//! analysts with the bar, so five analysts cost one feature update.
+//!
+//! The 16-dimensional market-state vector (each entry clipped to [-5, 5]):
+//!
+//! | # | feature | formula |
+//! |---|---|---|
+//! | 0 | 1-bar return z | r₁ / σ, σ = stdev of 1-bar log returns over 30 bars |
+//! | 1 | 5-bar return z | r₅ / (σ√5) |
+//! | 2 | 20-bar return z | r₂₀ / (σ√20) |
+//! | 3 | volatility regime | ln(σ₁₀ / σ₆₀) |
+//! | 4 | RSI(14) | RSI/50 − 1 (Wilder, 1978) |
+//! | 5 | MFI(14) | MFI/50 − 1 (Quong & Soudack, 1989) |
+//! | 6 | distance to EMA(20) | (close − EMA₂₀) / ATR₁₄ |
+//! | 7 | trend | (EMA₁₀ − EMA₃₀) / ATR₁₄ |
+//! | 8 | distance to session VWAP | (close − VWAP) / ATR₁₄ |
+//! | 9 | relative volume | ln(volume / mean volume over 30 bars) |
+//! | 10 | range expansion | (high − low) / ATR₁₄ − 1 |
+//! | 11 | close location value | ((close − low) − (high − close)) / (high − low) |
+//! | 12 | Amihud illiquidity z | z-score of ln(|r₁| / dollar volume) over 30 bars (Amihud, 2002) |
+//! | 13 | position in 60-bar range | 2·(close − min low) / (max high − min low) − 1 |
+//! | 14, 15 | time of day | sin, cos of 2π · minutes since midnight New York / 1440 |
+
+use std::collections::VecDeque;
+
+use ta::indicators::{AverageTrueRange, ExponentialMovingAverage, MoneyFlowIndex, RelativeStrengthIndex};
+use ta::{Close, High, Low, Next, Open, Volume};
+
+use crate::market::session::NyClock;
+use crate::market::time::{NS_PER_DAY, NS_PER_MIN};
+use crate::market::{Bar, Ts};
+
+/// Dimension of the market-state vector.
+pub const STATE_DIM: usize = 16;
+
+impl Open for Bar {
+    fn open(&self) -> f64 {
+        self.open
+    }
+}
+impl High for Bar {
+    fn high(&self) -> f64 {
+        self.high
+    }
+}
+impl Low for Bar {
+    fn low(&self) -> f64 {
+        self.low
+    }
+}
+impl Close for Bar {
+    fn close(&self) -> f64 {
+        self.close
+    }
+}
+impl Volume for Bar {
+    fn volume(&self) -> f64 {
+        self.volume
+    }
+}
+
+/// A fixed-length window with running sum and sum of squares.
+#[derive(Debug, Clone)]
+pub struct Window {
+    cap: usize,
+    buf: VecDeque<f64>,
+    sum: f64,
+    sum_sq: f64,
+}
+
+impl Window {
+    /// An empty window of `cap` values.
+    pub fn new(cap: usize) -> Self {
+        Window { cap: cap.max(1), buf: VecDeque::with_capacity(cap.max(1) + 1), sum: 0.0, sum_sq: 0.0 }
+    }
+
+    /// Adds a value, dropping the oldest when full.
+    pub fn push(&mut self, x: f64) {
+        self.buf.push_back(x);
+        self.sum += x;
+        self.sum_sq += x * x;
+        if self.buf.len() > self.cap {
+            let old = self.buf.pop_front().unwrap_or(0.0);
+            self.sum -= old;
+            self.sum_sq -= old * old;
+        }
+    }
+
+    /// Number of values held.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// True when holding `cap` values.
+    pub fn full(&self) -> bool {
+        self.buf.len() == self.cap
+    }
+
+    /// Mean (0 when empty).
+    pub fn mean(&self) -> f64 {
+        if self.buf.is_empty() { 0.0 } else { self.sum / self.buf.len() as f64 }
+    }
+
+    /// Population standard deviation (0 with fewer than two values).
+    pub fn std(&self) -> f64 {
+        let n = self.buf.len() as f64;
+        if n < 2.0 {
+            return 0.0;
+        }
+        let m = self.sum / n;
+        (self.sum_sq / n - m * m).max(0.0).sqrt()
+    }
+
+    /// Values, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &f64> {
+        self.buf.iter()
+    }
+
+    /// The value `k` steps back (0 = newest).
+    pub fn back(&self, k: usize) -> Option<f64> {
+        self.buf.len().checked_sub(k + 1).and_then(|i| self.buf.get(i).copied())
+    }
+}
+
+/// Feature values of one symbol after its latest bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Features {
+    pub bar: Bar,
+    /// Bars seen for this symbol.
+    pub count: usize,
+    /// 1-bar log return.
+    pub ret1: f64,
+    /// Stdev of 1-bar log returns over 30 bars.
+    pub sigma: f64,
+    pub sigma_short: f64,
+    pub sigma_long: f64,
+    pub atr: f64,
+    pub rsi: f64,
+    pub mfi: f64,
+    pub ema_fast: f64,
+    pub ema_slow: f64,
+    pub ema20: f64,
+    pub vwap: f64,
+    pub rel_volume: f64,
+    pub mean_volume: f64,
+    /// Log-return over the last 5 and 20 bars.
+    pub ret5: f64,
+    pub ret20: f64,
+    pub state: [f32; STATE_DIM],
+}
+
+/// Streaming features of one symbol.
+#[derive(Debug, Clone)]
+pub struct FeatureBank {
+    atr: AverageTrueRange,
+    rsi: RelativeStrengthIndex,
+    mfi: MoneyFlowIndex,
+    ema_fast: ExponentialMovingAverage,
+    ema_slow: ExponentialMovingAverage,
+    ema20: ExponentialMovingAverage,
+    rets: Window,
+    rets_short: Window,
+    rets_long: Window,
+    closes: Window,
+    volumes: Window,
+    illiq: Window,
+    highs: Window,
+    lows: Window,
+    vwap_day: i64,
+    vwap_pv: f64,
+    vwap_v: f64,
+    last_close: Option<f64>,
+    count: usize,
+    clock: NyClock,
+}
+
+impl Default for FeatureBank {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn clip(x: f64) -> f32 {
+    if x.is_finite() { x.clamp(-5.0, 5.0) as f32 } else { 0.0 }
+}
+
+impl FeatureBank {
+    /// A bank with the standard windows.
+    pub fn new() -> Self {
+        let ind = |r: std::result::Result<ExponentialMovingAverage, ta::errors::TaError>| r.expect("period > 0");
+        FeatureBank {
+            atr: AverageTrueRange::new(14).expect("period > 0"),
+            rsi: RelativeStrengthIndex::new(14).expect("period > 0"),
+            mfi: MoneyFlowIndex::new(14).expect("period > 0"),
+            ema_fast: ind(ExponentialMovingAverage::new(10)),
+            ema_slow: ind(ExponentialMovingAverage::new(30)),
+            ema20: ind(ExponentialMovingAverage::new(20)),
+            rets: Window::new(30),
+            rets_short: Window::new(10),
+            rets_long: Window::new(60),
+            closes: Window::new(21),
+            volumes: Window::new(30),
+            illiq: Window::new(30),
+            highs: Window::new(60),
+            lows: Window::new(60),
+            vwap_day: i64::MIN,
+            vwap_pv: 0.0,
+            vwap_v: 0.0,
+            last_close: None,
+            count: 0,
+            clock: NyClock::new(),
+        }
+    }
+
+    /// Updates with a closed bar and returns the features after it.
+    pub fn update(&mut self, bar: &Bar) -> Features {
+        self.count += 1;
+        let ret1 = self.last_close.map_or(0.0, |c| (bar.close / c).ln());
+        self.last_close = Some(bar.close);
+        if self.count > 1 {
+            self.rets.push(ret1);
+            self.rets_short.push(ret1);
+            self.rets_long.push(ret1);
+        }
+        self.closes.push(bar.close);
+        let atr = self.atr.next(bar);
+        let rsi = self.rsi.next(bar.close);
+        let mfi = self.mfi.next(bar);
+        let ema_fast = self.ema_fast.next(bar.close);
+        let ema_slow = self.ema_slow.next(bar.close);
+        let ema20 = self.ema20.next(bar.close);
+        let mean_volume_before = self.volumes.mean();
+        self.volumes.push(bar.volume);
+        let rel_volume = if mean_volume_before > 0.0 { bar.volume / mean_volume_before } else { 1.0 };
+        let dollar = bar.close * bar.volume;
+        let illiq_now = if dollar > 0.0 && ret1 != 0.0 { (ret1.abs() / dollar).ln() } else { f64::NAN };
+        let illiq_z = if illiq_now.is_finite() && self.illiq.len() >= 5 {
+            let sd = self.illiq.std();
+            if sd > 0.0 { (illiq_now - self.illiq.mean()) / sd } else { 0.0 }
+        } else {
+            0.0
+        };
+        if illiq_now.is_finite() {
+            self.illiq.push(illiq_now);
+        }
+        self.highs.push(bar.high);
+        self.lows.push(bar.low);
+        let local = self.clock.local(bar.ts);
+        let day = local.div_euclid(NS_PER_DAY);
+        if day != self.vwap_day {
+            self.vwap_day = day;
+            self.vwap_pv = 0.0;
+            self.vwap_v = 0.0;
+        }
+        let typical = (bar.high + bar.low + bar.close) / 3.0;
+        self.vwap_pv += typical * bar.volume;
+        self.vwap_v += bar.volume;
+        let vwap = if self.vwap_v > 0.0 { self.vwap_pv / self.vwap_v } else { bar.close };
+
+        let sigma = self.rets.std().max(1e-6);
+        let sigma_short = self.rets_short.std();
+        let sigma_long = self.rets_long.std();
+        let back = |k: usize| self.closes.back(k).unwrap_or(bar.close);
+        let ret5 = (bar.close / back(5)).ln();
+        let ret20 = (bar.close / back(20)).ln();
+        let atr_safe = if atr > 0.0 { atr } else { (bar.high - bar.low).max(bar.close * 1e-4) };
+        let range = bar.high - bar.low;
+        let clv = if range > 0.0 { ((bar.close - bar.low) - (bar.high - bar.close)) / range } else { 0.0 };
+        let hi = self.highs.iter().copied().fold(f64::MIN, f64::max);
+        let lo = self.lows.iter().copied().fold(f64::MAX, f64::min);
+        let pos = if hi > lo { 2.0 * (bar.close - lo) / (hi - lo) - 1.0 } else { 0.0 };
+        let tod = local.rem_euclid(NS_PER_DAY) as f64 / (NS_PER_MIN as f64 * 1440.0) * std::f64::consts::TAU;
+        let state = [
+            clip(ret1 / sigma),
+            clip(ret5 / (sigma * 5f64.sqrt())),
+            clip(ret20 / (sigma * 20f64.sqrt())),
+            clip(if sigma_short > 0.0 && sigma_long > 0.0 { (sigma_short / sigma_long).ln() } else { 0.0 }),
+            clip(rsi / 50.0 - 1.0),
+            clip(mfi / 50.0 - 1.0),
+            clip((bar.close - ema20) / atr_safe),
+            clip((ema_fast - ema_slow) / atr_safe),
+            clip((bar.close - vwap) / atr_safe),
+            clip(rel_volume.max(1e-9).ln()),
+            clip(range / atr_safe - 1.0),
+            clip(clv),
+            clip(illiq_z),
+            clip(pos),
+            tod.sin() as f32,
+            tod.cos() as f32,
+        ];
+        Features {
+            bar: *bar,
+            count: self.count,
+            ret1,
+            sigma,
+            sigma_short,
+            sigma_long,
+            atr: atr_safe,
+            rsi,
+            mfi,
+            ema_fast,
+            ema_slow,
+            ema20,
+            vwap,
+            rel_volume,
+            mean_volume: mean_volume_before,
+            ret5,
+            ret20,
+            state,
+        }
+    }
+}
+
+/// Event time of a bar's close.
+pub fn bar_close_time(bar: &Bar, interval: i64) -> Ts {
+    bar.ts + interval
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(ts: i64, c: f64, v: f64) -> Bar {
+        Bar { ts, symbol: 0, open: c, high: c * 1.001, low: c * 0.999, close: c, volume: v }
+    }
+
+    #[test]
+    fn test_window_running_stats() {
+        let mut w = Window::new(3);
+        for x in [1.0, 2.0, 3.0, 4.0] {
+            w.push(x);
+        }
+        assert_eq!(w.len(), 3);
+        assert!((w.mean() - 3.0).abs() < 1e-12);
+        assert!((w.std() - (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert_eq!(w.back(0), Some(4.0));
+        assert_eq!(w.back(2), Some(2.0));
+        assert_eq!(w.back(3), None);
+    }
+
+    #[test]
+    fn test_state_vector_finite_and_bounded() {
+        let mut fb = FeatureBank::new();
+        let mut f = None;
+        for k in 0..200 {
+            let c = 100.0 + (k as f64 * 0.3).sin() * 2.0 + k as f64 * 0.01;
+            f = Some(fb.update(&bar(1_381_152_600_000_000_000 + k * NS_PER_MIN, c, 1000.0 + (k % 7) as f64 * 100.0)));
+        }
+        let f = f.unwrap();
+        assert!(f.state.iter().all(|x| x.is_finite() && x.abs() <= 5.0));
+        assert!(f.rsi > 0.0 && f.rsi < 100.0);
+        assert!(f.atr > 0.0);
+        // A volume spike shows in relative volume.
+        let g = fb.update(&bar(1_381_152_600_000_000_000 + 200 * NS_PER_MIN, 101.0, 10_000.0));
+        assert!(g.state[9] > 1.5, "{}", g.state[9]);
+    }
+}
