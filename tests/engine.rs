@@ -36,7 +36,7 @@ fn universe(bars: &Bars, interval: i64) -> Universe {
 }
 
 fn cfg(cash: f64, costs: CostConfig) -> EngineConfig {
-    EngineConfig { portfolio: PortfolioConfig { initial_cash: cash, ..Default::default() }, costs }
+    EngineConfig { portfolio: PortfolioConfig { initial_cash: cash, ..Default::default() }, costs, trade_from: None }
 }
 
 fn run_on(bars: &Bars, s: &mut dyn Strategy, c: &EngineConfig) -> RunResult {

@@ -9,10 +9,12 @@ use quorum::engine::backtest;
 
 use crate::common::root;
 
+/// The foundation's strategy (the SMA cross) on the shipped data; the graph has its own tests.
 fn config(out: &Path) -> Config {
     let mut cfg = Config::default();
     cfg.data.path = root().join("data/bars");
     cfg.output.dir = out.to_path_buf();
+    cfg.strategy.name = quorum::config::StrategyName::SmaCross;
     cfg
 }
 

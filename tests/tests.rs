@@ -2,6 +2,7 @@
 
 mod common;
 mod engine;
+mod graph;
 mod loader;
 mod memory;
 mod memory_cli;

@@ -15,8 +15,9 @@
 //! Vote: when the last `move_bars` bars moved at least `move_sigma` standard deviations, a
 //! move on thin liquidity (relative volume below `thin_rel_volume`, or Amihud, λ or spread
 //! z above `thin_z`) is voted against (expect it to fade); a move on deep liquidity
-//! (relative volume above `deep_rel_volume` and Amihud z below 0) is voted with. Both write
-//! an observation and recall how earlier thin/deep moves resolved.
+//! (relative volume above `deep_rel_volume`) is voted with. Both write
+//! an observation and recall how earlier thin/deep moves resolved. (Thin is tested first;
+//! "deep" also needs Amihud and spread z below `thin_z`.)
 
 use serde::{Deserialize, Serialize};
 
@@ -186,7 +187,7 @@ impl Analyst for Liquidity {
         let strength = (0.25 + 0.15 * (zmove.abs() - p.move_sigma)).min(0.8);
         let thin =
             r.rel_volume < p.thin_rel_volume || r.amihud_z > p.thin_z || r.lambda_z > p.thin_z || r.spread_z > p.thin_z;
-        let deep = r.rel_volume > p.deep_rel_volume && r.amihud_z < 0.0;
+        let deep = r.rel_volume > p.deep_rel_volume && r.amihud_z < p.thin_z && r.spread_z < p.thin_z;
         let facts = format!(
             "rel volume {:.2}, amihud z {:+.1}, kyle lambda z {:+.1}, spread {:.1} bp",
             r.rel_volume,
@@ -225,16 +226,21 @@ mod tests {
 
     #[test]
     fn test_corwin_schultz_hand_computed() {
-        // Two bars 100-101 and 100.5-101.5: beta = ln²(1.01) + ln²(1.00995), gamma = ln²(1.015).
-        let s = corwin_schultz(101.0, 100.0, 101.5, 100.5);
+        // Two overlapping bars 100-101 and 100.2-101: beta = ln²(1.01) + ln²(101/100.2),
+        // gamma = ln²(1.01).
+        let s = corwin_schultz(101.0, 100.0, 101.0, 100.2);
         let k = 3.0 - 2.0 * 2f64.sqrt();
-        let beta = (1.01f64).ln().powi(2) + (101.5f64 / 100.5).ln().powi(2);
-        let gamma = (101.5f64 / 100.0).ln().powi(2);
+        let beta = (1.01f64).ln().powi(2) + (101f64 / 100.2).ln().powi(2);
+        let gamma = (1.01f64).ln().powi(2);
         let alpha = ((2.0 * beta).sqrt() - beta.sqrt()) / k - (gamma / k).sqrt();
         let want = (2.0 * (alpha.exp() - 1.0) / (1.0 + alpha.exp())).max(0.0);
         assert!((s - want).abs() < 1e-12);
         assert!(s > 0.0 && s < 0.02);
-        assert_eq!(corwin_schultz(101.0, 100.0, 150.0, 140.0), 0.0, "a jump gives a negative estimate, floored");
+        assert_eq!(
+            corwin_schultz(101.0, 100.0, 101.5, 100.5),
+            0.0,
+            "a trending pair gives a negative estimate, floored"
+        );
     }
 
     #[test]

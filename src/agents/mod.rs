@@ -167,3 +167,6 @@ pub fn memory(analyst: &str, p: &Perception<'_>, kind: Kind, text: String, impor
         .with_vector(p.features.state.to_vec())
         .with_importance(importance.clamp(0.0, 100.0))
 }
+
+#[cfg(test)]
+mod tests;

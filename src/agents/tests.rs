@@ -1,0 +1,179 @@
+//! Analysts on constructed bar sequences: each reads the situation it is built for.
+
+use super::news::Headline;
+use super::profile::parse_profile;
+use super::{Analyst, Perception, Proposal};
+use crate::features::{FeatureBank, Features};
+use crate::market::Bar;
+use crate::market::time::NS_PER_MIN;
+use crate::memory::Kind;
+
+const T0: i64 = 1_381_152_600_000_000_000; // 2013-10-07T13:30:00Z
+
+fn analyst(kind: &str, params: &str) -> Box<dyn Analyst> {
+    let text = format!("name = \"{kind}\"\nkind = \"{kind}\"\nhorizon = 10\n[params]\n{params}\n");
+    parse_profile(std::path::Path::new("test.toml"), &text).unwrap().build().unwrap()
+}
+
+/// Feeds bars (open, high, low, close, volume) one minute apart; returns the last proposal
+/// and every memory written.
+fn feed(
+    a: &mut dyn Analyst,
+    bars: &[(f64, f64, f64, f64, f64)],
+    news_at_last: &[Headline],
+) -> (Proposal, Vec<String>, Features) {
+    let mut fb = FeatureBank::new();
+    let mut last = None;
+    let mut writes = Vec::new();
+    for (k, &(open, high, low, close, volume)) in bars.iter().enumerate() {
+        let bar = Bar { ts: T0 + k as i64 * NS_PER_MIN, symbol: 0, open, high, low, close, volume };
+        let f = fb.update(&bar);
+        let news: &[Headline] = if k + 1 == bars.len() { news_at_last } else { &[] };
+        let pc = Perception { symbol: "SPY", sym: 0, features: &f, net_gamma: f64::NAN, dealer_flow: f64::NAN, news };
+        let p = a.perceive(&pc);
+        writes.extend(p.writes.iter().map(|w| format!("{:?}: {}", w.kind, w.text)));
+        last = Some((p, f));
+    }
+    let (p, f) = last.unwrap();
+    (p, writes, f)
+}
+
+/// A sideways range 99–101 with ordinary volume, `n` bars.
+fn range(n: usize) -> Vec<(f64, f64, f64, f64, f64)> {
+    (0..n)
+        .map(|k| {
+            let c = 100.0 + (k as f64 * 0.7).sin();
+            (c - 0.1, c + 0.3, c - 0.3, c, 1000.0 + (k % 5) as f64 * 50.0)
+        })
+        .collect()
+}
+
+#[test]
+fn test_wyckoff_spring_that_reclaims_support_votes_long() {
+    let mut a = analyst("wyckoff", "");
+    let mut bars = range(80);
+    let support = bars[20..80].iter().map(|b| b.2).fold(f64::MAX, f64::min);
+    // Trades 0.5 below support, closes back above it, on double volume.
+    bars.push((support + 0.1, support + 0.4, support - 0.5, support + 0.3, 2500.0));
+    let (p, writes, _) = feed(a.as_mut(), &bars, &[]);
+    assert!(p.direction > 0.4, "{p:?}");
+    assert!(p.rationale.contains("spring"), "{}", p.rationale);
+    assert!(writes.iter().any(|w| w.starts_with("Pattern") && w.contains("spring")), "{writes:?}");
+    let r = p.recall.expect("recalls how earlier springs resolved");
+    assert_eq!(r.kind, Some(Kind::Outcome));
+    assert!(r.text.contains("spring"));
+}
+
+#[test]
+fn test_wyckoff_upthrust_that_fails_votes_short() {
+    let mut a = analyst("wyckoff", "");
+    let mut bars = range(80);
+    let resistance = bars[20..80].iter().map(|b| b.1).fold(f64::MIN, f64::max);
+    bars.push((resistance - 0.1, resistance + 0.5, resistance - 0.4, resistance - 0.3, 2500.0));
+    let (p, writes, _) = feed(a.as_mut(), &bars, &[]);
+    assert!(p.direction < -0.4, "{p:?}");
+    assert!(writes.iter().any(|w| w.contains("upthrust")), "{writes:?}");
+}
+
+#[test]
+fn test_markov_regime_switch_written_and_vote_turns() {
+    let mut a = analyst("markov", "min_dwell = 3");
+    // 150 calm up bars, then 80 volatile down bars.
+    let mut bars = Vec::new();
+    let mut c = 100.0;
+    for k in 0..150 {
+        let step = 0.02 + 0.01 * (k as f64 * 1.3).sin();
+        bars.push((c, c + 0.05, c - 0.05, c + step, 1000.0));
+        c += step;
+    }
+    let (up, _, _) = feed(a.as_mut(), &bars, &[]);
+    let mut a2 = analyst("markov", "min_dwell = 3");
+    for k in 0..80 {
+        let step = -0.15 + 0.3 * ((k * 7 % 5) as f64 / 4.0 - 0.5) - 0.05;
+        bars.push((c, c + 0.4, c - 0.4, c + step, 3000.0));
+        c += step;
+    }
+    let (down, writes, _) = feed(a2.as_mut(), &bars, &[]);
+    assert!(up.direction > 0.0, "calm uptrend expects up: {up:?}");
+    assert!(down.direction < up.direction, "the switch lowers the vote: {} -> {}", up.direction, down.direction);
+    assert!(writes.iter().any(|w| w.starts_with("Regime") && w.contains("downtrend")), "{writes:?}");
+}
+
+#[test]
+fn test_liquidity_fades_an_illiquid_spike() {
+    let mut a = analyst("liquidity", "");
+    let mut bars = range(60);
+    // A sharp rise on a tenth of the usual volume.
+    bars.push((100.0, 104.0, 100.0, 103.8, 100.0));
+    let (p, writes, _) = feed(a.as_mut(), &bars, &[]);
+    assert!(p.direction < 0.0, "fade the thin spike: {p:?}");
+    assert!(writes.iter().any(|w| w.contains("illiquid spike up")), "{writes:?}");
+    assert!(p.recall.is_some());
+    // The same rise on heavy volume is followed.
+    let mut a = analyst("liquidity", "");
+    let mut bars = range(60);
+    bars.push((100.0, 104.0, 100.0, 103.8, 6000.0));
+    let (p, writes, _) = feed(a.as_mut(), &bars, &[]);
+    assert!(p.direction > 0.0, "follow the deep move: {p:?}");
+    assert!(writes.iter().any(|w| w.contains("deep liquidity move up")), "{writes:?}");
+}
+
+#[test]
+fn test_sentiment_news_driven_headline() {
+    let headline = |text: &str| Headline {
+        ts: T0,
+        tickers: vec!["spy".into()],
+        source: "test".into(),
+        text: text.into(),
+        score: super::news::score(text),
+    };
+    let bars = range(60);
+    let mut a = analyst("sentiment", "news_weight = 0.8");
+    let (good, writes, _) =
+        feed(a.as_mut(), &bars, &[headline("Index funds surge as earnings beat and upgrades pile up")]);
+    assert!(good.direction > 0.2, "{good:?}");
+    assert!(writes.iter().any(|w| w.starts_with("News") && w.contains("positive")), "{writes:?}");
+    assert!(good.recall.as_ref().is_some_and(|r| r.text.contains("news positive")));
+    let mut a = analyst("sentiment", "news_weight = 0.8");
+    let (bad, _, _) = feed(a.as_mut(), &bars, &[headline("Antitrust probe and lawsuit hit shares; guidance cut")]);
+    assert!(bad.direction < -0.2, "{bad:?}");
+}
+
+#[test]
+fn test_hedge_pins_toward_vwap_when_calm() {
+    let mut a = analyst("hedge", "");
+    // Volatile first, then calm bars drifting above the session VWAP.
+    let mut bars = Vec::new();
+    for k in 0..70 {
+        let c: f64 = 100.0 + if k % 2 == 0 { 1.0 } else { -1.0 };
+        bars.push((100.0, c.max(100.0) + 0.2, c.min(100.0) - 0.2, c, 1000.0));
+    }
+    for k in 0..30 {
+        let c = 101.0 + k as f64 * 0.01;
+        bars.push((c - 0.005, c + 0.01, c - 0.01, c, 1000.0));
+    }
+    let (p, writes, f) = feed(a.as_mut(), &bars, &[]);
+    assert!(f.bar.close > f.vwap);
+    assert!(p.direction < 0.0, "long gamma pins back to VWAP: {p:?}");
+    assert!(p.rationale.contains("pin"));
+    let _ = writes;
+}
+
+#[test]
+fn test_profile_errors_name_file_and_key() {
+    let e = parse_profile(
+        std::path::Path::new("agents/x.toml"),
+        "name = \"x\"\nkind = \"wyckoff\"\nhorizon = 5\n[params]\nlookbak = 3\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("agents/x.toml") && e.contains("lookbak"), "{e}");
+    let e = parse_profile(std::path::Path::new("y.toml"), "name = \"y\"\nkind = \"oracle\"\nhorizon = 5\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("y.toml") && e.contains("oracle"), "{e}");
+    let e = parse_profile(std::path::Path::new("z.toml"), "name = \"z\"\nkind = \"markov\"\nhorizon = 0\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("horizon"), "{e}");
+}

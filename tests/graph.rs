@@ -1,0 +1,228 @@
+//! The analyst graph end to end: composer weighting, a real-data run and its artifacts,
+//! determinism across thread scheduling, no look-ahead, warm-up and memory reuse.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use quorum::composer::{Composer, ComposerConfig};
+use quorum::config::Config;
+use quorum::engine::backtest;
+use quorum::market::time::{NS_PER_HOUR, parse_rfc3339};
+use quorum::memory::{Kind, MemoryParams, MemoryStore, NewItem};
+
+use crate::common::root;
+
+const T0: i64 = 1_381_152_600_000_000_000;
+
+#[test]
+fn test_composer_winner_gains_weight_loser_floors_and_recovers() {
+    let store = MemoryStore::new(MemoryParams::default()).unwrap();
+    let agents = vec!["winner".to_string(), "loser".to_string(), "coin".to_string()];
+    let composer = Composer::new(ComposerConfig::default(), agents, 1);
+    let outcome = |t: i64, agent: &str, r: f64| {
+        store.insert(NewItem::new(t, agent, "SPY", Kind::Outcome, format!("{agent} vote")).with_outcome(r)).unwrap();
+    };
+    let mut t = T0;
+    for k in 0..20 {
+        t = T0 + k * NS_PER_HOUR;
+        outcome(t, "winner", 0.01);
+        outcome(t, "loser", -0.01);
+        outcome(t, "coin", if k % 2 == 0 { 0.01 } else { -0.01 });
+        store.publish(t).unwrap();
+    }
+    let w = composer.weights(&store.snapshot(), t);
+    let sum: f64 = w.iter().map(|x| x.weight).sum();
+    assert!((sum - 1.0).abs() < 1e-9);
+    assert!(w[0].weight > w[2].weight && w[2].weight >= w[1].weight, "{w:?}");
+    assert!((w[0].weight - 0.6).abs() < 1e-9, "capped: {w:?}");
+    assert!(w[0].win_rate > 0.8 && w[1].win_rate < 0.2);
+    let floor_share = w[1].weight;
+    // The loser turns: a week of wins while its old losses decay (72 h half-life).
+    for k in 0..40 {
+        t += NS_PER_HOUR * 6;
+        outcome(t, "loser", 0.01);
+        outcome(t, "winner", if k % 2 == 0 { 0.01 } else { -0.01 });
+        store.publish(t).unwrap();
+    }
+    let w2 = composer.weights(&store.snapshot(), t);
+    assert!(w2[1].weight > floor_share * 3.0 && w2[1].weight > w2[0].weight, "recovered: {w2:?}");
+}
+
+fn config(out: &Path) -> Config {
+    let mut cfg = Config::default();
+    cfg.data.path = root().join("data/bars");
+    cfg.graph.agents_dir = root().join("agents");
+    cfg.output.dir = out.to_path_buf();
+    cfg
+}
+
+fn small(out: &Path) -> Config {
+    let mut cfg = config(out);
+    cfg.data.symbols = vec!["SPY".into(), "IBM".into()];
+    cfg.data.from = Some("2013-10-07".into());
+    cfg.data.to = Some("2013-10-08".into());
+    cfg
+}
+
+#[test]
+fn test_graph_end_to_end_on_real_multi_symbol_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = backtest(&config(dir.path()), &mut |_, _| {}).unwrap();
+    let names: Vec<&str> = out.summary.strategies.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "composed",
+            "equal-weight",
+            "alone:hedge",
+            "alone:liquidity",
+            "alone:markov",
+            "alone:sentiment",
+            "alone:wyckoff",
+            "buy-and-hold"
+        ]
+    );
+    assert_eq!(out.summary.analysts.len(), 5);
+    for f in [
+        "summary.json",
+        "equity.parquet",
+        "trades.parquet",
+        "fills.parquet",
+        "votes.parquet",
+        "weights.parquet",
+        "config.toml",
+        "memory/manifest.json",
+    ] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    let votes = out.votes.unwrap();
+    // One vote per analyst per bar: 4 symbols share the sessions.
+    assert_eq!(votes.votes.len(), 5 * out.summary.data.bars);
+    assert!(votes.votes.iter().all(|v| (-1.0..=1.0).contains(&v.direction) && (0.0..=1.0).contains(&v.confidence)));
+    let weights = out.weights.unwrap();
+    for k in 0..weights.ts.len() {
+        let s: f64 = weights.step(k).iter().map(|w| w.weight).sum();
+        assert!((s - 1.0).abs() < 1e-9, "weights sum to 1 at step {k}");
+    }
+    // The learning loop ran: outcomes were written, used memories reinforced, and some
+    // votes were shaped by recalled memories.
+    let mem = MemoryStore::load(&dir.path().join("memory")).unwrap();
+    let snap = mem.snapshot();
+    let items: Vec<_> = snap.items(snap.now()).collect();
+    assert!(items.iter().filter(|i| i.kind == Kind::Outcome).count() > 100);
+    assert!(items.iter().any(|i| i.access_count > 0), "reinforced memories");
+    for kind in [Kind::Pattern, Kind::Regime, Kind::Observation] {
+        assert!(items.iter().any(|i| i.kind == kind), "{kind:?} memories");
+    }
+    assert!(votes.votes.iter().filter(|v| !v.memory_ids.is_empty()).count() > 20, "memory in the loop");
+    assert!(snap.agent_stats("markov", None, snap.now()).count > 10.0);
+    // Every strategy is charged costs and the composed run traded.
+    assert!(out.summary.strategies[0].metrics.fills > 0 && out.summary.strategies[0].metrics.total_costs > 0.0);
+}
+
+#[test]
+fn test_graph_runs_are_byte_identical() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    backtest(&small(a.path()), &mut |_, _| {}).unwrap();
+    backtest(&small(b.path()), &mut |_, _| {}).unwrap();
+    for f in [
+        "summary.json",
+        "equity.parquet",
+        "trades.parquet",
+        "fills.parquet",
+        "votes.parquet",
+        "weights.parquet",
+        "memory/items.jsonl",
+        "memory/aggregates.json",
+    ] {
+        let x = std::fs::read(a.path().join(f)).unwrap();
+        let y = std::fs::read(b.path().join(f)).unwrap();
+        assert!(x == y, "{f} differs between runs");
+    }
+}
+
+/// Bars fed one step at a time: the run on a prefix of the data votes exactly as the full
+/// run did on those steps, so nothing decided at step t used a later bar; and every memory
+/// a vote used was written before the vote's step.
+#[test]
+fn test_graph_no_look_ahead() {
+    let full_dir = tempfile::tempdir().unwrap();
+    let full = backtest(&small(full_dir.path()), &mut |_, _| {}).unwrap();
+    let full_votes = full.votes.unwrap();
+    let mem = MemoryStore::load(&full_dir.path().join("memory")).unwrap();
+    let snap = mem.snapshot();
+    for cut in ["2013-10-07T16:00:00Z", "2013-10-08T14:30:00Z"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = small(dir.path());
+        cfg.data.to = Some(cut.into());
+        let part = backtest(&cfg, &mut |_, _| {}).unwrap();
+        let pv = part.votes.unwrap();
+        assert!(pv.votes.len() < full_votes.votes.len());
+        assert_eq!(pv.votes[..], full_votes.votes[..pv.votes.len()], "votes up to {cut}");
+        let last = parse_rfc3339(cut).unwrap();
+        let pf: Vec<_> = part.run.fills.to_vec();
+        let ff: Vec<_> = full.run.fills.iter().filter(|f| f.ts <= last).copied().collect();
+        assert_eq!(pf, ff, "fills up to {cut}");
+    }
+    for v in &full_votes.votes {
+        for id in &v.memory_ids {
+            if let Some(item) = snap.item(*id, v.ts) {
+                assert!(item.time < v.ts, "memory {id} at {} used by a vote at {}", item.time, v.ts);
+            }
+        }
+    }
+    for f in &full.run.fills {
+        assert!(f.decided_at < f.ts);
+    }
+}
+
+#[test]
+fn test_graph_warmup_memory_reuse_only_and_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small(&dir.path().join("train"));
+    cfg.graph.warmup_until = Some("2013-10-08".into());
+    let warm = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let all_periods = warm.run.equity.len() - 1;
+    let reported = warm.summary.strategies[0].metrics.periods;
+    assert!(
+        reported < all_periods / 2 + 10 && reported > 0,
+        "metrics after the warm-up only: {reported} of {all_periods}"
+    );
+    assert!(
+        warm.run.fills.iter().all(|f| f.ts >= parse_rfc3339("2013-10-08T00:00:00Z").unwrap()),
+        "no trading while warming"
+    );
+    assert_eq!(warm.summary.warmup_until.as_deref(), Some("2013-10-08T00:00:00Z"));
+
+    // Train on the 7th, trade the 8th from that memory.
+    let mut train = small(&dir.path().join("day1"));
+    train.data.to = Some("2013-10-07".into());
+    backtest(&train, &mut |_, _| {}).unwrap();
+    let mut test = small(&dir.path().join("day2"));
+    test.data.from = Some("2013-10-08".into());
+    test.graph.memory_from = Some(dir.path().join("day1/memory"));
+    let reused = backtest(&test, &mut |_, _| {}).unwrap();
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let mut fresh = small(fresh_dir.path());
+    fresh.data.from = Some("2013-10-08".into());
+    let fresh = backtest(&fresh, &mut |_, _| {}).unwrap();
+    assert_ne!(reused.votes.unwrap().votes, fresh.votes.unwrap().votes, "the warmed memory changes decisions");
+    // A checkpoint from after the data is refused.
+    let mut bad = small(&dir.path().join("bad"));
+    bad.data.to = Some("2013-10-07".into());
+    bad.graph.memory_from = Some(dir.path().join("day2/memory"));
+    let e = backtest(&bad, &mut |_, _| {}).unwrap_err().to_string();
+    assert!(e.contains("day2/memory") && e.contains("after the first bar"), "{e}");
+
+    let mut only = small(&dir.path().join("only"));
+    only.graph.only = Some("wyckoff".into());
+    let o = backtest(&only, &mut |_, _| {}).unwrap();
+    assert_eq!(o.summary.analysts, vec!["wyckoff".to_string()]);
+    let mut eq = small(&dir.path().join("eq"));
+    eq.composer.mode = quorum::composer::ComposerMode::Equal;
+    let e = backtest(&eq, &mut |_, _| {}).unwrap();
+    assert_eq!(e.summary.strategies[0].name, "equal-weight");
+    assert_eq!(e.summary.strategies[1].name, "composed");
+    let _ = Arc::new(());
+}
