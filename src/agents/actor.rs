@@ -1,10 +1,11 @@
 //! The actix actor around an [`Analyst`], and the plain function it runs per step.
 //!
-//! Messages are plain structs, one handler each: [`Resolve`] brings the outcomes of votes
-//! whose horizon has passed (written as `outcome` memories, and the memories those votes
-//! used reinforced by the result); [`Perceive`] brings one step's bars and the memory
-//! snapshot of the step, and answers with the analyst's votes. The engine sends `Resolve`
-//! before `Perceive` to the same mailbox, so an analyst always learns before it looks.
+//! Messages are plain structs, one handler each: [`Perceive`] brings one step's bars, the
+//! memory snapshot of the step and the outcomes of this analyst's votes whose horizon has
+//! passed (written first as `outcome` memories, the memories those votes used reinforced),
+//! and answers with the analyst's votes — so an analyst always learns before it looks;
+//! [`Resolve`] delivers outcomes alone. One message per analyst per step: every message to
+//! another arbiter is a wake-up system call (measured ~5 µs each on this VM).
 
 use std::sync::Arc;
 
@@ -27,13 +28,15 @@ pub struct StepBar {
     pub news: Vec<Headline>,
 }
 
-/// A step's bars and memory snapshot; answered with votes.
+/// A step's bars and memory snapshot, with the outcomes of this analyst's votes resolved
+/// at the step (handled first); answered with votes.
 #[derive(Message)]
 #[rtype(result = "Vec<Vote>")]
 pub struct Perceive {
     pub ts: Ts,
     pub bars: Arc<Vec<StepBar>>,
     pub snapshot: Arc<Snapshot>,
+    pub outcomes: Vec<Resolution>,
 }
 
 /// Outcomes of earlier votes.
@@ -136,6 +139,7 @@ impl Handler<Perceive> for AnalystActor {
     type Result = Vec<Vote>;
 
     fn handle(&mut self, msg: Perceive, _ctx: &mut Context<Self>) -> Vec<Vote> {
+        resolve(self.analyst.as_ref(), &self.store, &msg.outcomes);
         run_step(self.analyst.as_mut(), self.index, &self.store, &msg.snapshot, msg.ts, &msg.bars)
     }
 }

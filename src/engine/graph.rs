@@ -4,10 +4,11 @@
 //! One step (all bars starting at t, closed):
 //! 1. the memory publishes everything written during the previous step (`publish(t)`);
 //! 2. features and the market-state vector are computed once per bar;
-//! 3. votes whose horizon has passed are resolved at this step's close and sent to their
-//!    analysts (`Resolve`: outcome memories, reinforcement of the memories used);
-//! 4. every analyst gets the step (`Perceive`) with the memory snapshot of the step and
-//!    answers with votes; the engine waits for all of them (in roster order);
+//! 3. votes whose horizon has passed are resolved at this step's close;
+//! 4. every analyst gets the step (`Perceive`: its resolved outcomes — written as outcome
+//!    memories, the memories those votes used reinforced — then the bars and the memory
+//!    snapshot of the step) and answers with votes; the engine waits for all of them and
+//!    takes them in roster order;
 //! 5. the composer weighs the votes by remembered win rates and sets targets.
 //!
 //! Determinism: each actor handles its messages in order; memory writes are staged and
@@ -28,7 +29,7 @@ use actix::{Actor, Addr, Arbiter, System};
 use futures::executor::block_on;
 use futures::future::join_all;
 
-use crate::agents::actor::{AnalystActor, Perceive, Resolve, StepBar};
+use crate::agents::actor::{AnalystActor, Perceive, StepBar};
 use crate::agents::news::Headline;
 use crate::agents::{Analyst, Resolution, Vote};
 use crate::composer::actor::{Compose, ComposerActor};
@@ -262,11 +263,8 @@ impl GraphStrategy {
         let outcomes = self.resolutions(&bars, t);
         let bars = Arc::new(bars);
         let mut pending = Vec::with_capacity(self.actors.analysts.len());
-        for (a, addr) in self.actors.analysts.iter().enumerate() {
-            if !outcomes[a].is_empty() {
-                addr.do_send(Resolve(outcomes[a].clone()));
-            }
-            pending.push(addr.send(Perceive { ts: t, bars: bars.clone(), snapshot: snapshot.clone() }));
+        for ((addr, outcomes), _) in self.actors.analysts.iter().zip(outcomes).zip(0..) {
+            pending.push(addr.send(Perceive { ts: t, bars: bars.clone(), snapshot: snapshot.clone(), outcomes }));
         }
         let mut votes: Vec<Vote> = Vec::new();
         for r in block_on(join_all(pending)) {

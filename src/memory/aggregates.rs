@@ -95,13 +95,19 @@ pub struct OutcomeRecord {
 }
 
 /// Incremental aggregates plus the outcome log behind them.
+///
+/// The log is kept in shared chunks of at most 64 records: a snapshot and the writer share
+/// every full chunk, so publishing copies at most one small chunk (copying the whole log at
+/// every publish with outcomes was a measurable cost of the graph's hot loop).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Aggregates {
     pub half_life_hours: f64,
     pub by_agent: BTreeMap<String, Tally>,
     pub by_agent_symbol: BTreeMap<String, BTreeMap<String, Tally>>,
-    pub log: Vec<OutcomeRecord>,
+    pub log: Vec<std::sync::Arc<Vec<OutcomeRecord>>>,
 }
+
+const LOG_CHUNK: usize = 64;
 
 impl Aggregates {
     /// Empty aggregates with the given half-life.
@@ -119,13 +125,18 @@ impl Aggregates {
             .entry(symbol.to_string())
             .or_default()
             .add(time, ret, h);
-        self.log.push(OutcomeRecord { time, agent: agent.to_string(), symbol: symbol.to_string(), ret });
+        let rec = OutcomeRecord { time, agent: agent.to_string(), symbol: symbol.to_string(), ret };
+        match self.log.last_mut() {
+            Some(chunk) if chunk.len() < LOG_CHUNK => std::sync::Arc::make_mut(chunk).push(rec),
+            _ => self.log.push(std::sync::Arc::new(vec![rec])),
+        }
     }
 
-    /// Drops log entries older than 40 half-lives before `now`.
+    /// Drops log entries older than 40 half-lives before `now` (whole chunks; records in a
+    /// partly old chunk stay until the chunk is all old — they weigh < 1e-12 anyway).
     pub fn prune(&mut self, now: Ts) {
         let horizon = now - (40.0 * self.half_life_hours * NS_PER_HOUR as f64) as i64;
-        self.log.retain(|r| r.time >= horizon);
+        self.log.retain(|c| c.last().is_some_and(|r| r.time >= horizon));
     }
 
     /// Stats of `agent` (and `symbol`, if given) as of `t`.
@@ -146,7 +157,7 @@ impl Aggregates {
     pub fn brute_force(&self, agent: &str, symbol: Option<&str>, t: Ts) -> AgentStats {
         let h = self.half_life_hours;
         let mut tl = Tally::default();
-        for r in &self.log {
+        for r in self.log.iter().flat_map(|c| c.iter()) {
             if r.agent == agent && symbol.is_none_or(|s| r.symbol == s) && r.time <= t {
                 let w = Tally::factor(h, r.time, t);
                 tl.weight += w;

@@ -69,7 +69,7 @@ pub struct Snapshot {
     pub(crate) names: Arc<Names>,
     pub(crate) fields: Fields,
     pub(crate) searcher: Searcher,
-    pub(crate) analyzer: Analyzer,
+    pub(crate) analyzer: Arc<Analyzer>,
     pub(crate) tail: Vec<Arc<TailBatch>>,
     pub(crate) aggregates: Arc<Aggregates>,
     pub(crate) ivf: Option<Arc<Ivf>>,
@@ -171,7 +171,7 @@ impl Snapshot {
             (v.len() == p.dim && normalise(&mut v)).then_some(v)
         });
         let terms: Vec<String> = match &q.text {
-            Some(t) if !t.trim().is_empty() => self.analyzer.clone().query_terms(t),
+            Some(t) if !t.trim().is_empty() => (*self.analyzer).clone().query_terms(t),
             _ => Vec::new(),
         };
         let has_text = !terms.is_empty();
@@ -235,6 +235,8 @@ impl Snapshot {
         let filter = TextFilter {
             agent: q.agent.as_deref(),
             symbol: q.symbol.as_deref(),
+            agent_id: q.agent.as_deref().and_then(|a| self.names.agent_id(a)),
+            symbol_id: q.symbol.as_deref().and_then(|s| self.names.symbol_id(s)),
             kind: q.kind,
             from: q.from,
             to: Some(q.at),
@@ -244,8 +246,11 @@ impl Snapshot {
             let st = self.table.state(pos);
             (st.alive && q.layer.is_none_or(|l| st.layer == l)).then_some(pos)
         };
-        let mut out: Vec<(f32, ItemId, usize)> =
-            view.search_tail(terms, &filter).into_iter().filter_map(|(s, id)| keep(id).map(|p| (s, id, p))).collect();
+        let mut out: Vec<(f32, ItemId, usize)> = view
+            .search_tail(terms, &filter, &|id| keep(id).is_some(), n)
+            .into_iter()
+            .filter_map(|(s, id)| keep(id).map(|p| (s, id, p)))
+            .collect();
         let total = self.searcher.num_docs() as usize;
         let mut limit = n;
         loop {

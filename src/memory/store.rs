@@ -11,8 +11,8 @@
 //! - Maintenance runs inside publish: promotion on reinforcement, decay-driven demotion and
 //!   cleanup every `sweep_every_minutes` of event time, hard per-layer capacity (lowest
 //!   retention score `recency × importance/100` evicted first, ties to the older id),
-//!   compaction of dead slots when they pass 30%, text-index commits every `commit_every`
-//!   items, IVF training and extension.
+//!   compaction once dead slots outnumber live items (and are at least 1,024), text-index
+//!   commits every `commit_every` items, IVF training and extension.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -67,6 +67,8 @@ pub(crate) struct Writer {
     pub text: TextIndex,
     pub searcher: Searcher,
     pub analyzer: Analyzer,
+    /// An analyzer for snapshots' queries (cloned per query, so its stem cache stays empty).
+    pub query_analyzer: Arc<Analyzer>,
     pub tail: Vec<Arc<TailBatch>>,
     pub tail_len: usize,
     pub aggregates: Arc<Aggregates>,
@@ -103,6 +105,7 @@ impl Writer {
             names: Arc::new(Names::default()),
             text,
             searcher,
+            query_analyzer: Arc::new(analyzer.clone()),
             analyzer,
             tail: Vec::new(),
             tail_len: 0,
@@ -127,7 +130,7 @@ impl Writer {
             names: self.names.clone(),
             fields: self.text.fields,
             searcher: self.searcher.clone(),
-            analyzer: self.analyzer.clone(),
+            analyzer: self.query_analyzer.clone(),
             tail: self.tail.clone(),
             aggregates: self.aggregates.clone(),
             ivf: self.ivf.clone(),
@@ -240,15 +243,19 @@ impl Writer {
     /// Drops dead slots: rebuilds the table and the text index from the live items.
     pub(crate) fn compact(&mut self, p: &MemoryParams) -> Result<()> {
         self.table = self.table.compact(p.dim);
-        let mut text = TextIndex::new(&self.analyzer)?;
+        // Same writer (its threads and arenas are costly to create): flush what is queued,
+        // clear, re-add the live.
+        self.text.commit()?;
+        self.text.clear()?;
+        let mut docs = Vec::with_capacity(self.table.len);
         for seg in &self.table.segments {
             for i in 0..seg.len() {
                 let (agent, symbol) =
                     (&self.names.agents[seg.agent[i] as usize], &self.names.symbols[seg.symbol[i] as usize]);
-                text.add(seg.ids[i], seg.time[i], agent, symbol, seg.kind[i], &seg.text[i])?;
+                docs.push(self.text.doc(seg.ids[i], seg.time[i], agent, symbol, seg.kind[i], &seg.text[i]));
             }
         }
-        self.text = text;
+        self.text.add_all(docs)?;
         self.tail.clear();
         self.tail_len = 0;
         self.searcher = self.text.commit()?;
@@ -426,7 +433,11 @@ impl MemoryStore {
             w.sweep(p, now, &mut report);
         }
         w.enforce_capacity(p, now, &mut report);
-        if w.table.len >= 4096 && (w.table.len - w.live) * 10 > w.table.len * 3 {
+        // Compact once dead slots outnumber live items and there are at least 1,024 of them:
+        // every recall scans slots, tail and index including the dead, and in an intraday
+        // run most memories fade within hours (live sets of tens to thousands).
+        let dead = w.table.len - w.live;
+        if dead >= 1024 && dead >= w.live {
             w.compact(p)?;
             report.compacted = true;
             report.committed = true;
@@ -446,6 +457,7 @@ impl MemoryStore {
         let mut seg = Segment::default();
         let mut states = Vec::with_capacity(staged.len());
         let mut batch = TailBatch::default();
+        let mut docs = Vec::with_capacity(staged.len());
         for Staged { item, .. } in staged {
             let names = Arc::make_mut(&mut w.names);
             let (Some(agent), Some(symbol)) = (names.agent(&item.agent), names.symbol(&item.symbol)) else {
@@ -459,11 +471,9 @@ impl MemoryStore {
                 v = vec![0.0; dim];
             }
             let (terms, len) = w.analyzer.term_keys(&item.text);
-            w.text.add(id, item.time, &item.agent, &item.symbol, item.kind, &item.text)?;
-            let agent_name: Arc<str> = Arc::from(item.agent.as_str());
-            let symbol_name: Arc<str> = Arc::from(item.symbol.as_str());
+            docs.push(w.text.doc(id, item.time, &item.agent, &item.symbol, item.kind, &item.text));
             batch.push(
-                TailDoc { id, time: item.time, agent: agent_name, symbol: symbol_name, kind: item.kind, len },
+                TailDoc { id, time: item.time, agent, symbol, kind: item.kind, len, terms: terms.clone().into() },
                 &terms,
             );
             if item.kind == Kind::Outcome {
@@ -498,12 +508,9 @@ impl MemoryStore {
             w.max_time = w.max_time.max(item.time);
             report.inserted += 1;
         }
+        w.text.add_all(docs)?;
         w.tail_len += batch.docs.len();
-        w.tail.push(Arc::new(batch));
-        if w.tail.len() > 8 {
-            let merged = TailBatch::merge(&w.tail);
-            w.tail = vec![Arc::new(merged)];
-        }
+        TailBatch::push_into(&mut w.tail, batch);
         w.table.append(seg, states, dim);
         Ok(())
     }

@@ -235,6 +235,9 @@ pub fn term_key(term: &str) -> u64 {
 pub struct TextFilter<'a> {
     pub agent: Option<&'a str>,
     pub symbol: Option<&'a str>,
+    /// The same agent and symbol as interned ids (for the tail).
+    pub agent_id: Option<u16>,
+    pub symbol_id: Option<u16>,
     pub kind: Option<Kind>,
     pub from: Option<Ts>,
     pub to: Option<Ts>,
@@ -245,10 +248,13 @@ pub struct TextFilter<'a> {
 pub struct TailDoc {
     pub id: ItemId,
     pub time: Ts,
-    pub agent: Arc<str>,
-    pub symbol: Arc<str>,
+    pub agent: u16,
+    pub symbol: u16,
     pub kind: Kind,
     pub len: u32,
+    /// (term key, frequency), sorted by key: lets a selective query score its few
+    /// documents directly instead of walking postings shared with everything else.
+    pub terms: Box<[(u64, u32)]>,
 }
 
 /// An immutable batch of tail documents with its inverted lists.
@@ -269,6 +275,22 @@ impl TailBatch {
         self.docs.push(doc);
     }
 
+    /// Appends `batch` to `tail`, then merges trailing batches while the last is at least
+    /// half the size of the one before (a binary counter): O(log n) batches, each document
+    /// copied O(log n) times. Merging everything every few publishes was quadratic.
+    pub fn push_into(tail: &mut Vec<Arc<TailBatch>>, batch: TailBatch) {
+        tail.push(Arc::new(batch));
+        while tail.len() >= 2 {
+            let n = tail.len();
+            if tail[n - 1].docs.len() * 2 < tail[n - 2].docs.len() {
+                break;
+            }
+            let merged = TailBatch::merge(&tail[n - 2..]);
+            tail.truncate(n - 2);
+            tail.push(Arc::new(merged));
+        }
+    }
+
     /// Merges batches into one, preserving document order.
     pub fn merge(batches: &[Arc<TailBatch>]) -> TailBatch {
         let mut out = TailBatch::default();
@@ -283,8 +305,8 @@ impl TailBatch {
     }
 
     fn passes(&self, d: &TailDoc, f: &TextFilter<'_>) -> bool {
-        f.agent.is_none_or(|a| *d.agent == *a)
-            && f.symbol.is_none_or(|s| *d.symbol == *s)
+        f.agent_id.is_none_or(|a| d.agent == a)
+            && f.symbol_id.is_none_or(|s| d.symbol == s)
             && f.kind.is_none_or(|k| d.kind == k)
             && f.from.is_none_or(|t| d.time >= t)
             && f.to.is_none_or(|t| d.time <= t)
@@ -340,8 +362,8 @@ impl TextIndex {
         Ok(TextIndex { index, ram, fields, writer, reader })
     }
 
-    /// Queues a document for the next commit.
-    pub fn add(&mut self, id: ItemId, time: Ts, agent: &str, symbol: &str, kind: Kind, text: &str) -> Result<()> {
+    /// Builds the index document of an item.
+    pub fn doc(&self, id: ItemId, time: Ts, agent: &str, symbol: &str, kind: Kind, text: &str) -> TantivyDocument {
         let f = self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_u64(f.id, id);
@@ -350,7 +372,28 @@ impl TextIndex {
         doc.add_text(f.symbol, symbol);
         doc.add_text(f.kind, kind.name());
         doc.add_text(f.text, text);
-        self.writer.add_document(doc)?;
+        doc
+    }
+
+    /// Queues documents for the next commit, in one hand-over to the indexing threads (one
+    /// wake-up instead of one per document).
+    pub fn add_all(&mut self, docs: Vec<TantivyDocument>) -> Result<()> {
+        if !docs.is_empty() {
+            self.writer.run(docs.into_iter().map(tantivy::indexer::UserOperation::Add))?;
+        }
+        Ok(())
+    }
+
+    /// Queues the deletion of every document (applied at the next commit).
+    pub fn clear(&mut self) -> Result<()> {
+        self.writer.delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Queues one document for the next commit.
+    pub fn add(&mut self, id: ItemId, time: Ts, agent: &str, symbol: &str, kind: Kind, text: &str) -> Result<()> {
+        let d = self.doc(id, time, agent, symbol, kind, text);
+        self.writer.add_document(d)?;
         Ok(())
     }
 
@@ -581,40 +624,73 @@ impl TextView<'_> {
         Ok(top.into_sorted().into_iter().map(|(s, id, _)| (s, id)).collect())
     }
 
-    /// BM25 scores of tail documents passing `filter` that contain a query term, as
+    /// The top `limit` tail documents by BM25 among those passing `filter` and `keep`, as
     /// (score, id), scored against the committed statistics.
-    pub fn search_tail(&self, terms: &[String], filter: &TextFilter<'_>) -> Vec<(f32, ItemId)> {
+    pub fn search_tail(
+        &self,
+        terms: &[String],
+        filter: &TextFilter<'_>,
+        keep: &dyn Fn(ItemId) -> bool,
+        limit: usize,
+    ) -> Vec<(f32, ItemId)> {
         if terms.is_empty() || self.tail.is_empty() {
             return Vec::new();
         }
         let stats = self.stats();
         let committed = self.searcher.total_num_docs().unwrap_or(0) > 0;
-        let weights: Vec<Option<Bm25Weight>> = terms
+        let weights: Vec<Option<(u64, Bm25Weight)>> = terms
             .iter()
             .map(|t| {
                 let df = self.doc_freq(t, committed);
-                (df > 0 || committed)
-                    .then(|| Bm25Weight::for_one_term_without_explain(df.max(1), stats.docs.max(1), stats.avg_len))
+                (df > 0 || committed).then(|| {
+                    (term_key(t), Bm25Weight::for_one_term_without_explain(df.max(1), stats.docs.max(1), stats.avg_len))
+                })
             })
             .collect();
-        let mut out = Vec::new();
-        for batch in self.tail {
-            let mut acc: FxHashMap<u32, f32> = FxHashMap::default();
-            for (t, w) in terms.iter().zip(&weights) {
-                let (Some(list), Some(w)) = (batch.postings.get(&term_key(t)), w) else { continue };
-                for &(i, tf) in list {
-                    let d = &batch.docs[i as usize];
-                    *acc.entry(i).or_default() += w.score(FieldNormReader::fieldnorm_to_id(d.len), tf);
+        let mut top = super::vector::TopK::new(limit);
+        // A query filtered by agent or symbol (an analyst recalling its own memories of one
+        // symbol) touches a small share of the tail: score those documents from their own
+        // term lists. Otherwise accumulate over the postings.
+        if filter.agent_id.is_some() || filter.symbol_id.is_some() {
+            for batch in self.tail {
+                for d in &batch.docs {
+                    if !batch.passes(d, filter) {
+                        continue;
+                    }
+                    let mut sc = 0.0f32;
+                    for (key, w) in weights.iter().flatten() {
+                        if let Ok(k) = d.terms.binary_search_by_key(key, |t| t.0) {
+                            sc += w.score(FieldNormReader::fieldnorm_to_id(d.len), d.terms[k].1);
+                        }
+                    }
+                    if sc > 0.0 && sc >= top.threshold() && keep(d.id) {
+                        top.push(sc, d.id, 0);
+                    }
                 }
             }
-            for (i, s) in acc {
-                let d = &batch.docs[i as usize];
-                if batch.passes(d, filter) {
-                    out.push((s, d.id));
+            return top.into_sorted().into_iter().map(|(s, id, _)| (s, id)).collect();
+        }
+        let mut acc: Vec<f32> = Vec::new();
+        for batch in self.tail {
+            acc.clear();
+            acc.resize(batch.docs.len(), 0.0);
+            for (key, w) in weights.iter().flatten() {
+                let Some(list) = batch.postings.get(key) else { continue };
+                for &(i, tf) in list {
+                    acc[i as usize] += w.score(FieldNormReader::fieldnorm_to_id(batch.docs[i as usize].len), tf);
+                }
+            }
+            for (i, &sc) in acc.iter().enumerate() {
+                if sc <= 0.0 || sc < top.threshold() {
+                    continue;
+                }
+                let d = &batch.docs[i];
+                if batch.passes(d, filter) && keep(d.id) {
+                    top.push(sc, d.id, 0);
                 }
             }
         }
-        out
+        top.into_sorted().into_iter().map(|(s, id, _)| (s, id)).collect()
     }
 }
 

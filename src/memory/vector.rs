@@ -166,13 +166,25 @@ pub fn flat_scan(
     limit: usize,
 ) -> Vec<(f32, ItemId, usize)> {
     let mut top = TopK::new(limit);
-    // Similarity first (contiguous, vectorised), filters only for what could enter the top.
+    let selective = filter.agent.is_some() || filter.symbol.is_some() || filter.kind.is_some();
     for (s, seg) in table.segments.iter().enumerate() {
         let base = table.starts[s];
         for (i, v) in seg.vectors.chunks_exact(dim).enumerate() {
-            let sim = dot(v, query);
-            if sim >= top.threshold() && filter.passes(seg, i, table, base + i) {
-                top.push(sim, seg.ids[i], base + i);
+            if selective {
+                // Filters first: most items fail them for a fraction of a dot product.
+                if !filter.passes(seg, i, table, base + i) {
+                    continue;
+                }
+                let sim = dot(v, query);
+                if sim >= top.threshold() {
+                    top.push(sim, seg.ids[i], base + i);
+                }
+            } else {
+                // Similarity first (contiguous, vectorised), filters only for what could enter.
+                let sim = dot(v, query);
+                if sim >= top.threshold() && filter.passes(seg, i, table, base + i) {
+                    top.push(sim, seg.ids[i], base + i);
+                }
             }
         }
     }

@@ -1,0 +1,100 @@
+//! The full analyst graph with memory on, bars/s, and peak memory: five analyst actors,
+//! the shared memory, the composer and the engine, on ../shared/data/spy_1m_2011.csv
+//! (1 symbol, 31,757 bars) and the five hourly files (5 symbols × ~40,800 bars).
+//! Targets on the hourly set: ≥ 25,000 bars/s and ≤ 1 GiB peak.
+//!
+//! Peak memory is the counting allocator's high-water mark during one graph run (heap
+//! bytes live at once, bars included), printed after the criterion measurements.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Instant;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use quorum::agents::load_profiles;
+use quorum::composer::ComposerConfig;
+use quorum::engine::graph::GraphStrategy;
+use quorum::engine::{EngineConfig, run};
+use quorum::market::{SessionMode, load};
+use quorum::memory::{MemoryParams, MemoryStore};
+use quorum::strategy::Universe;
+
+use common::{raw_opts, shared_or_sample};
+
+struct Peak;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+static INNER: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn note(delta: isize) {
+    let now = LIVE.fetch_add(delta, Ordering::Relaxed) + delta;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+unsafe impl GlobalAlloc for Peak {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        note(l.size() as isize);
+        unsafe { INNER.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        note(-(l.size() as isize));
+        unsafe { INNER.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        note(new as isize - l.size() as isize);
+        unsafe { INNER.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Peak = Peak;
+
+fn graph_run(bars: &quorum::market::Bars, universe: &Universe) -> usize {
+    let agents = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("agents");
+    let analysts =
+        load_profiles(&agents, None).expect("profiles").iter().map(|p| p.build().expect("analyst")).collect();
+    let store = Arc::new(MemoryStore::new(MemoryParams::default()).expect("store"));
+    let mut g = GraphStrategy::new(analysts, ComposerConfig::default(), store, Vec::new(), 0.05);
+    let r = run(bars, universe, &mut g, &EngineConfig::default(), &mut |_, _| {});
+    assert!(g.error.is_none(), "{:?}", g.error);
+    r.fills.len()
+}
+
+fn bench_graph(c: &mut Criterion) {
+    let mut g = c.benchmark_group("graph");
+    g.sample_size(10);
+    let mut report = Vec::new();
+    for (label, name) in [("spy_1m_2011", "spy_1m_2011.csv"), ("hourly_5_symbols", "hourly_1998-2021")] {
+        let mut opts = raw_opts(shared_or_sample(name));
+        opts.session = SessionMode::Auto;
+        let (bars, rep) = load(&opts).expect("load");
+        let universe =
+            Universe { symbols: bars.symbols.clone(), classes: rep.asset_classes.clone(), interval: rep.interval_ns };
+        let before = LIVE.load(Ordering::Relaxed);
+        PEAK.store(before, Ordering::Relaxed);
+        let t = Instant::now();
+        graph_run(&bars, &universe);
+        let secs = t.elapsed().as_secs_f64();
+        let peak = PEAK.load(Ordering::Relaxed);
+        report.push(format!(
+            "{label}: {} bars in {secs:.2} s = {:.0} bars/s, peak heap {:.0} MiB (bars {:.0} MiB)",
+            bars.len(),
+            bars.len() as f64 / secs,
+            peak as f64 / 1048576.0,
+            before as f64 / 1048576.0
+        ));
+        g.throughput(Throughput::Elements(bars.len() as u64));
+        g.bench_function(label, |b| b.iter(|| graph_run(&bars, &universe)));
+    }
+    g.finish();
+    println!("\nsingle runs:");
+    for line in report {
+        println!("{line}");
+    }
+}
+
+criterion_group!(benches, bench_graph);
+criterion_main!(benches);
