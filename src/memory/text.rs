@@ -254,7 +254,7 @@ pub struct TailDoc {
     pub len: u32,
     /// (term key, frequency), sorted by key: lets a selective query score its few
     /// documents directly instead of walking postings shared with everything else.
-    pub terms: Box<[(u64, u32)]>,
+    pub terms: Arc<[(u64, u32)]>,
 }
 
 /// An immutable batch of tail documents with its inverted lists.
@@ -375,11 +375,13 @@ impl TextIndex {
         doc
     }
 
-    /// Queues documents for the next commit, in one hand-over to the indexing threads (one
-    /// wake-up instead of one per document).
+    /// Queues documents for the next commit in hand-overs of up to 512 (one wake-up per
+    /// batch instead of one per document; batches still spread over both indexing threads).
     pub fn add_all(&mut self, docs: Vec<TantivyDocument>) -> Result<()> {
-        if !docs.is_empty() {
-            self.writer.run(docs.into_iter().map(tantivy::indexer::UserOperation::Add))?;
+        let mut it = docs.into_iter().peekable();
+        while it.peek().is_some() {
+            let batch: Vec<_> = it.by_ref().take(512).map(tantivy::indexer::UserOperation::Add).collect();
+            self.writer.run(batch)?;
         }
         Ok(())
     }
