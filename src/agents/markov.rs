@@ -3,7 +3,7 @@
 //! Each bar is assigned one of six states: trend (the `trend_bars`-bar return in standard
 //! deviations: below −`trend_z` down, above +`trend_z` up, else flat) × volatility (short
 //! over long realised volatility below or at least 1: calm or volatile). The analyst keeps,
-//! per symbol, an estimated transition matrix — counts N[i][j] of moves from state i to j,
+//! per symbol, an estimated transition matrix — counts `N[i][j]` of moves from state i to j,
 //! each row decayed by `forget` per update so the chain adapts — and the mean next-bar
 //! return μⱼ after each state (exponentially weighted). With a symmetric Dirichlet prior
 //! of total weight `prior`:

@@ -35,7 +35,7 @@ pub struct IngestArgs {
     /// Checkpoint folder to create or extend.
     #[arg(long)]
     pub into: PathBuf,
-    /// Config file whose [memory] section sets the parameters of a new store.
+    /// Config file whose `[memory]` section sets the parameters of a new store.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Vector dimension of a new store (default: the first item's vector length, else memory.dim).
