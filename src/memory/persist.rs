@@ -32,9 +32,8 @@ use super::item::{ItemExtra, ItemId, Kind, Layer};
 use super::ivf::Ivf;
 use super::params::MemoryParams;
 use super::store::{MemoryStore, Writer};
-use super::table::{ItemState, Names, Segment, Table};
+use super::table::{ItemState, Names, RowKey, Segment, Table};
 use super::text::{Analyzer, TextIndex, committed_ids};
-use super::vector::normalise;
 use crate::market::Ts;
 
 /// The checkpoint format version this build writes and reads.
@@ -321,25 +320,14 @@ impl MemoryStore {
             let (Some(a), Some(s)) = (names.agent(&it.agent), names.symbol(&it.symbol)) else {
                 return Err(MemoryError::corrupt(&items_path, "too many agents or symbols"));
             };
-            let mut v = it.vector.clone();
-            let has_vec = !v.is_empty() && normalise(&mut v);
-            if !has_vec {
-                v = vec![0.0; p.dim];
-            }
-            seg.ids.push(it.id);
-            seg.time.push(it.time);
-            seg.agent.push(a);
-            seg.symbol.push(s);
-            seg.kind.push(it.kind);
-            seg.has_vec.push(has_vec);
-            seg.vectors.extend_from_slice(&v);
-            seg.text.push(Arc::from(it.text.as_str()));
-            seg.extra.push(Arc::new(ItemExtra {
+            let key = RowKey { id: it.id, time: it.time, agent: a, symbol: s, kind: it.kind };
+            let extra = ItemExtra {
                 outcome: it.outcome,
                 metadata: it.metadata,
                 source_id: it.source_id,
                 raw_vector: it.vector,
-            }));
+            };
+            seg.push_new(key, &it.text, extra, p.dim);
             states.push(ItemState {
                 importance: it.importance,
                 imp_time: it.imp_time,

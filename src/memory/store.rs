@@ -28,9 +28,8 @@ use super::ivf::Ivf;
 use super::params::MemoryParams;
 use super::rank;
 use super::snapshot::{Counts, Hit, Query, Snapshot};
-use super::table::{ItemState, Names, Segment, Table};
+use super::table::{ItemState, Names, RowKey, Segment, Table};
 use super::text::{Analyzer, TailBatch, TailDoc, TextIndex};
-use super::vector::normalise;
 use crate::market::Ts;
 use crate::market::time::NS_PER_MIN;
 
@@ -465,11 +464,6 @@ impl MemoryStore {
             };
             let id = w.next_id;
             w.next_id += 1;
-            let mut v = item.vector.clone();
-            let has_vec = !v.is_empty() && normalise(&mut v);
-            if !has_vec {
-                v = vec![0.0; dim];
-            }
             let (terms, len) = w.analyzer.term_keys(&item.text);
             docs.push(w.text.doc(id, item.time, &item.agent, &item.symbol, item.kind, &item.text));
             batch.push(
@@ -481,20 +475,14 @@ impl MemoryStore {
                     Arc::make_mut(&mut w.aggregates).add(item.time, &item.agent, &item.symbol, ret);
                 }
             }
-            seg.ids.push(id);
-            seg.time.push(item.time);
-            seg.agent.push(agent);
-            seg.symbol.push(symbol);
-            seg.kind.push(item.kind);
-            seg.has_vec.push(has_vec);
-            seg.vectors.extend_from_slice(&v);
-            seg.text.push(Arc::from(item.text.as_str()));
-            seg.extra.push(Arc::new(ItemExtra {
+            let key = RowKey { id, time: item.time, agent, symbol, kind: item.kind };
+            let extra = ItemExtra {
                 outcome: item.outcome,
                 metadata: item.metadata,
                 source_id: item.source_id,
                 raw_vector: item.vector,
-            }));
+            };
+            seg.push_new(key, &item.text, extra, dim);
             states.push(ItemState {
                 importance: item.importance,
                 imp_time: item.time,

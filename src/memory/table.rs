@@ -29,6 +29,16 @@ pub struct ItemState {
     pub alive: bool,
 }
 
+/// The scalar columns of a new item.
+#[derive(Debug, Clone, Copy)]
+pub struct RowKey {
+    pub id: ItemId,
+    pub time: Ts,
+    pub agent: u16,
+    pub symbol: u16,
+    pub kind: Kind,
+}
+
 /// Immutable columns of a run of items (contiguous positions).
 #[derive(Debug, Clone, Default)]
 pub struct Segment {
@@ -53,6 +63,25 @@ impl Segment {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
+    }
+
+    /// Appends a new item: the vector is stored unit-normalised (zeros when absent or not
+    /// finite), the raw vector kept in `extra`.
+    pub fn push_new(&mut self, key: RowKey, text: &str, extra: ItemExtra, dim: usize) {
+        let mut v = extra.raw_vector.clone();
+        let has_vec = !v.is_empty() && super::vector::normalise(&mut v);
+        if !has_vec {
+            v = vec![0.0; dim];
+        }
+        self.ids.push(key.id);
+        self.time.push(key.time);
+        self.agent.push(key.agent);
+        self.symbol.push(key.symbol);
+        self.kind.push(key.kind);
+        self.has_vec.push(has_vec);
+        self.vectors.extend_from_slice(&v);
+        self.text.push(Arc::from(text));
+        self.extra.push(Arc::new(extra));
     }
 
     /// Appends item `i` of `other`.
