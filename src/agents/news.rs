@@ -247,3 +247,30 @@ mod tests {
         assert!(score("Earnings did not disappoint") > 0.0, "negation flips");
     }
 }
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn test_news_file_loads_and_bad_rows_are_named() {
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/news/news_2019-04-17.csv");
+        let news = load(&shipped).unwrap();
+        assert_eq!(news.len(), 57);
+        assert!(news.windows(2).all(|w| w[0].ts <= w[1].ts));
+        assert!(news.iter().any(|h| h.tickers.contains(&"aapl".to_string())));
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("timestamp,tickers,source,headline\nyesterday,aapl,x,Apple beats\n", "line 2"),
+            ("timestamp,tickers,source,headline\n2019-04-17T10:00:00Z,,x,Apple beats\n", "`tickers`"),
+            ("timestamp,tickers,headline\n2019-04-17T10:00:00Z,aapl,Apple beats\n", "missing column `source`"),
+        ];
+        for (k, (text, want)) in cases.iter().enumerate() {
+            let p = dir.path().join(format!("n{k}.csv"));
+            std::fs::write(&p, text).unwrap();
+            let e = load(&p).unwrap_err().to_string();
+            assert!(e.contains(&format!("n{k}.csv")) && e.contains(want), "{e}");
+        }
+        assert!(load(&dir.path().join("none.csv")).unwrap_err().to_string().contains("none.csv"));
+    }
+}
