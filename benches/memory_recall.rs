@@ -3,7 +3,9 @@
 //! and the p50/p99 of those single-query times are printed (criterion reports means and
 //! medians, not tails). Targets: p99 ≤ 250 µs at 100k, ≤ 2 ms at 1M.
 //!
-//! Set `QUORUM_BENCH_MAX_ITEMS` to skip larger sizes (e.g. 100000 on a small machine).
+//! Set `QUORUM_BENCH_MAX_ITEMS` to skip larger sizes (e.g. 100000 on a small machine) and
+//! `QUORUM_BENCH_MIN_ITEMS` to skip smaller ones (e.g. to profile one size);
+//! `QUORUM_BENCH_PROBE` overrides the IVF lists probed per query.
 
 mod common;
 
@@ -75,6 +77,7 @@ fn queries(now: i64, filtered: bool, seed: u64) -> Vec<Query> {
                 symbol: filtered.then(|| symbols[rng.below(8)].to_string()),
                 at: now,
                 k: 10,
+                probe: std::env::var("QUORUM_BENCH_PROBE").ok().and_then(|v| v.parse().ok()),
                 ..Default::default()
             }
         })
@@ -86,11 +89,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn bench_recall(c: &mut Criterion) {
-    let max: usize = std::env::var("QUORUM_BENCH_MAX_ITEMS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (min, max) = (env("QUORUM_BENCH_MIN_ITEMS", 0), env("QUORUM_BENCH_MAX_ITEMS", 1_000_000));
     let mut report = Vec::new();
     let mut g = c.benchmark_group("memory_recall");
     g.sample_size(20).measurement_time(Duration::from_secs(4));
-    for n in [1_000usize, 10_000, 100_000, 1_000_000].into_iter().filter(|&n| n <= max) {
+    for n in [1_000usize, 10_000, 100_000, 1_000_000].into_iter().filter(|&n| (min..=max).contains(&n)) {
         let t = Instant::now();
         let (store, now, bytes) = build(n);
         let build_s = t.elapsed().as_secs_f64();
@@ -109,12 +113,22 @@ fn bench_recall(c: &mut Criterion) {
                 }
             }
             lat.sort_by(f64::total_cmp);
+            // Recall@10 against the same query with every IVF list probed (exact vectors).
+            let (mut agree, mut total) = (0usize, 0usize);
+            for q in &qs {
+                let exact: Vec<u64> =
+                    snap.recall(&Query { probe: Some(usize::MAX), ..q.clone() }).iter().map(|h| h.id).collect();
+                let got = snap.recall(q);
+                agree += got.iter().filter(|h| exact.contains(&h.id)).count();
+                total += exact.len();
+            }
             let label = format!("hybrid_top10_{}{}", n, if filtered { "_filtered" } else { "" });
             report.push(format!(
-                "{label:<32} p50 {:>8.1} us  p99 {:>8.1} us  max {:>8.1} us  ({bytes:.0} bytes/item, built in {build_s:.1} s)",
+                "{label:<32} p50 {:>8.1} us  p99 {:>8.1} us  max {:>8.1} us  recall@10 vs exact {:.3}  ({bytes:.0} bytes/item, built in {build_s:.1} s)",
                 percentile(&lat, 0.5),
                 percentile(&lat, 0.99),
-                lat[lat.len() - 1]
+                lat[lat.len() - 1],
+                agree as f64 / total.max(1) as f64
             ));
             let mut k = 0usize;
             g.bench_function(&label, |b| {

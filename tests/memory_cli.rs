@@ -51,6 +51,10 @@ fn test_memory_cli_ingest_search_stats_bench() {
     let (code, out, err) = quorum(&["memory", "bench", ck_s, "--queries", queries.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("p50") && out.contains("p99") && out.contains("queries/s"), "{out}");
+    assert!(out.contains("vector search is exact"), "a 3-item store has no IVF: {out}");
+    let (code, _, err) = quorum(&["memory", "bench", ck_s, "--queries", queries.to_str().unwrap(), "--probe", "0"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--probe"), "{err}");
 
     // Ingesting again extends the checkpoint.
     let (code, out, _) = quorum(&["memory", "ingest", items.to_str().unwrap(), "--into", ck_s]);

@@ -84,6 +84,7 @@ pub fn run_step(
                     from: None,
                     at: ts,
                     k: spec.k,
+                    probe: None,
                 };
                 snap.recall(&q)
                     .into_iter()

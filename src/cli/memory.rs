@@ -105,6 +105,9 @@ pub struct BenchArgs {
     /// Passes over the query file (after one warm-up pass).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
+    /// IVF lists probed per query (default: the store's `ivf_probe`).
+    #[arg(long)]
+    pub probe: Option<usize>,
     /// What to do with malformed lines.
     #[arg(long, value_enum, default_value_t = BadRowPolicy::Fail)]
     pub on_bad_row: BadRowPolicy,
@@ -237,6 +240,7 @@ fn search(a: &SearchArgs) -> Result<()> {
         from: time_arg("from", &a.from)?,
         at,
         k: a.k,
+        probe: None,
     };
     let hits = snap.recall(&q);
     let out: Vec<HitOut> = hits
@@ -376,7 +380,11 @@ fn stats(a: &StatsArgs) -> Result<()> {
 fn bench(a: &BenchArgs) -> Result<()> {
     let store = open(&a.dir)?;
     let snap = store.snapshot();
-    let (queries, skipped) = read_lines(&a.queries, a.on_bad_row, |l| parse_query(l, snap.now(), a.k))?;
+    let (mut queries, skipped) = read_lines(&a.queries, a.on_bad_row, |l| parse_query(l, snap.now(), a.k))?;
+    if a.probe == Some(0) {
+        bail!("--probe must be at least 1");
+    }
+    queries.iter_mut().for_each(|(_, q)| q.probe = a.probe);
     if queries.is_empty() {
         bail!("{}: no queries", a.queries.display());
     }
@@ -392,9 +400,15 @@ fn bench(a: &BenchArgs) -> Result<()> {
             }
         }
     }
-    let mut hits = 0usize;
+    // Warm-up pass, which also measures the approximate vector index against every list
+    // probed (the exact cosine top-N).
+    let (mut hits, mut agree, mut exact_hits) = (0usize, 0usize, 0usize);
     for (_, q) in &queries {
-        hits += snap.recall(q).len();
+        let got = snap.recall(q);
+        let exact = snap.recall(&Query { probe: Some(usize::MAX), ..q.clone() });
+        hits += got.len();
+        exact_hits += exact.len();
+        agree += got.iter().filter(|h| exact.iter().any(|e| e.id == h.id)).count();
     }
     let mut lat = Vec::with_capacity(queries.len() * a.repeat.max(1));
     let started = Instant::now();
@@ -419,6 +433,14 @@ fn bench(a: &BenchArgs) -> Result<()> {
         lat.len() as f64 / total,
         hits
     );
+    match snap.ivf_lists() {
+        Some(lists) => println!(
+            "recall@k vs exact vector search: {:.3} ({agree} of {exact_hits} hits; IVF {lists} lists, probe {})",
+            agree as f64 / exact_hits.max(1) as f64,
+            a.probe.unwrap_or(store.params().ivf_probe)
+        ),
+        None => println!("vector search is exact (fewer live items than ivf_min_items)"),
+    }
     if !skipped.is_empty() {
         println!("skipped lines: {}", skipped.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "));
     }

@@ -168,6 +168,7 @@ pub fn parse_query(line: &str, default_at: Ts, default_k: usize) -> std::result:
         from: get_time(&o, "from", false)?,
         at: get_time(&o, "at", false)?.unwrap_or(default_at),
         k,
+        probe: None,
     })
 }
 

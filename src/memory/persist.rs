@@ -361,7 +361,7 @@ impl MemoryStore {
         let text =
             TextIndex::open_existing(ram, &analyzer).map_err(|e| MemoryError::corrupt(&index_dir, e.to_string()))?;
         let searcher = text.searcher();
-        let ids = committed_ids(&searcher).map_err(|e| MemoryError::corrupt(&index_dir, e.to_string()))?;
+        let ids = committed_ids(&searcher.searcher).map_err(|e| MemoryError::corrupt(&index_dir, e.to_string()))?;
         if ids != seg.ids {
             return Err(MemoryError::corrupt(
                 &index_dir,

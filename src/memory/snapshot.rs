@@ -6,11 +6,10 @@
 //! builds the next snapshot at `publish` and swaps it in with `arc-swap`; readers `load`
 //! the current one without locks and keep it alive as long as they hold the `Arc`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
-use tantivy::Searcher;
 
 use super::aggregates::{AgentStats, Aggregates};
 use super::item::{ItemId, Kind, Layer, MemoryItem};
@@ -18,9 +17,15 @@ use super::ivf::Ivf;
 use super::params::MemoryParams;
 use super::rank::{self, ScoreParts};
 use super::table::{Names, Table};
-use super::text::{Analyzer, Fields, TailBatch, TextFilter, TextView};
+use super::text::{Analyzer, Committed, Fields, TailBatch, TextFilter, TextView};
 use super::vector::{VecFilter, dot, flat_scan, normalise};
 use crate::market::Ts;
+
+thread_local! {
+    /// A query analyzer per reader thread: its stem cache survives across queries (every
+    /// snapshot's analyzer is configured alike, so any one serves).
+    static QUERY_ANALYZER: std::cell::RefCell<Option<Analyzer>> = const { std::cell::RefCell::new(None) };
+}
 
 /// A recall request.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -39,6 +44,9 @@ pub struct Query {
     pub at: Ts,
     /// Number of hits wanted.
     pub k: usize,
+    /// IVF lists to probe for this query (None: the store's `ivf_probe`; `usize::MAX`:
+    /// an exact f32 scan instead of the index, for measuring the index's recall).
+    pub probe: Option<usize>,
 }
 
 /// One recalled memory.
@@ -68,7 +76,7 @@ pub struct Snapshot {
     pub(crate) table: Table,
     pub(crate) names: Arc<Names>,
     pub(crate) fields: Fields,
-    pub(crate) searcher: Searcher,
+    pub(crate) searcher: Committed,
     pub(crate) analyzer: Arc<Analyzer>,
     pub(crate) tail: Vec<Arc<TailBatch>>,
     pub(crate) aggregates: Arc<Aggregates>,
@@ -96,6 +104,11 @@ impl Snapshot {
     /// Counts of live items.
     pub fn counts(&self) -> Counts {
         self.counts
+    }
+
+    /// The number of IVF lists, if the vector side is approximate (see `ivf`).
+    pub fn ivf_lists(&self) -> Option<usize> {
+        self.ivf.as_ref().map(|i| i.lists.len())
     }
 
     /// Win/loss stats of an agent (optionally on one symbol) as of `t`.
@@ -171,7 +184,9 @@ impl Snapshot {
             (v.len() == p.dim && normalise(&mut v)).then_some(v)
         });
         let terms: Vec<String> = match &q.text {
-            Some(t) if !t.trim().is_empty() => (*self.analyzer).clone().query_terms(t),
+            Some(t) if !t.trim().is_empty() => {
+                QUERY_ANALYZER.with(|a| a.borrow_mut().get_or_insert_with(|| (*self.analyzer).clone()).query_terms(t))
+            }
             _ => Vec::new(),
         };
         let has_text = !terms.is_empty();
@@ -180,16 +195,18 @@ impl Snapshot {
         let vector_side = || match &qvec {
             Some(v) => {
                 let filter = VecFilter { agent, symbol, kind: q.kind, layer: q.layer, from: q.from, to: q.at };
-                match &self.ivf {
-                    Some(ivf) => ivf.search(&self.table, p.dim, v, &filter, n, p.ivf_probe),
-                    None => flat_scan(&self.table, p.dim, v, &filter, n),
+                match (&self.ivf, q.probe) {
+                    (Some(ivf), probe) if probe != Some(usize::MAX) => {
+                        ivf.search(&self.table, p.dim, v, &filter, n, probe.unwrap_or(p.ivf_probe))
+                    }
+                    _ => flat_scan(&self.table, p.dim, v, &filter, n),
                 }
             }
             None => Vec::new(),
         };
         let (text_hits, vec_hits) = (text_side(), vector_side());
         // id -> (position, bm25)
-        let mut cands: HashMap<ItemId, (usize, Option<f32>)> = HashMap::new();
+        let mut cands: FxHashMap<ItemId, (usize, Option<f32>)> = FxHashMap::default();
         for (s, id, pos) in text_hits {
             cands.insert(id, (pos, Some(s)));
         }
@@ -231,7 +248,7 @@ impl Snapshot {
     /// Text candidates passing every filter, best BM25 first (ties by id), at most `n`.
     fn text_candidates(&self, terms: &[String], q: &Query, n: usize) -> Vec<(f32, ItemId, usize)> {
         let view =
-            TextView { fields: self.fields, searcher: &self.searcher, tail: &self.tail, max_time: self.max_time };
+            TextView { fields: self.fields, committed: &self.searcher, tail: &self.tail, max_time: self.max_time };
         let filter = TextFilter {
             agent: q.agent.as_deref(),
             symbol: q.symbol.as_deref(),
@@ -251,7 +268,7 @@ impl Snapshot {
             .into_iter()
             .filter_map(|(s, id)| keep(id).map(|p| (s, id, p)))
             .collect();
-        let total = self.searcher.num_docs() as usize;
+        let total = self.searcher.searcher.num_docs() as usize;
         let mut limit = n;
         loop {
             let committed = view.search_committed(terms, &filter, limit).unwrap_or_default();

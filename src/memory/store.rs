@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
 use serde::Serialize;
-use tantivy::Searcher;
 
 use super::aggregates::Aggregates;
 use super::error::{MemoryError, Result};
@@ -29,7 +28,7 @@ use super::params::MemoryParams;
 use super::rank;
 use super::snapshot::{Counts, Hit, Query, Snapshot};
 use super::table::{ItemState, Names, RowKey, Segment, Table};
-use super::text::{Analyzer, TailBatch, TailDoc, TextIndex};
+use super::text::{Analyzer, Committed, TailBatch, TailDoc, TextIndex};
 use crate::market::Ts;
 use crate::market::time::NS_PER_MIN;
 
@@ -64,7 +63,7 @@ pub(crate) struct Writer {
     pub table: Table,
     pub names: Arc<Names>,
     pub text: TextIndex,
-    pub searcher: Searcher,
+    pub searcher: Committed,
     pub analyzer: Analyzer,
     /// An analyzer for snapshots' queries (cloned per query, so its stem cache stays empty).
     pub query_analyzer: Arc<Analyzer>,

@@ -20,16 +20,17 @@
 //! analysed by [`Analyzer`] (words, lower-cased, English Snowball stems: "springs" finds
 //! "spring") and handed to tantivy pre-tokenized.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::Hasher;
+use tantivy::columnar::ColumnValues;
 use tantivy::directory::RamDirectory;
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::query::{Bm25StatisticsProvider, Bm25Weight};
 use tantivy::schema::{FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{Language, RawTokenizer, Stemmer, TextAnalyzer, Token, TokenStream, Tokenizer};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, SegmentReader, TantivyDocument, Term};
 
 use super::error::Result;
 use super::item::{ItemId, Kind};
@@ -332,6 +333,7 @@ pub struct TextIndex {
     pub fields: Fields,
     writer: IndexWriter,
     reader: IndexReader,
+    current: Committed,
 }
 
 impl TextIndex {
@@ -358,8 +360,9 @@ impl TextIndex {
         index.tokenizers().register("quorum", TextAnalyzer::from(QuorumTokenizer::new(analyzer)));
         let writer: IndexWriter = index.writer_with_num_threads(INDEX_THREADS, INDEX_THREADS * 30_000_000)?;
         writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(TextIndex { index, ram, fields, writer, reader })
+        let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let current = Committed::new(reader.searcher(), fields, None)?;
+        Ok(TextIndex { index, ram, fields, writer, reader, current })
     }
 
     /// Builds the index document of an item.
@@ -407,7 +410,7 @@ impl TextIndex {
     /// 50% while merges ran and left the segment count to thread timing; this way the cost
     /// sits in the commit that causes it, each document is merged O(log n) times and the
     /// searcher holds O(log n) segments.
-    pub fn commit(&mut self) -> Result<Searcher> {
+    pub fn commit(&mut self) -> Result<Committed> {
         self.writer.commit()?;
         loop {
             let metas = self.index.searchable_segment_metas()?;
@@ -428,25 +431,116 @@ impl TextIndex {
             self.writer.merge(&ids).wait()?;
         }
         self.reader.reload()?;
-        Ok(self.reader.searcher())
+        self.current = Committed::new(self.reader.searcher(), self.fields, Some(&self.current))?;
+        Ok(self.current.clone())
     }
 
-    /// A searcher of the last commit.
-    pub fn searcher(&self) -> Searcher {
-        self.reader.searcher()
+    /// The searcher of the last commit.
+    pub fn searcher(&self) -> Committed {
+        self.current.clone()
     }
+}
+
+/// One committed segment's columns and cached filter sets, built once per segment (not per
+/// query: opening a fast-field column and walking an agent's postings cost more than the
+/// query terms' postings did).
+pub struct SegInfo {
+    id: tantivy::index::SegmentId,
+    ids: Arc<dyn ColumnValues<u64>>,
+    times: Arc<dyn ColumnValues<i64>>,
+    /// The smallest field-norm id of any document (the longest possible BM25 tf part).
+    min_norm: u8,
+    /// Documents holding a filter term (agent, symbol or kind), as bitsets, built on first use.
+    filters: Mutex<FxHashMap<Term, Arc<[u64]>>>,
+}
+
+impl SegInfo {
+    fn new(seg: &SegmentReader, fields: Fields) -> Result<Self> {
+        let norms = seg.get_fieldnorms_reader(fields.text)?;
+        let min_norm = (0..seg.max_doc()).map(|d| norms.fieldnorm_id(d)).min().unwrap_or(0);
+        Ok(SegInfo {
+            id: seg.segment_id(),
+            ids: seg.fast_fields().u64("id")?.first_or_default_col(0),
+            times: seg.fast_fields().i64("time")?.first_or_default_col(i64::MIN),
+            min_norm,
+            filters: Mutex::new(FxHashMap::default()),
+        })
+    }
+
+    /// The documents holding `term`, as a bitset of `max_doc` bits.
+    fn filter(&self, seg: &SegmentReader, term: &Term) -> Result<Arc<[u64]>> {
+        if let Some(b) = self.filters.lock().unwrap_or_else(|e| e.into_inner()).get(term) {
+            return Ok(b.clone());
+        }
+        let mut bits = vec![0u64; (seg.max_doc() as usize).div_ceil(64)];
+        let inv = seg.inverted_index(term.field())?;
+        if let Some(mut p) = inv.read_block_postings(term, IndexRecordOption::Basic).map_err(io_err)? {
+            while !p.docs().is_empty() {
+                for &d in p.docs() {
+                    bits[d as usize / 64] |= 1 << (d % 64);
+                }
+                p.advance();
+            }
+        }
+        let bits: Arc<[u64]> = bits.into();
+        self.filters.lock().unwrap_or_else(|e| e.into_inner()).insert(term.clone(), bits.clone());
+        Ok(bits)
+    }
+}
+
+fn io_err(e: std::io::Error) -> super::error::MemoryError {
+    super::error::MemoryError::from(tantivy::TantivyError::from(e))
+}
+
+/// A searcher of one commit with its segments' [`SegInfo`] (in the searcher's order).
+#[derive(Clone)]
+pub struct Committed {
+    pub searcher: Searcher,
+    segs: Arc<[Arc<SegInfo>]>,
+}
+
+impl Committed {
+    /// Wraps `searcher`, reusing `prev`'s info for segments it already held.
+    pub fn new(searcher: Searcher, fields: Fields, prev: Option<&Committed>) -> Result<Self> {
+        let segs = searcher
+            .segment_readers()
+            .iter()
+            .map(|seg| match prev.and_then(|p| p.segs.iter().find(|i| i.id == seg.segment_id())) {
+                Some(info) => Ok(info.clone()),
+                None => SegInfo::new(seg, fields).map(Arc::new),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Committed { searcher, segs: segs.into() })
+    }
+}
+
+/// Per-thread buffers of the committed search, reused across queries.
+#[derive(Default)]
+struct Scratch {
+    /// The query terms' frequencies in one segment, list after list, in document order.
+    freqs: Vec<u32>,
+    /// `levels[l]`: documents holding at least l + 1 of the query terms (bitsets).
+    levels: Vec<u64>,
+    /// Per present term: its documents (bitset) and the set bits before each word.
+    bits: Vec<u64>,
+    ranks: Vec<u32>,
+    allowed: Vec<u64>,
+    scored: Vec<u64>,
+    fresh: Vec<u64>,
 }
 
 thread_local! {
-    /// Per-thread BM25 accumulator: one f32 per document of the largest segment seen,
-    /// all zero between queries.
-    static ACCUMULATOR: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
+
+/// Most term-count levels tracked: a query of more terms still works, its candidate sets
+/// are just coarser.
+const MAX_LEVELS: usize = 4;
 
 /// Read-only text search over a committed searcher and a tail.
 pub struct TextView<'a> {
     pub fields: Fields,
-    pub searcher: &'a Searcher,
+    pub committed: &'a Committed,
     pub tail: &'a [Arc<TailBatch>],
     /// The latest event time of any stored item (a time filter at or after it is a no-op).
     pub max_time: Ts,
@@ -455,9 +549,10 @@ pub struct TextView<'a> {
 impl TextView<'_> {
     /// BM25 statistics: the committed index's, or the tail's own before the first commit.
     pub fn stats(&self) -> Stats {
-        let docs = self.searcher.total_num_docs().unwrap_or(0);
+        let searcher = &self.committed.searcher;
+        let docs = searcher.total_num_docs().unwrap_or(0);
         if docs > 0 {
-            let tokens = self.searcher.total_num_tokens(self.fields.text).unwrap_or(0);
+            let tokens = searcher.total_num_tokens(self.fields.text).unwrap_or(0);
             return Stats { docs, avg_len: tokens as f32 / docs as f32 };
         }
         let n: u64 = self.tail.iter().map(|b| b.docs.len() as u64).sum();
@@ -467,7 +562,7 @@ impl TextView<'_> {
 
     fn doc_freq(&self, term: &str, committed: bool) -> u64 {
         if committed {
-            self.searcher.doc_freq(&Term::from_field_text(self.fields.text, term)).unwrap_or(0)
+            self.committed.searcher.doc_freq(&Term::from_field_text(self.fields.text, term)).unwrap_or(0)
         } else {
             let k = term_key(term);
             self.tail.iter().map(|b| b.postings.get(&k).map_or(0, |l| l.len() as u64)).sum()
@@ -475,15 +570,29 @@ impl TextView<'_> {
     }
 
     /// Top `limit` committed documents by BM25 among those passing `filter`, as (score, id),
-    /// ties broken by id.
+    /// ties broken by id. Exact: the same list as scoring every matching document.
     ///
-    /// Document-at-a-time over tantivy's postings, scored by tantivy's own `Bm25Weight`
-    /// with the index's statistics (the scores a `TermQuery` union gives). Measured on
-    /// 100k synthetic items with 3-word queries whose terms sit in 2–8% of the documents:
-    /// tantivy's block-max WAND union took ~500 µs (memory texts are short and similar, so
-    /// BM25 scores barely vary and its skipping rarely applies; seeding it with a good
-    /// threshold from intersections did not help), this merge ~100 µs. Filters on agent,
-    /// symbol and kind become a bitset from their postings; the time range, liveness and the
+    /// Scores are tantivy's own (`Bm25Weight` with the index-wide statistics, the scores a
+    /// `TermQuery` union gives); what is ours is which documents get scored. Per segment:
+    ///
+    /// 1. The query terms' postings are decoded (cheap: bit-packed blocks) and each term's
+    ///    documents set in a bitset; bit-sliced counting gives `C_r`, the documents holding
+    ///    at least `r` of the terms, with a few word operations per 64 documents.
+    /// 2. Only `C_r` (∩ the filter bitsets) is scored, for the largest `r` that can fill the
+    ///    top. A document outside `C_r` holds at most `r − 1` terms, so its score is at most
+    ///    `B(r−1)`, the sum of the `r − 1` largest per-term upper bounds (`ub_t` = the term's
+    ///    score at its highest tf in the segment and the segment's shortest document). If
+    ///    the top's threshold then exceeds `B(r−1)` the segment is done; otherwise `r` drops
+    ///    and the next layer of documents is scored. This is the max-score argument of Turtle
+    ///    & Flood ("Query evaluation: strategies and optimizations", 1995) applied to
+    ///    term-count layers rather than to lists.
+    ///
+    /// Why: memory texts are short and similar, so BM25 scores barely vary and the usual
+    /// skipping schemes rarely apply. Measured on 100k synthetic items with 3-word queries
+    /// whose terms sit in 2–8% of the documents: tantivy's block-max WAND union ~500 µs,
+    /// a document-at-a-time merge 360 µs, scoring every posting term-at-a-time 190 µs,
+    /// this (which scores ~5% of the postings) see the module docs of `memory`. Filters on agent,
+    /// symbol and kind are cached bitsets per segment; the time range, liveness and the
     /// id are read only for documents that would enter the top.
     pub fn search_committed(
         &self,
@@ -491,7 +600,8 @@ impl TextView<'_> {
         filter: &TextFilter<'_>,
         limit: usize,
     ) -> Result<Vec<(f32, ItemId)>> {
-        if terms.is_empty() || self.searcher.num_docs() == 0 || limit == 0 {
+        let searcher = &self.committed.searcher;
+        if terms.is_empty() || searcher.num_docs() == 0 || limit == 0 {
             return Ok(Vec::new());
         }
         let f = self.fields;
@@ -502,7 +612,7 @@ impl TextView<'_> {
         let weights: Vec<(Box<[[f32; 2]; 256]>, Bm25Weight)> = term_objs
             .iter()
             .map(|t| {
-                let df = self.searcher.doc_freq(t).unwrap_or(0);
+                let df = searcher.doc_freq(t).unwrap_or(0);
                 let w = Bm25Weight::for_one_term_without_explain(df, stats.docs, stats.avg_len);
                 let mut table = Box::new([[0.0f32; 2]; 256]);
                 for (norm, row) in table.iter_mut().enumerate() {
@@ -524,105 +634,168 @@ impl TextView<'_> {
             filter_terms.push(Term::from_field_text(f.kind, k.name()));
         }
         let mut top = super::vector::TopK::new(limit);
-        for seg in self.searcher.segment_readers() {
-            let io = |e: std::io::Error| super::error::MemoryError::from(tantivy::TantivyError::from(e));
-            let inv = seg.inverted_index(f.text)?;
-            let max_doc = seg.max_doc() as usize;
-            let mut lists = Vec::with_capacity(terms.len());
-            for (t, w) in term_objs.iter().zip(&weights) {
-                if let Some(p) = inv.read_block_postings(t, IndexRecordOption::WithFreqs).map_err(io)? {
-                    lists.push((p, w));
-                }
-            }
-            if lists.is_empty() {
-                continue;
-            }
-            // Allowed documents under the immutable filters, as a bitset.
-            let allowed: Option<Vec<u64>> = if filter_terms.is_empty() {
-                None
-            } else {
-                let mut acc = vec![u64::MAX; max_doc.div_ceil(64)];
-                for ft in &filter_terms {
-                    let mut bits = vec![0u64; acc.len()];
-                    let finv = seg.inverted_index(ft.field())?;
-                    if let Some(mut p) = finv.read_block_postings(ft, IndexRecordOption::Basic).map_err(io)? {
-                        loop {
-                            let docs = p.docs();
-                            if docs.is_empty() {
-                                break;
-                            }
-                            for &d in docs {
-                                bits[d as usize / 64] |= 1 << (d % 64);
-                            }
-                            p.advance();
+        SCRATCH.with(|cell| -> Result<()> {
+            let sc = &mut *cell.borrow_mut();
+            for (seg, info) in searcher.segment_readers().iter().zip(self.committed.segs.iter()) {
+                let inv = seg.inverted_index(f.text)?;
+                let max_doc = seg.max_doc() as usize;
+                let words = max_doc.div_ceil(64);
+                // 1. Each term present here, decoded into a bitset of its documents and its
+                //    term frequencies in document order: (freqs start, weight index, bound).
+                sc.freqs.clear();
+                sc.bits.clear();
+                let mut lists: Vec<(usize, usize, f32)> = Vec::with_capacity(terms.len());
+                for (wi, t) in term_objs.iter().enumerate() {
+                    let Some(mut p) = inv.read_block_postings(t, IndexRecordOption::WithFreqs).map_err(io_err)? else {
+                        continue;
+                    };
+                    let start = sc.freqs.len();
+                    let row = sc.bits.len();
+                    sc.bits.resize(row + words, 0);
+                    let bits = &mut sc.bits[row..];
+                    let mut max_tf = 0u32;
+                    while !p.docs().is_empty() {
+                        for &d in p.docs() {
+                            bits[d as usize / 64] |= 1 << (d % 64);
                         }
-                    }
-                    acc.iter_mut().zip(&bits).for_each(|(x, y)| *x &= y);
-                }
-                Some(acc)
-            };
-            let norms = seg.get_fieldnorms_reader(f.text)?;
-            let ids = seg.fast_fields().u64("id")?.first_or_default_col(0);
-            let times =
-                if needs_time { Some(seg.fast_fields().i64("time")?.first_or_default_col(i64::MIN)) } else { None };
-            let alive = seg.alive_bitset();
-            ACCUMULATOR.with(|cell| {
-                let acc = &mut *cell.borrow_mut();
-                if acc.len() < max_doc {
-                    acc.resize(max_doc, 0.0);
-                }
-                let acc = &mut acc[..max_doc];
-                // Term at a time: each list streams through in order (no per-document
-                // branching between lists), adding into a per-document accumulator.
-                for (p, (table, w)) in lists.iter_mut() {
-                    loop {
-                        let (docs, freqs) = (p.docs(), p.freqs());
-                        if docs.is_empty() {
-                            break;
-                        }
-                        // Gather norms, then scores, then scatter: independent loads per stage.
-                        let n = docs.len();
-                        let mut sc = [0.0f32; 128];
-                        for (k, (&d, &tf)) in docs.iter().zip(freqs).enumerate().take(128) {
-                            let norm = norms.fieldnorm_id(d) as usize;
-                            sc[k] =
-                                if tf <= 2 { table[norm][(tf as usize).max(1) - 1] } else { w.score(norm as u8, tf) };
-                        }
-                        for (&d, &x) in docs.iter().zip(&sc[..n.min(128)]) {
-                            acc[d as usize] += x;
-                        }
+                        sc.freqs.extend_from_slice(p.freqs());
+                        max_tf = p.freqs().iter().fold(max_tf, |m, &f| m.max(f));
                         p.advance();
                     }
+                    if sc.freqs.len() > start {
+                        let ub = weights[wi].1.score(info.min_norm, max_tf.max(1));
+                        lists.push((start, wi, ub));
+                    } else {
+                        sc.bits.truncate(row);
+                    }
                 }
-                // One sequential pass reads the scores and clears the accumulator: chunks
-                // whose best score cannot enter the top are skipped whole.
-                let mut threshold = top.threshold();
-                for (c, chunk) in acc.chunks_mut(16).enumerate() {
-                    let best = chunk.iter().fold(0.0f32, |m, &x| m.max(x));
-                    if best > 0.0 && best >= threshold {
-                        for (j, slot) in chunk.iter().enumerate() {
-                            let (score, d) = (*slot, (c * 16 + j) as u32);
-                            if score <= 0.0
-                                || score < threshold
-                                || allowed.as_ref().is_some_and(|a| a[d as usize / 64] & (1 << (d % 64)) == 0)
-                                || alive.is_some_and(|a| !a.is_alive(d))
-                                || times.as_ref().is_some_and(|t| {
-                                    let x = t.get_val(d);
-                                    x < from || x > to
-                                })
-                            {
-                                continue;
-                            }
-                            top.push(score, ids.get_val(d), 0);
-                            threshold = top.threshold();
+                if lists.is_empty() {
+                    continue;
+                }
+                // Per-word prefix counts make a document's rank in a list (hence its tf) one
+                // popcount away; bit-sliced counting: level l gains what level l - 1 held
+                // and the term has.
+                let nl = lists.len();
+                let levels = nl.min(MAX_LEVELS);
+                sc.ranks.resize(nl * words, 0);
+                sc.levels.clear();
+                sc.levels.resize(levels * words, 0);
+                for j in 0..nl {
+                    let bits = &sc.bits[j * words..(j + 1) * words];
+                    let mut before = 0u32;
+                    for (r, &x) in sc.ranks[j * words..(j + 1) * words].iter_mut().zip(bits.iter()) {
+                        *r = before;
+                        before += x.count_ones();
+                    }
+                    for l in (1..levels).rev() {
+                        let (lower, upper) = sc.levels.split_at_mut(l * words);
+                        let below = &lower[(l - 1) * words..];
+                        for ((u, &b), &t) in upper[..words].iter_mut().zip(below).zip(bits.iter()) {
+                            *u |= b & t;
                         }
                     }
-                    if best > 0.0 {
-                        chunk.fill(0.0);
-                    }
+                    sc.levels[..words].iter_mut().zip(bits.iter()).for_each(|(x, &t)| *x |= t);
                 }
-            });
-        }
+                // Documents the immutable filters allow.
+                let allowed: Option<&[u64]> = if filter_terms.is_empty() {
+                    None
+                } else {
+                    sc.allowed.clear();
+                    sc.allowed.resize(words, u64::MAX);
+                    for ft in &filter_terms {
+                        let bits = info.filter(seg, ft)?;
+                        sc.allowed.iter_mut().zip(bits.iter()).for_each(|(x, &y)| *x &= y);
+                    }
+                    Some(&sc.allowed[..])
+                };
+                // B(j): the sum of the j largest per-term bounds (a margin covers rounding).
+                let mut ubs: Vec<f32> = lists.iter().map(|l| l.2).collect();
+                ubs.sort_by(|a, b| b.total_cmp(a));
+                let bound = |j: usize| ubs[..j].iter().sum::<f32>() * (1.0 + 1e-5);
+                let level = &sc.levels;
+                let count = |r: usize| -> usize {
+                    let c = &level[(r - 1) * words..r * words];
+                    match allowed {
+                        Some(a) => c.iter().zip(a).map(|(x, y)| (x & y).count_ones() as usize).sum(),
+                        None => c.iter().map(|x| x.count_ones() as usize).sum(),
+                    }
+                };
+                // The largest r whose layer either suffices already or can fill the top.
+                let choose = |below: usize, top: &mut super::vector::TopK| -> usize {
+                    let (need, thr) = (limit.saturating_sub(top.len()).max(1), top.exact_threshold());
+                    (2..below).rev().find(|&r| bound(r - 1) < thr || count(r) >= need).unwrap_or(1)
+                };
+                let mut r = choose(levels + 1, &mut top);
+                let mut prev = usize::MAX;
+                sc.scored.clear();
+                sc.scored.resize(words, 0);
+                sc.fresh.resize(words, 0);
+                let norms = seg.get_fieldnorms_reader(f.text)?;
+                let alive = seg.alive_bitset();
+                loop {
+                    // 2. Score the documents of C_r not scored yet. Coming down from C_2 to
+                    //    C_1 with a full top, the rest hold one term each, so only the terms
+                    //    whose own bound reaches the threshold can contribute.
+                    let layer = &sc.levels[(r - 1) * words..r * words];
+                    let thr = top.exact_threshold();
+                    let single: Option<Vec<usize>> = (r == 1 && prev == 2 && top.len() >= limit)
+                        .then(|| (0..nl).filter(|&j| lists[j].2 * (1.0 + 1e-5) >= thr).collect());
+                    prev = r;
+                    let mut any = false;
+                    for w in 0..words {
+                        let mut x = layer[w] & !sc.scored[w] & allowed.map_or(u64::MAX, |a| a[w]);
+                        if let Some(js) = &single {
+                            x &= js.iter().fold(0, |m, &j| m | sc.bits[j * words + w]);
+                        }
+                        sc.fresh[w] = x;
+                        sc.scored[w] |= x;
+                        any |= x != 0;
+                    }
+                    if any {
+                        for (w, &word) in sc.fresh[..words].iter().enumerate() {
+                            let mut x = word;
+                            while x != 0 {
+                                let bit = x & x.wrapping_neg();
+                                x &= x - 1;
+                                let d = (w * 64) as u32 + bit.trailing_zeros();
+                                // BM25 summed in list (= query term) order.
+                                let norm = norms.fieldnorm_id(d);
+                                let mut score = 0.0f32;
+                                for (j, &(s, wi, _)) in lists.iter().enumerate() {
+                                    let tw = sc.bits[j * words + w];
+                                    if tw & bit == 0 {
+                                        continue;
+                                    }
+                                    let k = s + (sc.ranks[j * words + w] + (tw & (bit - 1)).count_ones()) as usize;
+                                    let (table, wt) = &weights[wi];
+                                    let tf = sc.freqs[k];
+                                    score += if tf <= 2 {
+                                        table[norm as usize][tf as usize - 1]
+                                    } else {
+                                        wt.score(norm, tf)
+                                    };
+                                }
+                                if score < top.threshold()
+                                    || alive.is_some_and(|a| !a.is_alive(d))
+                                    || (needs_time && {
+                                        let t = info.times.get_val(d);
+                                        t < from || t > to
+                                    })
+                                {
+                                    continue;
+                                }
+                                top.push(score, info.ids.get_val(d), 0);
+                            }
+                        }
+                    }
+                    if r == 1 || bound(r - 1) < top.exact_threshold() {
+                        break;
+                    }
+                    r = choose(r, &mut top);
+                }
+            }
+            Ok(())
+        })?;
         Ok(top.into_sorted().into_iter().map(|(s, id, _)| (s, id)).collect())
     }
 
@@ -639,7 +812,7 @@ impl TextView<'_> {
             return Vec::new();
         }
         let stats = self.stats();
-        let committed = self.searcher.total_num_docs().unwrap_or(0) > 0;
+        let committed = self.committed.searcher.total_num_docs().unwrap_or(0) > 0;
         let weights: Vec<Option<(u64, Bm25Weight)>> = terms
             .iter()
             .map(|t| {
@@ -715,6 +888,97 @@ pub fn committed_ids(searcher: &Searcher) -> Result<Vec<ItemId>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The committed search prunes by term-count layers; it must return exactly what
+    /// scoring every matching document gives (scores, order, ties by id), on several
+    /// segments, with and without filters and time ranges.
+    #[test]
+    fn test_search_committed_equals_brute_force() {
+        use super::super::ivf::SplitMix64;
+        let mut rng = SplitMix64(17);
+        let vocab: Vec<String> = (0..30).map(|i| format!("w{i}x")).collect();
+        let (agents, symbols) = (["a", "b", "c"], ["X", "Y"]);
+        let mut analyzer = Analyzer::default();
+        let mut index = TextIndex::new(&analyzer).unwrap();
+        // (id, time, agent, symbol, kind, text)
+        let mut docs: Vec<(u64, i64, &str, &str, Kind, String)> = Vec::new();
+        for id in 1..=2100u64 {
+            let words = 2 + rng.below(10);
+            // Skewed: low word indices are common; repeats give tf > 2.
+            let text: Vec<&str> = (0..words).map(|_| vocab[rng.below(30).min(rng.below(30))].as_str()).collect();
+            let d = (
+                id,
+                id as i64 * 10,
+                agents[rng.below(3)],
+                symbols[rng.below(2)],
+                Kind::ALL[rng.below(3)],
+                text.join(" "),
+            );
+            index.add(d.0, d.1, d.2, d.3, d.4, &d.5).unwrap();
+            docs.push(d);
+            if id % 700 == 0 {
+                index.commit().unwrap();
+            }
+        }
+        let committed = index.searcher();
+        assert_eq!(committed.searcher.segment_readers().len(), 3);
+        let view = TextView { fields: index.fields, committed: &committed, tail: &[], max_time: 21_000 };
+        let stats = view.stats();
+        for case in 0..300 {
+            let nterms = 1 + rng.below(5);
+            let mut terms: Vec<String> = Vec::new();
+            for _ in 0..nterms {
+                let t = if rng.below(10) == 0 { "absent".to_string() } else { vocab[rng.below(30)].clone() };
+                if !terms.contains(&t) {
+                    terms.push(t);
+                }
+            }
+            let filter = TextFilter {
+                agent: (case % 3 == 1).then_some(agents[case % 2]),
+                symbol: (case % 5 >= 3).then_some(symbols[case % 2]),
+                kind: (case % 7 == 6).then_some(Kind::ALL[1]),
+                from: (case % 4 == 3).then_some(5_000),
+                to: (case % 4 >= 2).then_some(15_000),
+                ..Default::default()
+            };
+            let limit = [1, 5, 40, 400][case % 4];
+            let got = view.search_committed(&terms, &filter, limit).unwrap();
+            let weights: Vec<Bm25Weight> = terms
+                .iter()
+                .map(|t| {
+                    let df = view.doc_freq(t, true);
+                    Bm25Weight::for_one_term_without_explain(df, stats.docs, stats.avg_len)
+                })
+                .collect();
+            let mut want: Vec<(f32, ItemId)> = docs
+                .iter()
+                .filter(|d| {
+                    filter.agent.is_none_or(|a| d.2 == a)
+                        && filter.symbol.is_none_or(|s| d.3 == s)
+                        && filter.kind.is_none_or(|k| d.4 == k)
+                        && filter.from.is_none_or(|t| d.1 >= t)
+                        && filter.to.is_none_or(|t| d.1 <= t)
+                })
+                .filter_map(|d| {
+                    let toks = analyzer.tokens(&d.5);
+                    let norm = FieldNormReader::fieldnorm_to_id(toks.len() as u32);
+                    let mut score = 0.0f32;
+                    let mut hit = false;
+                    for (t, w) in terms.iter().zip(&weights) {
+                        let tf = toks.iter().filter(|k| &k.text == t).count() as u32;
+                        if tf > 0 {
+                            score += w.score(norm, tf);
+                            hit = true;
+                        }
+                    }
+                    hit.then_some((score, d.0))
+                })
+                .collect();
+            want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            want.truncate(limit);
+            assert_eq!(got, want, "case {case}: terms {terms:?}, filter {filter:?}, limit {limit}");
+        }
+    }
 
     #[test]
     fn test_analyzer_words_lowercase_stems_and_long_words() {
