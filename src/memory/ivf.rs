@@ -85,14 +85,20 @@ impl List {
     }
 
     fn push_codes(&mut self, codes: impl ExactSizeIterator<Item = u8>) {
-        let (dim, i) = (codes.len(), self.ids.len() % BLOCK);
-        if i == 0 {
-            self.blocks.resize(self.blocks.len() + dim * BLOCK, 0);
-        }
-        let base = self.blocks.len() - dim * BLOCK;
-        for (d, c) in codes.enumerate() {
-            self.blocks[base + d * BLOCK + i] = c;
-        }
+        put_in_block(&mut self.blocks, self.ids.len(), codes);
+    }
+}
+
+/// Writes item `i`'s values into dimension-major blocks of [`BLOCK`] items (the layout of
+/// [`List::blocks`]), opening a zeroed block when `i` starts one.
+fn put_in_block<T: Copy + Default>(blocks: &mut Vec<T>, i: usize, values: impl ExactSizeIterator<Item = T>) {
+    let dim = values.len();
+    if i % BLOCK == 0 {
+        blocks.resize(blocks.len() + dim * BLOCK, T::default());
+    }
+    let base = blocks.len() - dim * BLOCK;
+    for (d, x) in values.enumerate() {
+        blocks[base + d * BLOCK + i % BLOCK] = x;
     }
 }
 
@@ -140,50 +146,39 @@ impl Quantizer {
     }
 }
 
-/// The approximate similarities of one block's items (padding items get `bias`).
+/// `bias` plus the weighted sums of one block's items (`block` holds f32 values or 8-bit
+/// codes): with a query as the weights and no bias, similarities; with
+/// [`Quantizer::prepare`]'s, approximate similarities from codes. Padding items get `bias`.
 #[inline]
-pub fn block_dots_q(block: &[u8], weights: &[f32], bias: f32) -> [f32; BLOCK] {
+pub fn block_dots<T: Copy + Into<f32>>(block: &[T], weights: &[f32], bias: f32) -> [f32; BLOCK] {
     let mut acc = [bias; BLOCK];
     for (col, &w) in block.chunks_exact(BLOCK).zip(weights) {
         for i in 0..BLOCK {
-            acc[i] += w * col[i] as f32;
+            acc[i] += w * col[i].into();
         }
     }
     acc
 }
 
-/// `vectors` (item-major, `dim` each) dimension-major in blocks of [`BLOCK`], zero-padded.
+/// `vectors` (item-major, `dim` each) in [`List::blocks`]' layout, zero-padded.
 fn to_blocks(vectors: &[f32], dim: usize) -> Vec<f32> {
-    let n = vectors.len() / dim.max(1);
-    let mut out = vec![0.0f32; n.div_ceil(BLOCK) * dim * BLOCK];
+    let mut out = Vec::new();
     for (k, v) in vectors.chunks_exact(dim).enumerate() {
-        let base = (k / BLOCK) * dim * BLOCK;
-        for (d, &x) in v.iter().enumerate() {
-            out[base + d * BLOCK + k % BLOCK] = x;
-        }
+        put_in_block(&mut out, k, v.iter().copied());
     }
     out
 }
 
-/// The similarities of one f32 block's items to `q` (padding items get 0).
-#[inline]
-pub fn block_dots(block: &[f32], q: &[f32]) -> [f32; BLOCK] {
-    let mut acc = [0.0f32; BLOCK];
-    for (col, &x) in block.chunks_exact(BLOCK).zip(q) {
-        for i in 0..BLOCK {
-            acc[i] += x * col[i];
-        }
-    }
-    acc
+/// Lists nearest first: similarity descending, then list index.
+fn nearer(a: &(f32, usize), b: &(f32, usize)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
 }
 
 /// The inverted file.
 #[derive(Debug, Clone)]
 pub struct Ivf {
     pub dim: usize,
-    /// `nlist × dim`, unit-normalised.
-    pub centroids: Vec<f32>,
-    /// The same centroids in [`List`]'s block layout, for scoring them all at once.
+    /// `nlist` unit-normalised centroids in [`List::blocks`]' layout, scored all at once.
     pub centroid_blocks: Vec<f32>,
     pub quantizer: Quantizer,
     pub lists: Vec<List>,
@@ -200,9 +195,8 @@ fn vec_of(table: &Table, dim: usize, pos: usize) -> Option<&[f32]> {
 }
 
 impl Ivf {
-    fn set_centroids(&mut self, centroids: Vec<f32>) {
-        self.centroid_blocks = to_blocks(&centroids, self.dim);
-        self.centroids = centroids;
+    fn set_centroids(&mut self, centroids: &[f32]) {
+        self.centroid_blocks = to_blocks(centroids, self.dim);
     }
 
     /// Similarity of `v` to every centroid.
@@ -210,7 +204,7 @@ impl Ivf {
         let n = self.lists.len();
         let mut out = Vec::with_capacity(n + BLOCK);
         for block in self.centroid_blocks.chunks_exact(self.dim * BLOCK) {
-            out.extend_from_slice(&block_dots(block, v));
+            out.extend_from_slice(&block_dots(block, v, 0.0));
         }
         out.truncate(n);
         out
@@ -220,7 +214,7 @@ impl Ivf {
     fn nearest(&self, v: &[f32]) -> usize {
         let mut best = (f32::NEG_INFINITY, 0usize);
         for (b, block) in self.centroid_blocks.chunks_exact(self.dim * BLOCK).enumerate() {
-            for (i, s) in block_dots(block, v).into_iter().enumerate() {
+            for (i, s) in block_dots(block, v, 0.0).into_iter().enumerate() {
                 let c = b * BLOCK + i;
                 if s > best.0 && c < self.lists.len() {
                     best = (s, c);
@@ -251,14 +245,13 @@ impl Ivf {
         }
         let mut ivf = Ivf {
             dim,
-            centroids: Vec::new(),
             centroid_blocks: Vec::new(),
             quantizer: Quantizer::fit(sample.iter().map(|&p| vec_of(table, dim, p).expect("vector")), dim),
             lists: vec![List::default(); nlist],
             upto: 0,
             trained_on: live,
         };
-        ivf.set_centroids(centroids);
+        ivf.set_centroids(&centroids);
         let mut assign = vec![0usize; sample.len()];
         for _ in 0..6 {
             for (k, &p) in sample.iter().enumerate() {
@@ -281,7 +274,7 @@ impl Ivf {
                 }
                 normalise(&mut sums[c * dim..(c + 1) * dim]);
             }
-            ivf.set_centroids(sums);
+            ivf.set_centroids(&sums);
         }
         ivf.extend_in_place(table);
         ivf
@@ -354,12 +347,11 @@ impl Ivf {
     ) -> Vec<(f32, ItemId, usize)> {
         // Nearest lists first; only the first `probe` are ordered now (the rest if widening).
         let mut order: Vec<(f32, usize)> = self.centroid_sims(q).into_iter().enumerate().map(|(c, s)| (s, c)).collect();
-        let cmp = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         if probe < order.len() {
-            order.select_nth_unstable_by(probe, cmp);
-            order[..probe].sort_unstable_by(cmp);
+            order.select_nth_unstable_by(probe, nearer);
+            order[..probe].sort_unstable_by(nearer);
         } else {
-            order.sort_unstable_by(cmp);
+            order.sort_unstable_by(nearer);
         }
         let wide = limit.saturating_mul(2);
         let first = self.scan(table, dim, q, filter, &mut order, wide, limit, probe, false);
@@ -442,7 +434,7 @@ impl Ivf {
                             continue;
                         }
                     }
-                    let sims = block_dots_q(block, &weights, bias);
+                    let sims = block_dots(block, &weights, bias);
                     if sims.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) < threshold {
                         continue;
                     }
@@ -471,7 +463,7 @@ impl Ivf {
             }
             if want <= probe {
                 // Widening past the first `probe` lists: order the rest.
-                order[want..].sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                order[want..].sort_unstable_by(nearer);
             }
             want = (want * 2).min(order.len());
         }
@@ -500,7 +492,7 @@ mod tests {
         let blocks = to_blocks(&flat, dim);
         assert_eq!(blocks.len(), 3 * dim * BLOCK, "19 items fill three blocks, the last padded");
         for (b, block) in blocks.chunks_exact(dim * BLOCK).enumerate() {
-            for (i, &sim) in block_dots(block, &q).iter().enumerate() {
+            for (i, &sim) in block_dots(block, &q, 0.0).iter().enumerate() {
                 let want = vecs.get(b * BLOCK + i).map_or(0.0, |v| dot(v, &q));
                 assert!((sim - want).abs() < 1e-5, "block {b} item {i}: {sim} vs {want}");
             }
@@ -515,7 +507,7 @@ mod tests {
         let (weights, bias) = qz.prepare(&q);
         let tol: f32 = q.iter().zip(&qz.step).map(|(x, st)| x.abs() * st / 2.0).sum::<f32>() + 1e-5;
         for (b, block) in l.blocks.chunks_exact(dim * BLOCK).enumerate() {
-            for (i, &sim) in block_dots_q(block, &weights, bias).iter().enumerate() {
+            for (i, &sim) in block_dots(block, &weights, bias).iter().enumerate() {
                 if let Some(v) = vecs.get(b * BLOCK + i) {
                     let want = dot(v, &q);
                     assert!((sim - want).abs() <= tol, "block {b} item {i}: {sim} vs {want} (tolerance {tol})");

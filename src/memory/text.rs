@@ -477,15 +477,21 @@ impl SegInfo {
         let inv = seg.inverted_index(term.field())?;
         if let Some(mut p) = inv.read_block_postings(term, IndexRecordOption::Basic).map_err(io_err)? {
             while !p.docs().is_empty() {
-                for &d in p.docs() {
-                    bits[d as usize / 64] |= 1 << (d % 64);
-                }
+                mark(&mut bits, p.docs());
                 p.advance();
             }
         }
         let bits: Arc<[u64]> = bits.into();
         self.filters.lock().unwrap_or_else(|e| e.into_inner()).insert(term.clone(), bits.clone());
         Ok(bits)
+    }
+}
+
+/// Sets the bits of `docs` in `bits`.
+#[inline]
+fn mark(bits: &mut [u64], docs: &[u32]) {
+    for &d in docs {
+        bits[d as usize / 64] |= 1 << (d % 64);
     }
 }
 
@@ -614,18 +620,13 @@ impl TextView<'_> {
         let f = self.fields;
         let stats = self.stats();
         let term_objs: Vec<Term> = terms.iter().map(|t| Term::from_field_text(f.text, t)).collect();
-        // Per term: its weight, and its scores for tf 1 and 2 at every field norm, looked up
-        // instead of computed (tantivy's formula divides once per posting).
-        let weights: Vec<(Box<[[f32; 2]; 256]>, Bm25Weight)> = term_objs
+        // Per term: its weight. Only candidates are scored (hundreds, not every posting), so
+        // tantivy's formula is called directly rather than tabulated per query.
+        let weights: Vec<Bm25Weight> = term_objs
             .iter()
             .map(|t| {
                 let df = searcher.doc_freq(t).unwrap_or(0);
-                let w = Bm25Weight::for_one_term_without_explain(df, stats.docs, stats.avg_len);
-                let mut table = Box::new([[0.0f32; 2]; 256]);
-                for (norm, row) in table.iter_mut().enumerate() {
-                    *row = [w.score(norm as u8, 1), w.score(norm as u8, 2)];
-                }
-                (table, w)
+                Bm25Weight::for_one_term_without_explain(df, stats.docs, stats.avg_len)
             })
             .collect();
         let needs_time = filter.from.is_some() || filter.to.is_some_and(|t| t < self.max_time);
@@ -662,15 +663,13 @@ impl TextView<'_> {
                     let bits = &mut sc.bits[row..];
                     let mut max_tf = 0u32;
                     while !p.docs().is_empty() {
-                        for &d in p.docs() {
-                            bits[d as usize / 64] |= 1 << (d % 64);
-                        }
+                        mark(bits, p.docs());
                         sc.freqs.extend_from_slice(p.freqs());
                         max_tf = p.freqs().iter().fold(max_tf, |m, &f| m.max(f));
                         p.advance();
                     }
                     if sc.freqs.len() > start {
-                        let ub = weights[wi].1.score(info.min_norm, max_tf.max(1));
+                        let ub = weights[wi].score(info.min_norm, max_tf.max(1));
                         lists.push((start, wi, ub));
                     } else {
                         sc.bits.truncate(row);
@@ -774,13 +773,7 @@ impl TextView<'_> {
                                         continue;
                                     }
                                     let k = s + (sc.ranks[j * words + w] + (tw & (bit - 1)).count_ones()) as usize;
-                                    let (table, wt) = &weights[wi];
-                                    let tf = sc.freqs[k];
-                                    score += if tf <= 2 {
-                                        table[norm as usize][tf as usize - 1]
-                                    } else {
-                                        wt.score(norm, tf)
-                                    };
+                                    score += weights[wi].score(norm, sc.freqs[k]);
                                 }
                                 if score < top.threshold()
                                     || alive.is_some_and(|a| !a.is_alive(d))
