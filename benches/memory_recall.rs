@@ -1,11 +1,12 @@
 //! Hybrid top-10 recall latency at 1k, 10k, 100k and 1M items, with and without filters,
-//! and bytes per item. Criterion times batches of queries; each query is also timed alone
+//! and bytes per item (after the build, and with the caches queries fill). Criterion times batches of queries; each query is also timed alone
 //! and the p50/p99 of those single-query times are printed (criterion reports means and
 //! medians, not tails). Targets: p99 ≤ 250 µs at 100k, ≤ 2 ms at 1M.
 //!
 //! Set `QUORUM_BENCH_MAX_ITEMS` to skip larger sizes (e.g. 100000 on a small machine) and
 //! `QUORUM_BENCH_MIN_ITEMS` to skip smaller ones (e.g. to profile one size);
-//! `QUORUM_BENCH_PROBE` overrides the IVF lists probed per query.
+//! `QUORUM_BENCH_PROBE` overrides the IVF lists probed per query; `QUORUM_BENCH_SIDE` set
+//! to `text` or `vector` drops the other half of each query (to see what each costs).
 
 mod common;
 
@@ -66,13 +67,14 @@ fn queries(now: i64, filtered: bool, seed: u64) -> Vec<Query> {
     let agents = ["hedge", "liquidity", "sentiment", "wyckoff", "markov"];
     let symbols = ["SPY", "AAPL", "AIG", "BAC", "IBM", "BTCUSDT", "QQQ", "IWM"];
     let mut rng = SplitMix64(seed);
+    let side = std::env::var("QUORUM_BENCH_SIDE").unwrap_or_default();
     probe
         .into_iter()
         .map(|it| {
             let words: Vec<&str> = it.text.split(' ').take(3).collect();
             Query {
-                text: Some(words.join(" ")),
-                vector: Some(it.vector),
+                text: (side != "vector").then(|| words.join(" ")),
+                vector: (side != "text").then_some(it.vector),
                 agent: filtered.then(|| agents[rng.below(5)].to_string()),
                 symbol: filtered.then(|| symbols[rng.below(8)].to_string()),
                 at: now,
@@ -96,6 +98,7 @@ fn bench_recall(c: &mut Criterion) {
     g.sample_size(20).measurement_time(Duration::from_secs(4));
     for n in [1_000usize, 10_000, 100_000, 1_000_000].into_iter().filter(|&n| (min..=max).contains(&n)) {
         let t = Instant::now();
+        let base = LIVE.load(Ordering::Relaxed);
         let (store, now, bytes) = build(n);
         let build_s = t.elapsed().as_secs_f64();
         let snap = store.snapshot();
@@ -113,6 +116,8 @@ fn bench_recall(c: &mut Criterion) {
                 }
             }
             lat.sort_by(f64::total_cmp);
+            // Query-time caches (frequent terms' decoded postings, filter bitsets) included.
+            let cached = (LIVE.load(Ordering::Relaxed) - base) as f64 / n as f64;
             // Recall@10 against the same query with every IVF list probed (exact vectors).
             let (mut agree, mut total) = (0usize, 0usize);
             for q in &qs {
@@ -124,7 +129,7 @@ fn bench_recall(c: &mut Criterion) {
             }
             let label = format!("hybrid_top10_{}{}", n, if filtered { "_filtered" } else { "" });
             report.push(format!(
-                "{label:<32} p50 {:>8.1} us  p99 {:>8.1} us  max {:>8.1} us  recall@10 vs exact {:.3}  ({bytes:.0} bytes/item, built in {build_s:.1} s)",
+                "{label:<32} p50 {:>8.1} us  p99 {:>8.1} us  max {:>8.1} us  recall@10 vs exact {:.3}  ({bytes:.0} bytes/item, {cached:.0} with query caches, built in {build_s:.1} s)",
                 percentile(&lat, 0.5),
                 percentile(&lat, 0.99),
                 lat[lat.len() - 1],

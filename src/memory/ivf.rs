@@ -373,8 +373,51 @@ impl Ivf {
 
     /// The best `keep` items of the unindexed tail and of the lists in `order`: `probe`
     /// lists, doubled until `enough` items are kept or every list is read.
-    #[allow(clippy::too_many_arguments)]
+    ///
+    /// Compiled twice: for the baseline x86-64 (SSE2) and for AVX2, chosen at run time
+    /// ([`crate::simd`]). Each lane's arithmetic is the same in both, so are the results.
+    #[allow(clippy::too_many_arguments, unsafe_code)]
     fn scan(
+        &self,
+        table: &Table,
+        dim: usize,
+        q: &[f32],
+        filter: &VecFilter,
+        order: &mut [(f32, usize)],
+        keep: usize,
+        enough: usize,
+        probe: usize,
+        check_state: bool,
+    ) -> Vec<(f32, ItemId, usize)> {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx2() {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { self.scan_avx2(table, dim, q, filter, order, keep, enough, probe, check_state) };
+        }
+        self.scan_impl(table, dim, q, filter, order, keep, enough, probe, check_state)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(clippy::too_many_arguments)]
+    fn scan_avx2(
+        &self,
+        table: &Table,
+        dim: usize,
+        q: &[f32],
+        filter: &VecFilter,
+        order: &mut [(f32, usize)],
+        keep: usize,
+        enough: usize,
+        probe: usize,
+        check_state: bool,
+    ) -> Vec<(f32, ItemId, usize)> {
+        self.scan_impl(table, dim, q, filter, order, keep, enough, probe, check_state)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn scan_impl(
         &self,
         table: &Table,
         dim: usize,

@@ -21,17 +21,20 @@
 //! analysed by [`Analyzer`] (words, lower-cased, English Snowball stems: "springs" finds
 //! "spring") and handed to tantivy pre-tokenized.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::Hasher;
 use tantivy::columnar::ColumnValues;
 use tantivy::directory::RamDirectory;
 use tantivy::fieldnorm::FieldNormReader;
+use tantivy::postings::TermInfo;
 use tantivy::query::{Bm25StatisticsProvider, Bm25Weight};
 use tantivy::schema::{FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{Language, RawTokenizer, Stemmer, TextAnalyzer, Token, TokenStream, Tokenizer};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, SegmentReader, TantivyDocument, Term};
+use tantivy::{
+    Index, IndexReader, IndexWriter, InvertedIndexReader, ReloadPolicy, Searcher, SegmentReader, TantivyDocument, Term,
+};
 
 use super::error::Result;
 use super::item::{ItemId, Kind};
@@ -442,17 +445,179 @@ impl TextIndex {
     }
 }
 
-/// One committed segment's columns and cached filter sets, built once per segment (not per
-/// query: opening a fast-field column and walking an agent's postings cost more than the
-/// query terms' postings did).
+/// One committed segment's columns and cached term and filter sets, built once per segment
+/// (not per query: opening a fast-field column and walking an agent's postings cost more
+/// than the query terms' postings did).
 pub struct SegInfo {
     id: tantivy::index::SegmentId,
+    max_doc: usize,
     ids: Arc<dyn ColumnValues<u64>>,
     times: Arc<dyn ColumnValues<i64>>,
+    text: Arc<InvertedIndexReader>,
+    norms: FieldNormReader,
     /// The smallest field-norm id of any document (the longest possible BM25 tf part).
     min_norm: u8,
     /// Documents holding a filter term (agent, symbol or kind), as bitsets, built on first use.
     filters: Mutex<FxHashMap<Term, Arc<[u64]>>>,
+    /// Length classes, built on first use.
+    classes: std::sync::OnceLock<NormClasses>,
+    /// Query terms met so far: frequent ones decoded (see [`TermBits`]), others by their
+    /// place in tantivy's postings.
+    terms: RwLock<FxHashMap<Term, Cached>>,
+}
+
+/// Past this many remembered terms a segment stops remembering rare and absent ones (each
+/// costs ~100 bytes; frequent ones are bounded by the postings, see [`TermBits`]).
+const MAX_SPARSE_TERMS: usize = 1 << 16;
+
+/// A query term in one segment, as remembered by [`SegInfo`].
+#[derive(Clone)]
+enum Cached {
+    Absent,
+    Sparse(TermInfo),
+    Dense(Arc<TermBits>),
+}
+
+/// A frequent term's postings in one segment, decoded once: its documents as a bitset, the
+/// set bits before each word, and its term frequencies in document order.
+///
+/// A term is frequent when it is in at least one document in 64 of the segment: then the
+/// bitset is no larger than 8 bytes a posting, and the whole entry no more than ~13, so the
+/// cache is bounded by the index's postings (at most 64 x the average distinct words of a
+/// document such terms per segment). Decoding a frequent term's postings on every query
+/// was the largest cost of a recall (17k postings a query at 100k items, ~1.5 ns each);
+/// with the cache, a query's per-segment text work is a few word operations per 64
+/// documents plus scoring the candidates.
+struct TermBits {
+    bits: Box<[u64]>,
+    /// The documents where the term occurs more than once (None if none).
+    multi: Option<Box<[u64]>>,
+    ranks: Box<[u32]>,
+    freqs: Freqs,
+    doc_freq: u32,
+    max_tf: u32,
+}
+
+/// Term frequencies, one byte each when they all fit.
+enum Freqs {
+    U8(Box<[u8]>),
+    U32(Box<[u32]>),
+}
+
+/// A term's postings in a segment, ready to score: cached, or decoded into the scratch.
+#[derive(Clone, Copy)]
+struct Posts<'a> {
+    bits: &'a [u64],
+    multi: Option<&'a [u64]>,
+    ranks: &'a [u32],
+    freqs: FreqsRef<'a>,
+    max_tf: u32,
+}
+
+#[derive(Clone, Copy)]
+enum FreqsRef<'a> {
+    U8(&'a [u8]),
+    U32(&'a [u32]),
+}
+
+impl Posts<'_> {
+    /// The term frequency of document `w * 64 + bit.trailing_zeros()`, or 0.
+    #[inline]
+    fn tf(&self, w: usize, bit: u64) -> u32 {
+        let x = self.bits[w];
+        if x & bit == 0 {
+            return 0;
+        }
+        let k = (self.ranks[w] + (x & (bit - 1)).count_ones()) as usize;
+        match self.freqs {
+            FreqsRef::U8(f) => f[k] as u32,
+            FreqsRef::U32(f) => f[k],
+        }
+    }
+}
+
+/// Per word of `bits`: the set bits in the words before it.
+fn prefix_ranks(bits: &[u64], ranks: &mut [u32]) {
+    let mut before = 0u32;
+    for (r, &x) in ranks.iter_mut().zip(bits) {
+        *r = before;
+        before += x.count_ones();
+    }
+}
+
+/// Decodes a term's postings: sets its documents' bits in `bits` and, given `with_freqs`,
+/// appends its term frequencies to the vector, sets the bits of the documents where the
+/// term repeats, and returns the highest frequency (1 without frequencies).
+fn decode(
+    inv: &InvertedIndexReader,
+    info: &TermInfo,
+    bits: &mut [u64],
+    with_freqs: Option<(&mut [u64], &mut Vec<u32>)>,
+) -> Result<u32> {
+    let option = if with_freqs.is_some() { IndexRecordOption::WithFreqs } else { IndexRecordOption::Basic };
+    let mut p = inv.read_block_postings_from_terminfo(info, option).map_err(io_err)?;
+    let mut max_tf = 1u32;
+    let mut with_freqs = with_freqs;
+    while !p.docs().is_empty() {
+        mark(bits, p.docs());
+        if let Some((multi, freqs)) = with_freqs.as_mut() {
+            freqs.extend_from_slice(p.freqs());
+            for (&d, &f) in p.docs().iter().zip(p.freqs()) {
+                if f > 1 {
+                    multi[d as usize / 64] |= 1 << (d % 64);
+                    max_tf = max_tf.max(f);
+                }
+            }
+        }
+        p.advance();
+    }
+    Ok(max_tf)
+}
+
+/// A segment's documents in classes of text length (by field-norm id, shortest first, of
+/// about equal size): a class's shortest document bounds the BM25 scores of all of its
+/// documents, so long documents need not be scored once the top is full of short ones.
+struct NormClasses {
+    /// Class c's documents: bits `c * words .. (c + 1) * words`.
+    bits: Vec<u64>,
+    /// Class c's smallest field-norm id.
+    min_norm: Vec<u8>,
+    /// Each field-norm id's class.
+    class_of: [u8; 256],
+}
+
+/// Length classes per segment. More classes give tighter bounds but one more pass over
+/// the bitsets per class scored; measured at 100k items, see `search_committed`.
+const NORM_CLASSES: usize = 4;
+
+impl NormClasses {
+    fn new(norms: &FieldNormReader, max_doc: usize) -> Self {
+        let mut hist = [0usize; 256];
+        for d in 0..max_doc {
+            hist[norms.fieldnorm_id(d as u32) as usize] += 1;
+        }
+        // Class of each norm id: cut where the running count passes c / NORM_CLASSES.
+        let mut class_of = [0u8; 256];
+        let mut min_norm: Vec<u8> = Vec::new();
+        let mut seen = 0usize;
+        for id in 0..256 {
+            if hist[id] == 0 {
+                continue;
+            }
+            if min_norm.is_empty() || seen * NORM_CLASSES >= max_doc * min_norm.len() {
+                min_norm.push(id as u8);
+            }
+            class_of[id] = (min_norm.len() - 1) as u8;
+            seen += hist[id];
+        }
+        let words = max_doc.div_ceil(64);
+        let mut bits = vec![0u64; min_norm.len() * words];
+        for d in 0..max_doc {
+            let c = class_of[norms.fieldnorm_id(d as u32) as usize] as usize;
+            bits[c * words + d / 64] |= 1 << (d % 64);
+        }
+        NormClasses { bits, min_norm, class_of }
+    }
 }
 
 impl SegInfo {
@@ -461,11 +626,24 @@ impl SegInfo {
         let min_norm = (0..seg.max_doc()).map(|d| norms.fieldnorm_id(d)).min().unwrap_or(0);
         Ok(SegInfo {
             id: seg.segment_id(),
-            ids: seg.fast_fields().u64("id")?.first_or_default_col(0),
-            times: seg.fast_fields().i64("time")?.first_or_default_col(i64::MIN),
+            max_doc: seg.max_doc() as usize,
+            ids: one_per_doc(seg.fast_fields().u64("id")?, 0),
+            times: one_per_doc(seg.fast_fields().i64("time")?, i64::MIN),
+            text: seg.inverted_index(fields.text)?,
+            norms,
             min_norm,
             filters: Mutex::new(FxHashMap::default()),
+            classes: std::sync::OnceLock::new(),
+            terms: RwLock::new(FxHashMap::default()),
         })
+    }
+
+    fn classes(&self) -> &NormClasses {
+        self.classes.get_or_init(|| NormClasses::new(&self.norms, self.max_doc))
+    }
+
+    fn words(&self) -> usize {
+        self.max_doc.div_ceil(64)
     }
 
     /// The documents holding `term`, as a bitset of `max_doc` bits.
@@ -473,17 +651,88 @@ impl SegInfo {
         if let Some(b) = self.filters.lock().unwrap_or_else(|e| e.into_inner()).get(term) {
             return Ok(b.clone());
         }
-        let mut bits = vec![0u64; (seg.max_doc() as usize).div_ceil(64)];
+        let mut bits = vec![0u64; self.words()];
         let inv = seg.inverted_index(term.field())?;
-        if let Some(mut p) = inv.read_block_postings(term, IndexRecordOption::Basic).map_err(io_err)? {
-            while !p.docs().is_empty() {
-                mark(&mut bits, p.docs());
-                p.advance();
-            }
+        if let Some(info) = inv.get_term_info(term).map_err(io_err)? {
+            decode(&inv, &info, &mut bits, None)?;
         }
         let bits: Arc<[u64]> = bits.into();
         self.filters.lock().unwrap_or_else(|e| e.into_inner()).insert(term.clone(), bits.clone());
         Ok(bits)
+    }
+
+    /// Looks up the query `terms` (text field) in this segment, remembering what it finds.
+    fn lookup(&self, terms: &[Term], out: &mut Vec<Cached>) -> Result<()> {
+        out.clear();
+        let mut missing = Vec::new();
+        {
+            let map = self.terms.read().unwrap_or_else(|e| e.into_inner());
+            for (i, t) in terms.iter().enumerate() {
+                match map.get(t) {
+                    Some(c) => out.push(c.clone()),
+                    None => {
+                        out.push(Cached::Absent);
+                        missing.push(i);
+                    }
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut found = Vec::with_capacity(missing.len());
+        for &i in &missing {
+            let c = match self.text.get_term_info(&terms[i]).map_err(io_err)? {
+                None => Cached::Absent,
+                Some(info) if (info.doc_freq as usize) * 64 < self.max_doc => Cached::Sparse(info),
+                Some(info) => {
+                    let mut bits = vec![0u64; self.words()];
+                    let mut multi = vec![0u64; self.words()];
+                    let mut freqs = Vec::with_capacity(info.doc_freq as usize);
+                    let max_tf = decode(&self.text, &info, &mut bits, Some((&mut multi, &mut freqs)))?;
+                    let mut ranks = vec![0u32; bits.len()];
+                    prefix_ranks(&bits, &mut ranks);
+                    let freqs = if max_tf <= u8::MAX as u32 {
+                        Freqs::U8(freqs.iter().map(|&f| f as u8).collect())
+                    } else {
+                        Freqs::U32(freqs.into())
+                    };
+                    let multi = (max_tf > 1).then(|| multi.into());
+                    let tb = TermBits {
+                        bits: bits.into(),
+                        multi,
+                        ranks: ranks.into(),
+                        freqs,
+                        doc_freq: info.doc_freq,
+                        max_tf,
+                    };
+                    Cached::Dense(Arc::new(tb))
+                }
+            };
+            out[i] = c.clone();
+            found.push((i, c));
+        }
+        let mut map = self.terms.write().unwrap_or_else(|e| e.into_inner());
+        for (i, c) in found {
+            if matches!(c, Cached::Dense(_)) || map.len() < MAX_SPARSE_TERMS {
+                map.insert(terms[i].clone(), c);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A fast-field column as one value per document: its values as they are when every
+/// document has one (the usual case: no index indirection per read), else the first value
+/// or `default`.
+fn one_per_doc<T>(col: tantivy::columnar::Column<T>, default: T) -> Arc<dyn ColumnValues<T>>
+where
+    T: std::fmt::Debug + PartialOrd + Send + Sync + Copy + Default + 'static,
+{
+    if col.get_cardinality() == tantivy::columnar::Cardinality::Full {
+        col.values
+    } else {
+        col.first_or_default_col(default)
     }
 }
 
@@ -528,13 +777,23 @@ struct Scratch {
     freqs: Vec<u32>,
     /// `levels[l]`: documents holding at least l + 1 of the query terms (bitsets).
     levels: Vec<u64>,
-    /// Per present term: its documents (bitset) and the set bits before each word.
+    /// Per decoded term: its documents and those where it repeats (bitsets), and the set
+    /// bits before each word.
     bits: Vec<u64>,
     ranks: Vec<u32>,
     allowed: Vec<u64>,
-    scored: Vec<u64>,
-    fresh: Vec<u64>,
+    /// Documents where some query term repeats.
+    multi: Vec<u64>,
+    /// Per cell of two or more terms: its documents.
+    buckets: Vec<Vec<u32>>,
+    /// The documents of the single-term cell being scored.
+    ones: Vec<u32>,
+    /// (score, document) of a cell's documents that passed the filters.
+    cands: Vec<(f32, u32)>,
 }
+
+/// Where a decoded term sits in the [`Scratch`]: its first bits row and its freqs range.
+type ScratchRow = (usize, usize, usize);
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
@@ -607,7 +866,37 @@ impl TextView<'_> {
     /// filtered queries 2x slower than unfiltered ones); the time range, liveness and the
     /// id are read only for documents that could enter the top. Exactness is tested
     /// against brute-force BM25 (`test_search_committed_equals_brute_force`).
+    ///
+    /// Compiled twice, for the baseline x86-64 and with AVX2 and POPCNT (bitset counting and
+    /// ranks), chosen at run time ([`crate::simd`]); the results are the same.
+    #[allow(unsafe_code)]
     pub fn search_committed(
+        &self,
+        terms: &[String],
+        filter: &TextFilter<'_>,
+        limit: usize,
+    ) -> Result<Vec<(f32, ItemId)>> {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx2() && crate::simd::has_popcnt() {
+            // SAFETY: the CPU supports AVX2 and POPCNT (checked just above).
+            return unsafe { self.search_committed_avx2(terms, filter, limit) };
+        }
+        self.search_committed_impl(terms, filter, limit)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,popcnt")]
+    fn search_committed_avx2(
+        &self,
+        terms: &[String],
+        filter: &TextFilter<'_>,
+        limit: usize,
+    ) -> Result<Vec<(f32, ItemId)>> {
+        self.search_committed_impl(terms, filter, limit)
+    }
+
+    #[inline(always)]
+    fn search_committed_impl(
         &self,
         terms: &[String],
         filter: &TextFilter<'_>,
@@ -620,15 +909,26 @@ impl TextView<'_> {
         let f = self.fields;
         let stats = self.stats();
         let term_objs: Vec<Term> = terms.iter().map(|t| Term::from_field_text(f.text, t)).collect();
+        // Each term in each segment, from the segment's cache; the document frequencies
+        // summed over segments are tantivy's `doc_freq`.
+        let mut found: Vec<Vec<Cached>> = Vec::with_capacity(self.committed.segs.len());
+        let mut dfs = vec![0u64; terms.len()];
+        for info in self.committed.segs.iter() {
+            let mut v = Vec::with_capacity(terms.len());
+            info.lookup(&term_objs, &mut v)?;
+            for (df, c) in dfs.iter_mut().zip(&v) {
+                *df += match c {
+                    Cached::Absent => 0,
+                    Cached::Sparse(ti) => ti.doc_freq as u64,
+                    Cached::Dense(tb) => tb.doc_freq as u64,
+                };
+            }
+            found.push(v);
+        }
         // Per term: its weight. Only candidates are scored (hundreds, not every posting), so
         // tantivy's formula is called directly rather than tabulated per query.
-        let weights: Vec<Bm25Weight> = term_objs
-            .iter()
-            .map(|t| {
-                let df = searcher.doc_freq(t).unwrap_or(0);
-                Bm25Weight::for_one_term_without_explain(df, stats.docs, stats.avg_len)
-            })
-            .collect();
+        let weights: Vec<Bm25Weight> =
+            dfs.iter().map(|&df| Bm25Weight::for_one_term_without_explain(df, stats.docs, stats.avg_len)).collect();
         let needs_time = filter.from.is_some() || filter.to.is_some_and(|t| t < self.max_time);
         let (from, to) = (filter.from.unwrap_or(i64::MIN), filter.to.unwrap_or(i64::MAX));
         let mut filter_terms: Vec<Term> = Vec::new();
@@ -642,160 +942,237 @@ impl TextView<'_> {
             filter_terms.push(Term::from_field_text(f.kind, k.name()));
         }
         let mut top = super::vector::TopK::new(limit);
-        SCRATCH.with(|cell| -> Result<()> {
-            let sc = &mut *cell.borrow_mut();
-            for (seg, info) in searcher.segment_readers().iter().zip(self.committed.segs.iter()) {
-                let inv = seg.inverted_index(f.text)?;
-                let max_doc = seg.max_doc() as usize;
-                let words = max_doc.div_ceil(64);
-                // 1. Each term present here, decoded into a bitset of its documents and its
-                //    term frequencies in document order: (freqs start, weight index, bound).
+        // The thread's buffers, taken out for the query (lost only on an error).
+        let mut scratch = SCRATCH.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+        {
+            let sc = &mut scratch;
+            for ((seg, info), cached) in searcher.segment_readers().iter().zip(self.committed.segs.iter()).zip(&found) {
+                let words = info.words();
+                // 1. Each term present here: cached if frequent, else decoded into the
+                //    scratch (rows of bits and multi bits, range of freqs); with its weight
+                //    index and highest tf.
                 sc.freqs.clear();
                 sc.bits.clear();
-                let mut lists: Vec<(usize, usize, f32)> = Vec::with_capacity(terms.len());
-                for (wi, t) in term_objs.iter().enumerate() {
-                    let Some(mut p) = inv.read_block_postings(t, IndexRecordOption::WithFreqs).map_err(io_err)? else {
-                        continue;
-                    };
-                    let start = sc.freqs.len();
-                    let row = sc.bits.len();
-                    sc.bits.resize(row + words, 0);
-                    let bits = &mut sc.bits[row..];
-                    let mut max_tf = 0u32;
-                    while !p.docs().is_empty() {
-                        mark(bits, p.docs());
-                        sc.freqs.extend_from_slice(p.freqs());
-                        max_tf = p.freqs().iter().fold(max_tf, |m, &f| m.max(f));
-                        p.advance();
-                    }
-                    if sc.freqs.len() > start {
-                        let ub = weights[wi].score(info.min_norm, max_tf.max(1));
-                        lists.push((start, wi, ub));
-                    } else {
-                        sc.bits.truncate(row);
+                let mut plan: Vec<(usize, Option<ScratchRow>, u32)> = Vec::with_capacity(terms.len());
+                for (wi, c) in cached.iter().enumerate() {
+                    match c {
+                        Cached::Absent => {}
+                        Cached::Dense(tb) => plan.push((wi, None, tb.max_tf)),
+                        Cached::Sparse(ti) => {
+                            let (row, start) = (sc.bits.len(), sc.freqs.len());
+                            sc.bits.resize(row + 2 * words, 0);
+                            let (bits, multi) = sc.bits[row..].split_at_mut(words);
+                            let max_tf = decode(&info.text, ti, bits, Some((multi, &mut sc.freqs)))?;
+                            plan.push((wi, Some((row, start, sc.freqs.len())), max_tf));
+                        }
                     }
                 }
-                if lists.is_empty() {
+                if plan.is_empty() {
                     continue;
                 }
-                // Per-word prefix counts make a document's rank in a list (hence its tf) one
-                // popcount away; bit-sliced counting: level l gains what level l - 1 held
-                // and the term has.
-                let nl = lists.len();
-                let levels = nl.min(MAX_LEVELS);
-                sc.ranks.resize(nl * words, 0);
-                sc.levels.clear();
-                sc.levels.resize(levels * words, 0);
-                for j in 0..nl {
-                    let bits = &sc.bits[j * words..(j + 1) * words];
-                    let mut before = 0u32;
-                    for (r, &x) in sc.ranks[j * words..(j + 1) * words].iter_mut().zip(bits.iter()) {
-                        *r = before;
-                        before += x.count_ones();
+                sc.ranks.resize(sc.bits.len(), 0);
+                for &(_, src, _) in &plan {
+                    if let Some((row, _, _)) = src {
+                        prefix_ranks(&sc.bits[row..row + words], &mut sc.ranks[row..row + words]);
                     }
-                    for l in (1..levels).rev() {
-                        let (lower, upper) = sc.levels.split_at_mut(l * words);
+                }
+                let Scratch { freqs, levels, bits, ranks, allowed, multi, buckets, ones, cands } = sc;
+                // (postings, weight index) per present term, in query order.
+                let lists: Vec<(Posts<'_>, usize)> = plan
+                    .iter()
+                    .map(|&(wi, src, max_tf)| {
+                        let posts = match (src, &cached[wi]) {
+                            (Some((row, s, e)), _) => Posts {
+                                bits: &bits[row..row + words],
+                                multi: (max_tf > 1).then(|| &bits[row + words..row + 2 * words]),
+                                ranks: &ranks[row..row + words],
+                                freqs: FreqsRef::U32(&freqs[s..e]),
+                                max_tf,
+                            },
+                            (None, Cached::Dense(tb)) => Posts {
+                                bits: &tb.bits,
+                                multi: tb.multi.as_deref(),
+                                ranks: &tb.ranks,
+                                freqs: match &tb.freqs {
+                                    Freqs::U8(v) => FreqsRef::U8(v),
+                                    Freqs::U32(v) => FreqsRef::U32(v),
+                                },
+                                max_tf,
+                            },
+                            (None, _) => unreachable!("only dense terms are planned without a scratch row"),
+                        };
+                        (posts, wi)
+                    })
+                    .collect();
+                // Bit-sliced counting: level l gains what level l - 1 held and the term has.
+                let nl = lists.len();
+                let nlev = nl.min(MAX_LEVELS);
+                levels.clear();
+                levels.resize(nlev * words, 0);
+                for (p, _) in &lists {
+                    for l in (1..nlev).rev() {
+                        let (lower, upper) = levels.split_at_mut(l * words);
                         let below = &lower[(l - 1) * words..];
-                        for ((u, &b), &t) in upper[..words].iter_mut().zip(below).zip(bits.iter()) {
+                        for ((u, &b), &t) in upper[..words].iter_mut().zip(below).zip(p.bits) {
                             *u |= b & t;
                         }
                     }
-                    sc.levels[..words].iter_mut().zip(bits.iter()).for_each(|(x, &t)| *x |= t);
+                    levels[..words].iter_mut().zip(p.bits).for_each(|(x, &t)| *x |= t);
+                }
+                // Documents where some term occurs more than once (their own cells).
+                let has_multi = lists.iter().any(|(p, _)| p.multi.is_some());
+                if has_multi {
+                    multi.clear();
+                    multi.resize(words, 0);
+                    for m in lists.iter().filter_map(|(p, _)| p.multi) {
+                        multi.iter_mut().zip(m).for_each(|(x, &y)| *x |= y);
+                    }
                 }
                 // Documents the immutable filters allow.
                 let allowed: Option<&[u64]> = if filter_terms.is_empty() {
                     None
                 } else {
-                    sc.allowed.clear();
-                    sc.allowed.resize(words, u64::MAX);
+                    allowed.clear();
+                    allowed.resize(words, u64::MAX);
                     for ft in &filter_terms {
                         let bits = info.filter(seg, ft)?;
-                        sc.allowed.iter_mut().zip(bits.iter()).for_each(|(x, &y)| *x &= y);
+                        allowed.iter_mut().zip(bits.iter()).for_each(|(x, &y)| *x &= y);
                     }
-                    Some(&sc.allowed[..])
+                    Some(&allowed[..])
                 };
-                // B(j): the sum of the j largest per-term bounds (a margin covers rounding).
-                let mut ubs: Vec<f32> = lists.iter().map(|l| l.2).collect();
-                ubs.sort_by(|a, b| b.total_cmp(a));
-                let bound = |j: usize| ubs[..j].iter().sum::<f32>() * (1.0 + 1e-5);
-                let level = &sc.levels;
-                let count = |r: usize| -> usize {
-                    let c = &level[(r - 1) * words..r * words];
-                    match allowed {
-                        Some(a) => c.iter().zip(a).map(|(x, y)| (x & y).count_ones() as usize).sum(),
-                        None => c.iter().map(|x| x.count_ones() as usize).sum(),
+                // 2. Cells: documents holding exactly r of the terms (at least r on the top
+                //    level), by length class, each with a bound on its scores; plus, per r,
+                //    the documents where a term repeats. Scored best bound first until the
+                //    top's threshold exceeds the next bound.
+                let classes = info.classes();
+                let ub = |j: usize, norm: u8, tf: u32| weights[lists[j].1].score(norm, tf) * (1.0 + 1e-5);
+                // Per class (and one last row for the repeats): each term's bound.
+                let nc = classes.min_norm.len();
+                let mut ubs: Vec<f32> = Vec::with_capacity((nc + 1) * nl);
+                for c in 0..=nc {
+                    for (j, (p, _)) in lists.iter().enumerate() {
+                        ubs.push(match classes.min_norm.get(c) {
+                            Some(&norm) => ub(j, norm, 1),
+                            None => ub(j, info.min_norm, p.max_tf),
+                        });
                     }
-                };
-                // The largest r whose layer either suffices already or can fill the top.
-                let choose = |below: usize, top: &mut super::vector::TopK| -> usize {
-                    let (need, thr) = (limit.saturating_sub(top.len()).max(1), top.exact_threshold());
-                    (2..below).rev().find(|&r| bound(r - 1) < thr || count(r) >= need).unwrap_or(1)
-                };
-                let mut r = choose(levels + 1, &mut top);
-                let mut prev = usize::MAX;
-                sc.scored.clear();
-                sc.scored.resize(words, 0);
-                sc.fresh.resize(words, 0);
-                let norms = seg.get_fieldnorms_reader(f.text)?;
-                let alive = seg.alive_bitset();
-                loop {
-                    // 2. Score the documents of C_r not scored yet. Coming down from C_2 to
-                    //    C_1 with a full top, the rest hold one term each, so only the terms
-                    //    whose own bound reaches the threshold can contribute.
-                    let layer = &sc.levels[(r - 1) * words..r * words];
-                    let thr = top.exact_threshold();
-                    let single: Option<Vec<usize>> = (r == 1 && prev == 2 && top.len() >= limit)
-                        .then(|| (0..nl).filter(|&j| lists[j].2 * (1.0 + 1e-5) >= thr).collect());
-                    prev = r;
-                    let mut any = false;
+                }
+                let mut cells: Vec<(f32, usize, usize)> = Vec::with_capacity(nlev * (nc + 1));
+                for c in 0..=nc {
+                    if c == nc && !has_multi {
+                        continue;
+                    }
+                    let mut row: Vec<f32> = ubs[c * nl..(c + 1) * nl].to_vec();
+                    row.sort_by(|a, b| b.total_cmp(a));
+                    for r in 1..=nlev {
+                        let most = if r == nlev { nl } else { r };
+                        cells.push((row[..most].iter().sum(), r, c));
+                    }
+                }
+                cells.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+                // Documents holding two or more terms (a few percent) go to their cells in
+                // one pass; the single-term cells, far larger and rarely needed, are read
+                // from the bitsets when their turn comes.
+                let cell_of = |r: usize, c: usize| (r - 2) * (nc + 1) + c;
+                for b in buckets.iter_mut() {
+                    b.clear();
+                }
+                if nlev >= 2 {
+                    buckets.resize_with(cell_of(nlev, nc) + 1, Vec::new);
                     for w in 0..words {
-                        let mut x = layer[w] & !sc.scored[w] & allowed.map_or(u64::MAX, |a| a[w]);
-                        if let Some(js) = &single {
-                            x &= js.iter().fold(0, |m, &j| m | sc.bits[j * words + w]);
-                        }
-                        sc.fresh[w] = x;
-                        sc.scored[w] |= x;
-                        any |= x != 0;
-                    }
-                    if any {
-                        for (w, &word) in sc.fresh[..words].iter().enumerate() {
-                            let mut x = word;
-                            while x != 0 {
-                                let bit = x & x.wrapping_neg();
-                                x &= x - 1;
-                                let d = (w * 64) as u32 + bit.trailing_zeros();
-                                // BM25 summed in list (= query term) order.
-                                let norm = norms.fieldnorm_id(d);
-                                let mut score = 0.0f32;
-                                for (j, &(s, wi, _)) in lists.iter().enumerate() {
-                                    let tw = sc.bits[j * words + w];
-                                    if tw & bit == 0 {
-                                        continue;
-                                    }
-                                    let k = s + (sc.ranks[j * words + w] + (tw & (bit - 1)).count_ones()) as usize;
-                                    score += weights[wi].score(norm, sc.freqs[k]);
-                                }
-                                if score < top.threshold()
-                                    || alive.is_some_and(|a| !a.is_alive(d))
-                                    || (needs_time && {
-                                        let t = info.times.get_val(d);
-                                        t < from || t > to
-                                    })
-                                {
-                                    continue;
-                                }
-                                top.push(score, info.ids.get_val(d), 0);
-                            }
+                        let mut x = levels[words + w] & allowed.map_or(u64::MAX, |a| a[w]);
+                        while x != 0 {
+                            let bit = x & x.wrapping_neg();
+                            x &= x - 1;
+                            let d = (w * 64) as u32 + bit.trailing_zeros();
+                            let r = 2 + (2..nlev).filter(|&l| levels[l * words + w] & bit != 0).count();
+                            let c = if has_multi && multi[w] & bit != 0 {
+                                nc
+                            } else {
+                                classes.class_of[info.norms.fieldnorm_id(d) as usize] as usize
+                            };
+                            buckets[cell_of(r, c)].push(d);
                         }
                     }
-                    if r == 1 || bound(r - 1) < top.exact_threshold() {
+                }
+                let alive = seg.alive_bitset();
+                for &(cell_bound, r, c) in &cells {
+                    let thr = top.exact_threshold();
+                    if top.len() >= limit && cell_bound < thr {
                         break;
                     }
-                    r = choose(r, &mut top);
+                    let docs: &[u32] = if r >= 2 {
+                        &buckets[cell_of(r, c)]
+                    } else {
+                        // Holding one term: only the terms whose own bound reaches the
+                        // threshold.
+                        let singles: Option<Vec<usize>> =
+                            (top.len() >= limit).then(|| (0..nl).filter(|&j| ubs[c * nl + j] >= thr).collect());
+                        ones.clear();
+                        for w in 0..words {
+                            let mut x = levels[w];
+                            if nlev > 1 {
+                                x &= !levels[words + w];
+                            }
+                            if c < nc {
+                                x &= classes.bits[c * words + w];
+                                if has_multi {
+                                    x &= !multi[w];
+                                }
+                            } else {
+                                x &= multi[w];
+                            }
+                            if let Some(a) = allowed {
+                                x &= a[w];
+                            }
+                            if let Some(js) = &singles {
+                                x &= js.iter().fold(0, |m, &j| m | lists[j].0.bits[w]);
+                            }
+                            while x != 0 {
+                                ones.push((w * 64) as u32 + x.trailing_zeros());
+                                x &= x - 1;
+                            }
+                        }
+                        ones
+                    };
+                    cands.clear();
+                    let floor = top.threshold();
+                    for &d in docs {
+                        let (w, bit) = (d as usize / 64, 1u64 << (d % 64));
+                        // BM25 summed in list (= query term) order.
+                        let norm = info.norms.fieldnorm_id(d);
+                        let mut score = 0.0f32;
+                        for (p, wi) in &lists {
+                            let tf = p.tf(w, bit);
+                            if tf > 0 {
+                                score += weights[*wi].score(norm, tf);
+                            }
+                        }
+                        if score < floor
+                            || alive.is_some_and(|a| !a.is_alive(d))
+                            || (needs_time && {
+                                let t = info.times.get_val(d);
+                                t < from || t > to
+                            })
+                        {
+                            continue;
+                        }
+                        cands.push((score, d));
+                    }
+                    // Only this cell's best `limit`, with any ties at the cut, can enter the
+                    // top; only they need their item ids (a column read each).
+                    if cands.len() > limit {
+                        cands.select_nth_unstable_by(limit - 1, |a, b| b.0.total_cmp(&a.0));
+                        let kth = cands[limit - 1].0;
+                        cands.retain(|c| c.0 >= kth);
+                    }
+                    for &(score, d) in cands.iter() {
+                        top.push(score, info.ids.get_val(d), 0);
+                    }
                 }
             }
-            Ok(())
-        })?;
+        }
+        SCRATCH.with(|cell| *cell.borrow_mut() = scratch);
         Ok(top.into_sorted().into_iter().map(|(s, id, _)| (s, id)).collect())
     }
 
@@ -905,7 +1282,11 @@ mod tests {
         for id in 1..=2100u64 {
             let words = 2 + rng.below(10);
             // Skewed: low word indices are common; repeats give tf > 2.
-            let text: Vec<&str> = (0..words).map(|_| vocab[rng.below(30).min(rng.below(30))].as_str()).collect();
+            let mut text: Vec<&str> = (0..words).map(|_| vocab[rng.below(30).min(rng.below(30))].as_str()).collect();
+            if id % 700 == 350 {
+                // A frequent term with tf > 255 (cached frequencies then need 32 bits).
+                text = vec!["w0x"; 300];
+            }
             let d = (
                 id,
                 id as i64 * 10,
@@ -924,6 +1305,8 @@ mod tests {
         assert_eq!(committed.searcher.segment_readers().len(), 3);
         let view = TextView { fields: index.fields, committed: &committed, tail: &[], max_time: 21_000 };
         let stats = view.stats();
+        // Rare terms are decoded per query, frequent ones cached per segment on first use
+        // (both kinds are in the vocabulary: word i has probability (59 - 2i) / 900).
         for case in 0..300 {
             let nterms = 1 + rng.below(5);
             let mut terms: Vec<String> = Vec::new();
