@@ -24,15 +24,24 @@ impl VecFilter {
     /// True if item `i` of `seg` at table position `pos` passes (state included).
     #[inline]
     pub fn passes(&self, seg: &Segment, i: usize, table: &Table, pos: usize) -> bool {
-        if !seg.has_vec[i]
-            || seg.time[i] > self.to
-            || self.from.is_some_and(|f| seg.time[i] < f)
-            || self.agent.is_some_and(|a| seg.agent[i] != a)
-            || self.symbol.is_some_and(|s| seg.symbol[i] != s)
-            || self.kind.is_some_and(|k| seg.kind[i] != k)
-        {
-            return false;
-        }
+        self.columns_pass(seg, i) && self.state_passes(table, pos)
+    }
+
+    /// The immutable part: item `i` of `seg` has a vector and passes time, agent, symbol
+    /// and kind.
+    #[inline(always)]
+    pub fn columns_pass(&self, seg: &Segment, i: usize) -> bool {
+        seg.has_vec[i]
+            && seg.time[i] <= self.to
+            && self.from.is_none_or(|f| seg.time[i] >= f)
+            && self.agent.is_none_or(|a| seg.agent[i] == a)
+            && self.symbol.is_none_or(|s| seg.symbol[i] == s)
+            && self.kind.is_none_or(|k| seg.kind[i] == k)
+    }
+
+    /// The mutable part: the item at table position `pos` is alive and in the layer.
+    #[inline(always)]
+    pub fn state_passes(&self, table: &Table, pos: usize) -> bool {
         let st = table.state(pos);
         st.alive && self.layer.is_none_or(|l| st.layer == l)
     }
@@ -151,7 +160,39 @@ impl TopK {
 }
 
 /// Exact top-`limit` by cosine over every item passing `filter`.
+///
+/// Compiled for the baseline and for AVX2, chosen at run time ([`crate::simd`]); the same
+/// results either way.
+#[allow(unsafe_code)]
 pub fn flat_scan(
+    table: &Table,
+    dim: usize,
+    query: &[f32],
+    filter: &VecFilter,
+    limit: usize,
+) -> Vec<(f32, ItemId, usize)> {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::has_avx2() {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { flat_scan_avx2(table, dim, query, filter, limit) };
+    }
+    flat_scan_impl(table, dim, query, filter, limit)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn flat_scan_avx2(
+    table: &Table,
+    dim: usize,
+    query: &[f32],
+    filter: &VecFilter,
+    limit: usize,
+) -> Vec<(f32, ItemId, usize)> {
+    flat_scan_impl(table, dim, query, filter, limit)
+}
+
+#[inline(always)]
+fn flat_scan_impl(
     table: &Table,
     dim: usize,
     query: &[f32],
@@ -163,22 +204,21 @@ pub fn flat_scan(
     for (s, seg) in table.segments.iter().enumerate() {
         let base = table.starts[s];
         for (i, v) in seg.vectors.chunks_exact(dim).enumerate() {
-            if selective {
-                // Filters first: most items fail them for a fraction of a dot product.
-                if !filter.passes(seg, i, table, base + i) {
-                    continue;
-                }
-                let sim = dot(v, query);
-                if sim >= top.threshold() {
-                    top.push(sim, seg.ids[i], base + i);
-                }
-            } else {
-                // Similarity first (contiguous, vectorised), filters only for what could enter.
-                let sim = dot(v, query);
-                if sim >= top.threshold() && filter.passes(seg, i, table, base + i) {
-                    top.push(sim, seg.ids[i], base + i);
-                }
+            // With agent/symbol/kind filters, the columns first: most items fail them for a
+            // fraction of a dot product. Otherwise similarity first (contiguous,
+            // vectorised) and the columns only for what could enter. The state (a cache
+            // miss) last.
+            if selective && !filter.columns_pass(seg, i) {
+                continue;
             }
+            let sim = dot(v, query);
+            if sim < top.threshold()
+                || (!selective && !filter.columns_pass(seg, i))
+                || !filter.state_passes(table, base + i)
+            {
+                continue;
+            }
+            top.push(sim, seg.ids[i], base + i);
         }
     }
     top.into_sorted()
