@@ -16,22 +16,23 @@
 //! scan). The VM's speed varies by up to 2x within an hour, so compare runs made back to
 //! back:
 //!
-//! | hybrid top-10 p50 / p99 (µs) | 1k | 10k | 100k | 1M |
+//! | hybrid top-10 p50 / p99 (µs), full run | 1k | 10k | 100k | 1M |
 //! |---|---|---|---|---|
-//! | no filter | 46 / 63 | 190 / 255 | 228 / 352 | 1,315 / 2,182 |
-//! | agent + symbol filtered | 35 / 55 | 118 / 214 | 202 / 260 | 1,390 / 2,186 |
+//! | no filter | 44 / 86 | 109 / 171 | 135 / 180 | 948 / 1,351 |
+//! | agent + symbol filtered | 17 / 27 | 181 / 249 | 181 / 258 | 747 / 1,201 |
 //! | recall@10 vs exact vectors | 1.000 | 1.000 | 0.984 | 0.995 |
-//! | bytes per item (heap, text index included) | 3,031 | 765 | 552 | 547 |
+//! | bytes per item after the build · with query caches | 3,036 · 3,317 | 767 · 861 | 552 · 628 | 547 · 620 |
 //!
-//! That full run fell in a busy hour: the previous design, run back to back with this one
-//! at 100k items, measured p50 363–527 µs (it measured 252 µs earlier the same day), this
-//! design 205–229 µs unfiltered and 307–320 µs filtered (previous: 730–751 µs). In the
-//! quietest hour of the session an intermediate version (before SQ8 codes, deferred state
-//! checks and the buffered top-k, each of which measured faster) ran 161 / 215 µs at 100k
-//! and 1,072 / 1,444 µs at 1M (p50 / p99).
+//! Faster runs the same session: 100k 87 / 111 µs unfiltered, 124 / 166 µs filtered; 1M
+//! 529 / 660 µs and 525 / 760 µs. The slowest: 100k 223 / 384 µs (same binary, 30 minutes
+//! later); another full run: 100k 128 / 215 · 211 / 532 µs, 1M 628 / 872 · 661 / 1,055 µs.
+//! Halves alone at 100k (`QUORUM_BENCH_SIDE`): text 45–70 µs p50, vector 38–48 µs;
+//! merging the two candidate lists ~10–40 µs (cache misses on each candidate's vector and
+//! state). Before the cached term bitsets and BM25 cells (`text`) the text half was
+//! 90–130 µs and the 1M p99 2.18 ms.
 //!
-//! Insert (stage + publish + commit, batched): 206k items/s (unchanged by this work: 154–165k
-//! before and 163–173k after in a busy hour). What drove the design:
+//! Insert (stage + publish + commit, batched): 237–257k items/s in a quiet hour, 114–162k in
+//! busy ones. What drove the design:
 //! - vector search is an exact scan below 50k items and IVF-SQ8 above (`ivf`): 100k
 //!   16-d f32 vectors took 660 µs to scan; the probe reads ~7.6k one-byte-per-dimension
 //!   codes in dimension-major blocks of 8;
@@ -42,13 +43,13 @@
 //!   buffer cut back with `select_nth_unstable` (`vector::TopK`): both were cache misses
 //!   or heap sifts per candidate;
 //! - readers use snapshots so a step's recalls never see the step's writes; commits are
-//!   batched (a tantivy commit costs milliseconds) with the uncommitted tail searchable.
+//!   batched (a tantivy commit costs milliseconds) with the uncommitted tail searchable;
+//! - frequent terms' postings are cached per segment as bitsets, and documents holding two
+//!   or more query terms are scored by cells (term count × length class) best bound first
+//!   (`text`): decoding ~17k postings per query had become the largest cost.
 //!
-//! The latency targets (p99 ≤ 250 µs at 100k, ≤ 2 ms at 1M) were met in the quiet hour and
-//! missed by up to 40% in busy ones, so they are not claimed as met. What is left per query
-//! (100k items): decoding ~17k postings and setting their bits (~1.5 ns each, ~30% of the
-//! time), the IVF probe (~15%), and exactly rescoring ~80 candidates (cache misses on their
-//! vectors and states).
+//! Targets: p99 ≤ 2 ms at 1M is met in every run; p99 ≤ 250 µs at 100k is met unfiltered
+//! in full runs but not filtered (166–532 µs); insert ≥ 200k items/s only in quiet hours.
 
 pub mod aggregates;
 pub mod error;
