@@ -579,12 +579,11 @@ fn decode(
     inv: &InvertedIndexReader,
     info: &TermInfo,
     bits: &mut [u64],
-    with_freqs: Option<(&mut [u64], &mut Vec<u32>)>,
+    mut with_freqs: Option<(&mut [u64], &mut Vec<u32>)>,
 ) -> Result<u32> {
     let option = if with_freqs.is_some() { IndexRecordOption::WithFreqs } else { IndexRecordOption::Basic };
     let mut p = inv.read_block_postings_from_terminfo(info, option).map_err(io_err)?;
     let mut max_tf = 1u32;
-    let mut with_freqs = with_freqs;
     while !p.docs().is_empty() {
         mark(bits, p.docs());
         if let Some((multi, freqs)) = with_freqs.as_mut() {
