@@ -6,7 +6,6 @@
 //! builds the next snapshot at `publish` and swaps it in with `arc-swap`; readers `load`
 //! the current one without locks and keep it alive as long as they hold the `Arc`.
 
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -205,26 +204,35 @@ impl Snapshot {
             None => Vec::new(),
         };
         let (text_hits, vec_hits) = (text_side(), vector_side());
-        // id -> (position, bm25)
-        let mut cands: FxHashMap<ItemId, (usize, Option<f32>)> = FxHashMap::default();
-        for (s, id, pos) in text_hits {
-            cands.insert(id, (pos, Some(s)));
-        }
-        for (_, id, pos) in vec_hits {
-            cands.entry(id).or_insert((pos, None));
-        }
-        let max_bm25 = cands.values().filter_map(|c| c.1).fold(0.0f32, f32::max);
-        let mut hits: Vec<Hit> = cands
-            .into_iter()
-            .map(|(id, (pos, bm25))| {
-                let st = self.table.state(pos);
-                let text =
-                    has_text.then(|| bm25.map_or(0.0, |b| if max_bm25 > 0.0 { (b / max_bm25) as f64 } else { 0.0 }));
-                let vector = qvec.as_ref().map(|v| {
+        // Candidates (id, position, bm25) from both lists, each id once (its text entry if
+        // it has one: the sort is stable and text hits come first).
+        let mut cands: Vec<(ItemId, usize, Option<f32>)> = Vec::with_capacity(text_hits.len() + vec_hits.len());
+        cands.extend(text_hits.into_iter().map(|(s, id, pos)| (id, pos, Some(s))));
+        cands.extend(vec_hits.into_iter().map(|(_, id, pos)| (id, pos, None)));
+        cands.sort_by_key(|c| c.0);
+        cands.dedup_by_key(|c| c.0);
+        let max_bm25 = cands.iter().filter_map(|c| c.2).fold(0.0f32, f32::max);
+        // Cosines first, in a loop of their own: each reads a vector that is likely a cache
+        // miss, and short independent iterations let the CPU overlap those misses.
+        let cosines: Vec<f64> = match &qvec {
+            Some(v) => cands
+                .iter()
+                .map(|&(_, pos, _)| {
                     let (s, i) = self.table.locate(pos);
                     let seg = &self.table.segments[s];
                     if seg.has_vec[i] { dot(&seg.vectors[i * p.dim..(i + 1) * p.dim], v).max(0.0) as f64 } else { 0.0 }
-                });
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut hits: Vec<Hit> = cands
+            .iter()
+            .enumerate()
+            .map(|(c, &(id, pos, bm25))| {
+                let st = self.table.state(pos);
+                let text =
+                    has_text.then(|| bm25.map_or(0.0, |b| if max_bm25 > 0.0 { (b / max_bm25) as f64 } else { 0.0 }));
+                let vector = qvec.as_ref().map(|_| cosines[c]);
                 let relevance = rank::relevance(p, text, vector);
                 let recency = rank::recency(p, st.layer, st.anchor, q.at);
                 let importance = rank::importance(p, st.layer, st.importance, st.imp_time, q.at);
