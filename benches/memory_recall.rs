@@ -6,7 +6,11 @@
 //! Set `QUORUM_BENCH_MAX_ITEMS` to skip larger sizes (e.g. 100000 on a small machine) and
 //! `QUORUM_BENCH_MIN_ITEMS` to skip smaller ones (e.g. to profile one size);
 //! `QUORUM_BENCH_PROBE` overrides the IVF lists probed per query; `QUORUM_BENCH_SIDE` set
-//! to `text` or `vector` drops the other half of each query (to see what each costs).
+//! to `text` or `vector` drops the other half of each query (to see what each costs);
+//! `QUORUM_BENCH_FILTERED=true|false` runs one of the two query sets;
+//! `QUORUM_BENCH_PASSES` (default 3) sets how many times the 400 queries are timed alone,
+//! so that `perf stat` of two runs differing only in it gives instructions and cycles per
+//! query (steadier than wall time on a shared machine).
 
 mod common;
 
@@ -87,6 +91,9 @@ fn queries(now: i64, filtered: bool, seed: u64) -> Vec<Query> {
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
@@ -102,13 +109,14 @@ fn bench_recall(c: &mut Criterion) {
         let (store, now, bytes) = build(n);
         let build_s = t.elapsed().as_secs_f64();
         let snap = store.snapshot();
-        for filtered in [false, true] {
+        let sets = std::env::var("QUORUM_BENCH_FILTERED").unwrap_or_default();
+        for filtered in [false, true].into_iter().filter(|f| sets.is_empty() || sets == f.to_string()) {
             let qs = queries(now, filtered, 99 + n as u64);
             for q in &qs {
                 std::hint::black_box(snap.recall(q));
             }
             let mut lat: Vec<f64> = Vec::new();
-            for _ in 0..3 {
+            for _ in 0..env("QUORUM_BENCH_PASSES", 3) {
                 for q in &qs {
                     let t = Instant::now();
                     std::hint::black_box(snap.recall(q));
@@ -132,7 +140,7 @@ fn bench_recall(c: &mut Criterion) {
                 "{label:<32} p50 {:>8.1} us  p99 {:>8.1} us  max {:>8.1} us  recall@10 vs exact {:.3}  ({bytes:.0} bytes/item, {cached:.0} with query caches, built in {build_s:.1} s)",
                 percentile(&lat, 0.5),
                 percentile(&lat, 0.99),
-                lat[lat.len() - 1],
+                lat.last().copied().unwrap_or(f64::NAN),
                 agree as f64 / total.max(1) as f64
             ));
             let mut k = 0usize;

@@ -829,6 +829,10 @@ thread_local! {
 /// are just coarser.
 const MAX_LEVELS: usize = 4;
 
+/// Single-term documents are sorted into cells in one pass when the filters allow fewer
+/// than one document in this many (see `search_committed`).
+const SINGLES_BUCKETED_BELOW: usize = 8;
+
 /// Read-only text search over a committed searcher and a tail.
 pub struct TextView<'a> {
     pub fields: Fields,
@@ -1054,7 +1058,8 @@ impl TextView<'_> {
                         multi.iter_mut().zip(m).for_each(|(x, &y)| *x |= y);
                     }
                 }
-                // Documents the immutable filters allow.
+                // Documents the immutable filters allow, and how many.
+                let mut n_allowed = info.max_doc;
                 let allowed: Option<&[u64]> = if filter_terms.is_empty() {
                     None
                 } else {
@@ -1064,8 +1069,14 @@ impl TextView<'_> {
                         let bits = info.filter(seg, ft)?;
                         allowed.iter_mut().zip(bits.iter()).for_each(|(x, &y)| *x &= y);
                     }
+                    n_allowed = allowed.iter().map(|x| x.count_ones() as usize).sum();
                     Some(&allowed[..])
                 };
+                // When the filters leave few documents (an analyst's own memories of one
+                // symbol: a few percent), the single-term documents go to their cells in
+                // the same pass as the others: re-reading every word of the bitsets per
+                // single-term cell cost more than sorting those few hundred documents.
+                let bucket_singles = n_allowed * SINGLES_BUCKETED_BELOW <= info.max_doc;
                 // 2. Cells: documents holding exactly r of the terms (at least r on the top
                 //    level), by length class, each with a bound on its scores; plus, per r,
                 //    the documents where a term repeats. Scored best bound first until the
@@ -1098,20 +1109,21 @@ impl TextView<'_> {
                 cells.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
                 // Documents holding two or more terms (a few percent) go to their cells in
                 // one pass; the single-term cells, far larger and rarely needed, are read
-                // from the bitsets when their turn comes.
-                let cell_of = |r: usize, c: usize| (r - 2) * (nc + 1) + c;
+                // from the bitsets when their turn comes (unless `bucket_singles`).
+                let cell_of = |r: usize, c: usize| (r - 1) * (nc + 1) + c;
                 for b in buckets.iter_mut() {
                     b.clear();
                 }
-                if nlev >= 2 {
+                if nlev >= 2 || bucket_singles {
                     buckets.resize_with(cell_of(nlev, nc) + 1, Vec::new);
+                    let first = if bucket_singles { 0 } else { words };
                     for w in 0..words {
-                        let mut x = levels[words + w] & allowed.map_or(u64::MAX, |a| a[w]);
+                        let mut x = levels[first + w] & allowed.map_or(u64::MAX, |a| a[w]);
                         while x != 0 {
                             let bit = x & x.wrapping_neg();
                             x &= x - 1;
                             let d = (w * 64) as u32 + bit.trailing_zeros();
-                            let r = 2 + (2..nlev).filter(|&l| levels[l * words + w] & bit != 0).count();
+                            let r = 1 + (1..nlev).filter(|&l| levels[l * words + w] & bit != 0).count();
                             let c = if has_multi && multi[w] & bit != 0 {
                                 nc
                             } else {
@@ -1127,7 +1139,7 @@ impl TextView<'_> {
                     if top.len() >= limit && cell_bound < thr {
                         break;
                     }
-                    let docs: &[u32] = if r >= 2 {
+                    let docs: &[u32] = if r >= 2 || bucket_singles {
                         &buckets[cell_of(r, c)]
                     } else {
                         // Holding one term: only the terms whose own bound reaches the
