@@ -55,6 +55,10 @@ fn test_memory_cli_ingest_search_stats_bench() {
     let (code, _, err) = quorum(&["memory", "bench", ck_s, "--queries", queries.to_str().unwrap(), "--probe", "0"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("--probe"), "{err}");
+    // The README's query file parses and runs (its hits depend on the store).
+    let (code, out, err) = quorum(&["memory", "bench", ck_s, "--queries", "data/memory_queries.jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("32 queries"), "{out}");
 
     // Ingesting again extends the checkpoint.
     let (code, out, _) = quorum(&["memory", "ingest", items.to_str().unwrap(), "--into", ck_s]);
