@@ -47,6 +47,30 @@ fn test_memory_writes_visible_only_after_publish() {
 }
 
 #[test]
+fn test_memory_every_item_visible_across_commit_boundaries() {
+    // commit_every = 8: batches of 3 and 4 stay in the searchable tail (7 uncommitted), the
+    // next item takes the count to 8 and the batch is committed within its publish; a
+    // batch of 12 more is committed at once. Every item is found by its own word each time.
+    let s = MemoryStore::new(small_params()).unwrap();
+    let mut t = T0;
+    let mut written = 0usize;
+    for (batch, committed) in [(3usize, false), (4, false), (1, true), (12, true)] {
+        for _ in 0..batch {
+            s.insert(NewItem::new(t, "markov", "SPY", Kind::Regime, format!("regime calm w{written}"))).unwrap();
+            written += 1;
+            t += NS_PER_MIN;
+        }
+        let report = s.publish(t).unwrap();
+        assert_eq!(report.committed, committed, "after {written} items");
+        assert_eq!(s.recall(&text_query("calm regime", t, 100)).len(), written);
+        for k in 0..written {
+            let hits = s.recall(&text_query(&format!("w{k}"), t, 5));
+            assert_eq!(hits.len(), 1, "item w{k} after {written} written");
+        }
+    }
+}
+
+#[test]
 fn test_memory_as_of_never_returns_later_items() {
     let s = MemoryStore::new(small_params()).unwrap();
     for (k, t) in [(0, T0), (1, T0 + H), (2, T0 + 2 * H)] {

@@ -456,6 +456,12 @@ impl MemoryStore {
         let mut states = Vec::with_capacity(staged.len());
         let mut batch = TailBatch::default();
         let mut docs = Vec::with_capacity(staged.len());
+        // A batch that takes the uncommitted count to `commit_every` is committed later in
+        // this same publish (by `commit` or `compact`), before any snapshot shows it: its
+        // tail postings would never be read, so they are not built (a bulk load then
+        // analyses each text once, in tantivy's indexing threads, instead of twice).
+        let n = staged.len();
+        let committed_now = w.tail_len + n >= p.commit_every;
         for Staged { item, .. } in staged {
             let names = Arc::make_mut(&mut w.names);
             let (Some(agent), Some(symbol)) = (names.agent(&item.agent), names.symbol(&item.symbol)) else {
@@ -463,12 +469,14 @@ impl MemoryStore {
             };
             let id = w.next_id;
             w.next_id += 1;
-            let (terms, len) = w.analyzer.term_keys(&item.text);
             docs.push(w.text.doc(id, item.time, &item.agent, &item.symbol, item.kind, &item.text));
-            batch.push(
-                TailDoc { id, time: item.time, agent, symbol, kind: item.kind, len, terms: terms.clone().into() },
-                &terms,
-            );
+            if !committed_now {
+                let (terms, len) = w.analyzer.term_keys(&item.text);
+                batch.push(
+                    TailDoc { id, time: item.time, agent, symbol, kind: item.kind, len, terms: terms.clone().into() },
+                    &terms,
+                );
+            }
             if item.kind == Kind::Outcome {
                 if let Some(ret) = item.outcome {
                     Arc::make_mut(&mut w.aggregates).add(item.time, &item.agent, &item.symbol, ret);
@@ -496,8 +504,10 @@ impl MemoryStore {
             report.inserted += 1;
         }
         w.text.add_all(docs)?;
-        w.tail_len += batch.docs.len();
-        TailBatch::push_into(&mut w.tail, batch);
+        w.tail_len += n;
+        if !committed_now {
+            TailBatch::push_into(&mut w.tail, batch);
+        }
         w.table.append(seg, states, dim);
         Ok(())
     }
