@@ -26,7 +26,7 @@
 
 use super::item::{ItemId, Kind};
 use super::table::{Segment, Table};
-use super::vector::{TopK, VecFilter, dot, normalise};
+use super::vector::{TopK, VecFilter, normalise, scan_exact_into};
 use crate::market::Ts;
 
 /// SplitMix64 (Steele, Lea & Flood, 2014): a tiny, deterministic PRNG.
@@ -484,20 +484,7 @@ impl Ivf {
         let mut top = TopK::new(keep);
         let (weights, bias) = self.quantizer.prepare(q);
         // Unindexed tail: exact.
-        for (s, seg) in table.segments.iter().enumerate() {
-            let base = table.starts[s];
-            if base + seg.len() <= self.upto {
-                continue;
-            }
-            for i in self.upto.saturating_sub(base)..seg.len() {
-                if filter.passes(seg, i, table, base + i) {
-                    let sim = dot(&seg.vectors[i * dim..(i + 1) * dim], q);
-                    if sim >= top.threshold() {
-                        top.push(sim, seg.ids[i], base + i);
-                    }
-                }
-            }
-        }
+        scan_exact_into(table, dim, q, filter, self.upto, &mut top);
         let mut threshold = top.threshold();
         let mut probed = 0;
         let mut want = probe.min(order.len());
@@ -564,6 +551,7 @@ impl Ivf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::vector::dot;
 
     #[test]
     fn test_block_layout_gives_plain_dot_products() {

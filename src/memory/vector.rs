@@ -21,12 +21,6 @@ pub struct VecFilter {
 }
 
 impl VecFilter {
-    /// True if item `i` of `seg` at table position `pos` passes (state included).
-    #[inline]
-    pub fn passes(&self, seg: &Segment, i: usize, table: &Table, pos: usize) -> bool {
-        self.columns_pass(seg, i) && self.state_passes(table, pos)
-    }
-
     /// The immutable part: item `i` of `seg` has a vector and passes time, agent, symbol
     /// and kind.
     #[inline(always)]
@@ -37,6 +31,29 @@ impl VecFilter {
             && self.agent.is_none_or(|a| seg.agent[i] == a)
             && self.symbol.is_none_or(|s| seg.symbol[i] == s)
             && self.kind.is_none_or(|k| seg.kind[i] == k)
+    }
+
+    /// [`Self::columns_pass`] for items `start..start + n` (n ≤ 32) of `seg`, as a bit mask,
+    /// without branches: with agent/symbol/kind filters most items fail, unpredictably.
+    #[inline(always)]
+    pub fn columns_mask(&self, seg: &Segment, start: usize, n: usize) -> u32 {
+        let (am, a) = self.agent.map_or((0, 0), |a| (u16::MAX, a));
+        let (sm, s) = self.symbol.map_or((0, 0), |s| (u16::MAX, s));
+        let (km, k) = self.kind.map_or((0u8, 0u8), |k| (u8::MAX, k as u8));
+        let from = self.from.unwrap_or(Ts::MIN);
+        let r = start..start + n;
+        let cols = seg.has_vec[r.clone()]
+            .iter()
+            .zip(&seg.time[r.clone()])
+            .zip(&seg.agent[r.clone()])
+            .zip(&seg.symbol[r.clone()])
+            .zip(&seg.kind[r]);
+        let mut m = 0u32;
+        for (i, ((((&v, &t), &ag), &sy), &kd)) in cols.enumerate() {
+            let ok = v & (t <= self.to) & (t >= from) & (ag & am == a) & (sy & sm == s) & ((kd as u8) & km == k);
+            m |= (ok as u32) << i;
+        }
+        m
     }
 
     /// The mutable part: the item at table position `pos` is alive and in the layer.
@@ -200,28 +217,55 @@ fn flat_scan_impl(
     limit: usize,
 ) -> Vec<(f32, ItemId, usize)> {
     let mut top = TopK::new(limit);
+    scan_exact_into(table, dim, query, filter, 0, &mut top);
+    top.into_sorted()
+}
+
+/// Offers `top` every item at table position `from_pos` or later that passes `filter`, by
+/// exact cosine (the flat scan, and the IVF's not yet indexed tail).
+#[inline(always)]
+pub(crate) fn scan_exact_into(
+    table: &Table,
+    dim: usize,
+    query: &[f32],
+    filter: &VecFilter,
+    from_pos: usize,
+    top: &mut TopK,
+) {
     let selective = filter.agent.is_some() || filter.symbol.is_some() || filter.kind.is_some();
     for (s, seg) in table.segments.iter().enumerate() {
         let base = table.starts[s];
-        for (i, v) in seg.vectors.chunks_exact(dim).enumerate() {
-            // With agent/symbol/kind filters, the columns first: most items fail them for a
-            // fraction of a dot product. Otherwise similarity first (contiguous,
-            // vectorised) and the columns only for what could enter. The state (a cache
-            // miss) last.
-            if selective && !filter.columns_pass(seg, i) {
-                continue;
+        if base + seg.len() <= from_pos {
+            continue;
+        }
+        let first = from_pos.saturating_sub(base);
+        if selective {
+            // With agent/symbol/kind filters, the columns first, eight items at a time as a
+            // mask: most items fail them for a fraction of a dot product. The state (a
+            // cache miss) last.
+            for start in (first..seg.len()).step_by(8) {
+                let mut mask = filter.columns_mask(seg, start, (seg.len() - start).min(8));
+                while mask != 0 {
+                    let i = start + mask.trailing_zeros() as usize;
+                    mask &= mask - 1;
+                    let sim = dot(&seg.vectors[i * dim..(i + 1) * dim], query);
+                    if sim >= top.threshold() && filter.state_passes(table, base + i) {
+                        top.push(sim, seg.ids[i], base + i);
+                    }
+                }
             }
+            continue;
+        }
+        for (i, v) in seg.vectors.chunks_exact(dim).enumerate().skip(first) {
+            // Similarity first (contiguous, vectorised), the columns only for what could
+            // enter, the state (a cache miss) last.
             let sim = dot(v, query);
-            if sim < top.threshold()
-                || (!selective && !filter.columns_pass(seg, i))
-                || !filter.state_passes(table, base + i)
-            {
+            if sim < top.threshold() || !filter.columns_pass(seg, i) || !filter.state_passes(table, base + i) {
                 continue;
             }
             top.push(sim, seg.ids[i], base + i);
         }
     }
-    top.into_sorted()
 }
 
 #[cfg(test)]
@@ -268,5 +312,36 @@ mod tests {
         }
         let got: Vec<u64> = t.into_sorted().iter().map(|x| x.1).collect();
         assert_eq!(got, vec![3, 8, 2]);
+    }
+
+    proptest::proptest! {
+        /// The branch-free mask agrees with the item-by-item predicate.
+        #[test]
+        fn prop_columns_mask_equals_columns_pass(
+            items in proptest::collection::vec((proptest::bool::ANY, 0i64..20, 0u16..4, 0u16..4, 0usize..7), 1..40),
+            agent in proptest::option::of(0u16..4),
+            symbol in proptest::option::of(0u16..4),
+            kind in proptest::option::of(0usize..7),
+            from in proptest::option::of(0i64..20),
+            to in 0i64..20,
+            start in 0usize..40,
+        ) {
+            let mut seg = Segment::default();
+            for &(v, t, a, s, k) in &items {
+                seg.has_vec.push(v);
+                seg.time.push(t);
+                seg.agent.push(a);
+                seg.symbol.push(s);
+                seg.kind.push(Kind::ALL[k]);
+            }
+            let filter = VecFilter { agent, symbol, kind: kind.map(|k| Kind::ALL[k]), layer: None, from, to };
+            let start = start % items.len();
+            let n = (items.len() - start).min(8);
+            let m = filter.columns_mask(&seg, start, n);
+            for i in 0..n {
+                proptest::prop_assert_eq!(m & (1 << i) != 0, filter.columns_pass(&seg, start + i), "item {}", start + i);
+            }
+            proptest::prop_assert_eq!(m >> n, 0);
+        }
     }
 }
