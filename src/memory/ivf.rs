@@ -66,9 +66,9 @@ pub struct List {
     pub pos: Vec<u32>,
     pub ids: Vec<ItemId>,
     pub time: Vec<Ts>,
-    /// Agent, symbol and kind packed in one word ([`tag`]), so a block's filter is eight
-    /// masked compares with no branch (the three columns apart, each checked with a
-    /// branch, were a third of a filtered probe).
+    /// Agent, symbol and kind packed in one word (bits 0–15, 16–31, 32–39), so a block's
+    /// filter is eight masked compares with no branch (the three columns apart, each
+    /// checked with a branch, were a third of a filtered probe).
     pub tags: Vec<u64>,
     /// Earliest and latest event time in the list: when the query's range covers both,
     /// the time column is not read.

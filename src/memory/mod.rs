@@ -13,26 +13,22 @@
 //! (benchmarks section). Measured on the 2-vCPU development machine (benches/memory_*.rs,
 //! synthetic items of 8–14 words from a 240-word vocabulary, 16-dimensional vectors,
 //! 3-word + vector queries; recall@10 is against the same queries with an exact vector
-//! scan). The VM's speed varies by up to 2x within an hour, so compare runs made back to
-//! back:
+//! scan). The VM's speed varies by up to 2.5x within an hour, so compare runs made back to
+//! back, or count instructions per query (`QUORUM_BENCH_PASSES`, see the bench's docs):
 //!
 //! | hybrid top-10 p50 / p99 (µs), full run | 1k | 10k | 100k | 1M |
 //! |---|---|---|---|---|
-//! | no filter | 44 / 86 | 109 / 171 | 135 / 180 | 948 / 1,351 |
-//! | agent + symbol filtered | 17 / 27 | 181 / 249 | 181 / 258 | 747 / 1,201 |
+//! | no filter | 56 / 88 | 100 / 151 | 125 / 189 | 504 / 617 |
+//! | agent + symbol filtered | 11 / 18 | 69 / 125 | 98 / 137 | 519 / 650 |
 //! | recall@10 vs exact vectors | 1.000 | 1.000 | 0.984 | 0.995 |
-//! | bytes per item after the build · with query caches | 3,036 · 3,317 | 767 · 861 | 552 · 628 | 547 · 620 |
+//! | bytes per item after the build · with query caches | 3,036 · 3,317 | 763 · 858 | 556 · 632 | 553 · 626 |
 //!
-//! Faster runs the same session: 100k 87 / 111 µs unfiltered, 124 / 166 µs filtered; 1M
-//! 529 / 660 µs and 525 / 760 µs. The slowest: 100k 223 / 384 µs (same binary, 30 minutes
-//! later); another full run: 100k 128 / 215 · 211 / 532 µs, 1M 628 / 872 · 661 / 1,055 µs.
-//! Halves alone at 100k (`QUORUM_BENCH_SIDE`): text 45–70 µs p50, vector 38–48 µs;
-//! merging the two candidate lists ~10–40 µs (cache misses on each candidate's vector and
-//! state). Before the cached term bitsets and BM25 cells (`text`) the text half was
-//! 90–130 µs and the 1M p99 2.18 ms.
+//! Another full run: 100k 139 / 209 · 128 / 176 µs, 1M 545 / 679 · 530 / 731 µs.
+//! Halves alone at 100k (`QUORUM_BENCH_SIDE`): text 45–80 µs p50, vector 30–45 µs.
 //!
-//! Insert (stage + publish + commit, batched): 237–257k items/s in a quiet hour, 114–162k in
-//! busy ones. What drove the design:
+//! Insert, a 50k batch in one publish, committed: 290–340k items/s (it skips the tail, see
+//! `store`); publishing every 100 items (through the tail, as a backtest does): 118–159k.
+//! What drove the design:
 //! - vector search is an exact scan below 50k items and IVF-SQ8 above (`ivf`): 100k
 //!   16-d f32 vectors took 660 µs to scan; the probe reads ~7.6k one-byte-per-dimension
 //!   codes in dimension-major blocks of 8;
@@ -46,10 +42,13 @@
 //!   batched (a tantivy commit costs milliseconds) with the uncommitted tail searchable;
 //! - frequent terms' postings are cached per segment as bitsets, and documents holding two
 //!   or more query terms are scored by cells (term count × length class) best bound first
-//!   (`text`): decoding ~17k postings per query had become the largest cost.
+//!   (`text`): decoding ~17k postings per query had become the largest cost;
+//! - filters on agent, symbol and kind are masks over eight items at a time, with no
+//!   branches (`ivf::List::tags`, `vector::VecFilter::columns_mask`): most items fail them,
+//!   unpredictably, and the branches were a third of a filtered vector search.
 //!
-//! Targets: p99 ≤ 2 ms at 1M is met in every run; p99 ≤ 250 µs at 100k is met unfiltered
-//! in full runs but not filtered (166–532 µs); insert ≥ 200k items/s only in quiet hours.
+//! Targets (p99 ≤ 250 µs at 100k, ≤ 2 ms at 1M, insert ≥ 200k items/s batched) were met in
+//! every full run of the session that measured the numbers above.
 
 pub mod aggregates;
 pub mod error;
