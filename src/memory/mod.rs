@@ -23,11 +23,13 @@
 //! | recall@10 vs exact vectors | 1.000 | 1.000 | 0.984 | 0.995 |
 //! | bytes per item after the build · with query caches | 3,036 · 3,317 | 763 · 858 | 556 · 632 | 553 · 626 |
 //!
-//! Another full run: 100k 139 / 209 · 128 / 176 µs, 1M 545 / 679 · 530 / 731 µs.
+//! Two other full runs: 100k 102 / 154 · 88 / 118 µs and 139 / 209 · 128 / 176 µs; 1M
+//! 458 / 580 · 444 / 534 µs and 545 / 679 · 530 / 731 µs.
 //! Halves alone at 100k (`QUORUM_BENCH_SIDE`): text 45–80 µs p50, vector 30–45 µs.
 //!
-//! Insert, a 50k batch in one publish, committed: 290–340k items/s (it skips the tail, see
-//! `store`); publishing every 100 items (through the tail, as a backtest does): 118–159k.
+//! Insert, a 50k batch in one publish, committed: 250–340k items/s over five runs (it skips
+//! the tail, see `store`); publishing every 100 items (through the tail, as a backtest
+//! does): 111–159k.
 //! What drove the design:
 //! - vector search is an exact scan below 50k items and IVF-SQ8 above (`ivf`): 100k
 //!   16-d f32 vectors took 660 µs to scan; the probe reads ~7.6k one-byte-per-dimension
