@@ -634,3 +634,67 @@ fn test_memory_ivf_recall_close_to_exact() {
     let recall = agree as f64 / total as f64;
     assert!(recall >= 0.9, "IVF recall@10 vs exact {recall:.3}");
 }
+
+/// Vector search's filters (as-of time, `from`, agent, kind) hold exactly, through the IVF
+/// index and through the exact scan: every hit passes them, and a query fills up whenever
+/// enough items pass. Items span two days, so most inverted lists hold items on both sides
+/// of each query's time range.
+#[test]
+fn test_memory_vector_filters_hold_exactly() {
+    for ivf_min_items in [1000, usize::MAX] {
+        vector_filters_hold(MemoryParams { ivf_min_items, ..Default::default() });
+    }
+}
+
+fn vector_filters_hold(params: MemoryParams) {
+    let indexed = params.ivf_min_items < 3000;
+    let dim = 16;
+    let mut rng = SplitMix64(11);
+    let centres: Vec<Vec<f32>> = (0..20).map(|_| random_vec(&mut rng, dim)).collect();
+    let agents = ["hedge", "markov", "wyckoff"];
+    let kinds = [Kind::Observation, Kind::Pattern];
+    let s = MemoryStore::new(params).unwrap();
+    let n = 3000;
+    for i in 0..n {
+        let c = &centres[rng.below(20)];
+        let v: Vec<f32> = c.iter().map(|x| x + 0.4 * gauss(&mut rng)).collect();
+        let t = T0 + i as i64 * NS_PER_MIN;
+        s.insert(NewItem::new(t, agents[i % 3], "SPY", kinds[i % 2], format!("item {i}")).with_vector(v)).unwrap();
+    }
+    s.publish_bulk(T0 + n as i64 * NS_PER_MIN).unwrap();
+    let snap = s.snapshot();
+    assert_eq!(snap.ivf_lists().is_some_and(|l| l > 1), indexed, "the index is in use or not");
+    for qi in 0..60 {
+        let v: Vec<f32> = centres[qi % 20].clone();
+        let at = T0 + (300 + 41 * qi as i64) * NS_PER_MIN;
+        let from = (qi % 3 == 0).then_some(at - 600 * NS_PER_MIN);
+        let agent = (qi % 2 == 0).then_some(agents[qi % 3]);
+        let kind = (qi % 5 == 0).then_some(kinds[qi % 2]);
+        let q = Query {
+            vector: Some(v),
+            agent: agent.map(str::to_string),
+            kind,
+            from,
+            at,
+            k: 10,
+            probe: Some(2),
+            ..Default::default()
+        };
+        let hits = s.recall(&q);
+        let passing = snap
+            .items(at)
+            .filter(|it| {
+                it.time <= at
+                    && from.is_none_or(|f| it.time >= f)
+                    && agent.is_none_or(|a| it.agent == a)
+                    && kind.is_none_or(|k| it.kind == k)
+            })
+            .count();
+        assert_eq!(hits.len(), passing.min(10), "query {qi}: fills up to k");
+        for h in &hits {
+            let it = snap.item(h.id, at).unwrap();
+            assert!(it.time <= at && from.is_none_or(|f| it.time >= f), "query {qi}: item {} outside the range", h.id);
+            assert!(agent.is_none_or(|a| it.agent == a) && kind.is_none_or(|k| it.kind == k), "query {qi}: filter");
+        }
+    }
+}
