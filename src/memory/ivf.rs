@@ -118,7 +118,7 @@ fn tag(agent: u16, symbol: u16, kind: Kind) -> u64 {
 fn tag_filter(filter: &VecFilter) -> (u64, u64) {
     let (mut mask, mut want) = (0u64, 0u64);
     if let Some(a) = filter.agent {
-        (mask, want) = (mask | 0xffff, want | tag(a, 0, Kind::Observation));
+        (mask, want) = (mask | 0xffff, want | a as u64);
     }
     if let Some(s) = filter.symbol {
         (mask, want) = (mask | 0xffff << 16, want | (s as u64) << 16);
@@ -488,7 +488,7 @@ impl Ivf {
         let mut threshold = top.threshold();
         let mut probed = 0;
         let mut want = probe.min(order.len());
-        let selective = filter.agent.is_some() || filter.symbol.is_some() || filter.kind.is_some();
+        let selective = filter.selective();
         let tf = tag_filter(filter);
         let (lo, hi) = (filter.from.unwrap_or(Ts::MIN), filter.to);
         loop {

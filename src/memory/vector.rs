@@ -21,6 +21,13 @@ pub struct VecFilter {
 }
 
 impl VecFilter {
+    /// True when agent, symbol or kind is filtered on: most items then fail the columns,
+    /// so scans read the columns before scoring.
+    #[inline]
+    pub fn selective(&self) -> bool {
+        self.agent.is_some() || self.symbol.is_some() || self.kind.is_some()
+    }
+
     /// The immutable part: item `i` of `seg` has a vector and passes time, agent, symbol
     /// and kind.
     #[inline(always)]
@@ -232,7 +239,7 @@ pub(crate) fn scan_exact_into(
     from_pos: usize,
     top: &mut TopK,
 ) {
-    let selective = filter.agent.is_some() || filter.symbol.is_some() || filter.kind.is_some();
+    let selective = filter.selective();
     for (s, seg) in table.segments.iter().enumerate() {
         let base = table.starts[s];
         if base + seg.len() <= from_pos {
