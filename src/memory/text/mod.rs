@@ -1,0 +1,29 @@
+//! Full-text side: a tantivy index (BM25) over item texts, plus the searchable tail.
+//!
+//! - [`analyzer`]: words, lower-cased, English Snowball stems ("springs" finds "spring"),
+//!   the one analysis shared by the index, the tail and queries;
+//! - [`index`]: the schema, the writer, batched commits with synchronous merges;
+//! - [`tail`]: items published since the last commit, searchable with the committed
+//!   statistics so visibility is exact at every publish;
+//! - [`postings`]: per committed segment, the columns, filter bitsets and frequent terms'
+//!   postings that every query reuses;
+//! - [`search`]: BM25 over term-count layers, scored by cells best bound first.
+//!
+//! Immutable filters (agent, symbol, kind, time range) run inside the search (see
+//! [`TextView::search_committed`] and [`TextView::search_tail`]); mutable ones (layer,
+//! alive) are applied to the candidates afterwards. Without an id term there are no
+//! per-document deletes: cleaned-up items stay in the index, filtered out by their state,
+//! until compaction (at a publish, once dead slots outnumber live items and number at
+//! least 1,024; see `store`) rebuilds the index from the live items.
+
+pub mod analyzer;
+pub mod index;
+pub mod postings;
+pub mod search;
+pub mod tail;
+
+pub use analyzer::{Analyzer, QuorumTokenizer, term_key};
+pub use index::{Fields, TextIndex, committed_ids};
+pub use postings::Committed;
+pub use search::{Stats, TextFilter, TextView};
+pub use tail::{TailBatch, TailDoc};

@@ -1,0 +1,162 @@
+//! The searchable tail: items published since the last commit.
+//!
+//! tantivy commits are expensive (a segment flush and a reader reload, ~ms), so items are
+//! committed in batches of `commit_every`. Items published since the last commit form the
+//! tail: small immutable batches with their own inverted lists, scored here with tantivy's
+//! own `Bm25Weight` against the committed index's statistics (the statistics a doc would
+//! meet after the commit, minus the tail's own contribution), so visibility is exact at
+//! every publish and scores agree with the index's. Batches are merged like a binary
+//! counter ([`TailBatch::push_into`]), keeping a query's tail cost to a few hash lookups.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use tantivy::fieldnorm::FieldNormReader;
+use tantivy::query::{Bm25StatisticsProvider, Bm25Weight};
+
+use super::analyzer::term_key;
+use super::search::{TextFilter, TextView};
+use crate::market::Ts;
+use crate::memory::item::{ItemId, Kind};
+use crate::memory::vector::TopK;
+
+/// One tail document: the filter columns and the term frequencies of one item.
+#[derive(Debug, Clone)]
+pub struct TailDoc {
+    pub id: ItemId,
+    pub time: Ts,
+    pub agent: u16,
+    pub symbol: u16,
+    pub kind: Kind,
+    pub len: u32,
+    /// (term key, frequency), sorted by key: lets a selective query score its few
+    /// documents directly instead of walking postings shared with everything else.
+    pub terms: Arc<[(u64, u32)]>,
+}
+
+/// An immutable batch of tail documents with its inverted lists.
+#[derive(Debug, Clone, Default)]
+pub struct TailBatch {
+    pub docs: Vec<TailDoc>,
+    /// Postings by `term_key`: (document index, term frequency).
+    pub postings: FxHashMap<u64, Vec<(u32, u32)>>,
+}
+
+impl TailBatch {
+    /// Adds a document with its term frequencies (by `term_key`).
+    pub fn push(&mut self, doc: TailDoc, terms: &[(u64, u32)]) {
+        let idx = self.docs.len() as u32;
+        for (t, tf) in terms {
+            self.postings.entry(*t).or_default().push((idx, *tf));
+        }
+        self.docs.push(doc);
+    }
+
+    /// Appends `batch` to `tail`, then merges trailing batches while the last is at least
+    /// half the size of the one before (a binary counter): O(log n) batches, each document
+    /// copied O(log n) times. Merging everything every few publishes was quadratic.
+    pub fn push_into(tail: &mut Vec<Arc<TailBatch>>, batch: TailBatch) {
+        tail.push(Arc::new(batch));
+        while tail.len() >= 2 {
+            let n = tail.len();
+            if tail[n - 1].docs.len() * 2 < tail[n - 2].docs.len() {
+                break;
+            }
+            let merged = TailBatch::merge(&tail[n - 2..]);
+            tail.truncate(n - 2);
+            tail.push(Arc::new(merged));
+        }
+    }
+
+    /// Merges batches into one, preserving document order.
+    pub fn merge(batches: &[Arc<TailBatch>]) -> TailBatch {
+        let mut out = TailBatch::default();
+        for b in batches {
+            let base = out.docs.len() as u32;
+            for (t, list) in &b.postings {
+                out.postings.entry(*t).or_default().extend(list.iter().map(|(i, tf)| (i + base, *tf)));
+            }
+            out.docs.extend(b.docs.iter().cloned());
+        }
+        out
+    }
+
+    fn passes(&self, d: &TailDoc, f: &TextFilter<'_>) -> bool {
+        f.agent_id.is_none_or(|a| d.agent == a)
+            && f.symbol_id.is_none_or(|s| d.symbol == s)
+            && f.kind.is_none_or(|k| d.kind == k)
+            && f.from.is_none_or(|t| d.time >= t)
+            && f.to.is_none_or(|t| d.time <= t)
+    }
+}
+
+impl TextView<'_> {
+    /// The top `limit` tail documents by BM25 among those passing `filter` and `keep`, as
+    /// (score, id), scored against the committed statistics.
+    pub fn search_tail(
+        &self,
+        terms: &[String],
+        filter: &TextFilter<'_>,
+        keep: &dyn Fn(ItemId) -> bool,
+        limit: usize,
+    ) -> Vec<(f32, ItemId)> {
+        if terms.is_empty() || self.tail.is_empty() {
+            return Vec::new();
+        }
+        let stats = self.stats();
+        let committed = self.committed.searcher.total_num_docs().unwrap_or(0) > 0;
+        let weights: Vec<Option<(u64, Bm25Weight)>> = terms
+            .iter()
+            .map(|t| {
+                let df = self.doc_freq(t, committed);
+                (df > 0 || committed).then(|| {
+                    (term_key(t), Bm25Weight::for_one_term_without_explain(df.max(1), stats.docs.max(1), stats.avg_len))
+                })
+            })
+            .collect();
+        let mut top = TopK::new(limit);
+        // A query filtered by agent or symbol (an analyst recalling its own memories of one
+        // symbol) touches a small share of the tail: score those documents from their own
+        // term lists. Otherwise accumulate over the postings.
+        if filter.agent_id.is_some() || filter.symbol_id.is_some() {
+            for batch in self.tail {
+                for d in &batch.docs {
+                    if !batch.passes(d, filter) {
+                        continue;
+                    }
+                    let mut sc = 0.0f32;
+                    for (key, w) in weights.iter().flatten() {
+                        if let Ok(k) = d.terms.binary_search_by_key(key, |t| t.0) {
+                            sc += w.score(FieldNormReader::fieldnorm_to_id(d.len), d.terms[k].1);
+                        }
+                    }
+                    if sc > 0.0 && sc >= top.threshold() && keep(d.id) {
+                        top.push(sc, d.id, 0);
+                    }
+                }
+            }
+            return top.into_sorted().into_iter().map(|(s, id, _)| (s, id)).collect();
+        }
+        let mut acc: Vec<f32> = Vec::new();
+        for batch in self.tail {
+            acc.clear();
+            acc.resize(batch.docs.len(), 0.0);
+            for (key, w) in weights.iter().flatten() {
+                let Some(list) = batch.postings.get(key) else { continue };
+                for &(i, tf) in list {
+                    acc[i as usize] += w.score(FieldNormReader::fieldnorm_to_id(batch.docs[i as usize].len), tf);
+                }
+            }
+            for (i, &sc) in acc.iter().enumerate() {
+                if sc <= 0.0 || sc < top.threshold() {
+                    continue;
+                }
+                let d = &batch.docs[i];
+                if batch.passes(d, filter) && keep(d.id) {
+                    top.push(sc, d.id, 0);
+                }
+            }
+        }
+        top.into_sorted().into_iter().map(|(s, id, _)| (s, id)).collect()
+    }
+}
