@@ -28,5 +28,6 @@ pub mod market;
 pub mod memory;
 pub mod portfolio;
 pub mod report;
+pub mod run;
 pub mod simd;
 pub mod strategy;

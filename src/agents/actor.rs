@@ -1,21 +1,20 @@
 //! The actix actor around an [`Analyst`], and the plain function it runs per step.
 //!
-//! Messages are plain structs, one handler each: [`Perceive`] brings one step's bars, the
-//! memory snapshot of the step and the outcomes of this analyst's votes whose horizon has
-//! passed (written first as `outcome` memories, the memories those votes used reinforced),
-//! and answers with the analyst's votes — so an analyst always learns before it looks;
-//! [`Resolve`] delivers outcomes alone. One message per analyst per step: every message to
-//! another arbiter is a wake-up system call (measured ~5 µs each on this VM).
+//! One message, [`Perceive`]: one step's bars and the memory snapshot of the step,
+//! answered with the analyst's votes. One message per analyst per step: every message to
+//! another arbiter is a wake-up system call (measured ~5 µs each on this VM). The outcomes
+//! of the analyst's earlier votes are recorded by the learning loop
+//! (`engine::graph::learning`) before the step is sent.
 
 use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message};
 
 use super::news::Headline;
-use super::{Analyst, Perception, Recalled, Resolution, Vote};
+use super::{Analyst, Perception, Recalled, Vote};
 use crate::features::Features;
 use crate::market::{SymbolId, Ts};
-use crate::memory::{Kind, MemoryStore, NewItem, Query, Snapshot};
+use crate::memory::{MemoryStore, Query, Snapshot};
 
 /// One bar as the analysts receive it.
 #[derive(Debug, Clone)]
@@ -28,21 +27,14 @@ pub struct StepBar {
     pub news: Vec<Headline>,
 }
 
-/// A step's bars and memory snapshot, with the outcomes of this analyst's votes resolved
-/// at the step (handled first); answered with votes.
+/// A step's bars and memory snapshot; answered with votes.
 #[derive(Message)]
 #[rtype(result = "Vec<Vote>")]
 pub struct Perceive {
     pub ts: Ts,
     pub bars: Arc<Vec<StepBar>>,
     pub snapshot: Arc<Snapshot>,
-    pub outcomes: Vec<Resolution>,
 }
-
-/// Outcomes of earlier votes.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Resolve(pub Vec<Resolution>);
 
 /// Runs one analyst over one step: perceive each bar, write, recall, decide.
 pub fn run_step(
@@ -108,23 +100,6 @@ pub fn run_step(
     votes
 }
 
-/// Writes an analyst's outcomes and reinforces the memories its votes used.
-pub fn resolve(analyst: &dyn Analyst, store: &MemoryStore, outcomes: &[Resolution]) {
-    for r in outcomes {
-        let text = analyst.outcome_text(r);
-        let item = NewItem::new(r.ts, analyst.name(), &r.symbol_name, Kind::Outcome, text)
-            .with_vector(r.state.clone())
-            .with_importance((50.0 + 30.0 * r.reward.abs()).min(100.0))
-            .with_outcome(r.outcome);
-        if let Err(e) = store.insert(item) {
-            tracing::warn!(analyst = analyst.name(), error = %e, "outcome write rejected");
-        }
-        if !r.memory_ids.is_empty() {
-            store.reinforce(analyst.name(), &r.memory_ids, r.reward);
-        }
-    }
-}
-
 /// The actor: one analyst, the shared store, its index in the roster.
 pub struct AnalystActor {
     pub analyst: Box<dyn Analyst>,
@@ -140,15 +115,6 @@ impl Handler<Perceive> for AnalystActor {
     type Result = Vec<Vote>;
 
     fn handle(&mut self, msg: Perceive, _ctx: &mut Context<Self>) -> Vec<Vote> {
-        resolve(self.analyst.as_ref(), &self.store, &msg.outcomes);
         run_step(self.analyst.as_mut(), self.index, &self.store, &msg.snapshot, msg.ts, &msg.bars)
-    }
-}
-
-impl Handler<Resolve> for AnalystActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Resolve, _ctx: &mut Context<Self>) {
-        resolve(self.analyst.as_ref(), &self.store, &msg.0);
     }
 }

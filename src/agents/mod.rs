@@ -105,28 +105,6 @@ pub struct Vote {
     pub memory_ids: Vec<ItemId>,
 }
 
-/// A vote's resolution, sent back to its analyst when the horizon has passed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Resolution {
-    pub symbol: SymbolId,
-    pub symbol_name: String,
-    /// When the vote was made.
-    pub vote_ts: Ts,
-    /// When it resolved (bar start of the resolving step).
-    pub ts: Ts,
-    pub direction: f64,
-    /// Log return of the symbol over the horizon.
-    pub market_return: f64,
-    /// `sign(direction) × market_return`: positive is a win.
-    pub outcome: f64,
-    /// Reward in [-1, 1] for the memories the vote used: tanh(outcome / (σ·√h)).
-    pub reward: f64,
-    pub rationale: String,
-    pub horizon: usize,
-    pub state: Vec<f32>,
-    pub memory_ids: Vec<ItemId>,
-}
-
 /// Pure analyst logic.
 pub trait Analyst: Send {
     /// The analyst's name (its memory agent name).
@@ -142,22 +120,6 @@ pub trait Analyst: Send {
     /// rationale, memory ids). The default weighs past outcomes (see `evidence`).
     fn decide(&mut self, proposal: &Proposal, recalled: &[Recalled]) -> (f64, f64, String, Vec<ItemId>) {
         evidence::apply(proposal, recalled)
-    }
-
-    /// The memory text and importance of an outcome (default: a sentence with the
-    /// rationale, so later recalls of the same situation find it).
-    fn outcome_text(&self, r: &Resolution) -> String {
-        format!(
-            "{} {} {} ({}) {} {:+.3}% over {} bars: {}",
-            self.name(),
-            if r.direction >= 0.0 { "long" } else { "short" },
-            r.symbol_name,
-            r.rationale,
-            if r.outcome > 0.0 { "won" } else { "lost" },
-            r.outcome * 100.0,
-            r.horizon,
-            if r.outcome > 0.0 { "win" } else { "loss" }
-        )
     }
 }
 

@@ -24,7 +24,8 @@ use crate::broker::{Broker, Order, SimBroker};
 use crate::market::session::{AssetClass, CLOSE_MIN, NyClock};
 use crate::market::{Bars, Ts};
 use crate::portfolio::ledger::QTY_EPS;
-use crate::portfolio::{CostConfig, Fill, PortfolioConfig, Trade, TradeLedger};
+use crate::portfolio::{CostConfig, Fill, PortfolioConfig, TradeLedger};
+use crate::run::{EquityCurve, RunResult};
 use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
 
 /// Everything the loop needs besides bars and strategy.
@@ -35,42 +36,6 @@ pub struct EngineConfig {
     /// Warm-up: before this time the strategy runs (and learns) but nothing trades; its
     /// standing targets take effect at the first step at or after it.
     pub trade_from: Option<Ts>,
-}
-
-/// Equity marked at the close of every step.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EquityCurve {
-    pub ts: Vec<Ts>,
-    pub equity: Vec<f64>,
-    pub cash: Vec<f64>,
-    /// Σ |position × mark|.
-    pub gross: Vec<f64>,
-    /// Σ position × mark.
-    pub net: Vec<f64>,
-}
-
-impl EquityCurve {
-    /// Number of points.
-    pub fn len(&self) -> usize {
-        self.ts.len()
-    }
-
-    /// True with no points.
-    pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
-    }
-}
-
-/// What a backtest produced.
-#[derive(Debug, Clone, Default)]
-pub struct RunResult {
-    pub strategy: String,
-    pub initial_cash: f64,
-    pub equity: EquityCurve,
-    pub fills: Vec<Fill>,
-    pub trades: Vec<Trade>,
-    /// Final position per symbol.
-    pub positions: Vec<f64>,
 }
 
 struct Book {

@@ -6,5 +6,6 @@ pub mod backtest;
 pub mod graph;
 pub mod runner;
 
-pub use backtest::{EngineConfig, EquityCurve, RunResult, run};
+pub use crate::run::{EquityCurve, RunResult};
+pub use backtest::{EngineConfig, run};
 pub use runner::{BacktestOutput, RunError, backtest};

@@ -15,14 +15,15 @@ use crate::agents::news::{self, NewsError};
 use crate::agents::profile::{ProfileError, load_profiles};
 use crate::composer::ComposerMode;
 use crate::config::{Config, ConfigError, StrategyName};
-use crate::engine::graph::{GraphStrategy, Replay, VoteLog, VoteReplay, WeightLog};
-use crate::engine::{EngineConfig, RunResult, run};
+use crate::engine::graph::{GraphStrategy, Replay, VoteReplay};
+use crate::engine::{EngineConfig, run};
 use crate::market::session::{CRYPTO_DAYS_PER_YEAR, EQUITY_DAYS_PER_YEAR, NyClock, session_day};
 use crate::market::time::format_ts;
 use crate::market::{AssetClass, Bars, DataError, LoadReport, Ts, load};
 use crate::memory::{MemoryError, MemoryStore};
 use crate::report::artifacts::{GraphArtifacts, ReportError};
 use crate::report::{Annualisation, RunSummary, StrategyReport, compute, write_run};
+use crate::run::{RunResult, VoteLog, WeightLog};
 use crate::strategy::{BuyAndHold, SmaCross, Strategy, Universe};
 
 /// Errors of a backtest run, by area.
@@ -152,7 +153,7 @@ fn run_graph(
         None => MemoryStore::new(cfg.memory.clone())?,
     };
     let store = Arc::new(store);
-    let mut graph = GraphStrategy::new(analysts, cfg.composer, store.clone(), headlines, cfg.graph.min_vote);
+    let mut graph = GraphStrategy::new(analysts, cfg.composer, store.clone(), headlines, cfg.graph.min_vote, universe);
     let live = run(bars, universe, &mut graph, engine, progress);
     if let Some(e) = graph.error.take() {
         return Err(RunError::Graph(e));

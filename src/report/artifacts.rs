@@ -17,9 +17,8 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::metrics::{Annualisation, Metrics};
-use crate::engine::RunResult;
-use crate::engine::graph::{VoteLog, WeightLog};
 use crate::market::{LoadReport, Ts};
+use crate::run::{RunResult, VoteLog, WeightLog};
 
 /// Errors writing artifacts.
 #[derive(Debug, thiserror::Error)]

@@ -14,8 +14,8 @@ pub use annualise::Annualisation;
 
 use serde::Serialize;
 
-use crate::engine::RunResult;
 use crate::report::json::finite;
+use crate::run::RunResult;
 
 /// The metrics of one run. Ratios are fractions (0.05 = 5%); undefined values are NaN in
 /// memory and `null` in JSON.

@@ -1,0 +1,168 @@
+//! The learning loop: which votes are judged, when, and what the memory keeps of them.
+//!
+//! Learning is sampled on non-overlapping horizons: for each (analyst, symbol) one vote
+//! with |direction| ≥ `min_vote` is held until its horizon (the analyst's profile, in
+//! bars of the symbol) has passed, judged at that bar's close, and only then is the next
+//! one taken. Judging every bar's vote would count the same move up to `horizon` times and
+//! flood the memory with correlated outcomes.
+//!
+//! ```text
+//! market_return = ln(close_resolve / close_vote)
+//! outcome       = sign(direction) · market_return            > 0 is a win
+//! reward        = tanh(outcome / (σ · √horizon))             in [-1, 1], σ: 1-bar stdev at the vote
+//! ```
+//!
+//! What is remembered ([`record`]): an `outcome` memory of the analyst (its text names the
+//! setup's rationale, so later recalls of the same setup find it; its vector is the market
+//! state at the vote; importance 50 + 30·|reward|; the signed outcome, which feeds the
+//! composer's win rates), and the memories the vote used are reinforced by the reward.
+//! The graph records an analyst's outcomes just before it sends the analyst the step, so
+//! the store sees each analyst's writes in the same order whatever the thread timing.
+
+use crate::agents::Vote;
+use crate::agents::actor::StepBar;
+use crate::market::{SymbolId, Ts};
+use crate::memory::{ItemId, Kind, MemoryStore, NewItem};
+
+/// A vote's resolution, once its horizon has passed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolution {
+    pub symbol: SymbolId,
+    pub symbol_name: String,
+    /// When the vote was made.
+    pub vote_ts: Ts,
+    /// When it resolved (bar start of the resolving step).
+    pub ts: Ts,
+    pub direction: f64,
+    /// Log return of the symbol over the horizon.
+    pub market_return: f64,
+    /// `sign(direction) × market_return`: positive is a win.
+    pub outcome: f64,
+    /// Reward in [-1, 1] for the memories the vote used: tanh(outcome / (σ·√h)).
+    pub reward: f64,
+    pub rationale: String,
+    pub horizon: usize,
+    pub state: Vec<f32>,
+    pub memory_ids: Vec<ItemId>,
+}
+
+/// A vote held for judging.
+#[derive(Debug, Clone)]
+struct OpenVote {
+    vote_ts: Ts,
+    close: f64,
+    direction: f64,
+    bars_left: usize,
+    sigma: f64,
+    rationale: String,
+    state: Vec<f32>,
+    memory_ids: Vec<ItemId>,
+}
+
+/// The votes under evaluation, one slot per (analyst, symbol).
+#[derive(Debug, Clone)]
+pub struct Learning {
+    horizons: Vec<usize>,
+    min_vote: f64,
+    open: Vec<Vec<Option<OpenVote>>>,
+}
+
+impl Learning {
+    /// A loop for analysts with these horizons (roster order) over `n_symbols` symbols.
+    pub fn new(horizons: Vec<usize>, min_vote: f64, n_symbols: usize) -> Self {
+        let open = vec![vec![None; n_symbols]; horizons.len()];
+        Learning { horizons, min_vote, open }
+    }
+
+    /// Counts one bar off every held vote of the step's symbols and resolves those whose
+    /// horizon has passed, at the step's close; per analyst, in roster order.
+    pub fn due(&mut self, bars: &[StepBar], t: Ts) -> Vec<Vec<Resolution>> {
+        let mut out = vec![Vec::new(); self.horizons.len()];
+        for (a, opens) in self.open.iter_mut().enumerate() {
+            for b in bars {
+                let Some(slot) = opens.get_mut(b.symbol as usize) else { continue };
+                let Some(ov) = slot.as_mut() else { continue };
+                ov.bars_left = ov.bars_left.saturating_sub(1);
+                if ov.bars_left > 0 {
+                    continue;
+                }
+                let ov = slot.take().expect("open vote");
+                let market_return = (b.features.bar.close / ov.close).ln();
+                let outcome = ov.direction.signum() * market_return;
+                let h = self.horizons[a];
+                let scale = ov.sigma * (h as f64).sqrt();
+                out[a].push(Resolution {
+                    symbol: b.symbol,
+                    symbol_name: b.symbol_name.to_string(),
+                    vote_ts: ov.vote_ts,
+                    ts: t,
+                    direction: ov.direction,
+                    market_return,
+                    outcome,
+                    reward: if scale > 0.0 { (outcome / scale).tanh() } else { 0.0 },
+                    rationale: ov.rationale,
+                    horizon: h,
+                    state: ov.state,
+                    memory_ids: ov.memory_ids,
+                });
+            }
+        }
+        out
+    }
+
+    /// Holds the step's votes that can be judged: |direction| ≥ `min_vote`, and no vote of
+    /// the same analyst on the same symbol already held.
+    pub fn open(&mut self, votes: &[Vote], bars: &[StepBar], t: Ts) {
+        for v in votes {
+            let opens = &mut self.open[v.agent];
+            if opens.len() <= v.symbol as usize {
+                opens.resize(v.symbol as usize + 1, None);
+            }
+            if opens[v.symbol as usize].is_none() && v.direction.abs() >= self.min_vote {
+                let b = bars.iter().find(|b| b.symbol == v.symbol).expect("vote on a bar of the step");
+                opens[v.symbol as usize] = Some(OpenVote {
+                    vote_ts: t,
+                    close: b.features.bar.close,
+                    direction: v.direction,
+                    bars_left: self.horizons[v.agent],
+                    sigma: b.features.sigma,
+                    rationale: v.rationale.clone(),
+                    state: b.features.state.to_vec(),
+                    memory_ids: v.memory_ids.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// The text of an outcome memory: a sentence with the vote's rationale, so later recalls of
+/// the same setup find it.
+pub fn outcome_text(agent: &str, r: &Resolution) -> String {
+    format!(
+        "{} {} {} ({}) {} {:+.3}% over {} bars: {}",
+        agent,
+        if r.direction >= 0.0 { "long" } else { "short" },
+        r.symbol_name,
+        r.rationale,
+        if r.outcome > 0.0 { "won" } else { "lost" },
+        r.outcome * 100.0,
+        r.horizon,
+        if r.outcome > 0.0 { "win" } else { "loss" }
+    )
+}
+
+/// Writes `agent`'s outcome memories and reinforces the memories its votes used.
+pub fn record(store: &MemoryStore, agent: &str, outcomes: &[Resolution]) {
+    for r in outcomes {
+        let item = NewItem::new(r.ts, agent, &r.symbol_name, Kind::Outcome, outcome_text(agent, r))
+            .with_vector(r.state.clone())
+            .with_importance((50.0 + 30.0 * r.reward.abs()).min(100.0))
+            .with_outcome(r.outcome);
+        if let Err(e) = store.insert(item) {
+            tracing::warn!(analyst = agent, error = %e, "outcome write rejected");
+        }
+        if !r.memory_ids.is_empty() {
+            store.reinforce(agent, &r.memory_ids, r.reward);
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The analyst graph as a [`Strategy`]: five (or however many profiles are enabled) analyst
+//! actors on their own actix arbiters (threads), a composer actor, one shared memory.
+//!
+//! One step (all bars starting at t, closed):
+//! 1. the memory publishes everything written during the previous step (`publish(t)`);
+//! 2. features and the market-state vector are computed once per bar, and the step's
+//!    headlines are routed to their symbols (`news`);
+//! 3. votes whose horizon has passed are resolved at this step's close and recorded
+//!    (`learning`: outcome memories written, the memories those votes used reinforced);
+//! 4. every analyst gets the step (`Perceive`: the bars and the memory snapshot of the
+//!    step) and answers with votes; the engine waits for all of them and takes them in
+//!    roster order;
+//! 5. the composer weighs the votes by remembered win rates and sets targets.
+//!
+//! Determinism: each actor handles its messages in order; memory writes are staged and
+//! applied at the next publish in a fixed order (event time, agent, the agent's own call
+//! order: its outcomes, staged by the engine before its `Perceive` is sent, then its own
+//! writes); votes are gathered in roster order. Thread scheduling cannot change a result.
+//!
+//! Files: `actors` (the actor system's lifecycle), `learning` (the learning loop), `news`
+//! (headline routing), `replay` (the baselines on the logged votes); the vote and weight
+//! logs are shared run types (`crate::run`).
+
+mod actors;
+pub mod learning;
+mod news;
+pub mod replay;
+
+pub use learning::{Learning, Resolution};
+pub use replay::{Replay, VoteReplay};
+
+use std::sync::Arc;
+
+use futures::executor::block_on;
+use futures::future::join_all;
+
+use self::actors::Actors;
+use self::news::NewsRouter;
+use crate::agents::actor::{Perceive, StepBar};
+use crate::agents::news::Headline;
+use crate::agents::{Analyst, Vote};
+use crate::composer::actor::Compose;
+use crate::composer::{Composer, ComposerConfig, ComposerMode};
+use crate::features::FeatureBank;
+use crate::memory::MemoryStore;
+use crate::run::{VoteLog, WeightLog};
+use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
+
+/// The analyst graph, pluggable into the engine as a strategy.
+pub struct GraphStrategy {
+    actors: Actors,
+    pub store: Arc<MemoryStore>,
+    pub agent_names: Vec<String>,
+    learning: Learning,
+    features: Vec<FeatureBank>,
+    symbols: Vec<Arc<str>>,
+    interval: i64,
+    news: NewsRouter,
+    pub votes: VoteLog,
+    pub weights: WeightLog,
+    /// First error met during the run (the run stops voting after it).
+    pub error: Option<String>,
+    name: String,
+}
+
+impl GraphStrategy {
+    /// A graph over `analysts` sharing `store`, for the symbols of `universe`.
+    pub fn new(
+        analysts: Vec<Box<dyn Analyst>>,
+        composer: ComposerConfig,
+        store: Arc<MemoryStore>,
+        news: Vec<Headline>,
+        min_vote: f64,
+        universe: &Universe,
+    ) -> Self {
+        let agent_names: Vec<String> = analysts.iter().map(|a| a.name().to_string()).collect();
+        let horizons: Vec<usize> = analysts.iter().map(|a| a.horizon()).collect();
+        let name = match composer.mode {
+            ComposerMode::Composed => "composed".to_string(),
+            ComposerMode::Equal => "equal-weight".to_string(),
+        };
+        let n_symbols = universe.symbols.len();
+        let comp = Composer::new(composer, agent_names.clone(), n_symbols);
+        let n = agent_names.len();
+        GraphStrategy {
+            actors: Actors::start(analysts, comp, store.clone()),
+            store,
+            agent_names,
+            learning: Learning::new(horizons, min_vote, n_symbols),
+            features: (0..n_symbols).map(|_| FeatureBank::new()).collect(),
+            symbols: universe.symbols.iter().map(|s| Arc::from(s.as_str())).collect(),
+            interval: universe.interval,
+            news: NewsRouter::new(news),
+            votes: VoteLog::default(),
+            weights: WeightLog::new(n),
+            error: None,
+            name,
+        }
+    }
+
+    /// The step's bars as the analysts receive them: features, extra columns, headlines.
+    fn step_bars(&mut self, step: &Step<'_>) -> Vec<StepBar> {
+        let gamma = step.extra("net_gamma");
+        let flow = step.extra("dealer_flow");
+        let fresh = self.news.fresh(step.ts + self.interval);
+        step.bars()
+            .enumerate()
+            .map(|(k, bar)| {
+                let s = bar.symbol as usize;
+                let name = self.symbols[s].clone();
+                StepBar {
+                    symbol: bar.symbol,
+                    features: self.features[s].update(&bar),
+                    net_gamma: gamma.map_or(f64::NAN, |g| g[k]),
+                    dealer_flow: flow.map_or(f64::NAN, |g| g[k]),
+                    news: news::for_symbol(fresh, &name.to_ascii_lowercase()),
+                    symbol_name: name,
+                }
+            })
+            .collect()
+    }
+
+    fn step(&mut self, step: &Step<'_>, targets: &mut Targets) -> Result<(), String> {
+        let t = step.ts;
+        self.store.publish(t).map_err(|e| format!("memory publish at step {t}: {e}"))?;
+        let snapshot = self.store.snapshot();
+        let bars = self.step_bars(step);
+        let outcomes = self.learning.due(&bars, t);
+        let bars = Arc::new(bars);
+        let mut pending = Vec::with_capacity(self.actors.analysts.len());
+        for ((addr, outcomes), agent) in self.actors.analysts.iter().zip(outcomes).zip(&self.agent_names) {
+            learning::record(&self.store, agent, &outcomes);
+            pending.push(addr.send(Perceive { ts: t, bars: bars.clone(), snapshot: snapshot.clone() }));
+        }
+        let mut votes: Vec<Vote> = Vec::new();
+        for r in block_on(join_all(pending)) {
+            votes.extend(r.map_err(|e| format!("analyst actor: {e}"))?);
+        }
+        self.learning.open(&votes, &bars, t);
+        let votes = Arc::new(votes);
+        let composed = block_on(self.actors.composer.send(Compose { ts: t, votes: votes.clone(), snapshot }))
+            .map_err(|e| format!("composer actor: {e}"))?;
+        for (s, w) in composed.targets {
+            targets.set(s, w);
+        }
+        self.votes.push_step(t, &votes);
+        self.weights.push_step(t, composed.weights);
+        Ok(())
+    }
+}
+
+impl Strategy for GraphStrategy {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn on_step(&mut self, step: &Step<'_>, _portfolio: &PortfolioView<'_>, targets: &mut Targets) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.step(step, targets) {
+            self.error = Some(e);
+        }
+    }
+}

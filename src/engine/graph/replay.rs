@@ -1,0 +1,59 @@
+//! Vote replays: the baselines of a graph run, on exactly the votes the graph produced.
+//!
+//! The analysts do not depend on the composer (they see bars and memory, not positions),
+//! so equal weights, each analyst alone, or the composed weights as recorded can be
+//! replayed through the composer's signal and no-trade band without re-running the graph.
+
+use std::sync::Arc;
+
+use crate::composer::{Composer, ComposerConfig};
+use crate::run::{VoteLog, WeightLog};
+use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
+
+/// Replays a recorded vote stream through fixed or recorded weights.
+pub struct VoteReplay {
+    name: String,
+    votes: Arc<VoteLog>,
+    weights: Replay,
+    composer: Option<Composer>,
+    cfg: ComposerConfig,
+    n_agents: usize,
+}
+
+/// Where replay weights come from.
+pub enum Replay {
+    /// The same weights every step.
+    Fixed(Vec<f64>),
+    /// The weights recorded at each step.
+    Logged(Arc<WeightLog>),
+}
+
+impl VoteReplay {
+    /// A replay named `name`.
+    pub fn new(name: &str, votes: Arc<VoteLog>, weights: Replay, cfg: ComposerConfig, n_agents: usize) -> Self {
+        VoteReplay { name: name.into(), votes, weights, composer: None, cfg, n_agents }
+    }
+}
+
+impl Strategy for VoteReplay {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn on_start(&mut self, universe: &Universe) {
+        self.composer = Some(Composer::new(self.cfg, vec![String::new(); self.n_agents], universe.symbols.len()));
+    }
+
+    fn on_step(&mut self, step: &Step<'_>, _portfolio: &PortfolioView<'_>, targets: &mut Targets) {
+        let votes = self.votes.step(step.index);
+        let w: Vec<f64> = match &self.weights {
+            Replay::Fixed(w) => w.clone(),
+            Replay::Logged(log) => log.step(step.index).iter().map(|x| x.weight).collect(),
+        };
+        if let Some(c) = &mut self.composer {
+            for (s, x) in c.targets(votes, &w) {
+                targets.set(s, x);
+            }
+        }
+    }
+}
