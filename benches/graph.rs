@@ -57,9 +57,9 @@ fn graph_run(bars: &quorum::market::Bars, universe: &Universe) -> usize {
     let analysts =
         load_profiles(&agents, None).expect("profiles").iter().map(|p| p.build().expect("analyst")).collect();
     let store = Arc::new(MemoryStore::new(MemoryParams::default()).expect("store"));
-    let mut g = GraphStrategy::new(analysts, ComposerConfig::default(), store, Vec::new(), 0.05, universe);
-    let r = run(bars, universe, &mut g, &EngineConfig::default(), &mut |_, _| {});
-    assert!(g.error.is_none(), "{:?}", g.error);
+    let mut g =
+        GraphStrategy::new(analysts, ComposerConfig::default(), store, Vec::new(), 0.05, universe).expect("graph");
+    let r = run(bars, universe, &mut g, &EngineConfig::default(), &mut |_, _| {}).expect("graph run");
     r.fills.len()
 }
 

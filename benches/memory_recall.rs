@@ -113,13 +113,13 @@ fn bench_recall(c: &mut Criterion) {
         for filtered in [false, true].into_iter().filter(|f| sets.is_empty() || sets == f.to_string()) {
             let qs = queries(now, filtered, 99 + n as u64);
             for q in &qs {
-                std::hint::black_box(snap.recall(q));
+                std::hint::black_box(snap.recall(q).expect("recall"));
             }
             let mut lat: Vec<f64> = Vec::new();
             for _ in 0..env("QUORUM_BENCH_PASSES", 3) {
                 for q in &qs {
                     let t = Instant::now();
-                    std::hint::black_box(snap.recall(q));
+                    std::hint::black_box(snap.recall(q).expect("recall"));
                     lat.push(t.elapsed().as_secs_f64() * 1e6);
                 }
             }
@@ -129,9 +129,13 @@ fn bench_recall(c: &mut Criterion) {
             // Recall@10 against the same query with every IVF list probed (exact vectors).
             let (mut agree, mut total) = (0usize, 0usize);
             for q in &qs {
-                let exact: Vec<u64> =
-                    snap.recall(&Query { probe: Some(usize::MAX), ..q.clone() }).iter().map(|h| h.id).collect();
-                let got = snap.recall(q);
+                let exact: Vec<u64> = snap
+                    .recall(&Query { probe: Some(usize::MAX), ..q.clone() })
+                    .expect("recall")
+                    .iter()
+                    .map(|h| h.id)
+                    .collect();
+                let got = snap.recall(q).expect("recall");
                 agree += got.iter().filter(|h| exact.contains(&h.id)).count();
                 total += exact.len();
             }
@@ -147,7 +151,7 @@ fn bench_recall(c: &mut Criterion) {
             g.bench_function(&label, |b| {
                 b.iter(|| {
                     k = (k + 1) % qs.len();
-                    std::hint::black_box(snap.recall(&qs[k]))
+                    std::hint::black_box(snap.recall(&qs[k]).expect("recall"))
                 })
             });
         }

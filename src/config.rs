@@ -2,7 +2,10 @@
 //!
 //! Precedence: built-in defaults (identical to `config/default.toml`, a test checks it) ←
 //! a `--config FILE` (partial files allowed: missing keys keep their defaults) ← flags.
-//! Unknown keys are errors naming the key and line (serde `deny_unknown_fields`), and
+//! Values are parsed when the file is read: times (`data.from`, `graph.warmup_until`) are
+//! [`TimeBound`]s and timeframes (`data.resample`) [`Timeframe`]s, not strings carried
+//! along. Unknown keys and unparsable values are errors naming the file, the key's path
+//! (`data.from`) and the line (serde `deny_unknown_fields`, `serde_path_to_error`);
 //! out-of-range values are errors naming the key and value ([`Config::validate`]).
 
 use std::path::{Path, PathBuf};
@@ -10,11 +13,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::composer::ComposerConfig;
+use crate::error::InvalidValue;
 use crate::market::LoadOptions;
-use crate::market::resample::parse_timeframe;
 use crate::market::session::default_crypto_quotes;
 use crate::market::splits::Split;
-use crate::market::time::parse_bound;
+use crate::market::time::{TimeBound, Timeframe};
 use crate::market::{BadRowPolicy, SessionMode};
 use crate::memory::MemoryParams;
 use crate::portfolio::{CostConfig, PortfolioConfig};
@@ -30,15 +33,13 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// The file is not valid TOML for this schema (unknown key, wrong type, ...).
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    /// The file is not valid TOML for this schema (unknown key, wrong type, unparsable
+    /// time, ...); `key` is the path of the table or value where it failed.
+    #[error("{path}: {key}: {message}")]
+    Parse { path: PathBuf, key: String, message: String },
     /// A value is out of range.
-    #[error("config key `{key}` = {value}: {reason}")]
-    Invalid { key: String, value: String, reason: String },
-    /// A section validated by its own area (the message names the key).
-    #[error("{0}")]
-    Section(String),
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
 }
 
 /// Result of the configuration area.
@@ -63,10 +64,12 @@ pub enum StrategyName {
 pub struct DataConfig {
     pub path: PathBuf,
     pub symbols: Vec<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
+    /// Start, inclusive (a date: that UTC day's midnight).
+    pub from: Option<TimeBound>,
+    /// End, exclusive (a date: the whole UTC day included).
+    pub to: Option<TimeBound>,
     pub session: SessionMode,
-    pub resample: Option<String>,
+    pub resample: Option<Timeframe>,
     pub on_bad_row: BadRowPolicy,
     pub factor_files: Option<PathBuf>,
     pub splits: Vec<Split>,
@@ -111,7 +114,7 @@ pub struct GraphConfig {
     /// Smallest |direction| of a vote that is judged by the learning loop.
     pub min_vote: f64,
     /// Warm memory (and weights) until this time; report metrics only after it.
-    pub warmup_until: Option<String>,
+    pub warmup_until: Option<TimeBound>,
     /// Start from a saved memory checkpoint instead of an empty memory.
     pub memory_from: Option<PathBuf>,
 }
@@ -168,18 +171,23 @@ pub struct Config {
     pub composer: ComposerConfig,
 }
 
-fn invalid(key: &str, value: impl std::fmt::Display, reason: &str) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), value: value.to_string(), reason: reason.into() }
-}
-
 fn check(ok: bool, key: &str, value: impl std::fmt::Display, reason: &str) -> Result<()> {
-    if ok { Ok(()) } else { Err(invalid(key, value, reason)) }
+    if ok { Ok(()) } else { Err(InvalidValue::new(key, value, reason).into()) }
 }
 
 impl Config {
     /// Parses TOML text; `origin` names the source in errors.
     pub fn from_toml(text: &str, origin: &Path) -> Result<Config> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse { path: origin.to_path_buf(), message: e.to_string() })
+        let parse_err = |key: String, e: toml::de::Error| ConfigError::Parse {
+            path: origin.to_path_buf(),
+            key,
+            message: e.to_string().trim_end().to_string(),
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| parse_err("(document)".into(), e))?;
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            parse_err(key, e.into_inner())
+        })
     }
 
     /// Reads a config file (defaults when `None`).
@@ -244,8 +252,8 @@ impl Config {
         if let Some(n) = m.periods_per_year {
             check(n.is_finite() && n > 0.0, "metrics.periods_per_year", n, "must be > 0")?;
         }
-        self.memory.validate().map_err(|e| ConfigError::Section(e.to_string()))?;
-        self.composer.validate().map_err(ConfigError::Section)?;
+        self.memory.validate()?;
+        self.composer.validate()?;
         let g = &self.graph;
         check(
             g.min_vote.is_finite() && (0.0..1.0).contains(&g.min_vote),
@@ -253,14 +261,6 @@ impl Config {
             g.min_vote,
             "must be in [0, 1)",
         )?;
-        if let Some(w) = &g.warmup_until {
-            check(
-                parse_bound(w, false).is_some(),
-                "graph.warmup_until",
-                format!("{w:?}"),
-                "expected YYYY-MM-DD or an RFC 3339 time",
-            )?;
-        }
         for (i, sp) in self.data.splits.iter().enumerate() {
             check(sp.ratio.is_finite() && sp.ratio > 0.0, &format!("data.splits[{i}].ratio"), sp.ratio, "must be > 0")?;
         }
@@ -269,31 +269,17 @@ impl Config {
 
     /// The warm-up end time, if any.
     pub fn warmup_until(&self) -> Option<i64> {
-        self.graph.warmup_until.as_deref().and_then(|w| parse_bound(w, false))
+        self.graph.warmup_until.as_ref().map(TimeBound::start)
     }
 
     /// The loader options this config describes.
     pub fn load_options(&self) -> Result<LoadOptions> {
         let d = &self.data;
-        let bound = |key: &str, v: &Option<String>, end: bool| -> Result<Option<i64>> {
-            match v {
-                None => Ok(None),
-                Some(s) => parse_bound(s, end)
-                    .map(Some)
-                    .ok_or_else(|| invalid(key, format!("{s:?}"), "expected YYYY-MM-DD or an RFC 3339 time")),
-            }
-        };
-        let from = bound("data.from", &d.from, false)?;
-        let to = bound("data.to", &d.to, true)?;
-        if let (Some(f), Some(t)) = (from, to) {
-            check(f < t, "data.to", format!("{:?}", d.to.as_deref().unwrap_or("")), "must be after data.from")?;
+        let from = d.from.as_ref().map(TimeBound::start);
+        let to = d.to.as_ref().map(TimeBound::end);
+        if let (Some(f), Some(t), Some(text)) = (from, to, &d.to) {
+            check(f < t, "data.to", format!("{:?}", text.as_str()), "must be after data.from")?;
         }
-        let resample = match &d.resample {
-            None => None,
-            Some(s) => {
-                Some(parse_timeframe(s).map_err(|e| invalid("data.resample", format!("{s:?}"), &e.to_string()))?)
-            }
-        };
         Ok(LoadOptions {
             path: d.path.clone(),
             on_bad_row: d.on_bad_row,
@@ -301,7 +287,7 @@ impl Config {
             from,
             to,
             session: d.session,
-            resample,
+            resample: d.resample.as_ref().map(Timeframe::ns),
             splits: d.splits.clone(),
             factor_files: d.factor_files.clone(),
             crypto_quotes: d.crypto_quotes.clone(),
@@ -334,13 +320,34 @@ mod tests {
             ("[costs]\nmax_participation = 0\n", "costs.max_participation"),
             ("[portfolio]\ninitial_cash = 0\n", "portfolio.initial_cash"),
             ("[strategy.sma_cross]\nfast = 50\nslow = 20\n", "strategy.sma_cross.slow"),
-            ("[data]\nfrom = \"last tuesday\"\n", "data.from"),
-            ("[data]\nresample = \"5x\"\n", "data.resample"),
+            ("[data]\nfrom = \"2013-10-09\"\nto = \"2013-10-08\"\n", "data.to"),
+            ("[composer]\nfloor = 0\n", "composer.floor"),
         ];
         for (text, key) in cases {
             let cfg = Config::from_toml(text, Path::new("x.toml")).unwrap();
             let e = cfg.validate().unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn test_times_and_timeframes_parsed_when_read() {
+        let cfg = Config::from_toml(
+            "[data]\nfrom = \"2013-10-07\"\nresample = \"5m\"\n[graph]\nwarmup_until = \"2013-10-08T14:00:00Z\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(cfg.data.resample.as_ref().map(Timeframe::ns), Some(5 * crate::market::time::NS_PER_MIN));
+        assert_eq!(cfg.warmup_until(), crate::market::time::parse_rfc3339("2013-10-08T14:00:00Z"));
+        assert!(cfg.to_toml().contains("from = \"2013-10-07\""), "written back as given");
+        let cases: [(&str, &str); 3] = [
+            ("[data]\nfrom = \"last tuesday\"\n", "data.from"),
+            ("[data]\nresample = \"5x\"\n", "data.resample"),
+            ("\n[graph]\nwarmup_until = \"soon\"\n", "graph.warmup_until"),
+        ];
+        for (text, key) in cases {
+            let e = Config::from_toml(text, Path::new("x.toml")).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("x.toml") && e.contains("line"), "{text}: {e}");
         }
     }
 

@@ -23,6 +23,7 @@ pub mod cli;
 pub mod composer;
 pub mod config;
 pub mod engine;
+pub mod error;
 pub mod features;
 pub mod market;
 pub mod memory;

@@ -4,6 +4,8 @@
 
 use proptest::prelude::*;
 use proptest::strategy::Strategy as PropStrategy;
+use std::convert::Infallible;
+
 use quorum::engine::{EngineConfig, RunResult, run};
 use quorum::market::session::AssetClass;
 use quorum::market::time::{NS_PER_MIN, parse_rfc3339};
@@ -19,15 +21,40 @@ struct Scripted {
 }
 
 impl Strategy for Scripted {
+    type Error = Infallible;
     fn name(&self) -> String {
         "scripted".into()
     }
-    fn on_step(&mut self, step: &Step<'_>, _p: &PortfolioView<'_>, targets: &mut Targets) {
+    fn on_step(&mut self, step: &Step<'_>, _p: &PortfolioView<'_>, targets: &mut Targets) -> Result<(), Infallible> {
         if let Some(list) = self.script.get(step.index) {
             for &(s, w) in list {
                 targets.set(s, w);
             }
         }
+        Ok(())
+    }
+}
+
+/// Targets half of equity in symbol 0, and fails at step `fail_at`.
+struct FailsAt {
+    fail_at: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("no signal at step {0}")]
+struct NoSignal(usize);
+
+impl Strategy for FailsAt {
+    type Error = NoSignal;
+    fn name(&self) -> String {
+        "fails".into()
+    }
+    fn on_step(&mut self, step: &Step<'_>, _p: &PortfolioView<'_>, targets: &mut Targets) -> Result<(), NoSignal> {
+        if step.index == self.fail_at {
+            return Err(NoSignal(step.index));
+        }
+        targets.set(0, 0.5);
+        Ok(())
     }
 }
 
@@ -39,8 +66,9 @@ fn cfg(cash: f64, costs: CostConfig) -> EngineConfig {
     EngineConfig { portfolio: PortfolioConfig { initial_cash: cash, ..Default::default() }, costs, trade_from: None }
 }
 
-fn run_on(bars: &Bars, s: &mut dyn Strategy, c: &EngineConfig) -> RunResult {
-    run(bars, &universe(bars, NS_PER_MIN), s, c, &mut |_, _| {})
+fn run_on(bars: &Bars, s: &mut dyn Strategy<Error = Infallible>, c: &EngineConfig) -> RunResult {
+    let Ok(r) = run(bars, &universe(bars, NS_PER_MIN), s, c, &mut |_, _| {});
+    r
 }
 
 #[test]
@@ -93,6 +121,16 @@ fn two_symbol_bars(n: usize) -> Bars {
 }
 
 #[test]
+fn test_engine_stops_at_the_failing_step_with_its_error() {
+    let bars = two_symbol_bars(20);
+    let c = cfg(10_000.0, CostConfig::default());
+    let e = run(&bars, &universe(&bars, NS_PER_MIN), &mut FailsAt { fail_at: 7 }, &c, &mut |_, _| {}).unwrap_err();
+    assert_eq!(e.0, 7, "the error of the step that failed, typed");
+    let ok = run(&bars, &universe(&bars, NS_PER_MIN), &mut FailsAt { fail_at: usize::MAX }, &c, &mut |_, _| {});
+    assert!(ok.is_ok_and(|r| !r.fills.is_empty()));
+}
+
+#[test]
 fn test_engine_long_only_clips_shorts_and_gross_limit_scales() {
     let bars = two_symbol_bars(4);
     let free = CostConfig {
@@ -124,7 +162,7 @@ fn test_engine_flatten_at_close_on_real_minutes() {
     let mut c = cfg(100_000.0, CostConfig::default());
     c.portfolio.flatten_at_close = true;
     let u = universe(&bars, NS_PER_MIN);
-    let r = run(&bars, &u, &mut BuyAndHold::new(), &c, &mut |_, _| {});
+    let Ok(r) = run(&bars, &u, &mut BuyAndHold::new(), &c, &mut |_, _| {});
     let mut clock = quorum::market::session::NyClock::new();
     let sells: Vec<_> = r.fills.iter().filter(|f| f.qty < 0.0).collect();
     let buys: Vec<_> = r.fills.iter().filter(|f| f.qty > 0.0).collect();

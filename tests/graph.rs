@@ -4,11 +4,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use quorum::agents::load_profiles;
 use quorum::composer::{Composer, ComposerConfig};
 use quorum::config::Config;
-use quorum::engine::backtest;
+use quorum::engine::graph::{GraphError, GraphStrategy};
+use quorum::engine::{EngineConfig, RunError, backtest, run};
 use quorum::market::time::{NS_PER_HOUR, parse_rfc3339};
 use quorum::memory::{Kind, MemoryParams, MemoryStore, NewItem};
+use quorum::strategy::Universe;
 
 use crate::common::root;
 
@@ -48,6 +51,19 @@ fn test_composer_winner_gains_weight_loser_floors_and_recovers() {
     assert!(w2[1].weight > floor_share * 3.0 && w2[1].weight > w2[0].weight, "recovered: {w2:?}");
 }
 
+#[test]
+fn test_graph_refuses_symbols_it_was_not_built_for() {
+    let (bars, report) = quorum::market::load(&crate::common::opts(&crate::common::equities_1m())).unwrap();
+    let run_universe =
+        Universe { symbols: bars.symbols.clone(), classes: report.asset_classes.clone(), interval: report.interval_ns };
+    let built_for = Universe { symbols: vec!["SPY".into()], ..run_universe.clone() };
+    let analysts = load_profiles(&root().join("agents"), None).unwrap().iter().map(|p| p.build().unwrap()).collect();
+    let store = Arc::new(MemoryStore::new(MemoryParams::default()).unwrap());
+    let mut g = GraphStrategy::new(analysts, ComposerConfig::default(), store, Vec::new(), 0.05, &built_for).unwrap();
+    let e = run(&bars, &run_universe, &mut g, &EngineConfig::default(), &mut |_, _| {}).unwrap_err();
+    assert!(matches!(&e, GraphError::Universe { built, given } if built.len() == 1 && given.len() == 4), "{e:?}");
+}
+
 fn config(out: &Path) -> Config {
     let mut cfg = Config::default();
     cfg.data.path = root().join("data/bars");
@@ -59,8 +75,8 @@ fn config(out: &Path) -> Config {
 fn small(out: &Path) -> Config {
     let mut cfg = config(out);
     cfg.data.symbols = vec!["SPY".into(), "IBM".into()];
-    cfg.data.from = Some("2013-10-07".into());
-    cfg.data.to = Some("2013-10-08".into());
+    cfg.data.from = Some("2013-10-07".parse().unwrap());
+    cfg.data.to = Some("2013-10-08".parse().unwrap());
     cfg
 }
 
@@ -155,7 +171,7 @@ fn test_graph_no_look_ahead() {
     for cut in ["2013-10-07T16:00:00Z", "2013-10-08T14:30:00Z"] {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = small(dir.path());
-        cfg.data.to = Some(cut.into());
+        cfg.data.to = Some(cut.parse().unwrap());
         let part = backtest(&cfg, &mut |_, _| {}).unwrap();
         let pv = part.votes.unwrap();
         assert!(pv.votes.len() < full_votes.votes.len());
@@ -181,7 +197,7 @@ fn test_graph_no_look_ahead() {
 fn test_graph_warmup_memory_reuse_only_and_equal() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = small(&dir.path().join("train"));
-    cfg.graph.warmup_until = Some("2013-10-08".into());
+    cfg.graph.warmup_until = Some("2013-10-08".parse().unwrap());
     let warm = backtest(&cfg, &mut |_, _| {}).unwrap();
     let all_periods = warm.run.equity.len() - 1;
     let reported = warm.summary.strategies[0].metrics.periods;
@@ -197,22 +213,24 @@ fn test_graph_warmup_memory_reuse_only_and_equal() {
 
     // Train on the 7th, trade the 8th from that memory.
     let mut train = small(&dir.path().join("day1"));
-    train.data.to = Some("2013-10-07".into());
+    train.data.to = Some("2013-10-07".parse().unwrap());
     backtest(&train, &mut |_, _| {}).unwrap();
     let mut test = small(&dir.path().join("day2"));
-    test.data.from = Some("2013-10-08".into());
+    test.data.from = Some("2013-10-08".parse().unwrap());
     test.graph.memory_from = Some(dir.path().join("day1/memory"));
     let reused = backtest(&test, &mut |_, _| {}).unwrap();
     let fresh_dir = tempfile::tempdir().unwrap();
     let mut fresh = small(fresh_dir.path());
-    fresh.data.from = Some("2013-10-08".into());
+    fresh.data.from = Some("2013-10-08".parse().unwrap());
     let fresh = backtest(&fresh, &mut |_, _| {}).unwrap();
     assert_ne!(reused.votes.unwrap().votes, fresh.votes.unwrap().votes, "the warmed memory changes decisions");
     // A checkpoint from after the data is refused.
     let mut bad = small(&dir.path().join("bad"));
-    bad.data.to = Some("2013-10-07".into());
+    bad.data.to = Some("2013-10-07".parse().unwrap());
     bad.graph.memory_from = Some(dir.path().join("day2/memory"));
-    let e = backtest(&bad, &mut |_, _| {}).unwrap_err().to_string();
+    let e = backtest(&bad, &mut |_, _| {}).unwrap_err();
+    assert!(matches!(e, RunError::MemoryAfterData { .. }), "{e:?}");
+    let e = e.to_string();
     assert!(e.contains("day2/memory") && e.contains("after the first bar"), "{e}");
 
     let mut only = small(&dir.path().join("only"));

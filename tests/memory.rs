@@ -38,9 +38,9 @@ fn random_vec(rng: &mut SplitMix64, dim: usize) -> Vec<f32> {
 fn test_memory_writes_visible_only_after_publish() {
     let s = store();
     s.insert(NewItem::new(T0, "wyckoff", "SPY", Kind::Pattern, "spring below support reclaimed")).unwrap();
-    assert!(s.recall(&text_query("spring", T0, 5)).is_empty(), "staged, not published");
+    assert!(s.recall(&text_query("spring", T0, 5)).unwrap().is_empty(), "staged, not published");
     s.publish(T0).unwrap();
-    let hits = s.recall(&text_query("springs", T0, 5));
+    let hits = s.recall(&text_query("springs", T0, 5)).unwrap();
     assert_eq!(hits.len(), 1, "stemmed match after publish");
     assert!(hits[0].parts.text > 0.99 && hits[0].parts.recency == 1.0);
     assert!((hits[0].parts.importance - 50.0).abs() < 1e-9);
@@ -62,9 +62,9 @@ fn test_memory_every_item_visible_across_commit_boundaries() {
         }
         let report = s.publish(t).unwrap();
         assert_eq!(report.committed, committed, "after {written} items");
-        assert_eq!(s.recall(&text_query("calm regime", t, 100)).len(), written);
+        assert_eq!(s.recall(&text_query("calm regime", t, 100)).unwrap().len(), written);
         for k in 0..written {
-            let hits = s.recall(&text_query(&format!("w{k}"), t, 5));
+            let hits = s.recall(&text_query(&format!("w{k}"), t, 5)).unwrap();
             assert_eq!(hits.len(), 1, "item w{k} after {written} written");
         }
     }
@@ -94,7 +94,7 @@ fn test_memory_as_of_never_returns_later_items() {
                 ..Default::default()
             },
         ] {
-            let hits = s.recall(&q);
+            let hits = s.recall(&q).unwrap();
             let want = [T0, T0 + H, T0 + 2 * H].iter().filter(|&&t| t <= at).count();
             assert_eq!(hits.len(), want, "at {at}");
             for h in hits {
@@ -119,7 +119,7 @@ fn test_memory_filters_by_agent_symbol_kind_layer() {
     let count = |f: &dyn Fn(&mut Query)| {
         let mut q = text_query("volatility", T0, 10);
         f(&mut q);
-        s.recall(&q).len()
+        s.recall(&q).unwrap().len()
     };
     assert_eq!(count(&|_| {}), 4);
     assert_eq!(count(&|q| q.agent = Some("hedge".into())), 2);
@@ -142,7 +142,7 @@ fn test_memory_promotion_and_demotion_at_thresholds() {
     let s = MemoryStore::new(p.clone()).unwrap();
     s.insert(NewItem::new(T0, "wyckoff", "SPY", Kind::Pattern, "upthrust failed").with_importance(50.0)).unwrap();
     s.publish(T0).unwrap();
-    let id = s.recall(&text_query("upthrust", T0, 1))[0].id;
+    let id = s.recall(&text_query("upthrust", T0, 1)).unwrap()[0].id;
     // 50 + 0.3 * 0.6 * 50 = 59: below 60, stays short.
     s.reinforce("wyckoff", &[id], 0.6);
     s.publish(T0).unwrap();
@@ -211,7 +211,7 @@ fn test_memory_reinforcement_bounded_through_store() {
     s.insert(NewItem::new(T0, "hedge", "SPY", Kind::Signal, "gamma pin near strike")).unwrap();
     s.insert(NewItem::new(T0, "hedge", "SPY", Kind::Signal, "gamma squeeze higher")).unwrap();
     s.publish(T0).unwrap();
-    let ids: Vec<u64> = s.recall(&text_query("gamma", T0, 2)).iter().map(|h| h.id).collect();
+    let ids: Vec<u64> = s.recall(&text_query("gamma", T0, 2)).unwrap().iter().map(|h| h.id).collect();
     for _ in 0..50 {
         s.reinforce("hedge", &ids[..1], 1.0);
         s.reinforce("hedge", &ids[1..], -1.0);
@@ -283,13 +283,10 @@ fn test_memory_snapshot_visibility_with_concurrent_writer_and_readers() {
                     let snap = s.snapshot();
                     let e = snap.epoch() as usize;
                     let at = snap.now().max(T0);
-                    let text = snap.recall(&text_query("depth reading", at, 10_000));
-                    let vec = snap.recall(&Query {
-                        vector: Some(vec![1.0, 0.0, 0.0, 0.0]),
-                        at,
-                        k: 10_000,
-                        ..Default::default()
-                    });
+                    let text = snap.recall(&text_query("depth reading", at, 10_000)).unwrap();
+                    let vec = snap
+                        .recall(&Query { vector: Some(vec![1.0, 0.0, 0.0, 0.0]), at, k: 10_000, ..Default::default() })
+                        .unwrap();
                     assert_eq!(text.len(), 3 * e, "text recall at epoch {e}");
                     assert_eq!(vec.len(), 3 * e, "vector recall at epoch {e}");
                     assert_eq!(snap.counts().live, 3 * e);
@@ -377,7 +374,7 @@ fn test_memory_retrieval_finds_planted_items() {
         }
     }
     s.publish(T0).unwrap();
-    let planted = s.recall(&text_query("climactic spring", T0, 1))[0].id;
+    let planted = s.recall(&text_query("climactic spring", T0, 1)).unwrap()[0].id;
     let mut near = vec![0.0f32; 16];
     near[3] = 1.0;
     near[7] = 0.9;
@@ -388,7 +385,7 @@ fn test_memory_retrieval_finds_planted_items() {
         Query { text: Some("climactic volume".into()), vector: Some(near), at: T0, k: 5, ..Default::default() },
     ];
     for q in queries {
-        let hits = s.recall(&q);
+        let hits = s.recall(&q).unwrap();
         assert!(hits.iter().any(|h| h.id == planted), "planted not in top 5 for {q:?}");
     }
 }
@@ -430,7 +427,7 @@ fn test_memory_hybrid_recall_beats_each_alone() {
             Query { text: Some(qt), vector: Some(qv), at: T0, k, ..Default::default() },
         ];
         for (m, q) in variants.iter().enumerate() {
-            let hits = snap.recall(q);
+            let hits = snap.recall(q).unwrap();
             let rel = hits.iter().filter(|h| topic_of[(h.id - 1) as usize] == t).count();
             score[m] += rel as f64 / k as f64 / n_queries as f64;
         }
@@ -512,12 +509,12 @@ mod checkpoint {
                 ..Default::default()
             },
         ] {
-            assert_eq!(s.recall(&q), l.recall(&q));
+            assert_eq!(s.recall(&q).unwrap(), l.recall(&q).unwrap());
         }
         // The loaded store keeps working: new writes get fresh ids, a second save replaces the first.
         l.insert(NewItem::new(at, "markov", "SPY", Kind::Regime, "calm regime")).unwrap();
         l.publish(at).unwrap();
-        let id = l.recall(&text_query("calm", at, 1))[0].id;
+        let id = l.recall(&text_query("calm", at, 1)).unwrap()[0].id;
         assert!(id > 40);
         l.save(&ck).unwrap();
         assert_eq!(MemoryStore::load(&ck).unwrap().snapshot().counts().live, b.counts().live + 1);
@@ -625,8 +622,8 @@ fn test_memory_ivf_recall_close_to_exact() {
         let v: Vec<f32> = c.iter().map(|x| x + 0.4 * gauss(&mut rng)).collect();
         let agent = (qi % 2 == 0).then(|| "wyckoff".to_string());
         let q = Query { vector: Some(v), agent, at: T0, k: 10, ..Default::default() };
-        let want: BTreeSet<u64> = exact.recall(&q).iter().map(|h| h.id).collect();
-        let got: Vec<u64> = approx.recall(&q).iter().map(|h| h.id).collect();
+        let want: BTreeSet<u64> = exact.recall(&q).unwrap().iter().map(|h| h.id).collect();
+        let got: Vec<u64> = approx.recall(&q).unwrap().iter().map(|h| h.id).collect();
         assert_eq!(got.len(), 10, "filtered IVF search fills up");
         agree += got.iter().filter(|id| want.contains(id)).count();
         total += want.len();
@@ -680,7 +677,7 @@ fn vector_filters_hold(params: MemoryParams) {
             probe: Some(2),
             ..Default::default()
         };
-        let hits = s.recall(&q);
+        let hits = s.recall(&q).unwrap();
         let passing = snap
             .items(at)
             .filter(|it| {

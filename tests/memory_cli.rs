@@ -89,11 +89,13 @@ fn test_memory_cli_bad_input_named() {
     for (args, want) in [
         (vec!["memory", "search", dir.path().to_str().unwrap(), "x"], "not a memory checkpoint"),
         (vec!["memory", "search", ck.to_str().unwrap(), "x", "--vector", "1,2"], "dimension is 4"),
-        (vec!["memory", "search", ck.to_str().unwrap(), "x", "--at", "noon"], "--at"),
         (vec!["memory", "search", ck.to_str().unwrap()], "query text"),
     ] {
         let (code, _, err) = quorum(&args);
         assert_eq!(code, 1, "{args:?}");
         assert!(err.contains(want), "{want:?} not in {err}");
     }
+    let (code, _, err) = quorum(&["memory", "search", ck.to_str().unwrap(), "x", "--at", "noon"]);
+    assert_eq!(code, 2, "a bad time is a usage error: {err}");
+    assert!(err.contains("--at") && err.contains("noon"), "{err}");
 }

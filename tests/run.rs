@@ -109,8 +109,6 @@ fn test_cli_backtest_prints_table_and_bad_input_exits_non_zero() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["backtest", "--data", bad.to_str().unwrap(), "--out", out.to_str().unwrap()], "line 2"),
         (vec!["backtest", "--data", "no/such/file.csv"], "no/such/file.csv"),
-        (vec!["backtest", "--from", "yesterday"], "data.from"),
-        (vec!["backtest", "--resample", "7x"], "data.resample"),
         (vec!["backtest", "--fast", "60", "--slow", "10"], "strategy.sma_cross.slow"),
         (vec!["backtest", "--symbols", "TSLA"], "TSLA"),
         (vec!["backtest", "--config", "no/such.toml"], "no/such.toml"),
@@ -120,6 +118,17 @@ fn test_cli_backtest_prints_table_and_bad_input_exits_non_zero() {
         assert_eq!(code, 1, "{args:?}: {stderr}");
         assert!(stderr.contains(want), "{args:?}: {want:?} not in {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // Flag values are parsed when read: a bad time or timeframe is a usage error naming
+    // the flag and the value.
+    for (args, flag, value) in [
+        (["backtest", "--from", "yesterday"], "--from", "yesterday"),
+        (["backtest", "--resample", "7x"], "--resample", "7x"),
+        (["backtest", "--warmup-until", "soon"], "--warmup-until", "soon"),
+    ] {
+        let (code, _, stderr) = quorum(&args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(flag) && stderr.contains(value), "{args:?}: {stderr}");
     }
     let (code, _, stderr) = quorum(&["backtest", "--on-bad-row", "sometimes"]);
     assert_eq!(code, 2, "clap usage error: {stderr}");
@@ -133,6 +142,12 @@ fn test_cli_config_file_unknown_key_is_named() {
     let (code, _, stderr) = quorum(&["backtest", "--config", p.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(stderr.contains("max_leverage") && stderr.contains("c.toml"), "{stderr}");
+    // A time in a config file is parsed when the file is read: the error names the file,
+    // the key's path and the line.
+    std::fs::write(&p, "[data]\nsymbols = [\"SPY\"]\nfrom = \"last tuesday\"\n").unwrap();
+    let (code, _, stderr) = quorum(&["backtest", "--config", p.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("c.toml") && stderr.contains("data.from") && stderr.contains("line 3"), "{stderr}");
     let (code, stdout, _) = quorum(&["config", "--config", "config/default.toml"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("[costs]"));

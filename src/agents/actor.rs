@@ -14,7 +14,7 @@ use super::news::Headline;
 use super::{Analyst, Perception, Recalled, Vote};
 use crate::features::Features;
 use crate::market::{SymbolId, Ts};
-use crate::memory::{MemoryStore, Query, Snapshot};
+use crate::memory::{MemoryError, MemoryStore, Query, Snapshot};
 
 /// One bar as the analysts receive it.
 #[derive(Debug, Clone)]
@@ -27,9 +27,10 @@ pub struct StepBar {
     pub news: Vec<Headline>,
 }
 
-/// A step's bars and memory snapshot; answered with votes.
+/// A step's bars and memory snapshot; answered with votes (or the memory error that
+/// stopped the analyst).
 #[derive(Message)]
-#[rtype(result = "Vec<Vote>")]
+#[rtype(result = "Result<Vec<Vote>, MemoryError>")]
 pub struct Perceive {
     pub ts: Ts,
     pub bars: Arc<Vec<StepBar>>,
@@ -44,7 +45,7 @@ pub fn run_step(
     snap: &Snapshot,
     ts: Ts,
     bars: &[StepBar],
-) -> Vec<Vote> {
+) -> Result<Vec<Vote>, MemoryError> {
     let mut votes = Vec::with_capacity(bars.len());
     for b in bars {
         let pc = Perception {
@@ -57,11 +58,7 @@ pub fn run_step(
         };
         let proposal = analyst.perceive(&pc);
         for w in &proposal.writes {
-            // Items are built by the analyst from validated features; a rejected item is a
-            // bug worth seeing in logs, not a reason to stop the run.
-            if let Err(e) = store.insert(w.clone()) {
-                tracing::warn!(analyst = analyst.name(), error = %e, "memory write rejected");
-            }
+            store.insert(w.clone())?;
         }
         let recalled: Vec<Recalled> = match &proposal.recall {
             None => Vec::new(),
@@ -78,7 +75,7 @@ pub fn run_step(
                     k: spec.k,
                     probe: None,
                 };
-                snap.recall(&q)
+                snap.recall(&q)?
                     .into_iter()
                     .filter_map(|h| {
                         let it = snap.item(h.id, ts)?;
@@ -97,7 +94,7 @@ pub fn run_step(
         let (direction, confidence, rationale, memory_ids) = analyst.decide(&proposal, &recalled);
         votes.push(Vote { ts, symbol: b.symbol, agent: index, direction, confidence, rationale, memory_ids });
     }
-    votes
+    Ok(votes)
 }
 
 /// The actor: one analyst, the shared store, its index in the roster.
@@ -112,9 +109,9 @@ impl Actor for AnalystActor {
 }
 
 impl Handler<Perceive> for AnalystActor {
-    type Result = Vec<Vote>;
+    type Result = Result<Vec<Vote>, MemoryError>;
 
-    fn handle(&mut self, msg: Perceive, _ctx: &mut Context<Self>) -> Vec<Vote> {
+    fn handle(&mut self, msg: Perceive, _ctx: &mut Context<Self>) -> Self::Result {
         run_step(self.analyst.as_mut(), self.index, &self.store, &msg.snapshot, msg.ts, &msg.bars)
     }
 }

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::{Config, StrategyName};
 use crate::engine::backtest;
+use crate::market::time::{TimeBound, Timeframe};
 use crate::market::{BadRowPolicy, SessionMode};
 use crate::report::table::render;
 
@@ -30,10 +31,10 @@ pub struct BacktestArgs {
     pub symbols: Option<Vec<String>>,
     /// Start, inclusive: YYYY-MM-DD or RFC 3339 (data.from).
     #[arg(long)]
-    pub from: Option<String>,
+    pub from: Option<TimeBound>,
     /// End: YYYY-MM-DD (whole day included) or RFC 3339, exclusive (data.to).
     #[arg(long)]
-    pub to: Option<String>,
+    pub to: Option<TimeBound>,
     /// Strategy to run (strategy.name).
     #[arg(long, value_enum)]
     pub strategy: Option<StrategyName>,
@@ -45,7 +46,7 @@ pub struct BacktestArgs {
     pub slow: Option<usize>,
     /// Resample to a timeframe such as 5m, 15m, 1h (data.resample).
     #[arg(long)]
-    pub resample: Option<String>,
+    pub resample: Option<Timeframe>,
     /// Session filter (data.session).
     #[arg(long, value_enum)]
     pub session: Option<SessionMode>,
@@ -78,7 +79,7 @@ pub struct BacktestArgs {
     pub news: Option<PathBuf>,
     /// Warm memory until this time, report after it (graph.warmup_until).
     #[arg(long)]
-    pub warmup_until: Option<String>,
+    pub warmup_until: Option<TimeBound>,
     /// Start from a memory checkpoint, e.g. an earlier run's memory/ (graph.memory_from).
     #[arg(long)]
     pub memory_from: Option<PathBuf>,

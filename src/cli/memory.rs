@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::market::BadRowPolicy;
-use crate::market::time::{format_ts, parse_bound};
+use crate::market::time::{TimeBound, format_ts};
 use crate::memory::jsonl::{parse_item, parse_query, read_lines};
 use crate::memory::{Kind, Layer, MemoryStore, Query, ScoreParts};
 
@@ -66,10 +66,10 @@ pub struct SearchArgs {
     pub layer: Option<Layer>,
     /// Only items at or after this time (YYYY-MM-DD or RFC 3339).
     #[arg(long)]
-    pub from: Option<String>,
+    pub from: Option<TimeBound>,
     /// As-of time (default: the checkpoint's last publish).
     #[arg(long)]
-    pub at: Option<String>,
+    pub at: Option<TimeBound>,
     /// Number of hits.
     #[arg(short, long, default_value_t = 10)]
     pub k: usize,
@@ -85,7 +85,7 @@ pub struct StatsArgs {
     pub dir: PathBuf,
     /// Time at which recency and importance are evaluated (default: last publish).
     #[arg(long)]
-    pub at: Option<String>,
+    pub at: Option<TimeBound>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -136,17 +136,6 @@ fn open(dir: &Path) -> Result<MemoryStore> {
         );
     }
     Ok(MemoryStore::load(dir)?)
-}
-
-/// A time flag: RFC 3339, or a date meaning that UTC day's midnight.
-fn time_arg(flag: &str, v: &Option<String>) -> Result<Option<i64>> {
-    match v {
-        None => Ok(None),
-        Some(s) => match parse_bound(s, false) {
-            Some(t) => Ok(Some(t)),
-            None => bail!("--{flag} {s:?}: expected YYYY-MM-DD or an RFC 3339 time"),
-        },
-    }
 }
 
 fn ingest(a: &IngestArgs) -> Result<()> {
@@ -229,7 +218,7 @@ fn search(a: &SearchArgs) -> Result<()> {
     if a.k == 0 {
         bail!("-k must be at least 1");
     }
-    let at = time_arg("at", &a.at)?.unwrap_or(snap.now());
+    let at = a.at.as_ref().map_or(snap.now(), TimeBound::start);
     let q = Query {
         text: a.text.clone(),
         vector: a.vector.clone(),
@@ -237,12 +226,12 @@ fn search(a: &SearchArgs) -> Result<()> {
         symbol: a.symbol.clone(),
         kind: a.kind,
         layer: a.layer,
-        from: time_arg("from", &a.from)?,
+        from: a.from.as_ref().map(TimeBound::start),
         at,
         k: a.k,
         probe: None,
     };
-    let hits = snap.recall(&q);
+    let hits = snap.recall(&q)?;
     let out: Vec<HitOut> = hits
         .iter()
         .filter_map(|h| {
@@ -323,7 +312,7 @@ struct StatsOut {
 fn stats(a: &StatsArgs) -> Result<()> {
     let store = open(&a.dir)?;
     let snap = store.snapshot();
-    let at = time_arg("at", &a.at)?.unwrap_or(snap.now());
+    let at = a.at.as_ref().map_or(snap.now(), TimeBound::start);
     let mut out = StatsOut {
         at: format_ts(at),
         live: 0,
@@ -404,8 +393,8 @@ fn bench(a: &BenchArgs) -> Result<()> {
     // probed (the exact cosine top-N).
     let (mut hits, mut agree, mut exact_hits) = (0usize, 0usize, 0usize);
     for (_, q) in &queries {
-        let got = snap.recall(q);
-        let exact = snap.recall(&Query { probe: Some(usize::MAX), ..q.clone() });
+        let got = snap.recall(q)?;
+        let exact = snap.recall(&Query { probe: Some(usize::MAX), ..q.clone() })?;
         hits += got.len();
         exact_hits += exact.len();
         agree += got.iter().filter(|h| exact.iter().any(|e| e.id == h.id)).count();
@@ -415,7 +404,7 @@ fn bench(a: &BenchArgs) -> Result<()> {
     for _ in 0..a.repeat.max(1) {
         for (_, q) in &queries {
             let t = Instant::now();
-            std::hint::black_box(snap.recall(q));
+            std::hint::black_box(snap.recall(q)?);
             lat.push(t.elapsed().as_secs_f64() * 1e6);
         }
     }

@@ -27,6 +27,7 @@ pub mod actor;
 use serde::{Deserialize, Serialize};
 
 use crate::agents::Vote;
+use crate::error::InvalidValue;
 use crate::market::{SymbolId, Ts};
 use crate::memory::Snapshot;
 
@@ -73,8 +74,8 @@ impl Default for ComposerConfig {
 
 impl ComposerConfig {
     /// Checks ranges; errors name the key.
-    pub fn validate(&self) -> Result<(), String> {
-        let bad = |k: &str, v: f64, why: &str| Err(format!("config key `composer.{k}` = {v}: {why}"));
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        let bad = |k: &str, v: f64, why: &str| Err(InvalidValue::new(format!("composer.{k}"), v, why));
         if !(self.prior_wins > 0.0 && self.prior_wins.is_finite()) {
             return bad("prior_wins", self.prior_wins, "must be > 0");
         }

@@ -71,14 +71,14 @@ impl Book {
 }
 
 /// Runs `strategy` over `bars`. `progress(done_bars, total_bars)` is called every few
-/// thousand steps.
+/// thousand steps. Stops at the first step where the strategy fails, with its error.
 pub fn run<S: Strategy + ?Sized>(
     bars: &Bars,
     universe: &Universe,
     strategy: &mut S,
     cfg: &EngineConfig,
     progress: &mut dyn FnMut(usize, usize),
-) -> RunResult {
+) -> Result<RunResult, S::Error> {
     let n = universe.symbols.len();
     let pc = &cfg.portfolio;
     let quote_volume: Vec<bool> = universe.classes.iter().map(|c| *c == AssetClass::Crypto).collect();
@@ -102,7 +102,7 @@ pub fn run<S: Strategy + ?Sized>(
     let mut effective = vec![0.0f64; n];
     let mut clock = NyClock::new();
     let flatten = pc.flatten_at_close && universe.classes.contains(&AssetClass::Equity);
-    strategy.on_start(universe);
+    strategy.on_start(universe)?;
 
     for (index, range) in bars.steps().enumerate() {
         let t = bars.ts[range.start];
@@ -122,7 +122,7 @@ pub fn run<S: Strategy + ?Sized>(
 
         let step = Step::new(bars, range.start, range.end, index);
         let view = PortfolioView { equity, cash: book.cash, positions: &book.pos, prices: &book.mark };
-        strategy.on_step(&step, &view, &mut targets);
+        strategy.on_step(&step, &view, &mut targets)?;
 
         let mut touched = !targets.is_empty();
         for (s, w) in targets.drain() {
@@ -175,14 +175,14 @@ pub fn run<S: Strategy + ?Sized>(
     let end = curve.ts.last().copied().unwrap_or(0);
     let positions = book.pos.clone();
     let trades = book.ledger.finish(end, &book.mark);
-    RunResult {
+    Ok(RunResult {
         strategy: strategy.name(),
         initial_cash: pc.initial_cash,
         equity: curve,
         fills: book.fills,
         trades,
         positions,
-    }
+    })
 }
 
 #[inline]

@@ -8,6 +8,7 @@
 //! around [`backtest`].
 
 use std::collections::BTreeSet;
+use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use crate::agents::news::{self, NewsError};
 use crate::agents::profile::{ProfileError, load_profiles};
 use crate::composer::ComposerMode;
 use crate::config::{Config, ConfigError, StrategyName};
-use crate::engine::graph::{GraphStrategy, Replay, VoteReplay};
+use crate::engine::graph::{GraphError, GraphStrategy, Replay, VoteReplay};
 use crate::engine::{EngineConfig, run};
 use crate::market::session::{CRYPTO_DAYS_PER_YEAR, EQUITY_DAYS_PER_YEAR, NyClock, session_day};
 use crate::market::time::format_ts;
@@ -47,9 +48,29 @@ pub enum RunError {
     /// The memory failed or its checkpoint is bad.
     #[error(transparent)]
     Memory(#[from] MemoryError),
-    /// The analyst graph failed during the run.
+    /// The analyst graph failed to start or during the run.
     #[error("analyst graph: {0}")]
-    Graph(String),
+    Graph(#[from] GraphError),
+    /// `--memory-from` holds memories published after the run's first bar: trading with
+    /// them would see the future.
+    #[error(
+        "{dir}: the memory was published up to {memory_until}, after the first bar {first_bar}; a checkpoint can only warm a later period"
+    )]
+    MemoryAfterData { dir: PathBuf, memory_until: String, first_bar: String },
+    /// The warm-up ends after the last bar: nothing would be reported.
+    #[error("graph.warmup_until {warmup} is after the last bar {last_bar}: nothing would be reported")]
+    WarmupAfterData { warmup: String, last_bar: String },
+    /// A run thread panicked (a bug); the message names the run.
+    #[error("the {what} run stopped with a panic: {message}")]
+    Panicked { what: String, message: String },
+}
+
+/// The message of a panic payload (a `&str` or `String`, as `panic!` makes them).
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// What a backtest returns to its caller.
@@ -90,7 +111,7 @@ pub fn annualisation(bars: &Bars, report: &LoadReport, override_ppy: Option<f64>
 }
 
 /// The non-graph strategy a config names.
-pub fn make_strategy(cfg: &Config) -> Box<dyn Strategy + Send> {
+pub fn make_strategy(cfg: &Config) -> Box<dyn Strategy<Error = Infallible> + Send> {
     match cfg.strategy.name {
         StrategyName::SmaCross => Box::new(SmaCross::new(cfg.strategy.sma_cross)),
         StrategyName::BuyAndHold | StrategyName::Graph => Box::new(BuyAndHold::new()),
@@ -141,23 +162,19 @@ fn run_graph(
             let s = MemoryStore::load(dir)?;
             let (now, first) = (s.snapshot().now(), bars.ts.first().copied().unwrap_or(i64::MAX));
             if now > first {
-                return Err(RunError::Config(ConfigError::Section(format!(
-                    "{}: the memory was published up to {}, after the first bar {}; a checkpoint can only warm a later period",
-                    dir.display(),
-                    format_ts(now),
-                    format_ts(first)
-                ))));
+                return Err(RunError::MemoryAfterData {
+                    dir: dir.clone(),
+                    memory_until: format_ts(now),
+                    first_bar: format_ts(first),
+                });
             }
             s
         }
         None => MemoryStore::new(cfg.memory.clone())?,
     };
     let store = Arc::new(store);
-    let mut graph = GraphStrategy::new(analysts, cfg.composer, store.clone(), headlines, cfg.graph.min_vote, universe);
-    let live = run(bars, universe, &mut graph, engine, progress);
-    if let Some(e) = graph.error.take() {
-        return Err(RunError::Graph(e));
-    }
+    let mut graph = GraphStrategy::new(analysts, cfg.composer, store.clone(), headlines, cfg.graph.min_vote, universe)?;
+    let live = run(bars, universe, &mut graph, engine, progress)?;
     let agents = graph.agent_names.clone();
     let votes = Arc::new(std::mem::take(&mut graph.votes));
     let weights = Arc::new(std::mem::take(&mut graph.weights));
@@ -184,10 +201,20 @@ fn run_graph(
     let baselines = std::thread::scope(|s| {
         let handles: Vec<_> = replays
             .into_iter()
-            .map(|mut r| s.spawn(move || run(bars, universe, &mut r, engine, &mut |_, _| {})))
+            .map(|mut r| {
+                let what = r.name();
+                (what, s.spawn(move || run(bars, universe, &mut r, engine, &mut |_, _| {})))
+            })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("baseline thread")).collect::<Vec<_>>()
-    });
+        handles
+            .into_iter()
+            .map(|(what, h)| match h.join() {
+                Ok(Ok(r)) => Ok(r),
+                Ok(Err(never)) => match never {},
+                Err(p) => Err(RunError::Panicked { what, message: panic_message(p) }),
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })?;
     Ok(GraphRun { live, baselines, votes, weights, agents, store })
 }
 
@@ -200,11 +227,7 @@ pub fn backtest(cfg: &Config, progress: &mut dyn FnMut(usize, usize)) -> Result<
     let trade_from = cfg.warmup_until();
     if let Some(t) = trade_from {
         if bars.ts.last().is_none_or(|&l| l < t) {
-            return Err(RunError::Config(ConfigError::Section(format!(
-                "graph.warmup_until {} is after the last bar {}: nothing would be reported",
-                format_ts(t),
-                report.last
-            ))));
+            return Err(RunError::WarmupAfterData { warmup: format_ts(t), last_bar: report.last.clone() });
         }
     }
     let engine = EngineConfig { portfolio: cfg.portfolio.clone(), costs: cfg.costs.clone(), trade_from };
@@ -217,12 +240,19 @@ pub fn backtest(cfg: &Config, progress: &mut dyn FnMut(usize, usize)) -> Result<
                 .map(|g| (g.live.clone(), g.baselines.clone(), Some(g))),
             _ => {
                 let mut st = make_strategy(cfg);
-                Ok((run(&bars, &universe, &mut st, &engine, progress), Vec::new(), None))
+                let Ok(r) = run(&bars, &universe, &mut st, &engine, progress);
+                Ok((r, Vec::new(), None))
             }
         };
-        (bench.join().expect("benchmark thread"), main)
+        let benchmark = match bench.join() {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(never)) => match never {},
+            Err(p) => Err(RunError::Panicked { what: "buy-and-hold".into(), message: panic_message(p) }),
+        };
+        (benchmark, main)
     });
     let (live, baselines, graph) = main?;
+    let benchmark = benchmark?;
     let a = annualisation(&bars, &report, cfg.metrics.periods_per_year);
     let rf = cfg.metrics.risk_free_rate;
     let measured = |r: &RunResult| match trade_from {

@@ -10,25 +10,7 @@
 use super::bars::{Bar, Bars, ExtraColumn};
 use super::error::{DataError, Result};
 use super::session::{AssetClass, NyClock};
-use super::time::{NS_PER_HOUR, NS_PER_MIN, NS_PER_SEC, Ts, format_duration};
-
-/// Parses a timeframe such as `30s`, `1m`, `5m`, `15m`, `1h`, `4h` into nanoseconds.
-pub fn parse_timeframe(s: &str) -> Result<i64> {
-    let s = s.trim();
-    let bad = || DataError::Invalid(format!("timeframe {s:?}: expected a number and a unit s, m or h (e.g. 5m, 1h)"));
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
-    let n: i64 = num.parse().map_err(|_| bad())?;
-    if n <= 0 {
-        return Err(bad());
-    }
-    let mult = match unit {
-        "s" => NS_PER_SEC,
-        "m" | "min" => NS_PER_MIN,
-        "h" => NS_PER_HOUR,
-        _ => return Err(bad()),
-    };
-    Ok(n * mult)
-}
+use super::time::{Ts, format_duration};
 
 /// Aggregates `bars` (source interval `source`) into `target`-long buckets.
 pub fn resample(bars: &Bars, classes: &[AssetClass], source: Option<i64>, target: i64) -> Result<Bars> {
@@ -101,20 +83,10 @@ fn bucket_start(clock: &mut NyClock, class: AssetClass, ts: Ts, target: i64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market::time::parse_rfc3339;
+    use crate::market::time::{NS_PER_HOUR, NS_PER_MIN, parse_rfc3339};
 
     fn t(s: &str) -> Ts {
         parse_rfc3339(s).unwrap()
-    }
-
-    #[test]
-    fn test_parse_timeframe_units_and_errors() {
-        assert_eq!(parse_timeframe("5m").unwrap(), 5 * NS_PER_MIN);
-        assert_eq!(parse_timeframe("1h").unwrap(), NS_PER_HOUR);
-        assert_eq!(parse_timeframe("30s").unwrap(), 30 * NS_PER_SEC);
-        for bad in ["", "m", "5", "0m", "5d", "-5m", "5 m"] {
-            assert!(parse_timeframe(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub enum MemoryError {
     /// An item or query is invalid (wrong vector dimension, importance out of range, ...).
     #[error("{0}")]
     Invalid(String),
+    /// The store's parameters are out of range.
+    #[error(transparent)]
+    Params(#[from] crate::error::InvalidValue),
     /// A JSONL line is malformed.
     #[error("{path}: line {line}: {message}")]
     BadLine { path: PathBuf, line: usize, message: String },

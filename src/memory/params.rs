@@ -21,8 +21,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{MemoryError, Result};
 use super::item::Layer;
+use crate::error::InvalidValue;
 
 /// Parameters of one layer.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -126,10 +126,8 @@ impl MemoryParams {
     }
 
     /// Checks ranges; errors name the key (`memory.<key>`).
-    pub fn validate(&self) -> Result<()> {
-        let bad = |key: &str, v: String, why: &str| {
-            Err(MemoryError::Invalid(format!("config key `memory.{key}` = {v}: {why}")))
-        };
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        let bad = |key: &str, v: String, why: &str| Err(InvalidValue::new(format!("memory.{key}"), v, why));
         if self.dim == 0 || self.dim > 4096 {
             return bad("dim", self.dim.to_string(), "must be in 1..=4096");
         }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::aggregates::{AgentStats, Aggregates};
+use super::error::Result;
 use super::item::{ItemId, Kind, Layer, MemoryItem};
 use super::ivf::Ivf;
 use super::params::MemoryParams;
@@ -157,24 +158,25 @@ impl Snapshot {
         (0..self.table.len).filter_map(move |p| self.item_at(p, t))
     }
 
-    /// Recalls the top `q.k` memories by the combined score (see `rank`).
-    pub fn recall(&self, q: &Query) -> Vec<Hit> {
+    /// Recalls the top `q.k` memories by the combined score (see `rank`). Fails only if the
+    /// text index does (a read error in its segments).
+    pub fn recall(&self, q: &Query) -> Result<Vec<Hit>> {
         if q.k == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let p = &*self.params;
         let n = (q.k * p.candidate_factor).max(p.min_candidates);
         let agent = match &q.agent {
             Some(a) => match self.names.agent_id(a) {
                 Some(id) => Some(id),
-                None => return Vec::new(),
+                None => return Ok(Vec::new()),
             },
             None => None,
         };
         let symbol = match &q.symbol {
             Some(s) => match self.names.symbol_id(s) {
                 Some(id) => Some(id),
-                None => return Vec::new(),
+                None => return Ok(Vec::new()),
             },
             None => None,
         };
@@ -190,7 +192,7 @@ impl Snapshot {
         };
         let has_text = !terms.is_empty();
 
-        let text_side = || if has_text { self.text_candidates(&terms, q, n) } else { Vec::new() };
+        let text_hits = if has_text { self.text_candidates(&terms, q, n)? } else { Vec::new() };
         let vector_side = || match &qvec {
             Some(v) => {
                 let filter = VecFilter { agent, symbol, kind: q.kind, layer: q.layer, from: q.from, to: q.at };
@@ -203,7 +205,7 @@ impl Snapshot {
             }
             None => Vec::new(),
         };
-        let (text_hits, vec_hits) = (text_side(), vector_side());
+        let vec_hits = vector_side();
         // Candidates (id, position, bm25) from both lists, each id once (its text entry if
         // it has one: the sort is stable and text hits come first).
         let mut cands: Vec<(ItemId, usize, Option<f32>)> = Vec::with_capacity(text_hits.len() + vec_hits.len());
@@ -250,11 +252,11 @@ impl Snapshot {
             .collect();
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         hits.truncate(q.k);
-        hits
+        Ok(hits)
     }
 
     /// Text candidates passing every filter, best BM25 first (ties by id), at most `n`.
-    fn text_candidates(&self, terms: &[String], q: &Query, n: usize) -> Vec<(f32, ItemId, usize)> {
+    fn text_candidates(&self, terms: &[String], q: &Query, n: usize) -> Result<Vec<(f32, ItemId, usize)>> {
         let view =
             TextView { fields: self.fields, committed: &self.searcher, tail: &self.tail, max_time: self.max_time };
         let filter = TextFilter {
@@ -272,14 +274,14 @@ impl Snapshot {
             (st.alive && q.layer.is_none_or(|l| st.layer == l)).then_some(pos)
         };
         let mut out: Vec<(f32, ItemId, usize)> = view
-            .search_tail(terms, &filter, &|id| keep(id).is_some(), n)
+            .search_tail(terms, &filter, &|id| keep(id).is_some(), n)?
             .into_iter()
             .filter_map(|(s, id)| keep(id).map(|p| (s, id, p)))
             .collect();
         let total = self.searcher.searcher.num_docs() as usize;
         let mut limit = n;
         loop {
-            let committed = view.search_committed(terms, &filter, limit).unwrap_or_default();
+            let committed = view.search_committed(terms, &filter, limit)?;
             let full = committed.len() == limit;
             let kept: Vec<(f32, ItemId, usize)> =
                 committed.into_iter().filter_map(|(s, id)| keep(id).map(|p| (s, id, p))).collect();
@@ -291,6 +293,6 @@ impl Snapshot {
         }
         out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         out.truncate(n);
-        out
+        Ok(out)
     }
 }

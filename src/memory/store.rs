@@ -365,7 +365,7 @@ impl MemoryStore {
     }
 
     /// Recall on the current snapshot.
-    pub fn recall(&self, q: &Query) -> Vec<Hit> {
+    pub fn recall(&self, q: &Query) -> Result<Vec<Hit>> {
         self.current.load().recall(q)
     }
 

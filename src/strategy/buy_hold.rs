@@ -19,16 +19,24 @@ impl BuyAndHold {
 }
 
 impl Strategy for BuyAndHold {
+    type Error = std::convert::Infallible;
+
     fn name(&self) -> String {
         "buy-and-hold".into()
     }
 
-    fn on_start(&mut self, universe: &Universe) {
+    fn on_start(&mut self, universe: &Universe) -> Result<(), Self::Error> {
         self.bought = vec![false; universe.symbols.len()];
         self.weight = 1.0 / universe.symbols.len().max(1) as f64;
+        Ok(())
     }
 
-    fn on_step(&mut self, step: &Step<'_>, _portfolio: &PortfolioView<'_>, targets: &mut Targets) {
+    fn on_step(
+        &mut self,
+        step: &Step<'_>,
+        _portfolio: &PortfolioView<'_>,
+        targets: &mut Targets,
+    ) -> Result<(), Self::Error> {
         for b in step.bars() {
             let s = b.symbol as usize;
             if !self.bought[s] {
@@ -36,5 +44,6 @@ impl Strategy for BuyAndHold {
                 targets.set(b.symbol, self.weight);
             }
         }
+        Ok(())
     }
 }

@@ -1,8 +1,9 @@
 //! The Strategy/Signal boundary: after each time step closes, a strategy sees that step's
 //! bars (and only them: no handle to later rows exists) plus the portfolio, and may set
 //! target weights per symbol. The engine turns targets into orders filled at each symbol's
-//! next bar open. Buy-and-hold, the SMA cross and (later) the analyst actor graph all plug
-//! in here, so the engine never changes when a new signal source arrives.
+//! next bar open. Buy-and-hold, the SMA cross, the analyst actor graph
+//! (`engine::graph::GraphStrategy`) and its vote replays all plug in here, so the engine
+//! never changes when a new signal source arrives.
 
 pub mod buy_hold;
 pub mod sma_cross;
@@ -114,25 +115,46 @@ impl Targets {
 }
 
 /// A signal source.
+///
+/// A strategy that cannot fail says so with `type Error = std::convert::Infallible`; the
+/// engine then cannot fail either (`let Ok(result) = engine::run(..)`). One that can (the
+/// analyst graph: its memory, its actors) returns its own typed error, and the engine stops
+/// at the step where it happened and returns it.
 pub trait Strategy {
+    /// Why the strategy could not go on.
+    type Error: std::error::Error + Send + Sync + 'static;
+
     /// A short name for reports (`sma-cross`, `buy-and-hold`, `composed`).
     fn name(&self) -> String;
 
     /// Called once before the first step.
-    fn on_start(&mut self, _universe: &Universe) {}
+    fn on_start(&mut self, _universe: &Universe) -> Result<(), Self::Error> {
+        Ok(())
+    }
 
     /// Called after every bar of `step` has closed; may set targets.
-    fn on_step(&mut self, step: &Step<'_>, portfolio: &PortfolioView<'_>, targets: &mut Targets);
+    fn on_step(
+        &mut self,
+        step: &Step<'_>,
+        portfolio: &PortfolioView<'_>,
+        targets: &mut Targets,
+    ) -> Result<(), Self::Error>;
 }
 
 impl<S: Strategy + ?Sized> Strategy for Box<S> {
+    type Error = S::Error;
     fn name(&self) -> String {
         (**self).name()
     }
-    fn on_start(&mut self, universe: &Universe) {
+    fn on_start(&mut self, universe: &Universe) -> Result<(), S::Error> {
         (**self).on_start(universe)
     }
-    fn on_step(&mut self, step: &Step<'_>, portfolio: &PortfolioView<'_>, targets: &mut Targets) {
+    fn on_step(
+        &mut self,
+        step: &Step<'_>,
+        portfolio: &PortfolioView<'_>,
+        targets: &mut Targets,
+    ) -> Result<(), S::Error> {
         (**self).on_step(step, portfolio, targets)
     }
 }

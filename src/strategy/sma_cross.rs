@@ -48,19 +48,27 @@ impl SmaCross {
 }
 
 impl Strategy for SmaCross {
+    type Error = std::convert::Infallible;
+
     fn name(&self) -> String {
         "sma-cross".into()
     }
 
-    fn on_start(&mut self, universe: &Universe) {
+    fn on_start(&mut self, universe: &Universe) -> Result<(), Self::Error> {
         let mk = |n: usize| SimpleMovingAverage::new(n.max(1)).expect("window >= 1");
         self.states = (0..universe.symbols.len())
             .map(|_| State { fast: mk(self.params.fast), slow: mk(self.params.slow), seen: 0, side: 0 })
             .collect();
         self.weight = 1.0 / universe.symbols.len().max(1) as f64;
+        Ok(())
     }
 
-    fn on_step(&mut self, step: &Step<'_>, _portfolio: &PortfolioView<'_>, targets: &mut Targets) {
+    fn on_step(
+        &mut self,
+        step: &Step<'_>,
+        _portfolio: &PortfolioView<'_>,
+        targets: &mut Targets,
+    ) -> Result<(), Self::Error> {
         for b in step.bars() {
             let st = &mut self.states[b.symbol as usize];
             let f = st.fast.next(b.close);
@@ -81,5 +89,6 @@ impl Strategy for SmaCross {
                 targets.set(b.symbol, side as f64 * self.weight);
             }
         }
+        Ok(())
     }
 }

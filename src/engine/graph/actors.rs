@@ -12,6 +12,7 @@ use std::sync::mpsc;
 
 use actix::{Actor, Addr, Arbiter, System};
 
+use super::GraphError;
 use crate::agents::Analyst;
 use crate::agents::actor::AnalystActor;
 use crate::composer::Composer;
@@ -29,7 +30,11 @@ pub(super) struct Actors {
 
 impl Actors {
     /// Starts the system with one actor per analyst (roster order) and the composer.
-    pub(super) fn start(analysts: Vec<Box<dyn Analyst>>, composer: Composer, store: Arc<MemoryStore>) -> Actors {
+    pub(super) fn start(
+        analysts: Vec<Box<dyn Analyst>>,
+        composer: Composer,
+        store: Arc<MemoryStore>,
+    ) -> Result<Actors, GraphError> {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("quorum-actors".into())
@@ -53,9 +58,12 @@ impl Actors {
                 });
                 sys.run().ok();
             })
-            .expect("spawn the actor thread");
-        let (analysts, composer, arbiters, system) = rx.recv().expect("actor system started");
-        Actors { analysts, composer, arbiters, system, thread: Some(thread) }
+            .map_err(GraphError::Spawn)?;
+        let Ok((analysts, composer, arbiters, system)) = rx.recv() else {
+            let _ = thread.join();
+            return Err(GraphError::Stopped);
+        };
+        Ok(Actors { analysts, composer, arbiters, system, thread: Some(thread) })
     }
 }
 

@@ -22,7 +22,7 @@
 use crate::agents::Vote;
 use crate::agents::actor::StepBar;
 use crate::market::{SymbolId, Ts};
-use crate::memory::{ItemId, Kind, MemoryStore, NewItem};
+use crate::memory::{ItemId, Kind, MemoryError, MemoryStore, NewItem};
 
 /// A vote's resolution, once its horizon has passed.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,12 +81,11 @@ impl Learning {
         for (a, opens) in self.open.iter_mut().enumerate() {
             for b in bars {
                 let Some(slot) = opens.get_mut(b.symbol as usize) else { continue };
-                let Some(ov) = slot.as_mut() else { continue };
-                ov.bars_left = ov.bars_left.saturating_sub(1);
-                if ov.bars_left > 0 {
-                    continue;
-                }
-                let ov = slot.take().expect("open vote");
+                let due = |ov: &mut OpenVote| {
+                    ov.bars_left = ov.bars_left.saturating_sub(1);
+                    ov.bars_left == 0
+                };
+                let Some(ov) = slot.take_if(due) else { continue };
                 let market_return = (b.features.bar.close / ov.close).ln();
                 let outcome = ov.direction.signum() * market_return;
                 let h = self.horizons[a];
@@ -111,15 +110,16 @@ impl Learning {
     }
 
     /// Holds the step's votes that can be judged: |direction| ≥ `min_vote`, and no vote of
-    /// the same analyst on the same symbol already held.
-    pub fn open(&mut self, votes: &[Vote], bars: &[StepBar], t: Ts) {
+    /// the same analyst on the same symbol already held. A vote on a symbol with no bar in
+    /// the step (an analyst bug) is returned as (analyst index, symbol).
+    pub fn open(&mut self, votes: &[Vote], bars: &[StepBar], t: Ts) -> Result<(), (usize, SymbolId)> {
         for v in votes {
             let opens = &mut self.open[v.agent];
             if opens.len() <= v.symbol as usize {
                 opens.resize(v.symbol as usize + 1, None);
             }
             if opens[v.symbol as usize].is_none() && v.direction.abs() >= self.min_vote {
-                let b = bars.iter().find(|b| b.symbol == v.symbol).expect("vote on a bar of the step");
+                let b = bars.iter().find(|b| b.symbol == v.symbol).ok_or((v.agent, v.symbol))?;
                 opens[v.symbol as usize] = Some(OpenVote {
                     vote_ts: t,
                     close: b.features.bar.close,
@@ -132,6 +132,7 @@ impl Learning {
                 });
             }
         }
+        Ok(())
     }
 }
 
@@ -152,17 +153,16 @@ pub fn outcome_text(agent: &str, r: &Resolution) -> String {
 }
 
 /// Writes `agent`'s outcome memories and reinforces the memories its votes used.
-pub fn record(store: &MemoryStore, agent: &str, outcomes: &[Resolution]) {
+pub fn record(store: &MemoryStore, agent: &str, outcomes: &[Resolution]) -> Result<(), MemoryError> {
     for r in outcomes {
         let item = NewItem::new(r.ts, agent, &r.symbol_name, Kind::Outcome, outcome_text(agent, r))
             .with_vector(r.state.clone())
             .with_importance((50.0 + 30.0 * r.reward.abs()).min(100.0))
             .with_outcome(r.outcome);
-        if let Err(e) = store.insert(item) {
-            tracing::warn!(analyst = agent, error = %e, "outcome write rejected");
-        }
+        store.insert(item)?;
         if !r.memory_ids.is_empty() {
             store.reinforce(agent, &r.memory_ids, r.reward);
         }
     }
+    Ok(())
 }

@@ -22,10 +22,12 @@
 //! logs are shared run types (`crate::run`).
 
 mod actors;
+pub mod error;
 pub mod learning;
 mod news;
 pub mod replay;
 
+pub use error::GraphError;
 pub use learning::{Learning, Resolution};
 pub use replay::{Replay, VoteReplay};
 
@@ -42,6 +44,8 @@ use crate::agents::{Analyst, Vote};
 use crate::composer::actor::Compose;
 use crate::composer::{Composer, ComposerConfig, ComposerMode};
 use crate::features::FeatureBank;
+use crate::market::Ts;
+use crate::market::time::format_ts;
 use crate::memory::MemoryStore;
 use crate::run::{VoteLog, WeightLog};
 use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
@@ -58,13 +62,12 @@ pub struct GraphStrategy {
     news: NewsRouter,
     pub votes: VoteLog,
     pub weights: WeightLog,
-    /// First error met during the run (the run stops voting after it).
-    pub error: Option<String>,
     name: String,
 }
 
 impl GraphStrategy {
-    /// A graph over `analysts` sharing `store`, for the symbols of `universe`.
+    /// A graph over `analysts` sharing `store`, for the symbols of `universe`; starts the
+    /// actor system.
     pub fn new(
         analysts: Vec<Box<dyn Analyst>>,
         composer: ComposerConfig,
@@ -72,7 +75,7 @@ impl GraphStrategy {
         news: Vec<Headline>,
         min_vote: f64,
         universe: &Universe,
-    ) -> Self {
+    ) -> Result<Self, GraphError> {
         let agent_names: Vec<String> = analysts.iter().map(|a| a.name().to_string()).collect();
         let horizons: Vec<usize> = analysts.iter().map(|a| a.horizon()).collect();
         let name = match composer.mode {
@@ -82,8 +85,8 @@ impl GraphStrategy {
         let n_symbols = universe.symbols.len();
         let comp = Composer::new(composer, agent_names.clone(), n_symbols);
         let n = agent_names.len();
-        GraphStrategy {
-            actors: Actors::start(analysts, comp, store.clone()),
+        Ok(GraphStrategy {
+            actors: Actors::start(analysts, comp, store.clone())?,
             store,
             agent_names,
             learning: Learning::new(horizons, min_vote, n_symbols),
@@ -93,9 +96,8 @@ impl GraphStrategy {
             news: NewsRouter::new(news),
             votes: VoteLog::default(),
             weights: WeightLog::new(n),
-            error: None,
             name,
-        }
+        })
     }
 
     /// The step's bars as the analysts receive them: features, extra columns, headlines.
@@ -120,26 +122,30 @@ impl GraphStrategy {
             .collect()
     }
 
-    fn step(&mut self, step: &Step<'_>, targets: &mut Targets) -> Result<(), String> {
+    fn step(&mut self, step: &Step<'_>, targets: &mut Targets) -> Result<(), GraphError> {
         let t = step.ts;
-        self.store.publish(t).map_err(|e| format!("memory publish at step {t}: {e}"))?;
+        self.store.publish(t).map_err(|source| GraphError::Memory { at: format_ts(t), source })?;
         let snapshot = self.store.snapshot();
         let bars = self.step_bars(step);
         let outcomes = self.learning.due(&bars, t);
         let bars = Arc::new(bars);
         let mut pending = Vec::with_capacity(self.actors.analysts.len());
         for ((addr, outcomes), agent) in self.actors.analysts.iter().zip(outcomes).zip(&self.agent_names) {
-            learning::record(&self.store, agent, &outcomes);
+            learning::record(&self.store, agent, &outcomes)
+                .map_err(|source| GraphError::Memory { at: format_ts(t), source })?;
             pending.push(addr.send(Perceive { ts: t, bars: bars.clone(), snapshot: snapshot.clone() }));
         }
         let mut votes: Vec<Vote> = Vec::new();
-        for r in block_on(join_all(pending)) {
-            votes.extend(r.map_err(|e| format!("analyst actor: {e}"))?);
+        for (r, agent) in block_on(join_all(pending)).into_iter().zip(&self.agent_names) {
+            let at = || format_ts(t);
+            let answer =
+                r.map_err(|source| GraphError::Mailbox { actor: format!("analyst `{agent}`"), at: at(), source })?;
+            votes.extend(answer.map_err(|source| GraphError::Analyst { agent: agent.clone(), at: at(), source })?);
         }
-        self.learning.open(&votes, &bars, t);
+        self.learning.open(&votes, &bars, t).map_err(|(a, s)| self.off_step(a, s, t))?;
         let votes = Arc::new(votes);
         let composed = block_on(self.actors.composer.send(Compose { ts: t, votes: votes.clone(), snapshot }))
-            .map_err(|e| format!("composer actor: {e}"))?;
+            .map_err(|source| GraphError::Mailbox { actor: "the composer".into(), at: format_ts(t), source })?;
         for (s, w) in composed.targets {
             targets.set(s, w);
         }
@@ -147,19 +153,40 @@ impl GraphStrategy {
         self.weights.push_step(t, composed.weights);
         Ok(())
     }
+
+    fn off_step(&self, agent: usize, symbol: u32, t: Ts) -> GraphError {
+        let name = |v: &[String], i: usize| v.get(i).cloned().unwrap_or_else(|| format!("#{i}"));
+        let symbols: Vec<String> = self.symbols.iter().map(|s| s.to_string()).collect();
+        GraphError::VoteOffStep {
+            agent: name(&self.agent_names, agent),
+            symbol: name(&symbols, symbol as usize),
+            at: format_ts(t),
+        }
+    }
 }
 
 impl Strategy for GraphStrategy {
+    type Error = GraphError;
+
     fn name(&self) -> String {
         self.name.clone()
     }
 
-    fn on_step(&mut self, step: &Step<'_>, _portfolio: &PortfolioView<'_>, targets: &mut Targets) {
-        if self.error.is_some() {
-            return;
+    /// Checks that the run's symbols are those the graph was built for.
+    fn on_start(&mut self, universe: &Universe) -> Result<(), GraphError> {
+        let built: Vec<String> = self.symbols.iter().map(|s| s.to_string()).collect();
+        if built != universe.symbols {
+            return Err(GraphError::Universe { built, given: universe.symbols.clone() });
         }
-        if let Err(e) = self.step(step, targets) {
-            self.error = Some(e);
-        }
+        Ok(())
+    }
+
+    fn on_step(
+        &mut self,
+        step: &Step<'_>,
+        _portfolio: &PortfolioView<'_>,
+        targets: &mut Targets,
+    ) -> Result<(), GraphError> {
+        self.step(step, targets)
     }
 }

@@ -36,15 +36,23 @@ impl VoteReplay {
 }
 
 impl Strategy for VoteReplay {
+    type Error = std::convert::Infallible;
+
     fn name(&self) -> String {
         self.name.clone()
     }
 
-    fn on_start(&mut self, universe: &Universe) {
+    fn on_start(&mut self, universe: &Universe) -> Result<(), Self::Error> {
         self.composer = Some(Composer::new(self.cfg, vec![String::new(); self.n_agents], universe.symbols.len()));
+        Ok(())
     }
 
-    fn on_step(&mut self, step: &Step<'_>, _portfolio: &PortfolioView<'_>, targets: &mut Targets) {
+    fn on_step(
+        &mut self,
+        step: &Step<'_>,
+        _portfolio: &PortfolioView<'_>,
+        targets: &mut Targets,
+    ) -> Result<(), Self::Error> {
         let votes = self.votes.step(step.index);
         let w: Vec<f64> = match &self.weights {
             Replay::Fixed(w) => w.clone(),
@@ -55,5 +63,6 @@ impl Strategy for VoteReplay {
                 targets.set(s, x);
             }
         }
+        Ok(())
     }
 }

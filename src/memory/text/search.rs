@@ -130,24 +130,25 @@ pub struct TextView<'a> {
 
 impl TextView<'_> {
     /// BM25 statistics: the committed index's, or the tail's own before the first commit.
-    pub fn stats(&self) -> Stats {
+    pub fn stats(&self) -> Result<Stats> {
         let searcher = &self.committed.searcher;
-        let docs = searcher.total_num_docs().unwrap_or(0);
+        let docs = searcher.total_num_docs()?;
         if docs > 0 {
-            let tokens = searcher.total_num_tokens(self.fields.text).unwrap_or(0);
-            return Stats { docs, avg_len: tokens as f32 / docs as f32 };
+            let tokens = searcher.total_num_tokens(self.fields.text)?;
+            return Ok(Stats { docs, avg_len: tokens as f32 / docs as f32 });
         }
         let n: u64 = self.tail.iter().map(|b| b.docs.len() as u64).sum();
         let tokens: u64 = self.tail.iter().flat_map(|b| b.docs.iter().map(|d| d.len as u64)).sum();
-        Stats { docs: n, avg_len: if n > 0 { tokens as f32 / n as f32 } else { 1.0 } }
+        Ok(Stats { docs: n, avg_len: if n > 0 { tokens as f32 / n as f32 } else { 1.0 } })
     }
 
-    pub(super) fn doc_freq(&self, term: &str, committed: bool) -> u64 {
+    /// Documents holding `term`: in the committed index, or in the tail.
+    pub(super) fn doc_freq(&self, term: &str, committed: bool) -> Result<u64> {
         if committed {
-            self.committed.searcher.doc_freq(&Term::from_field_text(self.fields.text, term)).unwrap_or(0)
+            Ok(self.committed.searcher.doc_freq(&Term::from_field_text(self.fields.text, term))?)
         } else {
             let k = term_key(term);
-            self.tail.iter().map(|b| b.postings.get(&k).map_or(0, |l| l.len() as u64)).sum()
+            Ok(self.tail.iter().map(|b| b.postings.get(&k).map_or(0, |l| l.len() as u64)).sum())
         }
     }
 
@@ -245,7 +246,7 @@ impl TextView<'_> {
     /// weight. The document frequencies summed over segments are tantivy's `doc_freq`.
     #[inline(always)]
     fn lookup_terms(&self, terms: &[String]) -> Result<(Vec<Vec<Cached>>, Vec<Bm25Weight>)> {
-        let stats = self.stats();
+        let stats = self.stats()?;
         let term_objs: Vec<Term> = terms.iter().map(|t| Term::from_field_text(self.fields.text, t)).collect();
         let mut found: Vec<Vec<Cached>> = Vec::with_capacity(self.committed.segs.len());
         let mut dfs = vec![0u64; terms.len()];

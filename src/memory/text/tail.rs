@@ -17,6 +17,7 @@ use tantivy::query::{Bm25StatisticsProvider, Bm25Weight};
 use super::analyzer::term_key;
 use super::search::{TextFilter, TextView};
 use crate::market::Ts;
+use crate::memory::error::Result;
 use crate::memory::item::{ItemId, Kind};
 use crate::memory::vector::TopK;
 
@@ -99,21 +100,19 @@ impl TextView<'_> {
         filter: &TextFilter<'_>,
         keep: &dyn Fn(ItemId) -> bool,
         limit: usize,
-    ) -> Vec<(f32, ItemId)> {
+    ) -> Result<Vec<(f32, ItemId)>> {
         if terms.is_empty() || self.tail.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        let stats = self.stats();
-        let committed = self.committed.searcher.total_num_docs().unwrap_or(0) > 0;
-        let weights: Vec<Option<(u64, Bm25Weight)>> = terms
-            .iter()
-            .map(|t| {
-                let df = self.doc_freq(t, committed);
-                (df > 0 || committed).then(|| {
-                    (term_key(t), Bm25Weight::for_one_term_without_explain(df.max(1), stats.docs.max(1), stats.avg_len))
-                })
-            })
-            .collect();
+        let stats = self.stats()?;
+        let committed = self.committed.searcher.total_num_docs()? > 0;
+        let mut weights: Vec<Option<(u64, Bm25Weight)>> = Vec::with_capacity(terms.len());
+        for t in terms {
+            let df = self.doc_freq(t, committed)?;
+            weights.push((df > 0 || committed).then(|| {
+                (term_key(t), Bm25Weight::for_one_term_without_explain(df.max(1), stats.docs.max(1), stats.avg_len))
+            }));
+        }
         let mut top = TopK::new(limit);
         // A query filtered by agent or symbol (an analyst recalling its own memories of one
         // symbol) touches a small share of the tail: score those documents from their own
@@ -135,7 +134,7 @@ impl TextView<'_> {
                     }
                 }
             }
-            return top.into_sorted().into_iter().map(|(s, id, _)| (s, id)).collect();
+            return Ok(top.into_sorted().into_iter().map(|(s, id, _)| (s, id)).collect());
         }
         let mut acc: Vec<f32> = Vec::new();
         for batch in self.tail {
@@ -157,6 +156,6 @@ impl TextView<'_> {
                 }
             }
         }
-        top.into_sorted().into_iter().map(|(s, id, _)| (s, id)).collect()
+        Ok(top.into_sorted().into_iter().map(|(s, id, _)| (s, id)).collect())
     }
 }

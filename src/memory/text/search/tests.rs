@@ -39,7 +39,7 @@ fn test_search_committed_equals_brute_force() {
     let committed = index.searcher();
     assert_eq!(committed.searcher.segment_readers().len(), 3);
     let view = TextView { fields: index.fields, committed: &committed, tail: &[], max_time: 21_000 };
-    let stats = view.stats();
+    let stats = view.stats().unwrap();
     // Rare terms are decoded per query, frequent ones cached per segment on first use
     // (both kinds are in the vocabulary: word i has probability (59 - 2i) / 900).
     for case in 0..300 {
@@ -64,7 +64,7 @@ fn test_search_committed_equals_brute_force() {
         let weights: Vec<Bm25Weight> = terms
             .iter()
             .map(|t| {
-                let df = view.doc_freq(t, true);
+                let df = view.doc_freq(t, true).unwrap();
                 Bm25Weight::for_one_term_without_explain(df, stats.docs, stats.avg_len)
             })
             .collect();

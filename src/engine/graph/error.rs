@@ -1,0 +1,44 @@
+//! Errors of the analyst graph.
+
+use crate::memory::MemoryError;
+
+/// Why the analyst graph could not start or go on. Times (`at`) are the step's bar start,
+/// RFC 3339.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    /// The actor system's thread could not be spawned.
+    #[error("cannot start the analyst actors: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// The actor system stopped before it was ready (its thread panicked while starting).
+    #[error("the analyst actor system stopped while starting")]
+    Stopped,
+    /// The memory failed at a step (publishing, or recording outcomes).
+    #[error("memory at {at}: {source}")]
+    Memory {
+        at: String,
+        #[source]
+        source: MemoryError,
+    },
+    /// An analyst's memory write or recall failed.
+    #[error("analyst `{agent}` at {at}: {source}")]
+    Analyst {
+        agent: String,
+        at: String,
+        #[source]
+        source: MemoryError,
+    },
+    /// An actor did not answer (its thread stopped, e.g. after a panic in the analyst).
+    #[error("{actor} did not answer at {at}: {source}")]
+    Mailbox {
+        actor: String,
+        at: String,
+        #[source]
+        source: actix::MailboxError,
+    },
+    /// An analyst voted on a symbol that has no bar in the step (a bug in the analyst).
+    #[error("analyst `{agent}` voted on {symbol} at {at}, which has no bar in that step")]
+    VoteOffStep { agent: String, symbol: String, at: String },
+    /// The run's symbols are not the ones the graph was built for.
+    #[error("the graph was built for symbols {built:?}, the run has {given:?}")]
+    Universe { built: Vec<String>, given: Vec<String> },
+}
