@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use quorum::agents::load_profiles;
+use quorum::agents::{Registry, load_profiles};
 use quorum::composer::ComposerConfig;
 use quorum::engine::graph::GraphStrategy;
 use quorum::engine::{EngineConfig, run};
@@ -54,8 +54,11 @@ static GLOBAL: Peak = Peak;
 
 fn graph_run(bars: &quorum::market::Bars, universe: &Universe) -> usize {
     let agents = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("agents");
-    let analysts =
-        load_profiles(&agents, None).expect("profiles").iter().map(|p| p.build().expect("analyst")).collect();
+    let analysts = load_profiles(&agents, None, &Registry::default())
+        .expect("profiles")
+        .iter()
+        .map(|p| p.build().expect("analyst"))
+        .collect();
     let store = Arc::new(MemoryStore::new(MemoryParams::default()).expect("store"));
     let mut g =
         GraphStrategy::new(analysts, ComposerConfig::default(), store, Vec::new(), 0.05, universe).expect("graph");

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use quorum::agents::load_profiles;
+use quorum::agents::{Registry, load_profiles};
 use quorum::composer::{Composer, ComposerConfig};
 use quorum::config::Config;
 use quorum::engine::graph::{GraphError, GraphStrategy};
@@ -57,7 +57,11 @@ fn test_graph_refuses_symbols_it_was_not_built_for() {
     let run_universe =
         Universe { symbols: bars.symbols.clone(), classes: report.asset_classes.clone(), interval: report.interval_ns };
     let built_for = Universe { symbols: vec!["SPY".into()], ..run_universe.clone() };
-    let analysts = load_profiles(&root().join("agents"), None).unwrap().iter().map(|p| p.build().unwrap()).collect();
+    let analysts = load_profiles(&root().join("agents"), None, &Registry::default())
+        .unwrap()
+        .iter()
+        .map(|p| p.build().unwrap())
+        .collect();
     let store = Arc::new(MemoryStore::new(MemoryParams::default()).unwrap());
     let mut g = GraphStrategy::new(analysts, ComposerConfig::default(), store, Vec::new(), 0.05, &built_for).unwrap();
     let e = run(&bars, &run_universe, &mut g, &EngineConfig::default(), &mut |_, _| {}).unwrap_err();
@@ -243,4 +247,107 @@ fn test_graph_warmup_memory_reuse_only_and_equal() {
     assert_eq!(e.summary.strategies[0].name, "equal-weight");
     assert_eq!(e.summary.strategies[1].name, "composed");
     let _ = Arc::new(());
+}
+
+/// The recipe of `agents/README.md`, followed from outside the crate: a sixth kind.
+mod momentum {
+    use quorum::agents::{Analyst, Core, PerSymbol, Perception, Profile, ProfileError, Proposal};
+    use quorum::memory::Kind;
+
+    /// `[params]` of a momentum profile.
+    #[derive(Debug, Clone, Copy, serde::Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct Params {
+        pub bars: usize,
+    }
+
+    impl Default for Params {
+        fn default() -> Self {
+            Params { bars: 10 }
+        }
+    }
+
+    /// Votes with the last `bars`-bar move: tanh(z / 2), z = the move in standard
+    /// deviations; a move beyond 2σ is remembered and its earlier outcomes recalled.
+    pub struct Momentum {
+        core: Core,
+        p: Params,
+        closes: PerSymbol<Vec<f64>>,
+    }
+
+    /// The registry entry.
+    pub fn build(profile: &Profile) -> Result<Box<dyn Analyst>, ProfileError> {
+        Ok(Box::new(Momentum { core: Core::new(profile), p: profile.params()?, closes: PerSymbol::new(Vec::new()) }))
+    }
+
+    impl Analyst for Momentum {
+        fn core(&self) -> &Core {
+            &self.core
+        }
+
+        fn perceive(&mut self, pc: &Perception<'_>) -> Proposal {
+            let n = self.p.bars;
+            let closes = self.closes.get(pc.sym);
+            closes.push(pc.features.bar.close);
+            if closes.len() <= n || pc.features.sigma <= 0.0 {
+                return Proposal::neutral("momentum: warming up");
+            }
+            let z = (closes[closes.len() - 1] / closes[closes.len() - 1 - n]).ln()
+                / (pc.features.sigma * (n as f64).sqrt());
+            let direction = (z / 2.0).tanh();
+            let burst = z.abs() > 2.0;
+            let what = format!("momentum burst {} {}", if z > 0.0 { "up" } else { "down" }, pc.symbol);
+            Proposal {
+                direction,
+                confidence: direction.abs(),
+                rationale: format!("{n}-bar momentum z {z:+.2}"),
+                writes: if burst { vec![self.core.memory(pc, Kind::Observation, what.clone(), 50.0)] } else { vec![] },
+                recall: burst.then(|| self.core.recall_outcomes(what)),
+            }
+        }
+    }
+}
+
+#[test]
+fn test_graph_sixth_analyst_by_the_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let agents = dir.path().join("agents");
+    std::fs::create_dir(&agents).unwrap();
+    for e in std::fs::read_dir(root().join("agents")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            std::fs::copy(&p, agents.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(
+        agents.join("momentum.toml"),
+        "name = \"momentum\"\nkind = \"momentum\"\nhorizon = 10\nrecall_k = 6\n[params]\nbars = 10\n",
+    )
+    .unwrap();
+    let mut registry = Registry::default();
+    registry.register("momentum", momentum::build);
+    let shipped: Vec<String> = load_profiles(&root().join("agents"), None, &Registry::default())
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    let mut cfg = small(&dir.path().join("run"));
+    cfg.graph.agents_dir = agents.clone();
+    let out = quorum::engine::backtest_with(&cfg, &registry, &mut |_, _| {}).unwrap();
+    let mut want = shipped.clone();
+    want.push("momentum".into());
+    want.sort();
+    assert_eq!(out.summary.analysts, want, "every shipped analyst and the new one, in file order");
+    let m = out.summary.analysts.iter().position(|a| a == "momentum").unwrap();
+    let votes = out.votes.unwrap();
+    assert_eq!(votes.votes.iter().filter(|v| v.agent == m).count(), out.summary.data.bars, "one vote a bar");
+    assert!(votes.votes.iter().any(|v| v.agent == m && v.direction != 0.0));
+    assert!(out.summary.strategies.iter().any(|s| s.name == "alone:momentum"), "its own baseline");
+    assert_eq!(out.weights.unwrap().step(0).len(), want.len(), "a composer weight for it");
+    let mem = MemoryStore::load(&dir.path().join("run/memory")).unwrap();
+    let snap = mem.snapshot();
+    assert!(snap.agent_stats("momentum", None, snap.now()).count > 0.0, "the learning loop judged its votes");
+    // The shipped registry does not know the kind: the profile's file and kind are named.
+    let e = load_profiles(&agents, None, &Registry::default()).unwrap_err().to_string();
+    assert!(e.contains("momentum.toml") && e.contains("momentum") && e.contains("kinds: hedge"), "{e}");
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use actix::{Actor, Context, Handler, Message};
 
 use super::news::Headline;
-use super::{Analyst, Perception, Recalled, Vote};
+use super::{Analyst, Extras, Perception, Recalled, Vote};
 use crate::features::Features;
 use crate::market::{SymbolId, Ts};
 use crate::memory::{MemoryError, MemoryStore, Query, Snapshot};
@@ -22,8 +22,10 @@ pub struct StepBar {
     pub symbol: SymbolId,
     pub symbol_name: Arc<str>,
     pub features: Features,
-    pub net_gamma: f64,
-    pub dealer_flow: f64,
+    /// The names of the data's extra columns (shared by every bar of a run).
+    pub extra_names: Arc<[String]>,
+    /// This bar's extra column values, in `extra_names` order (NaN where missing).
+    pub extra_values: Vec<f64>,
     pub news: Vec<Headline>,
 }
 
@@ -52,8 +54,7 @@ pub fn run_step(
             symbol: &b.symbol_name,
             sym: b.symbol,
             features: &b.features,
-            net_gamma: b.net_gamma,
-            dealer_flow: b.dealer_flow,
+            extras: Extras::new(&b.extra_names, &b.extra_values),
             news: &b.news,
         };
         let proposal = analyst.perceive(&pc);
@@ -91,8 +92,16 @@ pub fn run_step(
                     .collect()
             }
         };
-        let (direction, confidence, rationale, memory_ids) = analyst.decide(&proposal, &recalled);
-        votes.push(Vote { ts, symbol: b.symbol, agent: index, direction, confidence, rationale, memory_ids });
+        let d = analyst.decide(&proposal, &recalled);
+        votes.push(Vote {
+            ts,
+            symbol: b.symbol,
+            agent: index,
+            direction: d.direction,
+            confidence: d.confidence,
+            rationale: d.rationale,
+            memory_ids: d.memory_ids,
+        });
     }
     Ok(votes)
 }

@@ -16,7 +16,7 @@
 //! regimes) do not move the vote here; an analyst can use them in its own `decide`. The
 //! vote lists every recalled id, so the learning loop reinforces what shaped it.
 
-use super::{Proposal, Recalled};
+use super::{Decision, Proposal, Recalled};
 use crate::memory::{ItemId, Kind};
 
 /// Evidence from recalled outcomes: (e, n).
@@ -37,7 +37,7 @@ pub fn outcome_evidence(recalled: &[Recalled]) -> (f64, usize) {
 }
 
 /// The default decision: the proposal scaled by outcome evidence.
-pub fn apply(p: &Proposal, recalled: &[Recalled]) -> (f64, f64, String, Vec<ItemId>) {
+pub fn apply(p: &Proposal, recalled: &[Recalled]) -> Decision {
     let (e, n) = outcome_evidence(recalled);
     let m = e * n as f64 / (n as f64 + 2.0);
     let factor = 1.0 + m;
@@ -46,7 +46,12 @@ pub fn apply(p: &Proposal, recalled: &[Recalled]) -> (f64, f64, String, Vec<Item
     if n > 0 {
         rationale.push_str(&format!("; memory: {n} similar outcomes, evidence {e:+.2}"));
     }
-    ((p.direction * factor).clamp(-1.0, 1.0), (p.confidence * factor).clamp(0.0, 1.0), rationale, ids)
+    Decision {
+        direction: (p.direction * factor).clamp(-1.0, 1.0),
+        confidence: (p.confidence * factor).clamp(0.0, 1.0),
+        rationale,
+        memory_ids: ids,
+    }
 }
 
 #[cfg(test)]
@@ -69,14 +74,13 @@ mod tests {
     fn test_evidence_scales_votes_hand_computed() {
         let p = Proposal { direction: 0.8, confidence: 0.6, rationale: "spring".into(), writes: vec![], recall: None };
         let losses: Vec<Recalled> = (0..6).map(|i| rec(i, -0.01)).collect();
-        let (d, c, why, ids) = apply(&p, &losses);
-        assert!((d - 0.8 * 0.25).abs() < 1e-12 && (c - 0.6 * 0.25).abs() < 1e-12);
-        assert!(why.contains("6 similar outcomes"));
-        assert_eq!(ids.len(), 6);
+        let d = apply(&p, &losses);
+        assert!((d.direction - 0.8 * 0.25).abs() < 1e-12 && (d.confidence - 0.6 * 0.25).abs() < 1e-12);
+        assert!(d.rationale.contains("6 similar outcomes"));
+        assert_eq!(d.memory_ids.len(), 6);
         let wins: Vec<Recalled> = (0..2).map(|i| rec(i, 0.02)).collect();
-        let (d, c, _, _) = apply(&p, &wins);
-        assert!((d - 1.0).abs() < 1e-12 && (c - 0.9).abs() < 1e-12);
-        let (d, _, _, _) = apply(&p, &[]);
-        assert_eq!(d, 0.8);
+        let d = apply(&p, &wins);
+        assert!((d.direction - 1.0).abs() < 1e-12 && (d.confidence - 0.9).abs() < 1e-12);
+        assert_eq!(apply(&p, &[]).direction, 0.8);
     }
 }

@@ -1,5 +1,5 @@
-//! Analysts: five kinds of market reading, each a plain struct implementing [`Analyst`]
-//! (pure logic, unit-tested without a runtime) that an actix actor wraps (`actor`).
+//! Analysts: kinds of market reading, each a plain struct implementing [`Analyst`] (pure
+//! logic, unit-tested without a runtime) that an actix actor wraps (`actor`).
 //!
 //! The life of one bar for an analyst:
 //! 1. `perceive` updates its own streaming state from the bar's [`Features`] (computed once
@@ -7,21 +7,23 @@
 //!    changes, news) and a [`Proposal`]: a preliminary vote and, when the situation calls for
 //!    it, a recall (text + the market-state vector, as of the bar);
 //! 2. the actor runs the recall on the memory snapshot of the step;
-//! 3. `decide` turns the proposal and the recalled memories into the [`Vote`]: past
-//!    outcomes of similar situations scale the vote up or down (see `evidence`).
+//! 3. `decide` turns the proposal and the recalled memories into a [`Decision`], the
+//!    [`Vote`]: past outcomes of similar situations scale the vote up or down (`evidence`).
 //!
 //! Memories carry the bar's start time as event time; everything written during a step
 //! becomes visible at the next (the store publishes once per step).
+//!
+//! What every analyst shares lives here: [`Core`] (name, horizon, recall size, from the
+//! profile, with helpers for memories and recalls), [`PerSymbol`] (state per symbol),
+//! [`Extras`] (a bar's extra data columns). The kinds are in [`kinds`], each in its own
+//! file, built by name through the [`Registry`]; `agents/README.md` has the recipe for
+//! adding one.
 
 pub mod actor;
 pub mod evidence;
-pub mod hedge;
-pub mod liquidity;
-pub mod markov;
+pub mod kinds;
 pub mod news;
 pub mod profile;
-pub mod sentiment;
-pub mod wyckoff;
 
 use std::sync::Arc;
 
@@ -31,7 +33,35 @@ use crate::features::Features;
 use crate::market::{SymbolId, Ts};
 use crate::memory::{ItemId, Kind, NewItem};
 
-pub use profile::{AnalystKind, Profile, load_profiles};
+pub use kinds::{Builder, Registry};
+pub use profile::{Profile, ProfileError, load_profiles};
+
+/// A bar's extra numeric columns (beyond OHLCV), by name: option flow (`net_gamma`,
+/// `dealer_flow`, read by Hedge) or anything else a data file carries. Any analyst can read
+/// any column; a missing column, or a row the source had no value for, is `None` / NaN.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    names: &'a [String],
+    values: &'a [f64],
+}
+
+impl<'a> Extras<'a> {
+    /// The view of one bar: `values[i]` is column `names[i]`.
+    pub fn new(names: &'a [String], values: &'a [f64]) -> Self {
+        Extras { names, values }
+    }
+
+    /// The bar's value of column `name` (NaN where the source had none), or `None` if the
+    /// data has no such column.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.names.iter().position(|n| n == name).and_then(|i| self.values.get(i).copied())
+    }
+
+    /// The column names.
+    pub fn names(&self) -> &'a [String] {
+        self.names
+    }
+}
 
 /// What an analyst sees of one closed bar.
 #[derive(Debug, Clone)]
@@ -39,11 +69,68 @@ pub struct Perception<'a> {
     pub symbol: &'a str,
     pub sym: SymbolId,
     pub features: &'a Features,
-    /// Option-flow columns when the data has them (`net_gamma`, `dealer_flow`), else NaN.
-    pub net_gamma: f64,
-    pub dealer_flow: f64,
+    /// The bar's extra data columns.
+    pub extras: Extras<'a>,
     /// Headlines for this symbol published since the previous bar (up to this bar's close).
     pub news: &'a [news::Headline],
+}
+
+/// What every analyst has from its profile: its name (its memory agent name), the bars a
+/// vote is held before it is judged, and how many memories a recall asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Core {
+    pub name: String,
+    pub horizon: usize,
+    pub recall_k: usize,
+}
+
+impl Core {
+    /// The core a profile describes.
+    pub fn new(profile: &Profile) -> Self {
+        Core { name: profile.name.clone(), horizon: profile.horizon, recall_k: profile.recall_k }
+    }
+
+    /// A memory of this analyst about the perceived bar: its event time, symbol and
+    /// market-state vector, importance clamped to 0–100.
+    pub fn memory(&self, p: &Perception<'_>, kind: Kind, text: String, importance: f64) -> NewItem {
+        NewItem::new(p.features.bar.ts, &self.name, p.symbol, kind, text)
+            .with_vector(p.features.state.to_vec())
+            .with_importance(importance.clamp(0.0, 100.0))
+    }
+
+    /// A recall of this analyst's own outcomes in situations like `text` (the evidence
+    /// `decide` weighs by default).
+    pub fn recall_outcomes(&self, text: String) -> RecallSpec {
+        RecallSpec { text, own_only: true, kind: Some(Kind::Outcome), k: self.recall_k }
+    }
+}
+
+/// Per-symbol state, made from a template on a symbol's first bar (symbol ids are dense).
+#[derive(Debug, Clone)]
+pub struct PerSymbol<T> {
+    init: T,
+    states: Vec<T>,
+}
+
+impl<T: Clone> PerSymbol<T> {
+    /// Every symbol starts from `init`.
+    pub fn new(init: T) -> Self {
+        PerSymbol { init, states: Vec::new() }
+    }
+
+    /// The state of `sym`, created on first use.
+    pub fn get(&mut self, sym: SymbolId) -> &mut T {
+        let i = sym as usize;
+        if self.states.len() <= i {
+            self.states.resize(i + 1, self.init.clone());
+        }
+        &mut self.states[i]
+    }
+
+    /// The state of `sym` if it has one.
+    pub fn peek(&self, sym: SymbolId) -> Option<&T> {
+        self.states.get(sym as usize)
+    }
 }
 
 /// A recall an analyst asks for before deciding.
@@ -105,29 +192,41 @@ pub struct Vote {
     pub memory_ids: Vec<ItemId>,
 }
 
+/// What an analyst decides for one bar: the vote's direction and confidence, why, and the
+/// memories that shaped it (reinforced later by the vote's outcome).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// In [-1, 1]: short to long.
+    pub direction: f64,
+    /// In [0, 1].
+    pub confidence: f64,
+    pub rationale: String,
+    pub memory_ids: Vec<ItemId>,
+}
+
 /// Pure analyst logic.
 pub trait Analyst: Send {
+    /// Name, horizon and recall size (from the profile).
+    fn core(&self) -> &Core;
+
     /// The analyst's name (its memory agent name).
-    fn name(&self) -> &str;
+    fn name(&self) -> &str {
+        &self.core().name
+    }
 
     /// Bars a vote is held for before it is judged.
-    fn horizon(&self) -> usize;
+    fn horizon(&self) -> usize {
+        self.core().horizon
+    }
 
     /// Updates state with a closed bar; proposes a vote, writes, and a recall.
     fn perceive(&mut self, p: &Perception<'_>) -> Proposal;
 
-    /// Turns a proposal and its recalled memories into a vote (direction, confidence,
-    /// rationale, memory ids). The default weighs past outcomes (see `evidence`).
-    fn decide(&mut self, proposal: &Proposal, recalled: &[Recalled]) -> (f64, f64, String, Vec<ItemId>) {
+    /// Turns a proposal and its recalled memories into the decision. The default weighs
+    /// past outcomes (see `evidence`).
+    fn decide(&mut self, proposal: &Proposal, recalled: &[Recalled]) -> Decision {
         evidence::apply(proposal, recalled)
     }
-}
-
-/// A memory written by an analyst about a bar.
-pub fn memory(analyst: &str, p: &Perception<'_>, kind: Kind, text: String, importance: f64) -> NewItem {
-    NewItem::new(p.features.bar.ts, analyst, p.symbol, kind, text)
-        .with_vector(p.features.state.to_vec())
-        .with_importance(importance.clamp(0.0, 100.0))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! name = "wyckoff"          # memory agent name; unique
-//! kind = "wyckoff"          # hedge | liquidity | sentiment | wyckoff | markov
+//! kind = "wyckoff"          # a registered kind: hedge | liquidity | markov | sentiment | wyckoff
 //! enabled = true            # false: skipped
 //! horizon = 15              # bars a vote is held before it is judged
 //! recall_k = 6              # memories recalled per decision that recalls
@@ -15,9 +15,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::Analyst;
+use super::kinds::Registry;
 
 /// Errors loading profiles.
 #[derive(Debug, thiserror::Error)]
@@ -40,17 +41,6 @@ pub enum ProfileError {
     NoneSelected(String),
 }
 
-/// The five analyst kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AnalystKind {
-    Hedge,
-    Liquidity,
-    Sentiment,
-    Wyckoff,
-    Markov,
-}
-
 fn yes() -> bool {
     true
 }
@@ -63,7 +53,7 @@ fn default_k() -> usize {
 #[serde(deny_unknown_fields)]
 struct ProfileFile {
     name: String,
-    kind: AnalystKind,
+    kind: String,
     #[serde(default = "yes")]
     enabled: bool,
     horizon: usize,
@@ -80,7 +70,8 @@ struct ProfileFile {
 pub struct Profile {
     pub path: PathBuf,
     pub name: String,
-    pub kind: AnalystKind,
+    /// A kind of the [`Registry`] the profile is built with.
+    pub kind: String,
     pub enabled: bool,
     pub horizon: usize,
     pub recall_k: usize,
@@ -96,20 +87,15 @@ impl Profile {
             .map_err(|e| ProfileError::Invalid { path: self.path.clone(), message: format!("[params]: {e}") })
     }
 
-    /// Builds the analyst this profile describes.
+    /// Builds the analyst this profile describes with the shipped kinds.
     pub fn build(&self) -> Result<Box<dyn Analyst>, ProfileError> {
-        Ok(match self.kind {
-            AnalystKind::Hedge => Box::new(super::hedge::Hedge::new(self, self.params()?)),
-            AnalystKind::Liquidity => Box::new(super::liquidity::Liquidity::new(self, self.params()?)),
-            AnalystKind::Sentiment => Box::new(super::sentiment::Sentiment::new(self, self.params()?)),
-            AnalystKind::Wyckoff => Box::new(super::wyckoff::Wyckoff::new(self, self.params()?)),
-            AnalystKind::Markov => Box::new(super::markov::Markov::new(self, self.params()?)),
-        })
+        Registry::default().build(self)
     }
 }
 
-/// Parses one profile file's text.
-pub fn parse_profile(path: &Path, text: &str) -> Result<Profile, ProfileError> {
+/// Parses one profile file's text; its kind must be in `registry`, and its `[params]` are
+/// checked by building it once.
+pub fn parse_profile(path: &Path, text: &str, registry: &Registry) -> Result<Profile, ProfileError> {
     let f: ProfileFile =
         toml::from_str(text).map_err(|e| ProfileError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
     let bad = |m: String| ProfileError::Invalid { path: path.to_path_buf(), message: m };
@@ -132,14 +118,14 @@ pub fn parse_profile(path: &Path, text: &str) -> Result<Profile, ProfileError> {
         description: f.description,
         params: f.params,
     };
-    // Check the parameters now, so a typo fails at load time with the file named.
-    p.build()?;
+    // Check the kind and parameters now, so a typo fails at load time with the file named.
+    registry.build(&p)?;
     Ok(p)
 }
 
 /// Loads every `*.toml` of `dir` (sorted by file name) and keeps the enabled ones, or only
-/// the one named `only` (enabled or not).
-pub fn load_profiles(dir: &Path, only: Option<&str>) -> Result<Vec<Profile>, ProfileError> {
+/// the one named `only` (enabled or not). Kinds are looked up in `registry`.
+pub fn load_profiles(dir: &Path, only: Option<&str>, registry: &Registry) -> Result<Vec<Profile>, ProfileError> {
     let rd = std::fs::read_dir(dir).map_err(|source| ProfileError::Io { path: dir.to_path_buf(), source })?;
     let mut files: Vec<PathBuf> =
         rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
@@ -147,7 +133,7 @@ pub fn load_profiles(dir: &Path, only: Option<&str>) -> Result<Vec<Profile>, Pro
     let mut all: Vec<Profile> = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).map_err(|source| ProfileError::Io { path: f.clone(), source })?;
-        let p = parse_profile(&f, &text)?;
+        let p = parse_profile(&f, &text, registry)?;
         if let Some(other) = all.iter().find(|o| o.name == p.name) {
             return Err(ProfileError::Duplicate { path: f.clone(), name: p.name.clone(), other: other.path.clone() });
         }

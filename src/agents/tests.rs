@@ -2,7 +2,7 @@
 
 use super::news::Headline;
 use super::profile::parse_profile;
-use super::{Analyst, Perception, Proposal};
+use super::{Analyst, Extras, Perception, Proposal, Registry};
 use crate::features::{FeatureBank, Features};
 use crate::market::Bar;
 use crate::market::time::NS_PER_MIN;
@@ -12,7 +12,7 @@ const T0: i64 = 1_381_152_600_000_000_000; // 2013-10-07T13:30:00Z
 
 fn analyst(kind: &str, params: &str) -> Box<dyn Analyst> {
     let text = format!("name = \"{kind}\"\nkind = \"{kind}\"\nhorizon = 10\n[params]\n{params}\n");
-    parse_profile(std::path::Path::new("test.toml"), &text).unwrap().build().unwrap()
+    parse_profile(std::path::Path::new("test.toml"), &text, &Registry::default()).unwrap().build().unwrap()
 }
 
 /// Feeds bars (open, high, low, close, volume) one minute apart; returns the last proposal
@@ -29,7 +29,7 @@ fn feed(
         let bar = Bar { ts: T0 + k as i64 * NS_PER_MIN, symbol: 0, open, high, low, close, volume };
         let f = fb.update(&bar);
         let news: &[Headline] = if k + 1 == bars.len() { news_at_last } else { &[] };
-        let pc = Perception { symbol: "SPY", sym: 0, features: &f, net_gamma: f64::NAN, dealer_flow: f64::NAN, news };
+        let pc = Perception { symbol: "SPY", sym: 0, features: &f, extras: Extras::default(), news };
         let p = a.perceive(&pc);
         writes.extend(p.writes.iter().map(|w| format!("{:?}: {}", w.kind, w.text)));
         last = Some((p, f));
@@ -164,16 +164,60 @@ fn test_profile_errors_name_file_and_key() {
     let e = parse_profile(
         std::path::Path::new("agents/x.toml"),
         "name = \"x\"\nkind = \"wyckoff\"\nhorizon = 5\n[params]\nlookbak = 3\n",
+        &Registry::default(),
     )
     .unwrap_err()
     .to_string();
     assert!(e.contains("agents/x.toml") && e.contains("lookbak"), "{e}");
-    let e = parse_profile(std::path::Path::new("y.toml"), "name = \"y\"\nkind = \"oracle\"\nhorizon = 5\n")
-        .unwrap_err()
-        .to_string();
+    let e = parse_profile(
+        std::path::Path::new("y.toml"),
+        "name = \"y\"\nkind = \"oracle\"\nhorizon = 5\n",
+        &Registry::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("y.toml") && e.contains("oracle"), "{e}");
-    let e = parse_profile(std::path::Path::new("z.toml"), "name = \"z\"\nkind = \"markov\"\nhorizon = 0\n")
-        .unwrap_err()
-        .to_string();
+    let e = parse_profile(
+        std::path::Path::new("z.toml"),
+        "name = \"z\"\nkind = \"markov\"\nhorizon = 0\n",
+        &Registry::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("horizon"), "{e}");
+}
+
+#[test]
+fn test_hedge_reads_option_flow_columns_through_extras() {
+    // Ordinary bars (no volatility compression), then the same last bar read with
+    // `net_gamma` / `dealer_flow` columns: the columns decide the regime.
+    let bars = range(80);
+    let names = vec!["net_gamma".to_string(), "dealer_flow".to_string()];
+    let cases: [(&[f64], Option<&str>); 4] = [
+        (&[], None),
+        (&[2.5e9, f64::NAN], Some("net gamma long")),
+        (&[-1.0e9, 3.0], Some("net gamma short")),
+        (&[f64::NAN, f64::NAN], None),
+    ];
+    for (values, want) in cases {
+        let mut a = analyst("hedge", "calm_ratio = 0.0\nexpansion_ratio = 100.0");
+        let mut fb = FeatureBank::new();
+        let mut last = None;
+        for (k, &(open, high, low, close, volume)) in bars.iter().enumerate() {
+            let bar = Bar { ts: T0 + k as i64 * NS_PER_MIN, symbol: 0, open, high, low, close, volume };
+            let f = fb.update(&bar);
+            let extras =
+                if k + 1 == bars.len() && !values.is_empty() { Extras::new(&names, values) } else { Extras::default() };
+            let pc = Perception { symbol: "SPY", sym: 0, features: &f, extras, news: &[] };
+            last = Some(a.perceive(&pc));
+        }
+        let p = last.unwrap();
+        match want {
+            // The proxy's thresholds make every bar neutral: no view without the columns.
+            None => assert_eq!(p.direction, 0.0, "{values:?}: {p:?}"),
+            Some(why) => assert!(p.rationale.contains(why) && p.direction != 0.0, "{values:?}: {p:?}"),
+        }
+    }
+    let e = Extras::new(&names, &[1.0, 2.0]);
+    assert_eq!((e.get("dealer_flow"), e.get("vanna")), (Some(2.0), None));
 }

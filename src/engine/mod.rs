@@ -8,4 +8,4 @@ pub mod runner;
 
 pub use crate::run::{EquityCurve, RunResult};
 pub use backtest::{EngineConfig, run};
-pub use runner::{BacktestOutput, RunError, backtest};
+pub use runner::{BacktestOutput, RunError, backtest, backtest_with};

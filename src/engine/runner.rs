@@ -12,6 +12,7 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::agents::Registry;
 use crate::agents::news::{self, NewsError};
 use crate::agents::profile::{ProfileError, load_profiles};
 use crate::composer::ComposerMode;
@@ -146,13 +147,14 @@ struct GraphRun {
 
 fn run_graph(
     cfg: &Config,
+    registry: &Registry,
     bars: &Bars,
     universe: &Universe,
     engine: &EngineConfig,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<GraphRun, RunError> {
-    let profiles = load_profiles(&cfg.graph.agents_dir, cfg.graph.only.as_deref())?;
-    let analysts = profiles.iter().map(|p| p.build()).collect::<Result<Vec<_>, _>>()?;
+    let profiles = load_profiles(&cfg.graph.agents_dir, cfg.graph.only.as_deref(), registry)?;
+    let analysts = profiles.iter().map(|p| registry.build(p)).collect::<Result<Vec<_>, _>>()?;
     let headlines = match &cfg.graph.news {
         Some(p) => news::load(p)?,
         None => Vec::new(),
@@ -220,6 +222,16 @@ fn run_graph(
 
 /// Runs a whole backtest as `cfg` says and writes its run folder.
 pub fn backtest(cfg: &Config, progress: &mut dyn FnMut(usize, usize)) -> Result<BacktestOutput, RunError> {
+    backtest_with(cfg, &Registry::default(), progress)
+}
+
+/// [`backtest`] with the analyst kinds of `registry` (the shipped five, plus any kinds a
+/// program registers; profiles in `graph.agents_dir` name them).
+pub fn backtest_with(
+    cfg: &Config,
+    registry: &Registry,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<BacktestOutput, RunError> {
     cfg.validate()?;
     let (bars, report) = load(&cfg.load_options()?)?;
     let universe =
@@ -236,7 +248,7 @@ pub fn backtest(cfg: &Config, progress: &mut dyn FnMut(usize, usize)) -> Result<
     let (benchmark, main) = std::thread::scope(|s| {
         let bench = s.spawn(|| run(&bars, &universe, &mut BuyAndHold::new(), &bench_engine, &mut |_, _| {}));
         let main = match cfg.strategy.name {
-            StrategyName::Graph => run_graph(cfg, &bars, &universe, &engine, progress)
+            StrategyName::Graph => run_graph(cfg, registry, &bars, &universe, &engine, progress)
                 .map(|g| (g.live.clone(), g.baselines.clone(), Some(g))),
             _ => {
                 let mut st = make_strategy(cfg);

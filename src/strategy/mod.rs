@@ -67,6 +67,12 @@ impl<'a> Step<'a> {
         let bars: &'a Bars = self.bars;
         bars.extra.iter().find(|e| e.name == name).map(|e| &e.values[self.start..self.end])
     }
+
+    /// Every extra column: its name and its values for this step's bars.
+    pub fn extras(&self) -> impl Iterator<Item = (&'a str, &'a [f64])> + 'a {
+        let (bars, r): (&'a Bars, _) = (self.bars, self.start..self.end);
+        bars.extra.iter().map(move |e| (e.name.as_str(), &e.values[r.clone()]))
+    }
 }
 
 /// What a strategy may know of the portfolio at decision time.

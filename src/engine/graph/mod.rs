@@ -59,6 +59,8 @@ pub struct GraphStrategy {
     features: Vec<FeatureBank>,
     symbols: Vec<Arc<str>>,
     interval: i64,
+    /// The data's extra column names, read at the first step.
+    extra_names: Option<Arc<[String]>>,
     news: NewsRouter,
     pub votes: VoteLog,
     pub weights: WeightLog,
@@ -93,6 +95,7 @@ impl GraphStrategy {
             features: (0..n_symbols).map(|_| FeatureBank::new()).collect(),
             symbols: universe.symbols.iter().map(|s| Arc::from(s.as_str())).collect(),
             interval: universe.interval,
+            extra_names: None,
             news: NewsRouter::new(news),
             votes: VoteLog::default(),
             weights: WeightLog::new(n),
@@ -102,8 +105,8 @@ impl GraphStrategy {
 
     /// The step's bars as the analysts receive them: features, extra columns, headlines.
     fn step_bars(&mut self, step: &Step<'_>) -> Vec<StepBar> {
-        let gamma = step.extra("net_gamma");
-        let flow = step.extra("dealer_flow");
+        let names = self.extra_names.get_or_insert_with(|| step.extras().map(|(n, _)| n.to_string()).collect()).clone();
+        let columns: Vec<&[f64]> = step.extras().map(|(_, v)| v).collect();
         let fresh = self.news.fresh(step.ts + self.interval);
         step.bars()
             .enumerate()
@@ -113,8 +116,8 @@ impl GraphStrategy {
                 StepBar {
                     symbol: bar.symbol,
                     features: self.features[s].update(&bar),
-                    net_gamma: gamma.map_or(f64::NAN, |g| g[k]),
-                    dealer_flow: flow.map_or(f64::NAN, |g| g[k]),
+                    extra_names: names.clone(),
+                    extra_values: columns.iter().map(|c| c[k]).collect(),
                     news: news::for_symbol(fresh, &name.to_ascii_lowercase()),
                     symbol_name: name,
                 }

@@ -21,8 +21,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Analyst, Perception, Profile, Proposal, RecallSpec, memory};
+use crate::agents::{Analyst, Core, PerSymbol, Perception, Profile, Proposal};
 use crate::features::Window;
+use crate::market::SymbolId;
 use crate::memory::Kind;
 
 /// `[params]` of a Markov profile.
@@ -100,41 +101,32 @@ pub fn state_of(trend_z: f64, threshold: f64, vol_ratio: f64) -> usize {
 /// The Markov analyst.
 #[derive(Debug, Clone)]
 pub struct Markov {
-    name: String,
-    horizon: usize,
-    k: usize,
+    core: Core,
     p: Params,
-    chains: Vec<Chain>,
+    chains: PerSymbol<Chain>,
 }
 
 impl Markov {
     /// From a profile.
     pub fn new(profile: &Profile, p: Params) -> Self {
-        Markov { name: profile.name.clone(), horizon: profile.horizon, k: profile.recall_k, p, chains: Vec::new() }
+        Markov { core: Core::new(profile), p, chains: PerSymbol::new(Chain::new(p.trend_bars.max(1))) }
     }
 
     /// The chain of a symbol (for tests).
-    pub fn chain(&self, sym: usize) -> Option<&Chain> {
-        self.chains.get(sym)
+    pub fn chain(&self, sym: SymbolId) -> Option<&Chain> {
+        self.chains.peek(sym)
     }
 }
 
 impl Analyst for Markov {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn horizon(&self) -> usize {
-        self.horizon
+    fn core(&self) -> &Core {
+        &self.core
     }
 
     fn perceive(&mut self, pc: &Perception<'_>) -> Proposal {
         let p = self.p;
-        while self.chains.len() <= pc.sym as usize {
-            self.chains.push(Chain::new(p.trend_bars.max(1)));
-        }
         let f = pc.features;
-        let c = &mut self.chains[pc.sym as usize];
+        let c = self.chains.get(pc.sym);
         c.closes.push(f.bar.close);
         if !c.closes.full() || f.sigma_long <= 0.0 {
             return Proposal::neutral("markov: warming up");
@@ -174,13 +166,8 @@ impl Analyst for Markov {
                         expected * 100.0,
                         probs[s]
                     );
-                    writes.push(memory(&self.name, pc, Kind::Regime, text, 55.0));
-                    recall = Some(RecallSpec {
-                        text: format!("regime {} {}", NAMES[s], pc.symbol),
-                        own_only: true,
-                        kind: Some(Kind::Outcome),
-                        k: self.k,
-                    });
+                    writes.push(self.core.memory(pc, Kind::Regime, text, 55.0));
+                    recall = Some(self.core.recall_outcomes(format!("regime {} {}", NAMES[s], pc.symbol)));
                     c.regime = Some(s);
                 }
             }

@@ -22,7 +22,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Analyst, Perception, Profile, Proposal, RecallSpec, memory};
+use crate::agents::{Analyst, Core, PerSymbol, Perception, Profile, Proposal};
 use crate::features::Window;
 use crate::memory::Kind;
 
@@ -62,49 +62,36 @@ struct State {
 /// The Wyckoff analyst.
 #[derive(Debug, Clone)]
 pub struct Wyckoff {
-    name: String,
-    horizon: usize,
-    k: usize,
+    core: Core,
     p: Params,
-    states: Vec<State>,
+    states: PerSymbol<State>,
 }
 
 impl Wyckoff {
     /// From a profile.
     pub fn new(profile: &Profile, p: Params) -> Self {
-        Wyckoff { name: profile.name.clone(), horizon: profile.horizon, k: profile.recall_k, p, states: Vec::new() }
-    }
-
-    fn state(&mut self, sym: usize) -> &mut State {
-        let l = self.p.lookback.max(2);
-        while self.states.len() <= sym {
-            self.states.push(State {
-                highs: Window::new(l),
-                lows: Window::new(l),
-                up_volume: Window::new(l),
-                down_volume: Window::new(l),
-            });
-        }
-        &mut self.states[sym]
+        let l = p.lookback.max(2);
+        let init = State {
+            highs: Window::new(l),
+            lows: Window::new(l),
+            up_volume: Window::new(l),
+            down_volume: Window::new(l),
+        };
+        Wyckoff { core: Core::new(profile), p, states: PerSymbol::new(init) }
     }
 }
 
 impl Analyst for Wyckoff {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn horizon(&self) -> usize {
-        self.horizon
+    fn core(&self) -> &Core {
+        &self.core
     }
 
     fn perceive(&mut self, pc: &Perception<'_>) -> Proposal {
         let f = pc.features;
         let b = f.bar;
         let p = self.p;
-        let name = self.name.clone();
-        let k = self.k;
-        let st = self.state(pc.sym as usize);
+        let core = &self.core;
+        let st = self.states.get(pc.sym);
         let full = st.highs.full();
         let support = st.lows.iter().copied().fold(f64::MAX, f64::min);
         let resistance = st.highs.iter().copied().fold(f64::MIN, f64::max);
@@ -121,12 +108,7 @@ impl Analyst for Wyckoff {
         let width = (resistance - support) / atr;
         let in_range = width <= p.max_range_atr;
         let rv = f.rel_volume;
-        let recall = |what: &str| RecallSpec {
-            text: format!("{what} {}", pc.symbol),
-            own_only: true,
-            kind: Some(Kind::Outcome),
-            k,
-        };
+        let recall = |what: &str| core.recall_outcomes(format!("{what} {}", pc.symbol));
         if in_range && b.low < support - p.pierce_atr * atr && b.close > support && rv >= p.min_rel_volume {
             let conf = (0.45 + 0.1 * rv.min(4.0)).min(0.9);
             let text = format!(
@@ -137,7 +119,7 @@ impl Analyst for Wyckoff {
                 direction: conf,
                 confidence: conf,
                 rationale: format!("spring below support {support:.2} reclaimed"),
-                writes: vec![memory(&name, pc, Kind::Pattern, text, 60.0)],
+                writes: vec![core.memory(pc, Kind::Pattern, text, 60.0)],
                 recall: Some(recall("spring below support reclaimed")),
             };
         }
@@ -151,7 +133,7 @@ impl Analyst for Wyckoff {
                 direction: -conf,
                 confidence: conf,
                 rationale: format!("upthrust above resistance {resistance:.2} failed"),
-                writes: vec![memory(&name, pc, Kind::Pattern, text, 60.0)],
+                writes: vec![core.memory(pc, Kind::Pattern, text, 60.0)],
                 recall: Some(recall("upthrust above resistance failed")),
             };
         }
@@ -163,7 +145,7 @@ impl Analyst for Wyckoff {
                 direction: dir,
                 confidence: 0.35,
                 rationale: "effort without result (absorption)".into(),
-                writes: vec![memory(&name, pc, Kind::Observation, text, 45.0)],
+                writes: vec![core.memory(pc, Kind::Observation, text, 45.0)],
                 recall: Some(recall("effort without result absorption")),
             };
         }

@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Analyst, Perception, Profile, Proposal, RecallSpec, memory};
+use crate::agents::{Analyst, Core, PerSymbol, Perception, Profile, Proposal};
 use crate::memory::Kind;
 
 /// `[params]` of a Hedge profile.
@@ -49,27 +49,21 @@ pub enum Gamma {
 /// The Hedge analyst.
 #[derive(Debug, Clone)]
 pub struct Hedge {
-    name: String,
-    horizon: usize,
-    k: usize,
+    core: Core,
     p: Params,
-    regimes: Vec<Gamma>,
+    regimes: PerSymbol<Gamma>,
 }
 
 impl Hedge {
     /// From a profile.
     pub fn new(profile: &Profile, p: Params) -> Self {
-        Hedge { name: profile.name.clone(), horizon: profile.horizon, k: profile.recall_k, p, regimes: Vec::new() }
+        Hedge { core: Core::new(profile), p, regimes: PerSymbol::new(Gamma::Neutral) }
     }
 
     /// The gamma regime of a perception.
     pub fn regime(&self, pc: &Perception<'_>) -> (Gamma, &'static str) {
-        if pc.net_gamma.is_finite() && pc.net_gamma != 0.0 {
-            return if pc.net_gamma > 0.0 {
-                (Gamma::Long, "net gamma long")
-            } else {
-                (Gamma::Short, "net gamma short")
-            };
+        if let Some(net_gamma) = pc.extras.get("net_gamma").filter(|g| g.is_finite() && *g != 0.0) {
+            return if net_gamma > 0.0 { (Gamma::Long, "net gamma long") } else { (Gamma::Short, "net gamma short") };
         }
         let f = pc.features;
         if f.sigma_long <= 0.0 || f.sigma_short <= 0.0 {
@@ -87,12 +81,8 @@ impl Hedge {
 }
 
 impl Analyst for Hedge {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn horizon(&self) -> usize {
-        self.horizon
+    fn core(&self) -> &Core {
+        &self.core
     }
 
     fn perceive(&mut self, pc: &Perception<'_>) -> Proposal {
@@ -101,12 +91,13 @@ impl Analyst for Hedge {
             return Proposal::neutral("hedge: warming up");
         }
         let (g, why) = self.regime(pc);
-        while self.regimes.len() <= pc.sym as usize {
-            self.regimes.push(Gamma::Neutral);
-        }
-        let changed = self.regimes[pc.sym as usize] != g;
-        self.regimes[pc.sym as usize] = g;
-        let flow = if pc.dealer_flow.is_finite() { (pc.dealer_flow.signum() * 0.2).clamp(-0.2, 0.2) } else { 0.0 };
+        let held = self.regimes.get(pc.sym);
+        let changed = *held != g;
+        *held = g;
+        let flow = match pc.extras.get("dealer_flow").filter(|f| f.is_finite()) {
+            Some(f) => (f.signum() * 0.2).clamp(-0.2, 0.2),
+            None => 0.0,
+        };
         let (direction, episode) = match g {
             Gamma::Long => {
                 let dist = (f.bar.close - f.vwap) / f.atr;
@@ -130,13 +121,8 @@ impl Analyst for Hedge {
                 if f.sigma_long > 0.0 { f.sigma_short / f.sigma_long } else { 0.0 }
             );
             (
-                vec![memory(&self.name, pc, Kind::Pattern, text, 50.0)],
-                Some(RecallSpec {
-                    text: format!("{episode} {}", pc.symbol),
-                    own_only: true,
-                    kind: Some(Kind::Outcome),
-                    k: self.k,
-                }),
+                vec![self.core.memory(pc, Kind::Pattern, text, 50.0)],
+                Some(self.core.recall_outcomes(format!("{episode} {}", pc.symbol))),
             )
         } else {
             (Vec::new(), None)

@@ -21,7 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Analyst, Perception, Profile, Proposal, RecallSpec, memory};
+use crate::agents::{Analyst, Core, PerSymbol, Perception, Profile, Proposal};
 use crate::features::Window;
 use crate::memory::Kind;
 
@@ -100,11 +100,9 @@ struct State {
 /// The Liquidity analyst.
 #[derive(Debug, Clone)]
 pub struct Liquidity {
-    name: String,
-    horizon: usize,
-    k: usize,
+    core: Core,
     p: Params,
-    states: Vec<State>,
+    states: PerSymbol<State>,
 }
 
 /// Liquidity readings of the last bar (for tests and reports).
@@ -121,25 +119,24 @@ pub struct Readings {
 impl Liquidity {
     /// From a profile.
     pub fn new(profile: &Profile, p: Params) -> Self {
-        Liquidity { name: profile.name.clone(), horizon: profile.horizon, k: profile.recall_k, p, states: Vec::new() }
+        let n = p.window.max(5);
+        let m = p.move_bars.max(1);
+        let init = State {
+            amihud: Window::new(n),
+            kyle: Regression::new(n),
+            lambdas: Window::new(4 * n),
+            spreads: Window::new(n),
+            closes: Window::new(m + 1),
+            prev: None,
+        };
+        Liquidity { core: Core::new(profile), p, states: PerSymbol::new(init) }
     }
 
     fn update(&mut self, pc: &Perception<'_>) -> (Readings, Option<f64>) {
-        let n = self.p.window.max(5);
         let m = self.p.move_bars.max(1);
-        while self.states.len() <= pc.sym as usize {
-            self.states.push(State {
-                amihud: Window::new(n),
-                kyle: Regression::new(n),
-                lambdas: Window::new(4 * n),
-                spreads: Window::new(n),
-                closes: Window::new(m + 1),
-                prev: None,
-            });
-        }
         let f = pc.features;
         let b = f.bar;
-        let st = &mut self.states[pc.sym as usize];
+        let st = self.states.get(pc.sym);
         let mut r = Readings { rel_volume: f.rel_volume, ..Default::default() };
         if let Some((ph, pl, pclose)) = st.prev {
             let dollar = b.close * b.volume;
@@ -166,12 +163,8 @@ impl Liquidity {
 }
 
 impl Analyst for Liquidity {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn horizon(&self) -> usize {
-        self.horizon
+    fn core(&self) -> &Core {
+        &self.core
     }
 
     fn perceive(&mut self, pc: &Perception<'_>) -> Proposal {
@@ -195,15 +188,14 @@ impl Analyst for Liquidity {
             r.lambda_z,
             r.spread * 1e4
         );
-        let recall = |what: String| RecallSpec { text: what, own_only: true, kind: Some(Kind::Outcome), k: self.k };
         if thin {
             let text = format!("illiquid spike {up} {}: {zmove:+.1} sigma move on thin liquidity, {facts}", pc.symbol);
             return Proposal {
                 direction: -mv.signum() * strength,
                 confidence: strength,
                 rationale: format!("illiquid spike {up}, expect fade"),
-                writes: vec![memory(&self.name, pc, Kind::Observation, text, 55.0)],
-                recall: Some(recall(format!("illiquid spike {up} fade {}", pc.symbol))),
+                writes: vec![self.core.memory(pc, Kind::Observation, text, 55.0)],
+                recall: Some(self.core.recall_outcomes(format!("illiquid spike {up} fade {}", pc.symbol))),
             };
         }
         if deep {
@@ -212,8 +204,8 @@ impl Analyst for Liquidity {
                 direction: mv.signum() * strength,
                 confidence: strength,
                 rationale: format!("deep liquidity move {up}, follow"),
-                writes: vec![memory(&self.name, pc, Kind::Observation, text, 55.0)],
-                recall: Some(recall(format!("deep liquidity move {up} follow {}", pc.symbol))),
+                writes: vec![self.core.memory(pc, Kind::Observation, text, 55.0)],
+                recall: Some(self.core.recall_outcomes(format!("deep liquidity move {up} follow {}", pc.symbol))),
             };
         }
         Proposal::neutral("move on ordinary liquidity")

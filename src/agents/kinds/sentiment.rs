@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Analyst, Perception, Profile, Proposal, RecallSpec, memory};
+use crate::agents::{Analyst, Core, PerSymbol, Perception, Profile, Proposal};
 use crate::market::Ts;
 use crate::market::time::NS_PER_HOUR;
 use crate::memory::Kind;
@@ -49,17 +49,15 @@ struct NewsState {
 /// The Sentiment analyst.
 #[derive(Debug, Clone)]
 pub struct Sentiment {
-    name: String,
-    horizon: usize,
-    k: usize,
+    core: Core,
     p: Params,
-    news: Vec<NewsState>,
+    news: PerSymbol<NewsState>,
 }
 
 impl Sentiment {
     /// From a profile.
     pub fn new(profile: &Profile, p: Params) -> Self {
-        Sentiment { name: profile.name.clone(), horizon: profile.horizon, k: profile.recall_k, p, news: Vec::new() }
+        Sentiment { core: Core::new(profile), p, news: PerSymbol::new(NewsState::default()) }
     }
 
     /// The price–volume part of the vote.
@@ -83,23 +81,16 @@ impl Sentiment {
 }
 
 impl Analyst for Sentiment {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn horizon(&self) -> usize {
-        self.horizon
+    fn core(&self) -> &Core {
+        &self.core
     }
 
     fn perceive(&mut self, pc: &Perception<'_>) -> Proposal {
         let f = pc.features;
-        while self.news.len() <= pc.sym as usize {
-            self.news.push(NewsState::default());
-        }
         let t = f.bar.ts;
         let half = self.p.news_half_life_hours;
         let (s_price, extreme) = if f.count >= 30 { self.price_sentiment(pc) } else { (0.0, 0) };
-        let ns = &mut self.news[pc.sym as usize];
+        let ns = self.news.get(pc.sym);
         let decay = 0.5f64.powf((t - ns.at).max(0) as f64 / NS_PER_HOUR as f64 / half);
         ns.value *= decay;
         ns.at = t;
@@ -115,27 +106,17 @@ impl Analyst for Sentiment {
                 h.source,
                 h.score
             );
-            writes.push(memory(&self.name, pc, Kind::News, text, 50.0 + 30.0 * h.score.abs()));
+            writes.push(self.core.memory(pc, Kind::News, text, 50.0 + 30.0 * h.score.abs()));
         }
         if !pc.news.is_empty() {
             let mood = if ns.value >= 0.0 { "positive" } else { "negative" };
-            recall = Some(RecallSpec {
-                text: format!("news {mood} {}", pc.symbol),
-                own_only: true,
-                kind: Some(Kind::Outcome),
-                k: self.k,
-            });
+            recall = Some(self.core.recall_outcomes(format!("news {mood} {}", pc.symbol)));
         }
         if extreme != 0 && extreme != ns.extreme {
             let what = if extreme > 0 { "overbought" } else { "oversold" };
             let text = format!("sentiment {what} {}: rsi {:.0} mfi {:.0}", pc.symbol, f.rsi, f.mfi);
-            writes.push(memory(&self.name, pc, Kind::Observation, text, 50.0));
-            recall.get_or_insert(RecallSpec {
-                text: format!("{what} {}", pc.symbol),
-                own_only: true,
-                kind: Some(Kind::Outcome),
-                k: self.k,
-            });
+            writes.push(self.core.memory(pc, Kind::Observation, text, 50.0));
+            recall.get_or_insert(self.core.recall_outcomes(format!("{what} {}", pc.symbol)));
         }
         ns.extreme = extreme;
         if f.count < 30 && pc.news.is_empty() {
