@@ -59,6 +59,19 @@ fn test_memory_cli_ingest_search_stats_bench() {
     let (code, out, err) = quorum(&["memory", "bench", ck_s, "--queries", "data/memory_queries.jsonl"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("32 queries"), "{out}");
+    // QUORUM_SIMD=baseline forces the baseline build of the hot loops, and says so; the hits
+    // are the same either way.
+    let forced = Command::new(env!("CARGO_BIN_EXE_quorum"))
+        .args(["memory", "bench", ck_s, "--queries", "data/memory_queries.jsonl"])
+        .env("QUORUM_SIMD", "baseline")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let forced_out = String::from_utf8_lossy(&forced.stdout);
+    assert!(forced.status.success() && forced_out.contains("; baseline build)"), "{forced_out}");
+    let hits =
+        |o: &str| o.split(" hits in the warm-up pass").next().and_then(|h| h.rsplit('(').next()).map(str::to_string);
+    assert_eq!(hits(&forced_out), hits(&out));
 
     // Ingesting again extends the checkpoint.
     let (code, out, _) = quorum(&["memory", "ingest", items.to_str().unwrap(), "--into", ck_s]);

@@ -412,7 +412,7 @@ fn bench(a: &BenchArgs) -> Result<()> {
     lat.sort_by(f64::total_cmp);
     let q = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
     println!(
-        "{} queries x {} passes on {} live items: p50 {:.1} us, p99 {:.1} us, max {:.1} us, {:.0} queries/s ({} hits in the warm-up pass)",
+        "{} queries x {} passes on {} live items: p50 {:.1} us, p99 {:.1} us, max {:.1} us, {:.0} queries/s ({} hits in the warm-up pass; {} build)",
         queries.len(),
         a.repeat.max(1),
         snap.counts().live,
@@ -420,7 +420,11 @@ fn bench(a: &BenchArgs) -> Result<()> {
         q(0.99),
         lat[lat.len() - 1],
         lat.len() as f64 / total,
-        hits
+        hits,
+        match crate::simd::active() {
+            crate::simd::Isa::Avx2 => "AVX2",
+            crate::simd::Isa::Baseline => "baseline",
+        }
     );
     match snap.ivf_lists() {
         Some(lists) => println!(

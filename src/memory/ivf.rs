@@ -28,6 +28,7 @@ use super::item::{ItemId, Kind};
 use super::table::{Segment, Table};
 use super::vector::{TopK, VecFilter, normalise, scan_exact_into};
 use crate::market::Ts;
+use crate::simd::Isa;
 
 /// SplitMix64 (Steele, Lea & Flood, 2014): a tiny, deterministic PRNG.
 #[derive(Debug, Clone)]
@@ -397,6 +398,21 @@ impl Ivf {
         limit: usize,
         probe: usize,
     ) -> Vec<(f32, ItemId, usize)> {
+        self.search_at(crate::simd::active(), table, dim, q, filter, limit, probe)
+    }
+
+    /// [`Ivf::search`] with its scans built for `isa`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn search_at(
+        &self,
+        isa: Isa,
+        table: &Table,
+        dim: usize,
+        q: &[f32],
+        filter: &VecFilter,
+        limit: usize,
+        probe: usize,
+    ) -> Vec<(f32, ItemId, usize)> {
         // Nearest lists first; only the first `probe` are ordered now (the rest if widening).
         let mut order: Vec<(f32, usize)> = self.centroid_sims(q).into_iter().enumerate().map(|(c, s)| (s, c)).collect();
         if probe < order.len() {
@@ -406,7 +422,7 @@ impl Ivf {
             order.sort_unstable_by(nearer);
         }
         let wide = limit.saturating_mul(2);
-        let first = self.scan(table, dim, q, filter, &mut order, wide, limit, probe, false);
+        let first = scan_at(isa, self, table, dim, q, filter, &mut order, wide, limit, probe, false);
         // Fewer than `limit` means every list was read and every candidate kept.
         let complete = first.len() < limit;
         let mut kept: Vec<(f32, ItemId, usize)> = first
@@ -420,53 +436,15 @@ impl Ivf {
             kept.truncate(limit);
             return kept;
         }
-        self.scan(table, dim, q, filter, &mut order, limit, limit, probe, true)
+        scan_at(isa, self, table, dim, q, filter, &mut order, limit, limit, probe, true)
     }
 
     /// The best `keep` items of the unindexed tail and of the lists in `order`: `probe`
     /// lists, doubled until `enough` items are kept or every list is read.
     ///
     /// Compiled twice: for the baseline x86-64 (SSE2) and for AVX2, chosen at run time
-    /// ([`crate::simd`]). Each lane's arithmetic is the same in both, so are the results.
-    #[allow(clippy::too_many_arguments, unsafe_code)]
-    fn scan(
-        &self,
-        table: &Table,
-        dim: usize,
-        q: &[f32],
-        filter: &VecFilter,
-        order: &mut [(f32, usize)],
-        keep: usize,
-        enough: usize,
-        probe: usize,
-        check_state: bool,
-    ) -> Vec<(f32, ItemId, usize)> {
-        #[cfg(target_arch = "x86_64")]
-        if crate::simd::has_avx2() {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { self.scan_avx2(table, dim, q, filter, order, keep, enough, probe, check_state) };
-        }
-        self.scan_impl(table, dim, q, filter, order, keep, enough, probe, check_state)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    #[allow(clippy::too_many_arguments)]
-    fn scan_avx2(
-        &self,
-        table: &Table,
-        dim: usize,
-        q: &[f32],
-        filter: &VecFilter,
-        order: &mut [(f32, usize)],
-        keep: usize,
-        enough: usize,
-        probe: usize,
-        check_state: bool,
-    ) -> Vec<(f32, ItemId, usize)> {
-        self.scan_impl(table, dim, q, filter, order, keep, enough, probe, check_state)
-    }
-
+    /// ([`crate::simd`], see `scan_at`). Each lane's arithmetic is the same in both, so are
+    /// the results.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn scan_impl(
@@ -548,6 +526,23 @@ impl Ivf {
     }
 }
 
+crate::simd::multiversion! {
+    /// `Ivf::scan_impl` built for `isa`.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_at(
+        ivf: &Ivf,
+        table: &Table,
+        dim: usize,
+        q: &[f32],
+        filter: &VecFilter,
+        order: &mut [(f32, usize)],
+        keep: usize,
+        enough: usize,
+        probe: usize,
+        check_state: bool,
+    ) -> Vec<(f32, ItemId, usize)> = Ivf::scan_impl;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,6 +614,42 @@ mod tests {
                     && (!check_time || (t <= to && from.is_none_or(|f| t >= f)));
                 proptest::prop_assert_eq!(m & (1 << i) != 0, want, "item {}", i);
             }
+        }
+    }
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+        /// The baseline and AVX2 builds of the IVF scan (lists, widening, the exact tail,
+        /// the state re-check) return the same hits, bit for bit.
+        #[test]
+        fn prop_ivf_search_builds_agree(
+            seed in 0u64..1000,
+            n in 200usize..3000,
+            agent in proptest::option::of(0u16..4),
+            symbol in proptest::option::of(0u16..3),
+            layer in proptest::option::of(0usize..4),
+            limit in 1usize..40,
+            probe in 1usize..8,
+        ) {
+            use crate::memory::item::Layer;
+            if !crate::simd::supported() {
+                return Ok(());
+            }
+            let dim = 16;
+            let table = crate::memory::testkit::random_table(seed, n, dim);
+            // Trained on the first part: the rest is the exactly scanned tail.
+            let mut first = table.clone();
+            first.len = table.starts.iter().copied().filter(|&s| s > 0 && s <= n / 2).max().unwrap_or(table.len);
+            let first_segments = table.starts.iter().filter(|&&s| s < first.len).count();
+            first.segments.truncate(first_segments);
+            first.starts.truncate(first_segments);
+            let ivf = Ivf::train(&first, dim, first.len);
+            let mut q: Vec<f32> = (0..dim).map(|d| ((seed as usize * 17 + d * 5) % 11) as f32 - 5.0).collect();
+            normalise(&mut q);
+            let filter = VecFilter { agent, symbol, kind: None, layer: layer.map(|l| Layer::ALL[l]), from: None, to: n as i64 };
+            let bits = |v: Vec<(f32, ItemId, usize)>| v.into_iter().map(|(s, id, p)| (s.to_bits(), id, p)).collect::<Vec<_>>();
+            let base = bits(ivf.search_at(Isa::Baseline, &table, dim, &q, &filter, limit, probe));
+            let avx2 = bits(ivf.search_at(Isa::Avx2, &table, dim, &q, &filter, limit, probe));
+            proptest::prop_assert_eq!(base, avx2);
         }
     }
 }

@@ -63,6 +63,8 @@ pub mod rank;
 pub mod snapshot;
 pub mod store;
 pub mod table;
+#[cfg(test)]
+mod testkit;
 pub mod text;
 pub mod vector;
 

@@ -136,6 +136,7 @@ impl TopK {
     }
 
     /// The exact `limit`-th best similarity kept (-inf if fewer are kept).
+    #[inline]
     pub fn exact_threshold(&mut self) -> f32 {
         if self.buf.len() > self.limit {
             self.cut();
@@ -166,11 +167,13 @@ impl TopK {
     }
 
     /// Candidates held (at least the number kept; `>= limit` means the top is full).
+    #[inline]
     pub fn len(&self) -> usize {
         self.buf.len().min(self.limit)
     }
 
     /// True if none kept.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
@@ -187,7 +190,6 @@ impl TopK {
 ///
 /// Compiled for the baseline and for AVX2, chosen at run time ([`crate::simd`]); the same
 /// results either way.
-#[allow(unsafe_code)]
 pub fn flat_scan(
     table: &Table,
     dim: usize,
@@ -195,24 +197,18 @@ pub fn flat_scan(
     filter: &VecFilter,
     limit: usize,
 ) -> Vec<(f32, ItemId, usize)> {
-    #[cfg(target_arch = "x86_64")]
-    if crate::simd::has_avx2() {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { flat_scan_avx2(table, dim, query, filter, limit) };
-    }
-    flat_scan_impl(table, dim, query, filter, limit)
+    flat_scan_at(crate::simd::active(), table, dim, query, filter, limit)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn flat_scan_avx2(
-    table: &Table,
-    dim: usize,
-    query: &[f32],
-    filter: &VecFilter,
-    limit: usize,
-) -> Vec<(f32, ItemId, usize)> {
-    flat_scan_impl(table, dim, query, filter, limit)
+crate::simd::multiversion! {
+    /// [`flat_scan`] built for `isa`.
+    pub(crate) fn flat_scan_at(
+        table: &Table,
+        dim: usize,
+        query: &[f32],
+        filter: &VecFilter,
+        limit: usize,
+    ) -> Vec<(f32, ItemId, usize)> = flat_scan_impl;
 }
 
 #[inline(always)]
@@ -349,6 +345,41 @@ mod tests {
                 proptest::prop_assert_eq!(m & (1 << i) != 0, filter.columns_pass(&seg, start + i), "item {}", start + i);
             }
             proptest::prop_assert_eq!(m >> n, 0);
+        }
+    }
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// The baseline and AVX2 builds of the exact scan return the same hits, bit for bit.
+        #[test]
+        fn prop_flat_scan_builds_agree(
+            seed in 0u64..1000,
+            n in 1usize..1500,
+            agent in proptest::option::of(0u16..4),
+            kind in proptest::option::of(0usize..7),
+            layer in proptest::option::of(0usize..4),
+            from in proptest::option::of(0i64..1500),
+            limit in 1usize..60,
+        ) {
+            use crate::simd::Isa;
+            if !crate::simd::supported() {
+                return Ok(());
+            }
+            let dim = 16;
+            let table = crate::memory::testkit::random_table(seed, n, dim);
+            let mut q: Vec<f32> = (0..dim).map(|d| ((seed as usize * 31 + d * 7) % 13) as f32 - 6.0).collect();
+            normalise(&mut q);
+            let filter = VecFilter {
+                agent,
+                symbol: None,
+                kind: kind.map(|k| Kind::ALL[k]),
+                layer: layer.map(|l| Layer::ALL[l]),
+                from,
+                to: (n as i64) * 3 / 4,
+            };
+            let bits = |v: Vec<(f32, ItemId, usize)>| v.into_iter().map(|(s, id, p)| (s.to_bits(), id, p)).collect::<Vec<_>>();
+            let base = bits(flat_scan_at(Isa::Baseline, &table, dim, &q, &filter, limit));
+            let avx2 = bits(flat_scan_at(Isa::Avx2, &table, dim, &q, &filter, limit));
+            proptest::prop_assert_eq!(base, avx2);
         }
     }
 }

@@ -178,10 +178,12 @@ impl SegInfo {
         })
     }
 
+    #[inline]
     pub(super) fn classes(&self) -> &NormClasses {
         self.classes.get_or_init(|| NormClasses::new(&self.norms, self.max_doc))
     }
 
+    #[inline]
     pub(super) fn words(&self) -> usize {
         self.max_doc.div_ceil(64)
     }

@@ -186,30 +186,13 @@ impl TextView<'_> {
     ///
     /// Compiled twice, for the baseline x86-64 and with AVX2 and POPCNT (bitset counting and
     /// ranks), chosen at run time ([`crate::simd`]); the results are the same.
-    #[allow(unsafe_code)]
     pub fn search_committed(
         &self,
         terms: &[String],
         filter: &TextFilter<'_>,
         limit: usize,
     ) -> Result<Vec<(f32, ItemId)>> {
-        #[cfg(target_arch = "x86_64")]
-        if crate::simd::has_avx2() && crate::simd::has_popcnt() {
-            // SAFETY: the CPU supports AVX2 and POPCNT (checked just above).
-            return unsafe { self.search_committed_avx2(terms, filter, limit) };
-        }
-        self.search_committed_impl(terms, filter, limit)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,popcnt")]
-    fn search_committed_avx2(
-        &self,
-        terms: &[String],
-        filter: &TextFilter<'_>,
-        limit: usize,
-    ) -> Result<Vec<(f32, ItemId)>> {
-        self.search_committed_impl(terms, filter, limit)
+        search_committed_at(crate::simd::active(), self, terms, filter, limit)
     }
 
     #[inline(always)]
@@ -285,6 +268,16 @@ impl TextView<'_> {
         }
         out
     }
+}
+
+crate::simd::multiversion! {
+    /// [`TextView::search_committed`] built for `isa`.
+    pub(crate) fn search_committed_at(
+        view: &TextView<'_>,
+        terms: &[String],
+        filter: &TextFilter<'_>,
+        limit: usize,
+    ) -> Result<Vec<(f32, ItemId)>> = TextView::search_committed_impl;
 }
 
 /// What a query brings to every segment.
