@@ -30,8 +30,8 @@ pub fn raw_opts(path: PathBuf) -> LoadOptions {
 /// 240-word vocabulary (Zipf-like: earlier words are more frequent), `dim`-dimensional
 /// clustered vectors, 5 agents, 8 symbols, 7 kinds, one item every 5 event-seconds.
 pub fn synthetic_items(n: usize, dim: usize, seed: u64) -> Vec<quorum::memory::NewItem> {
-    use quorum::memory::ivf::SplitMix64;
     use quorum::memory::{Kind, NewItem};
+    use quorum::rng::SplitMix64;
     const BASE: [&str; 48] = [
         "spring",
         "upthrust",

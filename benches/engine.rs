@@ -12,7 +12,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use quorum::engine::{EngineConfig, run};
 use quorum::market::load;
-use quorum::strategy::sma_cross::SmaParams;
+use quorum::strategy::SmaParams;
 use quorum::strategy::{BuyAndHold, SmaCross, Universe};
 
 use common::{raw_opts, shared_or_sample};

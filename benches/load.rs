@@ -26,7 +26,7 @@ fn bench_load(c: &mut Criterion) {
     let hourly = load(&raw_opts(shared_or_sample("hourly_1998-2021"))).expect("load").0;
     let dir = tempfile::tempdir().expect("tempdir");
     let pq = dir.path().join("hourly.parquet");
-    quorum::market::write::write_parquet(&hourly, &pq).expect("write parquet");
+    quorum::market::write_parquet(&hourly, &pq).expect("write parquet");
     let opts = raw_opts(pq);
     g.throughput(Throughput::Elements(hourly.len() as u64));
     g.bench_function("parquet_hourly_5_symbols", |b| b.iter(|| black_box(load(&opts).expect("load"))));

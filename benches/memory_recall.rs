@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use quorum::memory::ivf::SplitMix64;
 use quorum::memory::{MemoryParams, MemoryStore, Query};
+use quorum::rng::SplitMix64;
 
 /// mimalloc with a live-bytes counter, for bytes per item.
 struct Counting;
@@ -47,7 +47,7 @@ static GLOBAL: Counting = Counting;
 
 fn build(n: usize) -> (MemoryStore, i64, f64) {
     let params = MemoryParams {
-        short: quorum::memory::params::LayerParams { capacity: 2_000_000, ..MemoryParams::default().short },
+        short: quorum::memory::LayerParams { capacity: 2_000_000, ..MemoryParams::default().short },
         ..Default::default()
     };
     let before = LIVE.load(Ordering::Relaxed);

@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 use crate::composer::ComposerConfig;
 use crate::error::InvalidValue;
 use crate::market::LoadOptions;
+use crate::market::Split;
 use crate::market::session::default_crypto_quotes;
-use crate::market::splits::Split;
 use crate::market::time::{TimeBound, Timeframe};
 use crate::market::{BadRowPolicy, SessionMode};
 use crate::memory::MemoryParams;
 use crate::portfolio::{CostConfig, PortfolioConfig};
-use crate::strategy::sma_cross::SmaParams;
+use crate::strategy::SmaParams;
 
 /// Errors of the configuration area.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +46,7 @@ pub enum ConfigError {
 pub type Result<T> = std::result::Result<T, ConfigError>;
 
 /// Which strategy a backtest runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StrategyName {
     /// The analyst graph: analyst actors, shared memory, composer.

@@ -230,7 +230,7 @@ fn test_loader_parquet_roundtrip_matches_csv() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("bars.parquet");
     // Microsecond timestamps and integer volumes, as other writers produce them.
-    let mut df = quorum::market::write::to_frame(&csv_bars).unwrap();
+    let mut df = quorum::market::to_frame(&csv_bars).unwrap();
     let us: Vec<i64> = csv_bars.ts.iter().map(|t| t / 1000).collect();
     df.replace(
         "timestamp",

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use quorum::market::time::{NS_PER_HOUR, NS_PER_MIN};
-use quorum::memory::ivf::SplitMix64;
 use quorum::memory::{Kind, Layer, MemoryParams, MemoryStore, NewItem, Query};
+use quorum::rng::SplitMix64;
 
 const H: i64 = NS_PER_HOUR;
 const T0: i64 = 1_381_152_600_000_000_000; // 2013-10-07T13:30:00Z

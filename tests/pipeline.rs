@@ -1,8 +1,8 @@
 //! Session filter, resampling (hand-computed and against the vendor's hourly bars), and
 //! corporate actions on real data.
 
+use quorum::market::Split;
 use quorum::market::session::{NyClock, in_regular_session};
-use quorum::market::splits::Split;
 use quorum::market::time::NS_PER_HOUR;
 use quorum::market::{SessionMode, load};
 

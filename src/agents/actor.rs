@@ -33,14 +33,14 @@ pub struct StepBar {
 /// stopped the analyst).
 #[derive(Message)]
 #[rtype(result = "Result<Vec<Vote>, MemoryError>")]
-pub struct Perceive {
+pub(crate) struct Perceive {
     pub ts: Ts,
     pub bars: Arc<Vec<StepBar>>,
     pub snapshot: Arc<Snapshot>,
 }
 
 /// Runs one analyst over one step: perceive each bar, write, recall, decide.
-pub fn run_step(
+pub(crate) fn run_step(
     analyst: &mut dyn Analyst,
     index: usize,
     store: &MemoryStore,
@@ -107,7 +107,7 @@ pub fn run_step(
 }
 
 /// The actor: one analyst, the shared store, its index in the roster.
-pub struct AnalystActor {
+pub(crate) struct AnalystActor {
     pub analyst: Box<dyn Analyst>,
     pub index: usize,
     pub store: Arc<MemoryStore>,

@@ -19,11 +19,11 @@
 //! file, built by name through the [`Registry`]; `agents/README.md` has the recipe for
 //! adding one.
 
-pub mod actor;
+pub(crate) mod actor;
 pub mod evidence;
 pub mod kinds;
 pub mod news;
-pub mod profile;
+mod profile;
 
 use std::sync::Arc;
 
@@ -34,7 +34,7 @@ use crate::market::{SymbolId, Ts};
 use crate::memory::{ItemId, Kind, NewItem};
 
 pub use kinds::{Builder, Registry};
-pub use profile::{Profile, ProfileError, load_profiles};
+pub use profile::{Profile, ProfileError, load_profiles, parse_profile};
 
 /// A bar's extra numeric columns (beyond OHLCV), by name: option flow (`net_gamma`,
 /// `dealer_flow`, read by Hedge) or anything else a data file carries. Any analyst can read

@@ -1,7 +1,7 @@
 //! Brokers: where orders go. The simulated broker fills at the next bar's open with costs;
 //! a paper broker will implement the same trait, so the engine does not care which it has.
 
-pub mod sim;
+mod sim;
 
 pub use sim::SimBroker;
 
@@ -25,7 +25,4 @@ pub trait Broker {
     /// Bar `bar` of its symbol has opened: execute what can be executed, at prices the bar
     /// offers. Only orders decided strictly before `bar.ts` may fill.
     fn on_open(&mut self, bar: &Bar) -> Option<Fill>;
-
-    /// The working order of `symbol`, if any.
-    fn working(&self, symbol: SymbolId) -> Option<Order>;
 }

@@ -3,8 +3,8 @@
 //! an order stays working for the following bars until filled or replaced.
 
 use super::{Broker, Order};
-use crate::market::{Bar, SymbolId};
-use crate::portfolio::ledger::QTY_EPS;
+use crate::market::Bar;
+use crate::portfolio::QTY_EPS;
 use crate::portfolio::{CostConfig, Fill};
 
 /// Next-bar-open market-order simulator.
@@ -51,10 +51,6 @@ impl Broker for SimBroker {
             commission: q.commission,
             slippage: q.slippage,
         })
-    }
-
-    fn working(&self, symbol: SymbolId) -> Option<Order> {
-        self.working[symbol as usize]
     }
 }
 

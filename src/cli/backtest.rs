@@ -8,11 +8,12 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::config::{Config, StrategyName};
-use crate::engine::backtest;
-use crate::market::time::{TimeBound, Timeframe};
-use crate::market::{BadRowPolicy, SessionMode};
-use crate::report::table::render;
+use super::choice::{BAD_ROWS, COMPOSERS, SESSIONS, STRATEGIES, choice};
+use quorum::config::{Config, StrategyName};
+use quorum::engine::backtest;
+use quorum::market::time::{TimeBound, Timeframe};
+use quorum::market::{BadRowPolicy, SessionMode};
+use quorum::report::table::render;
 
 /// Flags of `quorum backtest`; each overrides its config key.
 #[derive(Debug, Args)]
@@ -36,7 +37,7 @@ pub struct BacktestArgs {
     #[arg(long)]
     pub to: Option<TimeBound>,
     /// Strategy to run (strategy.name).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice(STRATEGIES))]
     pub strategy: Option<StrategyName>,
     /// SMA fast window in bars (strategy.sma_cross.fast).
     #[arg(long)]
@@ -48,10 +49,10 @@ pub struct BacktestArgs {
     #[arg(long)]
     pub resample: Option<Timeframe>,
     /// Session filter (data.session).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice(SESSIONS))]
     pub session: Option<SessionMode>,
     /// What to do with bad rows (data.on_bad_row).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice(BAD_ROWS))]
     pub on_bad_row: Option<BadRowPolicy>,
     /// Folder of Lean factor files for split adjustment (data.factor_files).
     #[arg(long)]
@@ -66,8 +67,8 @@ pub struct BacktestArgs {
     #[arg(long)]
     pub flatten_at_close: bool,
     /// Composer weighting (composer.mode).
-    #[arg(long, value_enum)]
-    pub composer: Option<crate::composer::ComposerMode>,
+    #[arg(long, value_parser = choice(COMPOSERS))]
+    pub composer: Option<quorum::composer::ComposerMode>,
     /// Run a single analyst by name (graph.only).
     #[arg(long)]
     pub only: Option<String>,

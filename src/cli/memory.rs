@@ -8,11 +8,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::market::BadRowPolicy;
-use crate::market::time::{TimeBound, format_ts};
-use crate::memory::jsonl::{parse_item, parse_query, read_lines};
-use crate::memory::{Kind, Layer, MemoryStore, Query, ScoreParts};
+use super::choice::{BAD_ROWS, KINDS, LAYERS, choice};
+use quorum::config::Config;
+use quorum::market::BadRowPolicy;
+use quorum::market::time::{TimeBound, format_ts};
+use quorum::memory::jsonl::{parse_item, parse_query, read_lines};
+use quorum::memory::{Kind, Layer, MemoryStore, Query, ScoreParts};
 
 /// Memory subcommands.
 #[derive(Debug, Subcommand)]
@@ -42,7 +43,7 @@ pub struct IngestArgs {
     #[arg(long)]
     pub dim: Option<usize>,
     /// What to do with malformed lines.
-    #[arg(long, value_enum, default_value_t = BadRowPolicy::Fail)]
+    #[arg(long, value_parser = choice(BAD_ROWS), default_value = "fail")]
     pub on_bad_row: BadRowPolicy,
 }
 
@@ -60,9 +61,9 @@ pub struct SearchArgs {
     pub agent: Option<String>,
     #[arg(long)]
     pub symbol: Option<String>,
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice(KINDS))]
     pub kind: Option<Kind>,
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice(LAYERS))]
     pub layer: Option<Layer>,
     /// Only items at or after this time (YYYY-MM-DD or RFC 3339).
     #[arg(long)]
@@ -109,7 +110,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub probe: Option<usize>,
     /// What to do with malformed lines.
-    #[arg(long, value_enum, default_value_t = BadRowPolicy::Fail)]
+    #[arg(long, value_parser = choice(BAD_ROWS), default_value = "fail")]
     pub on_bad_row: BadRowPolicy,
 }
 
@@ -306,7 +307,7 @@ struct StatsOut {
     by_symbol: BTreeMap<String, usize>,
     importance: Distribution,
     recency: Distribution,
-    outcomes_by_agent: BTreeMap<String, crate::memory::AgentStats>,
+    outcomes_by_agent: BTreeMap<String, quorum::memory::AgentStats>,
 }
 
 fn stats(a: &StatsArgs) -> Result<()> {
@@ -421,10 +422,7 @@ fn bench(a: &BenchArgs) -> Result<()> {
         lat[lat.len() - 1],
         lat.len() as f64 / total,
         hits,
-        match crate::simd::active() {
-            crate::simd::Isa::Avx2 => "AVX2",
-            crate::simd::Isa::Baseline => "baseline",
-        }
+        quorum::memory::simd_build()
     );
     match snap.ivf_lists() {
         Some(lists) => println!(

@@ -1,28 +1,29 @@
 //! The command line (clap). Each subcommand maps flags onto the config and calls the
 //! library; errors travel up as `anyhow` and are printed once by `main`.
 
-pub mod backtest;
-pub mod memory;
+mod backtest;
+mod choice;
+mod memory;
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
-pub use backtest::{BacktestArgs, cmd_backtest};
+use backtest::{BacktestArgs, cmd_backtest};
+use quorum::config::Config;
 
 /// quorum: intraday multi-agent trading research.
 #[derive(Debug, Parser)]
 #[command(name = "quorum", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    command: Command,
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+enum Command {
     /// Run a backtest and write a run folder (summary.json, equity/trades/fills.parquet, config.toml).
     Backtest(Box<BacktestArgs>),
     /// Work with a memory checkpoint: ingest, search, stats, bench.
@@ -37,7 +38,7 @@ pub enum Command {
 }
 
 /// Dispatches a parsed command line.
-pub fn dispatch(cli: Cli) -> Result<()> {
+pub(crate) fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Backtest(args) => cmd_backtest(&args),
         Command::Memory(cmd) => memory::run(cmd),

@@ -12,7 +12,7 @@ use crate::memory::Snapshot;
 /// The step's votes and memory snapshot; answered with targets and the weights used.
 #[derive(Message)]
 #[rtype(result = "Composed")]
-pub struct Compose {
+pub(crate) struct Compose {
     pub ts: Ts,
     pub votes: Arc<Vec<Vote>>,
     pub snapshot: Arc<Snapshot>,
@@ -20,14 +20,14 @@ pub struct Compose {
 
 /// The composer's answer.
 #[derive(Debug, Clone, MessageResponse)]
-pub struct Composed {
+pub(crate) struct Composed {
     /// (symbol, target weight of equity) for symbols whose target changed.
     pub targets: Vec<(SymbolId, f64)>,
     pub weights: Vec<AgentWeight>,
 }
 
 /// The actor around a [`Composer`].
-pub struct ComposerActor(pub Composer);
+pub(crate) struct ComposerActor(pub Composer);
 
 impl Actor for ComposerActor {
     type Context = Context<Self>;

@@ -22,7 +22,7 @@
 //! No-trade band: a new target is emitted only when |s − s_held| ≥ `band` (or the sign
 //! flips, or s returns to 0 from |s_held| ≥ band), so small wiggles do not churn the book.
 
-pub mod actor;
+pub(crate) mod actor;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +32,7 @@ use crate::market::{SymbolId, Ts};
 use crate::memory::Snapshot;
 
 /// How votes are weighted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ComposerMode {
     /// By remembered win rate (Beta posterior with floor and cap).

@@ -23,7 +23,7 @@
 use crate::broker::{Broker, Order, SimBroker};
 use crate::market::session::{AssetClass, CLOSE_MIN, NyClock};
 use crate::market::{Bars, Ts};
-use crate::portfolio::ledger::QTY_EPS;
+use crate::portfolio::QTY_EPS;
 use crate::portfolio::{CostConfig, Fill, PortfolioConfig, TradeLedger};
 use crate::run::{EquityCurve, RunResult};
 use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};

@@ -2,9 +2,9 @@
 //! portfolio (`backtest`), and the runner that goes from a config to a run folder
 //! (`runner`). The paper runner will reuse the loop with a live feed and another broker.
 
-pub mod backtest;
+mod backtest;
 pub mod graph;
-pub mod runner;
+mod runner;
 
 pub use crate::run::{EquityCurve, RunResult};
 pub use backtest::{EngineConfig, run};

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::agents::Registry;
 use crate::agents::news::{self, NewsError};
-use crate::agents::profile::{ProfileError, load_profiles};
+use crate::agents::{ProfileError, load_profiles};
 use crate::composer::ComposerMode;
 use crate::config::{Config, ConfigError, StrategyName};
 use crate::engine::graph::{GraphError, GraphStrategy, Replay, VoteReplay};
@@ -23,8 +23,8 @@ use crate::market::session::{CRYPTO_DAYS_PER_YEAR, EQUITY_DAYS_PER_YEAR, NyClock
 use crate::market::time::format_ts;
 use crate::market::{AssetClass, Bars, DataError, LoadReport, Ts, load};
 use crate::memory::{MemoryError, MemoryStore};
-use crate::report::artifacts::{GraphArtifacts, ReportError};
 use crate::report::{Annualisation, RunSummary, StrategyReport, compute, write_run};
+use crate::report::{GraphArtifacts, ReportError};
 use crate::run::{RunResult, VoteLog, WeightLog};
 use crate::strategy::{BuyAndHold, SmaCross, Strategy, Universe};
 
@@ -91,7 +91,7 @@ pub struct BacktestOutput {
 
 /// The annualisation for loaded bars: calendar bars per session where defined, else the
 /// observed mean number of steps per session date; 365 days for crypto, 252 for equities.
-pub fn annualisation(bars: &Bars, report: &LoadReport, override_ppy: Option<f64>) -> Annualisation {
+pub(super) fn annualisation(bars: &Bars, report: &LoadReport, override_ppy: Option<f64>) -> Annualisation {
     if let Some(n) = override_ppy {
         return Annualisation::fixed(n);
     }
@@ -112,7 +112,7 @@ pub fn annualisation(bars: &Bars, report: &LoadReport, override_ppy: Option<f64>
 }
 
 /// The non-graph strategy a config names.
-pub fn make_strategy(cfg: &Config) -> Box<dyn Strategy<Error = Infallible> + Send> {
+pub(super) fn make_strategy(cfg: &Config) -> Box<dyn Strategy<Error = Infallible> + Send> {
     match cfg.strategy.name {
         StrategyName::SmaCross => Box::new(SmaCross::new(cfg.strategy.sma_cross)),
         StrategyName::BuyAndHold | StrategyName::Graph => Box::new(BuyAndHold::new()),
@@ -121,7 +121,7 @@ pub fn make_strategy(cfg: &Config) -> Box<dyn Strategy<Error = Infallible> + Sen
 
 /// The part of a run from `t` on (for metrics after a warm-up); the equity at the first
 /// step at or after `t` becomes the starting capital.
-pub fn since(r: &RunResult, t: Ts) -> RunResult {
+pub(super) fn since(r: &RunResult, t: Ts) -> RunResult {
     let i = r.equity.ts.partition_point(|&x| x < t);
     let e = &r.equity;
     let mut out = r.clone();

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// Result of the market-data area.
-pub type Result<T> = std::result::Result<T, DataError>;
+pub(super) type Result<T> = std::result::Result<T, DataError>;
 
 /// Where a bad row sits in its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

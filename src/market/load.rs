@@ -100,7 +100,7 @@ pub struct LoadReport {
 }
 
 /// Lists the bar files of a path: the file itself, or a folder's CSV/Parquet files by name.
-pub fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
+pub(super) fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
     let meta = std::fs::metadata(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
@@ -204,7 +204,7 @@ pub fn load(opts: &LoadOptions) -> Result<(Bars, LoadReport)> {
 
 /// Bars a full session holds, when the calendar defines it: the regular session for
 /// equities (390 at 1m), 24h for crypto, and None for equities with extended hours kept.
-pub fn calendar_bars_per_session(classes: &[AssetClass], session: SessionMode, interval: i64) -> Option<f64> {
+pub(super) fn calendar_bars_per_session(classes: &[AssetClass], session: SessionMode, interval: i64) -> Option<f64> {
     if interval <= 0 {
         return None;
     }

@@ -1,20 +1,22 @@
 //! Market data: bars, time, loaders (polars: CSV, Parquet), validation, sessions,
 //! resampling and corporate actions.
 
-pub mod bars;
-pub mod error;
-pub mod load;
-pub mod read;
-pub mod resample;
+mod bars;
+mod error;
+mod load;
+mod read;
+mod resample;
 pub mod session;
-pub mod splits;
+mod splits;
 pub mod time;
-pub mod validate;
-pub mod write;
+mod validate;
+mod write;
 
-pub use bars::{Bar, Bars, SymbolId};
+pub use bars::{Bar, Bars, ExtraColumn, SymbolId};
 pub use error::{DataError, RowLoc, RowProblem};
 pub use load::{LoadOptions, LoadReport, load};
 pub use session::{AssetClass, SessionMode};
-pub use time::Ts;
+pub use splits::Split;
+pub use time::{TimeBound, Timeframe, Ts};
 pub use validate::BadRowPolicy;
+pub use write::{to_frame, write_parquet};

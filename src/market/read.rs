@@ -20,19 +20,19 @@ use super::time::{Ts, parse_rfc3339};
 use super::validate::{BadRowPolicy, RawColumns, SkipCounts, build_bars};
 
 /// The canonical column names, in order.
-pub const COLUMNS: [&str; 7] = ["timestamp", "symbol", "open", "high", "low", "close", "volume"];
+pub(super) const COLUMNS: [&str; 7] = ["timestamp", "symbol", "open", "high", "low", "close", "volume"];
 const NUMERIC: [&str; 5] = ["open", "high", "low", "close", "volume"];
 
 /// The format of a bar file, by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(super) enum Format {
     Csv,
     Parquet,
 }
 
 impl Format {
     /// Detects the format from the file extension (`.csv`, `.parquet`, `.pq`).
-    pub fn of(path: &Path) -> Option<Format> {
+    pub(super) fn of(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "csv" => Some(Format::Csv),
@@ -44,7 +44,7 @@ impl Format {
 
 /// Reads one file into `Bars` (symbols in order of first appearance, rows in file order),
 /// applying the bad-row policy. `keep_symbol` filters rows before validation.
-pub fn read_file(
+pub(super) fn read_file(
     path: &Path,
     policy: BadRowPolicy,
     keep_symbol: &dyn Fn(&str) -> bool,

@@ -13,7 +13,7 @@ use super::session::{AssetClass, NyClock};
 use super::time::{Ts, format_duration};
 
 /// Aggregates `bars` (source interval `source`) into `target`-long buckets.
-pub fn resample(bars: &Bars, classes: &[AssetClass], source: Option<i64>, target: i64) -> Result<Bars> {
+pub(super) fn resample(bars: &Bars, classes: &[AssetClass], source: Option<i64>, target: i64) -> Result<Bars> {
     if let Some(src) = source {
         if target < src || target % src != 0 {
             return Err(DataError::Invalid(format!(

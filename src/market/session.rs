@@ -39,7 +39,7 @@ pub enum AssetClass {
 }
 
 /// Which bars to keep by time of day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SessionMode {
     /// Regular session for equities, everything for crypto.

@@ -44,7 +44,7 @@ pub struct Split {
 
 /// An overnight jump that looks like an unadjusted split.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SplitJump {
+pub(super) struct SplitJump {
     pub symbol: String,
     pub before: Ts,
     pub after: Ts,
@@ -81,7 +81,7 @@ const COMMON_RATIOS: [f64; 13] = [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 15.0,
 const TOLERANCE: f64 = 0.03;
 
 /// The common split ratio matching a price ratio `close_before / close_after`, if any.
-pub fn match_ratio(price_ratio: f64) -> Option<f64> {
+pub(super) fn match_ratio(price_ratio: f64) -> Option<f64> {
     // Every candidate lies outside (0.8, 1.25): ordinary overnight moves return at once.
     const QUIET: (f64, f64) = ((1.0 / 1.25) * (1.0 + TOLERANCE), 1.25 * (1.0 - TOLERANCE));
     if !price_ratio.is_finite() || price_ratio <= 0.0 || (price_ratio > QUIET.0 && price_ratio < QUIET.1) {
@@ -98,7 +98,7 @@ pub fn match_ratio(price_ratio: f64) -> Option<f64> {
 }
 
 /// Finds overnight jumps that match a common split ratio.
-pub fn detect_jumps(bars: &Bars, classes: &[AssetClass]) -> Vec<SplitJump> {
+pub(super) fn detect_jumps(bars: &Bars, classes: &[AssetClass]) -> Vec<SplitJump> {
     let mut clock = NyClock::new();
     let mut last: Vec<Option<(Ts, f64, i64)>> = vec![None; bars.symbols.len()];
     let mut out = Vec::new();
@@ -132,7 +132,7 @@ pub fn detect_jumps(bars: &Bars, classes: &[AssetClass]) -> Vec<SplitJump> {
 }
 
 /// Back-adjusts prices and volumes for the given splits. Returns one line per split applied.
-pub fn adjust(bars: &mut Bars, classes: &[AssetClass], splits: &[Split]) -> Vec<String> {
+pub(super) fn adjust(bars: &mut Bars, classes: &[AssetClass], splits: &[Split]) -> Vec<String> {
     let mut clock = NyClock::new();
     let mut last_day: Vec<Option<i64>> = vec![None; bars.symbols.len()];
     if !splits.is_empty() {
@@ -173,7 +173,7 @@ pub fn adjust(bars: &mut Bars, classes: &[AssetClass], splits: &[Split]) -> Vec<
 }
 
 /// Parses a Lean factor file into the splits it implies for `symbol`.
-pub fn read_lean_factor_file(path: &Path, symbol: &str) -> Result<Vec<Split>> {
+pub(super) fn read_lean_factor_file(path: &Path, symbol: &str) -> Result<Vec<Split>> {
     let text = std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
     let err = |line: usize, message: String| DataError::FactorFile { path: path.to_path_buf(), line, message };
     let mut rows: Vec<(NaiveDate, f64)> = Vec::new();
@@ -212,7 +212,7 @@ pub fn read_lean_factor_file(path: &Path, symbol: &str) -> Result<Vec<Split>> {
 }
 
 /// Reads `<dir>/<symbol lower-case>.csv` for each symbol that has one.
-pub fn factor_dir_splits(dir: &Path, symbols: &[String]) -> Result<Vec<Split>> {
+pub(super) fn factor_dir_splits(dir: &Path, symbols: &[String]) -> Result<Vec<Split>> {
     if !dir.is_dir() {
         return Err(DataError::Io {
             path: dir.to_path_buf(),

@@ -17,7 +17,7 @@ use super::error::{DataError, Result, RowLoc, RowProblem};
 use super::time::{Ts, format_ts};
 
 /// What to do with a row that fails validation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BadRowPolicy {
     /// Stop with an error naming the file, row and field.
@@ -28,10 +28,10 @@ pub enum BadRowPolicy {
 }
 
 /// Skipped rows by reason (`RowProblem::reason`).
-pub type SkipCounts = BTreeMap<String, usize>;
+pub(super) type SkipCounts = BTreeMap<String, usize>;
 
 /// Raw per-row columns of one file, before validation.
-pub struct RawColumns {
+pub(super) struct RawColumns {
     pub ts: Vec<Ts>,
     /// Symbol names in order of first appearance; `sym` indexes them.
     pub symbols: Vec<String>,
@@ -52,7 +52,7 @@ pub struct RawColumns {
 /// every value finite, low > 0, low ≤ open, close ≤ high, volume ≥ 0. Runs on every row;
 /// only rows failing it go through [`check_values`] to name their problem.
 #[inline]
-pub fn values_ok(open: f64, high: f64, low: f64, close: f64, volume: f64) -> bool {
+pub(super) fn values_ok(open: f64, high: f64, low: f64, close: f64, volume: f64) -> bool {
     (open.is_finite() & high.is_finite() & low.is_finite() & close.is_finite() & volume.is_finite())
         & (low > 0.0)
         & (high >= low)
@@ -64,7 +64,7 @@ pub fn values_ok(open: f64, high: f64, low: f64, close: f64, volume: f64) -> boo
 }
 
 /// The first value problem of a parsed row, if any.
-pub fn check_values(open: f64, high: f64, low: f64, close: f64, volume: f64) -> Option<RowProblem> {
+pub(super) fn check_values(open: f64, high: f64, low: f64, close: f64, volume: f64) -> Option<RowProblem> {
     for (field, value) in [("open", open), ("high", high), ("low", low), ("close", close), ("volume", volume)] {
         if !value.is_finite() {
             return Some(RowProblem::NonFinite { field, value });
@@ -118,7 +118,7 @@ fn all_clean(raw: &RawColumns) -> bool {
 }
 
 /// Validates raw columns row by row and builds the file's bars (file order, local symbols).
-pub fn build_bars(
+pub(super) fn build_bars(
     path: &Path,
     raw: RawColumns,
     loc: &dyn Fn(usize) -> RowLoc,

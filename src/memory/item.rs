@@ -11,15 +11,22 @@ use crate::market::Ts;
 pub type ItemId = u64;
 
 /// What kind of memory an item is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// Something an analyst noticed about a bar (a thin-liquidity spike, an RSI extreme).
     Observation,
+    /// A trading signal as such.
     Signal,
+    /// A chart or flow pattern (a spring, a pin or squeeze episode).
     Pattern,
+    /// A regime change (the Markov analyst's states).
     Regime,
+    /// How one of the analyst's votes resolved (written by the learning loop).
     Outcome,
+    /// A headline.
     News,
+    /// A reflection: a summary over many memories.
     Reflection,
 }
 
@@ -43,12 +50,16 @@ impl Kind {
 }
 
 /// The memory layer an item lives in (FinMem's layered memory).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Layer {
+    /// Fresh memories: fast recency decay (hours).
     Short,
+    /// Reinforced memories: days.
     Mid,
+    /// Memories that kept proving useful: weeks.
     Long,
+    /// Reflections: months.
     Reflection,
 }
 
@@ -139,7 +150,7 @@ impl NewItem {
 
 /// Rarely-read parts of an item, kept out of the scanned columns.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ItemExtra {
+pub(crate) struct ItemExtra {
     pub outcome: Option<f64>,
     pub metadata: BTreeMap<String, serde_json::Value>,
     pub source_id: Option<String>,

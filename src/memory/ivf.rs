@@ -11,8 +11,7 @@
 //! so a selective filter degrades to an exact scan rather than to missing results.
 //!
 //! k-means is Lloyd's algorithm, √n/2 lists, initialised from a deterministic sample
-//! (SplitMix64 with a fixed seed — hand-written because it is 10 lines and the engine must
-//! not depend on an unseeded RNG), 6 iterations on a sample of 32 points per list. Training happens
+//! ([`crate::rng::SplitMix64`] with a fixed seed), 6 iterations on a sample of 32 points per list. Training happens
 //! when the live count first reaches `ivf_min_items` and again each time it doubles; new
 //! items are assigned to the nearest centroid in batches.
 //!
@@ -28,30 +27,11 @@ use super::item::{ItemId, Kind};
 use super::table::{Segment, Table};
 use super::vector::{TopK, VecFilter, normalise, scan_exact_into};
 use crate::market::Ts;
+use crate::rng::SplitMix64;
 use crate::simd::Isa;
 
-/// SplitMix64 (Steele, Lea & Flood, 2014): a tiny, deterministic PRNG.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform index below `n`.
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-}
-
 /// Items per block of a list's vectors.
-pub const BLOCK: usize = 8;
+pub(super) const BLOCK: usize = 8;
 
 /// One inverted list: its items' filter columns and quantised vectors, stored contiguously
 /// so a probe reads memory in order (positions into the table would cost a cache miss per
@@ -63,7 +43,7 @@ pub const BLOCK: usize = 8;
 /// instructions with no horizontal reduction per item (item-major dot products spent
 /// most of their time summing lanes: the probe took ~2x as long).
 #[derive(Debug, Clone, Default)]
-pub struct List {
+pub(crate) struct List {
     pub pos: Vec<u32>,
     pub ids: Vec<ItemId>,
     pub time: Vec<Ts>,
@@ -81,12 +61,12 @@ pub struct List {
 
 impl List {
     /// Number of items.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.ids.len()
     }
 
     /// True if empty.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
 
@@ -164,14 +144,14 @@ fn put_in_block<T: Copy + Default>(blocks: &mut Vec<T>, i: usize, values: impl E
 
 /// Per-dimension affine 8-bit codes: `x ≈ lo_d + code · step_d`.
 #[derive(Debug, Clone, Default)]
-pub struct Quantizer {
+pub(crate) struct Quantizer {
     pub lo: Vec<f32>,
     pub step: Vec<f32>,
 }
 
 impl Quantizer {
     /// Ranges from `sample` (unit vectors of `dim`).
-    pub fn fit<'a>(sample: impl Iterator<Item = &'a [f32]>, dim: usize) -> Self {
+    pub(crate) fn fit<'a>(sample: impl Iterator<Item = &'a [f32]>, dim: usize) -> Self {
         let (mut lo, mut hi) = (vec![f32::INFINITY; dim], vec![f32::NEG_INFINITY; dim]);
         for v in sample {
             for d in 0..dim {
@@ -194,12 +174,12 @@ impl Quantizer {
     }
 
     /// The codes of `v`.
-    pub fn codes<'a>(&'a self, v: &'a [f32]) -> impl ExactSizeIterator<Item = u8> + 'a {
+    pub(crate) fn codes<'a>(&'a self, v: &'a [f32]) -> impl ExactSizeIterator<Item = u8> + 'a {
         v.iter().zip(&self.lo).zip(&self.step).map(|((x, lo), st)| ((x - lo) / st).round().clamp(0.0, 255.0) as u8)
     }
 
     /// The query folded into the codes: `q · x ≈ bias + Σ_d weights_d · code_d`.
-    pub fn prepare(&self, q: &[f32]) -> (Vec<f32>, f32) {
+    pub(crate) fn prepare(&self, q: &[f32]) -> (Vec<f32>, f32) {
         let weights = q.iter().zip(&self.step).map(|(x, st)| x * st).collect();
         let bias = q.iter().zip(&self.lo).map(|(x, lo)| x * lo).sum();
         (weights, bias)
@@ -210,7 +190,7 @@ impl Quantizer {
 /// codes): with a query as the weights and no bias, similarities; with
 /// [`Quantizer::prepare`]'s, approximate similarities from codes. Padding items get `bias`.
 #[inline]
-pub fn block_dots<T: Copy + Into<f32>>(block: &[T], weights: &[f32], bias: f32) -> [f32; BLOCK] {
+pub(super) fn block_dots<T: Copy + Into<f32>>(block: &[T], weights: &[f32], bias: f32) -> [f32; BLOCK] {
     let mut acc = [bias; BLOCK];
     for (col, &w) in block.chunks_exact(BLOCK).zip(weights) {
         for i in 0..BLOCK {
@@ -236,7 +216,7 @@ fn nearer(a: &(f32, usize), b: &(f32, usize)) -> std::cmp::Ordering {
 
 /// The inverted file.
 #[derive(Debug, Clone)]
-pub struct Ivf {
+pub(crate) struct Ivf {
     pub dim: usize,
     /// `nlist` unit-normalised centroids in [`List::blocks`]' layout, scored all at once.
     pub centroid_blocks: Vec<f32>,
@@ -285,7 +265,7 @@ impl Ivf {
     }
 
     /// Trains centroids on the live vectors of `table` and assigns every position.
-    pub fn train(table: &Table, dim: usize, live: usize) -> Ivf {
+    pub(crate) fn train(table: &Table, dim: usize, live: usize) -> Ivf {
         let with_vec: Vec<usize> = (0..table.len).filter(|&p| vec_of(table, dim, p).is_some()).collect();
         let nlist = ((with_vec.len() as f64).sqrt() as usize / 2).clamp(1, 1024);
         let mut rng = SplitMix64(0x005e_ed0f_9012_u64);
@@ -357,24 +337,24 @@ impl Ivf {
 
     /// Items past `upto` that a search scans exactly; `extended` folds them in once there
     /// are more than `max(4096, upto / 16)`.
-    pub fn pending(&self, table: &Table) -> usize {
+    pub(crate) fn pending(&self, table: &Table) -> usize {
         table.len - self.upto
     }
 
     /// True when the unindexed positions should be folded into the lists.
-    pub fn wants_extend(&self, table: &Table) -> bool {
+    pub(crate) fn wants_extend(&self, table: &Table) -> bool {
         self.pending(table) > (self.upto / 16).max(4096)
     }
 
     /// A copy that also covers positions appended since.
-    pub fn extended(&self, table: &Table) -> Ivf {
+    pub(crate) fn extended(&self, table: &Table) -> Ivf {
         let mut ivf = self.clone();
         ivf.extend_in_place(table);
         ivf
     }
 
     /// A copy with the same centroids whose lists are rebuilt for `table` (after compaction).
-    pub fn reassigned(&self, table: &Table) -> Ivf {
+    pub(crate) fn reassigned(&self, table: &Table) -> Ivf {
         let mut ivf = Ivf { lists: vec![List::default(); self.lists.len()], upto: 0, ..self.clone() };
         ivf.extend_in_place(table);
         ivf
@@ -389,7 +369,7 @@ impl Ivf {
     /// pass the state (many items cleaned up but not yet compacted away) the scan is redone
     /// checking the state of every item that could enter. Either way the result is the top
     /// `limit` of the probed items that pass every filter.
-    pub fn search(
+    pub(crate) fn search(
         &self,
         table: &Table,
         dim: usize,
@@ -616,6 +596,7 @@ mod tests {
             }
         }
     }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
         /// The baseline and AVX2 builds of the IVF scan (lists, widening, the exact tail,

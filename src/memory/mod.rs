@@ -52,26 +52,36 @@
 //! Targets (p99 ≤ 250 µs at 100k, ≤ 2 ms at 1M, insert ≥ 200k items/s batched) were met in
 //! every full run of the session that measured the numbers above.
 
-pub mod aggregates;
-pub mod error;
-pub mod item;
-pub mod ivf;
+mod aggregates;
+mod error;
+mod item;
+mod ivf;
 pub mod jsonl;
-pub mod params;
-pub mod persist;
-pub mod rank;
-pub mod snapshot;
-pub mod store;
-pub mod table;
+mod params;
+mod persist;
+mod rank;
+mod snapshot;
+mod store;
+mod table;
 #[cfg(test)]
 mod testkit;
-pub mod text;
-pub mod vector;
+mod text;
+mod vector;
 
-pub use aggregates::AgentStats;
+pub use aggregates::{AgentStats, Aggregates};
 pub use error::{MemoryError, Result};
 pub use item::{ItemId, Kind, Layer, MemoryItem, NewItem};
-pub use params::MemoryParams;
+pub use params::{LayerParams, MemoryParams};
 pub use rank::ScoreParts;
-pub use snapshot::{Hit, Query, Snapshot};
+pub use snapshot::{Counts, Hit, Query, Snapshot};
 pub use store::{MemoryStore, PublishReport};
+
+/// The build of the memory's hot loops (text search, vector scans) in this process:
+/// `"AVX2"` where the CPU has AVX2 and POPCNT, else `"baseline"`; `QUORUM_SIMD=baseline`
+/// forces the baseline (both give the same results, see `simd`).
+pub fn simd_build() -> &'static str {
+    match crate::simd::active() {
+        crate::simd::Isa::Avx2 => "AVX2",
+        crate::simd::Isa::Baseline => "baseline",
+    }
+}

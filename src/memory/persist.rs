@@ -37,7 +37,7 @@ use super::text::{Analyzer, TextIndex, committed_ids};
 use crate::market::Ts;
 
 /// The checkpoint format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub(super) const FORMAT_VERSION: u32 = 1;
 const FORMAT: &str = "quorum-memory";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -46,25 +46,25 @@ pub struct ScoreParts {
 
 /// Event hours between two timestamps (0 if `to` is before `from`).
 #[inline]
-pub fn hours(from: Ts, to: Ts) -> f64 {
+pub(super) fn hours(from: Ts, to: Ts) -> f64 {
     (to - from).max(0) as f64 / NS_PER_HOUR as f64
 }
 
 /// Recency of an item anchored at `anchor`, seen at `t`.
 #[inline]
-pub fn recency(p: &MemoryParams, layer: Layer, anchor: Ts, t: Ts) -> f64 {
+pub(super) fn recency(p: &MemoryParams, layer: Layer, anchor: Ts, t: Ts) -> f64 {
     (-hours(anchor, t) / p.layer(layer).recency_hours).exp()
 }
 
 /// Importance set to `imp` at `since`, decayed to `t`.
 #[inline]
-pub fn importance(p: &MemoryParams, layer: Layer, imp: f64, since: Ts, t: Ts) -> f64 {
+pub(super) fn importance(p: &MemoryParams, layer: Layer, imp: f64, since: Ts, t: Ts) -> f64 {
     imp * p.layer(layer).importance_decay_per_hour.powf(hours(since, t))
 }
 
 /// Relevance from the parts a query has.
 #[inline]
-pub fn relevance(p: &MemoryParams, text: Option<f64>, vector: Option<f64>) -> f64 {
+pub(super) fn relevance(p: &MemoryParams, text: Option<f64>, vector: Option<f64>) -> f64 {
     match (text, vector) {
         (Some(t), Some(v)) => p.text_share * t + (1.0 - p.text_share) * v,
         (Some(t), None) => t,
@@ -75,13 +75,13 @@ pub fn relevance(p: &MemoryParams, text: Option<f64>, vector: Option<f64>) -> f6
 
 /// The combined score.
 #[inline]
-pub fn combine(p: &MemoryParams, relevance: f64, recency: f64, importance: f64) -> f64 {
+pub(super) fn combine(p: &MemoryParams, relevance: f64, recency: f64, importance: f64) -> f64 {
     p.weight_relevance * relevance + p.weight_recency * recency + p.weight_importance * importance / 100.0
 }
 
 /// Importance after a reward in [-1, 1] (clamped): `imp + η·r·(100 - imp)` for r ≥ 0,
 /// `imp·(1 + η·r)` for r < 0. Stays in [0, 100] for any input and rises with the reward.
-pub fn reinforce(imp: f64, reward: f64, rate: f64) -> f64 {
+pub(super) fn reinforce(imp: f64, reward: f64, rate: f64) -> f64 {
     let r = if reward.is_nan() { 0.0 } else { reward.clamp(-1.0, 1.0) };
     let imp = imp.clamp(0.0, 100.0);
     let out = if r >= 0.0 { imp + rate * r * (100.0 - imp) } else { imp * (1.0 + rate * r) };

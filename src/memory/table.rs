@@ -14,11 +14,11 @@ use super::item::{ItemExtra, ItemId, Kind, Layer};
 use crate::market::Ts;
 
 /// Items per state chunk.
-pub const STATE_CHUNK: usize = 1024;
+pub(super) const STATE_CHUNK: usize = 1024;
 
 /// Mutable per-item state (32 bytes).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ItemState {
+pub(crate) struct ItemState {
     /// Importance (0–100) as set at `imp_time`.
     pub importance: f64,
     pub imp_time: Ts,
@@ -31,7 +31,7 @@ pub struct ItemState {
 
 /// The scalar columns of a new item.
 #[derive(Debug, Clone, Copy)]
-pub struct RowKey {
+pub(crate) struct RowKey {
     pub id: ItemId,
     pub time: Ts,
     pub agent: u16,
@@ -41,7 +41,7 @@ pub struct RowKey {
 
 /// Immutable columns of a run of items (contiguous positions).
 #[derive(Debug, Clone, Default)]
-pub struct Segment {
+pub(crate) struct Segment {
     pub ids: Vec<ItemId>,
     pub time: Vec<Ts>,
     pub agent: Vec<u16>,
@@ -56,18 +56,18 @@ pub struct Segment {
 
 impl Segment {
     /// Number of items.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.ids.len()
     }
 
     /// True when empty.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
 
     /// Appends a new item: the vector is stored unit-normalised (zeros when absent or not
     /// finite), the raw vector kept in `extra`.
-    pub fn push_new(&mut self, key: RowKey, text: &str, extra: ItemExtra, dim: usize) {
+    pub(crate) fn push_new(&mut self, key: RowKey, text: &str, extra: ItemExtra, dim: usize) {
         let mut v = extra.raw_vector.clone();
         let has_vec = !v.is_empty() && super::vector::normalise(&mut v);
         if !has_vec {
@@ -85,7 +85,7 @@ impl Segment {
     }
 
     /// Appends item `i` of `other`.
-    pub fn push_from(&mut self, other: &Segment, i: usize, dim: usize) {
+    pub(crate) fn push_from(&mut self, other: &Segment, i: usize, dim: usize) {
         self.ids.push(other.ids[i]);
         self.time.push(other.time[i]);
         self.agent.push(other.agent[i]);
@@ -100,7 +100,7 @@ impl Segment {
 
 /// Interned agent and symbol names (ids are `u16`).
 #[derive(Debug, Clone, Default)]
-pub struct Names {
+pub(crate) struct Names {
     pub agents: Vec<String>,
     pub symbols: Vec<String>,
     agent_ids: HashMap<String, u16>,
@@ -119,29 +119,29 @@ impl Names {
     }
 
     /// The id of agent `s`, adding it if new (None past 65,536 names).
-    pub fn agent(&mut self, s: &str) -> Option<u16> {
+    pub(crate) fn agent(&mut self, s: &str) -> Option<u16> {
         Self::intern(&mut self.agents, &mut self.agent_ids, s)
     }
 
     /// The id of symbol `s`, adding it if new.
-    pub fn symbol(&mut self, s: &str) -> Option<u16> {
+    pub(crate) fn symbol(&mut self, s: &str) -> Option<u16> {
         Self::intern(&mut self.symbols, &mut self.symbol_ids, s)
     }
 
     /// The id of a known agent.
-    pub fn agent_id(&self, s: &str) -> Option<u16> {
+    pub(crate) fn agent_id(&self, s: &str) -> Option<u16> {
         self.agent_ids.get(s).copied()
     }
 
     /// The id of a known symbol.
-    pub fn symbol_id(&self, s: &str) -> Option<u16> {
+    pub(crate) fn symbol_id(&self, s: &str) -> Option<u16> {
         self.symbol_ids.get(s).copied()
     }
 }
 
 /// Segments and state of every stored item (dead ones included until compaction).
 #[derive(Debug, Clone, Default)]
-pub struct Table {
+pub(crate) struct Table {
     pub segments: Vec<Arc<Segment>>,
     /// Position of each segment's first item.
     pub starts: Vec<usize>,
@@ -152,25 +152,25 @@ pub struct Table {
 impl Table {
     /// Segment index and offset of position `pos`.
     #[inline]
-    pub fn locate(&self, pos: usize) -> (usize, usize) {
+    pub(crate) fn locate(&self, pos: usize) -> (usize, usize) {
         let s = self.starts.partition_point(|&st| st <= pos) - 1;
         (s, pos - self.starts[s])
     }
 
     /// State of position `pos`.
     #[inline]
-    pub fn state(&self, pos: usize) -> &ItemState {
+    pub(crate) fn state(&self, pos: usize) -> &ItemState {
         &self.state[pos / STATE_CHUNK][pos % STATE_CHUNK]
     }
 
     /// Mutable state of `pos` (clones its chunk if a snapshot shares it).
     #[inline]
-    pub fn state_mut(&mut self, pos: usize) -> &mut ItemState {
+    pub(crate) fn state_mut(&mut self, pos: usize) -> &mut ItemState {
         &mut Arc::make_mut(&mut self.state[pos / STATE_CHUNK])[pos % STATE_CHUNK]
     }
 
     /// Position of item `id` (ids increase with position).
-    pub fn position(&self, id: ItemId) -> Option<usize> {
+    pub(crate) fn position(&self, id: ItemId) -> Option<usize> {
         let s = self.segments.partition_point(|seg| seg.ids.first().is_some_and(|&f| f <= id));
         if s == 0 {
             return None;
@@ -187,7 +187,7 @@ impl Table {
 
     /// Appends a segment of new items with their initial states, then merges trailing
     /// segments while the last is at least half the size of the one before it.
-    pub fn append(&mut self, seg: Segment, states: Vec<ItemState>, dim: usize) {
+    pub(crate) fn append(&mut self, seg: Segment, states: Vec<ItemState>, dim: usize) {
         debug_assert_eq!(seg.len(), states.len());
         if seg.is_empty() {
             return;
@@ -220,7 +220,7 @@ impl Table {
     }
 
     /// Rebuilds the table with live items only (positions change; ids do not).
-    pub fn compact(&self, dim: usize) -> Table {
+    pub(crate) fn compact(&self, dim: usize) -> Table {
         let mut seg = Segment::default();
         let mut states = Vec::new();
         for (s, segment) in self.segments.iter().enumerate() {

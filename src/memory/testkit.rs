@@ -1,8 +1,8 @@
 //! Test helpers: random tables for the vector scans.
 
 use super::item::{ItemExtra, Kind, Layer};
-use super::ivf::SplitMix64;
 use super::table::{ItemState, RowKey, Segment, Table};
+use crate::rng::SplitMix64;
 
 /// A table of `n` items with clustered `dim`-dimensional vectors (a few without one), 4
 /// agents, 3 symbols, random kinds, times 0..n, random layers, about 1 in 8 dead; appended

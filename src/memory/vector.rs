@@ -11,7 +11,7 @@ use crate::market::Ts;
 
 /// Column filters of a vector search (ids are interned names).
 #[derive(Debug, Clone, Copy)]
-pub struct VecFilter {
+pub(crate) struct VecFilter {
     pub agent: Option<u16>,
     pub symbol: Option<u16>,
     pub kind: Option<Kind>,
@@ -24,14 +24,14 @@ impl VecFilter {
     /// True when agent, symbol or kind is filtered on: most items then fail the columns,
     /// so scans read the columns before scoring.
     #[inline]
-    pub fn selective(&self) -> bool {
+    pub(crate) fn selective(&self) -> bool {
         self.agent.is_some() || self.symbol.is_some() || self.kind.is_some()
     }
 
     /// The immutable part: item `i` of `seg` has a vector and passes time, agent, symbol
     /// and kind.
     #[inline(always)]
-    pub fn columns_pass(&self, seg: &Segment, i: usize) -> bool {
+    pub(crate) fn columns_pass(&self, seg: &Segment, i: usize) -> bool {
         seg.has_vec[i]
             && seg.time[i] <= self.to
             && self.from.is_none_or(|f| seg.time[i] >= f)
@@ -43,7 +43,7 @@ impl VecFilter {
     /// [`Self::columns_pass`] for items `start..start + n` (n ≤ 32) of `seg`, as a bit mask,
     /// without branches: with agent/symbol/kind filters most items fail, unpredictably.
     #[inline(always)]
-    pub fn columns_mask(&self, seg: &Segment, start: usize, n: usize) -> u32 {
+    pub(crate) fn columns_mask(&self, seg: &Segment, start: usize, n: usize) -> u32 {
         let (am, a) = self.agent.map_or((0, 0), |a| (u16::MAX, a));
         let (sm, s) = self.symbol.map_or((0, 0), |s| (u16::MAX, s));
         let (km, k) = self.kind.map_or((0u8, 0u8), |k| (u8::MAX, k as u8));
@@ -65,7 +65,7 @@ impl VecFilter {
 
     /// The mutable part: the item at table position `pos` is alive and in the layer.
     #[inline(always)]
-    pub fn state_passes(&self, table: &Table, pos: usize) -> bool {
+    pub(crate) fn state_passes(&self, table: &Table, pos: usize) -> bool {
         let st = table.state(pos);
         st.alive && self.layer.is_none_or(|l| st.layer == l)
     }
@@ -73,7 +73,7 @@ impl VecFilter {
 
 /// Dot product of two equal-length slices, 8 independent accumulators.
 #[inline]
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let ca = a.chunks_exact(8);
     let cb = b.chunks_exact(8);
@@ -91,7 +91,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Unit-normalises a vector (zero stays zero). Returns false for non-finite input.
-pub fn normalise(v: &mut [f32]) -> bool {
+pub(super) fn normalise(v: &mut [f32]) -> bool {
     if v.iter().any(|x| !x.is_finite()) {
         return false;
     }
@@ -108,7 +108,7 @@ pub fn normalise(v: &mut [f32]) -> bool {
 /// buffer holds `2 · limit` it is cut back to the best `limit` (`select_nth_unstable`)
 /// and the threshold rises to the `limit`-th similarity. Amortised O(1) per candidate;
 /// a binary heap paid two sift passes per candidate once full (5% of a 100k-item recall).
-pub struct TopK {
+pub(super) struct TopK {
     limit: usize,
     buf: Vec<(f32, ItemId, usize)>,
     /// The `limit`-th best similarity at the last cut (-inf before): anything below it
@@ -124,20 +124,20 @@ fn better(a: &(f32, ItemId, usize), b: &(f32, ItemId, usize)) -> std::cmp::Order
 
 impl TopK {
     /// An empty top-`limit`.
-    pub fn new(limit: usize) -> Self {
+    pub(super) fn new(limit: usize) -> Self {
         TopK { limit, buf: Vec::with_capacity(2 * limit), floor: f32::NEG_INFINITY }
     }
 
     /// A similarity below which no candidate can enter (-inf until `limit` were offered).
     /// It may lag the exact `limit`-th best until the next cut; see `exact_threshold`.
     #[inline]
-    pub fn threshold(&self) -> f32 {
+    pub(super) fn threshold(&self) -> f32 {
         self.floor
     }
 
     /// The exact `limit`-th best similarity kept (-inf if fewer are kept).
     #[inline]
-    pub fn exact_threshold(&mut self) -> f32 {
+    pub(super) fn exact_threshold(&mut self) -> f32 {
         if self.buf.len() > self.limit {
             self.cut();
         }
@@ -156,7 +156,7 @@ impl TopK {
 
     /// Offers a candidate.
     #[inline]
-    pub fn push(&mut self, sim: f32, id: ItemId, pos: usize) {
+    pub(super) fn push(&mut self, sim: f32, id: ItemId, pos: usize) {
         if self.limit == 0 || sim < self.floor {
             return;
         }
@@ -168,18 +168,12 @@ impl TopK {
 
     /// Candidates held (at least the number kept; `>= limit` means the top is full).
     #[inline]
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.buf.len().min(self.limit)
     }
 
-    /// True if none kept.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
     /// (similarity, id, position), best first.
-    pub fn into_sorted(mut self) -> Vec<(f32, ItemId, usize)> {
+    pub(super) fn into_sorted(mut self) -> Vec<(f32, ItemId, usize)> {
         self.buf.sort_unstable_by(better);
         self.buf.truncate(self.limit);
         self.buf
@@ -190,7 +184,7 @@ impl TopK {
 ///
 /// Compiled for the baseline and for AVX2, chosen at run time ([`crate::simd`]); the same
 /// results either way.
-pub fn flat_scan(
+pub(super) fn flat_scan(
     table: &Table,
     dim: usize,
     query: &[f32],
@@ -347,6 +341,7 @@ mod tests {
             proptest::prop_assert_eq!(m >> n, 0);
         }
     }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
         /// The baseline and AVX2 builds of the exact scan return the same hits, bit for bit.

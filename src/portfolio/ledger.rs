@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::market::{SymbolId, Ts};
 
 /// Quantities below this are treated as zero (fractional positions).
-pub const QTY_EPS: f64 = 1e-9;
+pub(crate) const QTY_EPS: f64 = 1e-9;
 
 /// One execution.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

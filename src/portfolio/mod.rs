@@ -1,9 +1,10 @@
 //! Portfolio state: cash, positions per symbol, fills, and round-trip trades.
 
-pub mod costs;
-pub mod ledger;
+mod costs;
+mod ledger;
 
 pub use costs::{CostConfig, FillQuote};
+pub(crate) use ledger::QTY_EPS;
 pub use ledger::{Fill, Trade, TradeLedger};
 
 use serde::{Deserialize, Serialize};

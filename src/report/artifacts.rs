@@ -36,7 +36,7 @@ pub enum ReportError {
 }
 
 /// Result of the reporting area.
-pub type Result<T> = std::result::Result<T, ReportError>;
+pub(super) type Result<T> = std::result::Result<T, ReportError>;
 
 /// One strategy's line in the summary.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -76,12 +76,12 @@ fn io_err(path: &Path, source: std::io::Error) -> ReportError {
 }
 
 /// A `Datetime(ns, UTC)` column.
-pub fn time_column(name: &str, ts: &[Ts]) -> Column {
+pub(super) fn time_column(name: &str, ts: &[Ts]) -> Column {
     Series::new(name.into(), ts).into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC)).into_column()
 }
 
 /// Writes `df` as Parquet to `path` (via a temporary file and a rename).
-pub fn write_parquet(path: &Path, mut df: DataFrame) -> Result<()> {
+pub(super) fn write_parquet(path: &Path, mut df: DataFrame) -> Result<()> {
     let tmp = path.with_extension("parquet.tmp");
     let file = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
     ParquetWriter::new(file).finish(&mut df).map_err(|e| parquet_err(path, e))?;
@@ -89,12 +89,12 @@ pub fn write_parquet(path: &Path, mut df: DataFrame) -> Result<()> {
 }
 
 /// Builds a frame from equal-length columns.
-pub fn frame(path: &Path, columns: Vec<Column>) -> Result<DataFrame> {
+pub(super) fn frame(path: &Path, columns: Vec<Column>) -> Result<DataFrame> {
     DataFrame::new_infer_height(columns).map_err(|e| parquet_err(path, e))
 }
 
 /// Writes text to `path` via a temporary file and a rename.
-pub fn write_text(path: &Path, text: &str) -> Result<()> {
+pub(super) fn write_text(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
     f.write_all(text.as_bytes()).map_err(|e| io_err(&tmp, e))?;

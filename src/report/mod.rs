@@ -1,9 +1,9 @@
 //! Reporting: metrics, run artifacts (Parquet/JSON) and the terminal summary.
 
-pub mod artifacts;
-pub mod json;
+mod artifacts;
+mod json;
 pub mod metrics;
 pub mod table;
 
-pub use artifacts::{RunSummary, StrategyReport, write_run};
+pub use artifacts::{GraphArtifacts, ReportError, RunSummary, StrategyReport, write_run};
 pub use metrics::{Annualisation, Metrics, compute};

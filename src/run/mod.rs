@@ -2,7 +2,7 @@
 //! the equity curve, fills and trades of one strategy ([`RunResult`]), and for the analyst
 //! graph the votes and composer weights step by step ([`VoteLog`], [`WeightLog`]).
 
-pub mod logs;
+mod logs;
 
 pub use logs::{VoteLog, WeightLog};
 

@@ -5,11 +5,11 @@
 //! (`engine::graph::GraphStrategy`) and its vote replays all plug in here, so the engine
 //! never changes when a new signal source arrives.
 
-pub mod buy_hold;
-pub mod sma_cross;
+mod buy_hold;
+mod sma_cross;
 
 pub use buy_hold::BuyAndHold;
-pub use sma_cross::SmaCross;
+pub use sma_cross::{SmaCross, SmaParams};
 
 use crate::market::{AssetClass, Bar, Bars, SymbolId, Ts};
 

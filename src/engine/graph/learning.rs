@@ -138,7 +138,7 @@ impl Learning {
 
 /// The text of an outcome memory: a sentence with the vote's rationale, so later recalls of
 /// the same setup find it.
-pub fn outcome_text(agent: &str, r: &Resolution) -> String {
+pub(super) fn outcome_text(agent: &str, r: &Resolution) -> String {
     format!(
         "{} {} {} ({}) {} {:+.3}% over {} bars: {}",
         agent,
@@ -153,7 +153,7 @@ pub fn outcome_text(agent: &str, r: &Resolution) -> String {
 }
 
 /// Writes `agent`'s outcome memories and reinforces the memories its votes used.
-pub fn record(store: &MemoryStore, agent: &str, outcomes: &[Resolution]) -> Result<(), MemoryError> {
+pub(super) fn record(store: &MemoryStore, agent: &str, outcomes: &[Resolution]) -> Result<(), MemoryError> {
     for r in outcomes {
         let item = NewItem::new(r.ts, agent, &r.symbol_name, Kind::Outcome, outcome_text(agent, r))
             .with_vector(r.state.clone())

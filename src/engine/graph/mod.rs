@@ -22,10 +22,10 @@
 //! logs are shared run types (`crate::run`).
 
 mod actors;
-pub mod error;
-pub mod learning;
+mod error;
+mod learning;
 mod news;
-pub mod replay;
+mod replay;
 
 pub use error::GraphError;
 pub use learning::{Learning, Resolution};

@@ -15,7 +15,7 @@ use tantivy::tokenizer::{Language, RawTokenizer, Stemmer, TextAnalyzer, Token, T
 /// synthetic items: tantivy's own `en_stem` indexed 118–146k docs/s on one thread; handing
 /// tantivy pre-tokenized text was slower still (it round-trips tokens through JSON). See
 /// benches/memory_insert.rs for the whole insert path.
-pub struct Analyzer {
+pub(crate) struct Analyzer {
     stemmer: TextAnalyzer,
     /// Lower-cased word -> (stem, the stem's [`term_key`]).
     cache: FxHashMap<Box<str>, (Box<str>, u64)>,
@@ -40,12 +40,12 @@ impl Default for Analyzer {
 
 impl Analyzer {
     /// Calls `f(stem, from, to)` for each word of `text`, in order.
-    pub fn each_term(&mut self, text: &str, mut f: impl FnMut(&str, usize, usize)) {
+    pub(crate) fn each_term(&mut self, text: &str, mut f: impl FnMut(&str, usize, usize)) {
         self.each_keyed_term(text, |stem, _, from, to| f(stem, from, to));
     }
 
     /// Calls `f(stem, term_key(stem), from, to)` for each word of `text`, in order.
-    pub fn each_keyed_term(&mut self, text: &str, mut f: impl FnMut(&str, u64, usize, usize)) {
+    pub(crate) fn each_keyed_term(&mut self, text: &str, mut f: impl FnMut(&str, u64, usize, usize)) {
         let bytes = text.as_bytes();
         let ascii = text.is_ascii();
         let mut i = 0;
@@ -96,8 +96,9 @@ impl Analyzer {
         }
     }
 
-    /// The tokens of `text` (stemmed terms with positions and offsets), for tantivy.
-    pub fn tokens(&mut self, text: &str) -> Vec<Token> {
+    /// The tokens of `text` (stemmed terms with positions and offsets), for tests.
+    #[cfg(test)]
+    pub(crate) fn tokens(&mut self, text: &str) -> Vec<Token> {
         let mut out: Vec<Token> = Vec::new();
         self.each_term(text, |stem, from, to| {
             let position = out.len();
@@ -107,7 +108,7 @@ impl Analyzer {
     }
 
     /// Term keys with frequencies (sorted by key) and the token count, for tail postings.
-    pub fn term_keys(&mut self, text: &str) -> (Vec<(u64, u32)>, u32) {
+    pub(crate) fn term_keys(&mut self, text: &str) -> (Vec<(u64, u32)>, u32) {
         let mut keys: Vec<u64> = Vec::with_capacity(16);
         self.each_keyed_term(text, |_, key, _, _| keys.push(key));
         let len = keys.len() as u32;
@@ -123,7 +124,7 @@ impl Analyzer {
     }
 
     /// Distinct stemmed terms of a query text, in order of first appearance.
-    pub fn query_terms(&mut self, text: &str) -> Vec<String> {
+    pub(crate) fn query_terms(&mut self, text: &str) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         self.each_term(text, |stem, _, _| {
             if !out.iter().any(|t| t == stem) {
@@ -139,20 +140,20 @@ impl Analyzer {
 /// Its tokens live in a buffer reused from text to text (strings included): a fresh
 /// `Vec<Token>` and a `String` per token were ~3% of inserting.
 #[derive(Clone, Default)]
-pub struct QuorumTokenizer {
+pub(crate) struct QuorumTokenizer {
     analyzer: Analyzer,
     buf: Vec<Token>,
 }
 
 impl QuorumTokenizer {
     /// A tokenizer sharing `analyzer`'s stem cache.
-    pub fn new(analyzer: &Analyzer) -> Self {
+    pub(crate) fn new(analyzer: &Analyzer) -> Self {
         QuorumTokenizer { analyzer: analyzer.clone(), buf: Vec::new() }
     }
 }
 
 /// The tokens of one text, handed out one by one.
-pub struct VecTokenStream<'a> {
+pub(crate) struct VecTokenStream<'a> {
     tokens: &'a mut [Token],
     next: usize,
 }
@@ -194,7 +195,7 @@ impl Tokenizer for QuorumTokenizer {
 
 /// The 64-bit key of a term in tail postings.
 #[inline]
-pub fn term_key(term: &str) -> u64 {
+pub(crate) fn term_key(term: &str) -> u64 {
     let mut h = FxHasher::default();
     h.write(term.as_bytes());
     h.finish()

@@ -19,7 +19,7 @@ use crate::memory::item::{ItemId, Kind};
 
 /// Schema fields.
 #[derive(Debug, Clone, Copy)]
-pub struct Fields {
+pub(crate) struct Fields {
     pub id: Field,
     pub time: Field,
     pub agent: Field,
@@ -50,7 +50,7 @@ fn schema() -> (Schema, Fields) {
 const INDEX_THREADS: usize = 2;
 
 /// The tantivy index and its writer.
-pub struct TextIndex {
+pub(crate) struct TextIndex {
     pub index: Index,
     /// The RAM directory behind `index` (shared), for checkpoints.
     pub ram: RamDirectory,
@@ -62,7 +62,7 @@ pub struct TextIndex {
 
 impl TextIndex {
     /// A new empty index in RAM whose text field is analysed by `analyzer`.
-    pub fn new(analyzer: &Analyzer) -> Result<Self> {
+    pub(crate) fn new(analyzer: &Analyzer) -> Result<Self> {
         let (schema, fields) = schema();
         let ram = RamDirectory::create();
         let index = Index::create(ram.clone(), schema, Default::default())?;
@@ -71,7 +71,7 @@ impl TextIndex {
 
     /// Opens the index held in `ram` (e.g. loaded from a checkpoint); its schema must be
     /// this version's.
-    pub fn open_existing(ram: RamDirectory, analyzer: &Analyzer) -> Result<Self> {
+    pub(crate) fn open_existing(ram: RamDirectory, analyzer: &Analyzer) -> Result<Self> {
         let index = Index::open(ram.clone())?;
         let (expected, fields) = schema();
         if index.schema() != expected {
@@ -90,7 +90,15 @@ impl TextIndex {
     }
 
     /// Builds the index document of an item.
-    pub fn doc(&self, id: ItemId, time: Ts, agent: &str, symbol: &str, kind: Kind, text: &str) -> TantivyDocument {
+    pub(crate) fn doc(
+        &self,
+        id: ItemId,
+        time: Ts,
+        agent: &str,
+        symbol: &str,
+        kind: Kind,
+        text: &str,
+    ) -> TantivyDocument {
         let f = self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_u64(f.id, id);
@@ -104,7 +112,7 @@ impl TextIndex {
 
     /// Queues documents for the next commit in hand-overs of up to 512 (one wake-up per
     /// batch instead of one per document; batches still spread over both indexing threads).
-    pub fn add_all(&mut self, docs: Vec<TantivyDocument>) -> Result<()> {
+    pub(crate) fn add_all(&mut self, docs: Vec<TantivyDocument>) -> Result<()> {
         let mut it = docs.into_iter().peekable();
         while it.peek().is_some() {
             let batch: Vec<_> = it.by_ref().take(512).map(tantivy::indexer::UserOperation::Add).collect();
@@ -114,13 +122,22 @@ impl TextIndex {
     }
 
     /// Queues the deletion of every document (applied at the next commit).
-    pub fn clear(&mut self) -> Result<()> {
+    pub(crate) fn clear(&mut self) -> Result<()> {
         self.writer.delete_all_documents()?;
         Ok(())
     }
 
-    /// Queues one document for the next commit.
-    pub fn add(&mut self, id: ItemId, time: Ts, agent: &str, symbol: &str, kind: Kind, text: &str) -> Result<()> {
+    /// Queues one document for the next commit (tests; the store hands over in batches).
+    #[cfg(test)]
+    pub(crate) fn add(
+        &mut self,
+        id: ItemId,
+        time: Ts,
+        agent: &str,
+        symbol: &str,
+        kind: Kind,
+        text: &str,
+    ) -> Result<()> {
         let d = self.doc(id, time, agent, symbol, kind, text);
         self.writer.add_document(d)?;
         Ok(())
@@ -134,7 +151,7 @@ impl TextIndex {
     /// 50% while merges ran and left the segment count to thread timing; this way the cost
     /// sits in the commit that causes it, each document is merged O(log n) times and the
     /// searcher holds O(log n) segments.
-    pub fn commit(&mut self) -> Result<Committed> {
+    pub(crate) fn commit(&mut self) -> Result<Committed> {
         self.writer.commit()?;
         loop {
             let metas = self.index.searchable_segment_metas()?;
@@ -160,7 +177,7 @@ impl TextIndex {
     }
 
     /// The searcher of the last commit.
-    pub fn searcher(&self) -> Committed {
+    pub(crate) fn searcher(&self) -> Committed {
         self.current.clone()
     }
 }
@@ -168,7 +185,7 @@ impl TextIndex {
 /// One committed segment's columns and cached term and filter sets, built once per segment
 /// (not per query: opening a fast-field column and walking an agent's postings cost more
 /// Reads every committed document's id (for checkpoint consistency checks).
-pub fn committed_ids(searcher: &Searcher) -> Result<Vec<ItemId>> {
+pub(crate) fn committed_ids(searcher: &Searcher) -> Result<Vec<ItemId>> {
     let mut ids = Vec::new();
     for seg in searcher.segment_readers() {
         let col = seg.fast_fields().u64("id")?.first_or_default_col(0);

@@ -16,14 +16,14 @@
 //! until compaction (at a publish, once dead slots outnumber live items and number at
 //! least 1,024; see `store`) rebuilds the index from the live items.
 
-pub mod analyzer;
-pub mod index;
-pub mod postings;
-pub mod search;
-pub mod tail;
+pub(super) mod analyzer;
+pub(super) mod index;
+pub(super) mod postings;
+pub(super) mod search;
+pub(super) mod tail;
 
-pub use analyzer::{Analyzer, QuorumTokenizer, term_key};
-pub use index::{Fields, TextIndex, committed_ids};
-pub use postings::Committed;
-pub use search::{Stats, TextFilter, TextView};
-pub use tail::{TailBatch, TailDoc};
+pub(super) use analyzer::Analyzer;
+pub(super) use index::{Fields, TextIndex, committed_ids};
+pub(super) use postings::Committed;
+pub(super) use search::{TextFilter, TextView};
+pub(super) use tail::{TailBatch, TailDoc};

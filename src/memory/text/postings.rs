@@ -21,7 +21,7 @@ use super::index::Fields;
 use crate::memory::error::{MemoryError, Result};
 
 /// than the query terms' postings did).
-pub struct SegInfo {
+pub(crate) struct SegInfo {
     id: tantivy::index::SegmentId,
     pub(super) max_doc: usize,
     pub(super) ids: Arc<dyn ColumnValues<u64>>,
@@ -292,14 +292,14 @@ pub(super) fn io_err(e: std::io::Error) -> MemoryError {
 
 /// A searcher of one commit with its segments' [`SegInfo`] (in the searcher's order).
 #[derive(Clone)]
-pub struct Committed {
+pub(crate) struct Committed {
     pub searcher: Searcher,
     pub(super) segs: Arc<[Arc<SegInfo>]>,
 }
 
 impl Committed {
     /// Wraps `searcher`, reusing `prev`'s info for segments it already held.
-    pub fn new(searcher: Searcher, fields: Fields, prev: Option<&Committed>) -> Result<Self> {
+    pub(crate) fn new(searcher: Searcher, fields: Fields, prev: Option<&Committed>) -> Result<Self> {
         let segs = searcher
             .segment_readers()
             .iter()

@@ -33,7 +33,7 @@ use crate::memory::vector::TopK;
 
 /// Immutable filters a text search runs inside the index.
 #[derive(Debug, Clone, Default)]
-pub struct TextFilter<'a> {
+pub(crate) struct TextFilter<'a> {
     pub agent: Option<&'a str>,
     pub symbol: Option<&'a str>,
     /// The same agent and symbol as interned ids (for the tail).
@@ -45,7 +45,7 @@ pub struct TextFilter<'a> {
 }
 
 /// BM25 statistics of the committed index (or of the tail alone before the first commit).
-pub struct Stats {
+pub(crate) struct Stats {
     pub docs: u64,
     pub avg_len: f32,
 }
@@ -120,7 +120,7 @@ const MAX_LEVELS: usize = 4;
 const SINGLES_BUCKETED_BELOW: usize = 8;
 
 /// Read-only text search over a committed searcher and a tail.
-pub struct TextView<'a> {
+pub(crate) struct TextView<'a> {
     pub fields: Fields,
     pub committed: &'a Committed,
     pub tail: &'a [Arc<TailBatch>],
@@ -130,7 +130,7 @@ pub struct TextView<'a> {
 
 impl TextView<'_> {
     /// BM25 statistics: the committed index's, or the tail's own before the first commit.
-    pub fn stats(&self) -> Result<Stats> {
+    pub(crate) fn stats(&self) -> Result<Stats> {
         let searcher = &self.committed.searcher;
         let docs = searcher.total_num_docs()?;
         if docs > 0 {
@@ -186,7 +186,7 @@ impl TextView<'_> {
     ///
     /// Compiled twice, for the baseline x86-64 and with AVX2 and POPCNT (bitset counting and
     /// ranks), chosen at run time ([`crate::simd`]); the results are the same.
-    pub fn search_committed(
+    pub(crate) fn search_committed(
         &self,
         terms: &[String],
         filter: &TextFilter<'_>,

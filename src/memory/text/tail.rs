@@ -23,7 +23,7 @@ use crate::memory::vector::TopK;
 
 /// One tail document: the filter columns and the term frequencies of one item.
 #[derive(Debug, Clone)]
-pub struct TailDoc {
+pub(crate) struct TailDoc {
     pub id: ItemId,
     pub time: Ts,
     pub agent: u16,
@@ -37,7 +37,7 @@ pub struct TailDoc {
 
 /// An immutable batch of tail documents with its inverted lists.
 #[derive(Debug, Clone, Default)]
-pub struct TailBatch {
+pub(crate) struct TailBatch {
     pub docs: Vec<TailDoc>,
     /// Postings by `term_key`: (document index, term frequency).
     pub postings: FxHashMap<u64, Vec<(u32, u32)>>,
@@ -45,7 +45,7 @@ pub struct TailBatch {
 
 impl TailBatch {
     /// Adds a document with its term frequencies (by `term_key`).
-    pub fn push(&mut self, doc: TailDoc, terms: &[(u64, u32)]) {
+    pub(crate) fn push(&mut self, doc: TailDoc, terms: &[(u64, u32)]) {
         let idx = self.docs.len() as u32;
         for (t, tf) in terms {
             self.postings.entry(*t).or_default().push((idx, *tf));
@@ -56,7 +56,7 @@ impl TailBatch {
     /// Appends `batch` to `tail`, then merges trailing batches while the last is at least
     /// half the size of the one before (a binary counter): O(log n) batches, each document
     /// copied O(log n) times. Merging everything every few publishes was quadratic.
-    pub fn push_into(tail: &mut Vec<Arc<TailBatch>>, batch: TailBatch) {
+    pub(crate) fn push_into(tail: &mut Vec<Arc<TailBatch>>, batch: TailBatch) {
         tail.push(Arc::new(batch));
         while tail.len() >= 2 {
             let n = tail.len();
@@ -70,7 +70,7 @@ impl TailBatch {
     }
 
     /// Merges batches into one, preserving document order.
-    pub fn merge(batches: &[Arc<TailBatch>]) -> TailBatch {
+    pub(crate) fn merge(batches: &[Arc<TailBatch>]) -> TailBatch {
         let mut out = TailBatch::default();
         for b in batches {
             let base = out.docs.len() as u32;
@@ -94,7 +94,7 @@ impl TailBatch {
 impl TextView<'_> {
     /// The top `limit` tail documents by BM25 among those passing `filter` and `keep`, as
     /// (score, id), scored against the committed statistics.
-    pub fn search_tail(
+    pub(crate) fn search_tail(
         &self,
         terms: &[String],
         filter: &TextFilter<'_>,

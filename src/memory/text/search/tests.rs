@@ -5,8 +5,8 @@ use tantivy::query::Bm25Weight;
 
 use super::{TextFilter, TextView};
 use crate::memory::item::{ItemId, Kind};
-use crate::memory::ivf::SplitMix64;
 use crate::memory::text::{Analyzer, TextIndex};
+use crate::rng::SplitMix64;
 
 /// The committed search prunes by term-count layers; it must return exactly what
 /// scoring every matching document gives (scores, order, ties by id), on several
