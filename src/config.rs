@@ -29,14 +29,23 @@ pub enum ConfigError {
     /// The file cannot be read.
     #[error("{path}: cannot read config")]
     Io {
+        /// The config file.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
     /// The file is not valid TOML for this schema (unknown key, wrong type, unparsable
     /// time, ...); `key` is the path of the table or value where it failed.
     #[error("{path}: {key}: {message}")]
-    Parse { path: PathBuf, key: String, message: String },
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// Path of the failing table or value (e.g. `data.from`), or `(document)`.
+        key: String,
+        /// The TOML parser's message (with the line).
+        message: String,
+    },
     /// A value is out of range.
     #[error(transparent)]
     Invalid(#[from] InvalidValue),
@@ -62,17 +71,25 @@ pub enum StrategyName {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
+    /// A bar file (.csv or .parquet) or a folder of them; relative to the working directory.
     pub path: PathBuf,
+    /// Keep only these symbols; empty keeps all (CLI `--symbols`).
     pub symbols: Vec<String>,
     /// Start, inclusive (a date: that UTC day's midnight).
     pub from: Option<TimeBound>,
     /// End, exclusive (a date: the whole UTC day included).
     pub to: Option<TimeBound>,
+    /// Time-of-day filter: regular session for equities, or every bar.
     pub session: SessionMode,
+    /// Resample to this coarser timeframe (e.g. `5m`); `None` keeps the source's.
     pub resample: Option<Timeframe>,
+    /// Stop at the first bad row, or skip bad rows and count them by reason.
     pub on_bad_row: BadRowPolicy,
+    /// Folder of Lean factor files (`<symbol>.csv`) whose split factors back-adjust bars.
     pub factor_files: Option<PathBuf>,
+    /// Explicit splits, applied to bars before each ex-date (prices / ratio, volume × ratio).
     pub splits: Vec<Split>,
+    /// Quote suffixes that mark a symbol as crypto (24/7, 365 days a year), e.g. `USDT`.
     pub crypto_quotes: Vec<String>,
 }
 
@@ -97,7 +114,9 @@ impl Default for DataConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct StrategyConfig {
+    /// Which strategy the backtest runs (`graph`, `sma-cross`, `buy-and-hold`).
     pub name: StrategyName,
+    /// Windows of the SMA crossover (`[strategy.sma_cross]`).
     pub sma_cross: SmaParams,
 }
 
@@ -160,14 +179,23 @@ impl Default for OutputConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// `[data]`: what bars to load and how.
     pub data: DataConfig,
+    /// `[portfolio]`: starting cash, position and gross limits, shorting, end-of-day flattening.
     pub portfolio: PortfolioConfig,
+    /// `[costs]`: commission, slippage, impact and participation limits.
     pub costs: CostConfig,
+    /// `[strategy]`: which strategy and its parameters.
     pub strategy: StrategyConfig,
+    /// `[metrics]`: risk-free rate and periods per year.
     pub metrics: MetricsConfig,
+    /// `[output]`: the run folder.
     pub output: OutputConfig,
+    /// `[memory]`: parameters of the shared memory store.
     pub memory: MemoryParams,
+    /// `[graph]`: the analyst graph (profiles, news, learning threshold, warm-up).
     pub graph: GraphConfig,
+    /// `[composer]`: how analyst votes are weighted into targets.
     pub composer: ComposerConfig,
 }
 

@@ -21,7 +21,7 @@
 // No unsafe code, except calls of functions compiled for AVX2/POPCNT after checking that
 // the CPU has them (`simd`; each such call is marked `#[allow(unsafe_code)]`).
 #![deny(unsafe_code)]
-#![warn(unreachable_pub)]
+#![warn(unreachable_pub, missing_docs)]
 
 pub mod agents;
 pub mod broker;

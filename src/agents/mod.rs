@@ -66,8 +66,11 @@ impl<'a> Extras<'a> {
 /// What an analyst sees of one closed bar.
 #[derive(Debug, Clone)]
 pub struct Perception<'a> {
+    /// Symbol name, e.g. `SPY` (the memory's symbol).
     pub symbol: &'a str,
+    /// Dense symbol id: index into the run's symbol list.
     pub sym: SymbolId,
+    /// The bar and its streaming features, computed once per bar by the engine.
     pub features: &'a Features,
     /// The bar's extra data columns.
     pub extras: Extras<'a>,
@@ -79,8 +82,11 @@ pub struct Perception<'a> {
 /// vote is held before it is judged, and how many memories a recall asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Core {
+    /// Analyst name from the profile; also its memory agent name.
     pub name: String,
+    /// Bars a vote is held before it is judged (profile `horizon`).
     pub horizon: usize,
+    /// Memories a recall asks for, top-k (profile `recall_k`).
     pub recall_k: usize,
 }
 
@@ -136,11 +142,13 @@ impl<T: Clone> PerSymbol<T> {
 /// A recall an analyst asks for before deciding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecallSpec {
+    /// Query text for BM25, searched together with the bar's market-state vector.
     pub text: String,
     /// Restrict to this analyst's own memories.
     pub own_only: bool,
     /// Restrict to one kind (e.g. outcomes of earlier votes).
     pub kind: Option<Kind>,
+    /// Memories to return (top-k).
     pub k: usize,
 }
 
@@ -151,8 +159,11 @@ pub struct Proposal {
     pub direction: f64,
     /// In [0, 1].
     pub confidence: f64,
+    /// Why, in plain words (carried into the vote).
     pub rationale: String,
+    /// Memories to insert into the shared store (visible from the next step).
     pub writes: Vec<NewItem>,
+    /// A recall to run before `decide`; `None` decides on the proposal alone.
     pub recall: Option<RecallSpec>,
 }
 
@@ -166,12 +177,17 @@ impl Proposal {
 /// A recalled memory as an analyst uses it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recalled {
+    /// Id of the memory item.
     pub id: ItemId,
+    /// Recall score: w_rel·relevance + w_rec·recency + w_imp·importance/100.
     pub score: f64,
+    /// What the memory is (observation, pattern, outcome, ...).
     pub kind: Kind,
+    /// Name of the analyst that wrote it.
     pub agent: String,
     /// The realised (direction-signed) return of an outcome memory.
     pub outcome: Option<f64>,
+    /// The memory's text.
     pub text: Arc<str>,
 }
 
@@ -180,6 +196,7 @@ pub struct Recalled {
 pub struct Vote {
     /// Bar start of the step the vote was made at (after its close).
     pub ts: Ts,
+    /// Dense symbol id of the symbol voted on.
     pub symbol: SymbolId,
     /// Index of the analyst in the run's roster.
     pub agent: usize,
@@ -187,6 +204,7 @@ pub struct Vote {
     pub direction: f64,
     /// In [0, 1].
     pub confidence: f64,
+    /// Why, in plain words (stored in `votes.parquet`).
     pub rationale: String,
     /// Ids of the memories that shaped the vote.
     pub memory_ids: Vec<ItemId>,
@@ -200,7 +218,9 @@ pub struct Decision {
     pub direction: f64,
     /// In [0, 1].
     pub confidence: f64,
+    /// Why, in plain words.
     pub rationale: String,
+    /// Ids of the recalled memories that shaped it (reinforced by the vote's outcome).
     pub memory_ids: Vec<ItemId>,
 }
 

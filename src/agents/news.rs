@@ -20,10 +20,13 @@ use crate::market::time::parse_rfc3339;
 /// One headline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Headline {
+    /// Publication time, nanoseconds since the Unix epoch (the file's `timestamp`).
     pub ts: Ts,
     /// Lower-case tickers.
     pub tickers: Vec<String>,
+    /// Publisher, as in the file's `source` column.
     pub source: String,
+    /// The headline, trimmed.
     pub text: String,
     /// Lexicon score in (-1, 1).
     pub score: f64,
@@ -177,10 +180,22 @@ pub fn score(text: &str) -> f64 {
 pub enum NewsError {
     /// The file cannot be read or parsed as CSV.
     #[error("{path}: {message}")]
-    File { path: String, message: String },
+    File {
+        /// The news file, as displayed.
+        path: String,
+        /// What went wrong (missing file or column, CSV error).
+        message: String,
+    },
     /// A row is bad.
     #[error("{path}: line {line}: {message}")]
-    Row { path: String, line: usize, message: String },
+    Row {
+        /// The news file, as displayed.
+        path: String,
+        /// The CSV line, 1-based, the header being line 1.
+        line: usize,
+        /// What is wrong with the row, naming the field.
+        message: String,
+    },
 }
 
 /// Loads a news file, sorted by time (stable).

@@ -26,16 +26,30 @@ pub enum ProfileError {
     /// The folder or a file cannot be read.
     #[error("{path}: cannot read: {source}")]
     Io {
+        /// The folder or profile file that could not be read.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
     /// A file is not a valid profile (unknown key, wrong type, bad value).
     #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The profile file.
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        message: String,
+    },
     /// Two profiles share a name.
     #[error("{path}: analyst name `{name}` is already used by {other}")]
-    Duplicate { path: PathBuf, name: String, other: PathBuf },
+    Duplicate {
+        /// The profile file read second.
+        path: PathBuf,
+        /// The shared analyst name.
+        name: String,
+        /// The profile file that already has the name.
+        other: PathBuf,
+    },
     /// No enabled profile (or no profile named by `--only`).
     #[error("{0}")]
     NoneSelected(String),
@@ -68,14 +82,21 @@ struct ProfileFile {
 /// A loaded profile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
+    /// The profile file it was loaded from.
     pub path: PathBuf,
+    /// Analyst name: unique, letters, digits, `_` or `-`; also its memory agent name.
     pub name: String,
     /// A kind of the [`Registry`] the profile is built with.
     pub kind: String,
+    /// False skips the analyst unless it is chosen with `--only` (default true).
     pub enabled: bool,
+    /// Bars a vote is held before it is judged, in 1..=10000.
     pub horizon: usize,
+    /// Memories recalled per decision that recalls, in 1..=100 (default 6).
     pub recall_k: usize,
+    /// Free text describing the analyst (not used by the engine).
     pub description: Option<String>,
+    /// The kind's own `[params]` table, parsed by [`Profile::params`].
     pub params: toml::Table,
 }
 

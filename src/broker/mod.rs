@@ -11,7 +11,9 @@ use crate::portfolio::Fill;
 /// A working order: buy (positive) or sell (negative) `qty` units of `symbol`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Order {
+    /// Dense symbol id of the instrument.
     pub symbol: SymbolId,
+    /// Units to trade (shares, or coins for crypto): > 0 buys, < 0 sells, 0 cancels.
     pub qty: f64,
     /// The step at whose close the order was decided.
     pub decided_at: Ts,

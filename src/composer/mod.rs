@@ -46,6 +46,7 @@ pub enum ComposerMode {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ComposerConfig {
+    /// `composed` (Beta-posterior weights with floor and cap) or `equal` (1/n each).
     pub mode: ComposerMode,
     /// Beta prior pseudo-wins α.
     pub prior_wins: f64,
@@ -98,11 +99,15 @@ impl ComposerConfig {
 /// One analyst's weight at one step, with what it was computed from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AgentWeight {
+    /// Index of the analyst in the run's roster.
     pub agent: usize,
+    /// Normalised weight in [0, 1]; the analysts' weights at a step sum to 1.
     pub weight: f64,
     /// Posterior win rate.
     pub win_rate: f64,
+    /// Decayed count of winning outcomes (half-life `memory.outcome_half_life_hours`).
     pub wins: f64,
+    /// Decayed count of losing outcomes (half-life `memory.outcome_half_life_hours`).
     pub losses: f64,
 }
 
@@ -137,7 +142,9 @@ pub fn cap_weights(w: &mut [f64], cap: f64) {
 /// Composer state: the signal held per symbol.
 #[derive(Debug, Clone)]
 pub struct Composer {
+    /// The `[composer]` settings.
     pub cfg: ComposerConfig,
+    /// Analyst names in roster order (the index of a vote's `agent`).
     pub agents: Vec<String>,
     held: Vec<f64>,
     n_symbols: usize,

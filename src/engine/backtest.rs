@@ -31,7 +31,9 @@ use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
 /// Everything the loop needs besides bars and strategy.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EngineConfig {
+    /// `[portfolio]`: starting cash, position and gross limits, shorting, flattening.
     pub portfolio: PortfolioConfig,
+    /// `[costs]`: commission, slippage, impact and participation limits.
     pub costs: CostConfig,
     /// Warm-up: before this time the strategy runs (and learns) but nothing trades; its
     /// standing targets take effect at the first step at or after it.

@@ -57,13 +57,30 @@ pub enum RunError {
     #[error(
         "{dir}: the memory was published up to {memory_until}, after the first bar {first_bar}; a checkpoint can only warm a later period"
     )]
-    MemoryAfterData { dir: PathBuf, memory_until: String, first_bar: String },
+    MemoryAfterData {
+        /// The checkpoint folder (`graph.memory_from`).
+        dir: PathBuf,
+        /// The checkpoint's last publish time, RFC 3339.
+        memory_until: String,
+        /// The run's first bar start, RFC 3339.
+        first_bar: String,
+    },
     /// The warm-up ends after the last bar: nothing would be reported.
     #[error("graph.warmup_until {warmup} is after the last bar {last_bar}: nothing would be reported")]
-    WarmupAfterData { warmup: String, last_bar: String },
+    WarmupAfterData {
+        /// `graph.warmup_until`, RFC 3339.
+        warmup: String,
+        /// The last bar's start, RFC 3339.
+        last_bar: String,
+    },
     /// A run thread panicked (a bug); the message names the run.
     #[error("the {what} run stopped with a panic: {message}")]
-    Panicked { what: String, message: String },
+    Panicked {
+        /// Which run, e.g. `buy-and-hold`, `equal-weight` or `alone:<analyst>`.
+        what: String,
+        /// The panic message.
+        message: String,
+    },
 }
 
 /// The message of a panic payload (a `&str` or `String`, as `panic!` makes them).
@@ -77,15 +94,19 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 /// What a backtest returns to its caller.
 #[derive(Debug)]
 pub struct BacktestOutput {
+    /// The content of the run's `summary.json`.
     pub summary: RunSummary,
     /// The strategy under test.
     pub run: RunResult,
     /// Graph baselines (composed/equal-weight, each analyst alone), empty otherwise.
     pub baselines: Vec<RunResult>,
+    /// Equal-weight buy-and-hold of the same symbols, with the same costs.
     pub benchmark: RunResult,
+    /// The run folder the artifacts were written to (`output.dir`).
     pub out_dir: PathBuf,
     /// The graph's votes and weights (graph runs only).
     pub votes: Option<Arc<VoteLog>>,
+    /// The composer's memory-based weights per step (graph runs only).
     pub weights: Option<Arc<WeightLog>>,
 }
 

@@ -133,6 +133,7 @@ impl Window {
 /// Feature values of one symbol after its latest bar.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Features {
+    /// The bar the features are computed after (start time, OHLCV).
     pub bar: Bar,
     /// Bars seen for this symbol.
     pub count: usize,
@@ -140,20 +141,33 @@ pub struct Features {
     pub ret1: f64,
     /// Stdev of 1-bar log returns over 30 bars.
     pub sigma: f64,
+    /// Stdev of 1-bar log returns over 10 bars (0 with fewer than two returns).
     pub sigma_short: f64,
+    /// Stdev of 1-bar log returns over 60 bars (0 with fewer than two returns).
     pub sigma_long: f64,
+    /// ATR(14) in price units; max(high − low, close·1e-4) while the ATR is 0.
     pub atr: f64,
+    /// RSI(14) in [0, 100] (Wilder).
     pub rsi: f64,
+    /// Money Flow Index(14) in [0, 100].
     pub mfi: f64,
+    /// EMA(10) of closes.
     pub ema_fast: f64,
+    /// EMA(30) of closes.
     pub ema_slow: f64,
+    /// EMA(20) of closes.
     pub ema20: f64,
+    /// VWAP of (high + low + close) / 3 over the day so far, reset at New York midnight.
     pub vwap: f64,
+    /// Bar volume / mean volume of the previous 30 bars (1 with no history).
     pub rel_volume: f64,
+    /// Mean volume of the previous 30 bars, this bar excluded (0 on the first bar).
     pub mean_volume: f64,
-    /// Log-return over the last 5 and 20 bars.
+    /// Log return over the last 5 bars.
     pub ret5: f64,
+    /// Log return over the last 20 bars.
     pub ret20: f64,
+    /// The market-state vector (table in the module docs), entries clipped to [-5, 5].
     pub state: [f32; STATE_DIM],
 }
 

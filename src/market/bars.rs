@@ -15,18 +15,26 @@ pub type SymbolId = u32;
 /// One bar, by value. `ts` is the bar's start.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bar {
+    /// Bar start, nanoseconds since the Unix epoch (UTC).
     pub ts: Ts,
+    /// Interned symbol id: index into `Bars::symbols`.
     pub symbol: SymbolId,
+    /// Opening price of the bar.
     pub open: f64,
+    /// Highest price of the bar.
     pub high: f64,
+    /// Lowest price of the bar.
     pub low: f64,
+    /// Closing price of the bar.
     pub close: f64,
+    /// Volume traded: shares; for crypto, quote currency when `costs.crypto_volume_in_quote`.
     pub volume: f64,
 }
 
 /// An extra numeric column carried along with the bars (e.g. option-flow `net_gamma`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExtraColumn {
+    /// Column name as in the data file (e.g. `net_gamma`).
     pub name: String,
     /// One value per bar; NaN where the source had none.
     pub values: Vec<f64>,
@@ -37,13 +45,21 @@ pub struct ExtraColumn {
 pub struct Bars {
     /// Symbol names; the id of a symbol is its index here. Sorted alphabetically.
     pub symbols: Vec<String>,
+    /// Bar start per row, nanoseconds since the Unix epoch (UTC).
     pub ts: Vec<Ts>,
+    /// Symbol id per row (index into `symbols`).
     pub sym: Vec<SymbolId>,
+    /// Opening price per row.
     pub open: Vec<f64>,
+    /// High per row.
     pub high: Vec<f64>,
+    /// Low per row.
     pub low: Vec<f64>,
+    /// Close per row.
     pub close: Vec<f64>,
+    /// Volume per row, in the units of [`Bar::volume`].
     pub volume: Vec<f64>,
+    /// Extra numeric columns beyond OHLCV, row-aligned with the others.
     pub extra: Vec<ExtraColumn>,
 }
 

@@ -29,25 +29,73 @@ impl fmt::Display for RowLoc {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowProblem {
     /// A required field is empty or null.
-    Missing { field: &'static str },
+    Missing {
+        /// Name of the empty column.
+        field: &'static str,
+    },
     /// The timestamp is not RFC 3339 with an offset.
-    BadTimestamp { value: String },
+    BadTimestamp {
+        /// The text found in the `timestamp` field.
+        value: String,
+    },
     /// A numeric field does not parse as a number.
-    BadNumber { field: &'static str, value: String },
+    BadNumber {
+        /// Name of the column that failed to parse.
+        field: &'static str,
+        /// The text found in that field.
+        value: String,
+    },
     /// A price or volume is NaN or infinite.
-    NonFinite { field: &'static str, value: f64 },
+    NonFinite {
+        /// Name of the price or volume column.
+        field: &'static str,
+        /// The NaN or infinite value read.
+        value: f64,
+    },
     /// A price is zero or negative.
-    NonPositivePrice { field: &'static str, value: f64 },
+    NonPositivePrice {
+        /// Name of the price column (open, high, low or close).
+        field: &'static str,
+        /// The price read, ≤ 0.
+        value: f64,
+    },
     /// The high is below the low.
-    HighBelowLow { high: f64, low: f64 },
+    HighBelowLow {
+        /// The row's high price.
+        high: f64,
+        /// The row's low price, above the high.
+        low: f64,
+    },
     /// Open or close lies outside [low, high].
-    OutsideRange { field: &'static str, value: f64, low: f64, high: f64 },
+    OutsideRange {
+        /// Which price is out of range: `open` or `close`.
+        field: &'static str,
+        /// That price.
+        value: f64,
+        /// The row's low price.
+        low: f64,
+        /// The row's high price.
+        high: f64,
+    },
     /// Volume below zero.
-    NegativeVolume { value: f64 },
+    NegativeVolume {
+        /// The volume read, < 0.
+        value: f64,
+    },
     /// A second row with the same (timestamp, symbol).
-    Duplicate { symbol: String, timestamp: String },
+    Duplicate {
+        /// The symbol (with the other file's name when the first copy came from another file).
+        symbol: String,
+        /// The bar time shared by both rows, RFC 3339 in UTC.
+        timestamp: String,
+    },
     /// A row whose timestamp is earlier than the row before it.
-    OutOfOrder { timestamp: String, previous: String },
+    OutOfOrder {
+        /// This row's time, RFC 3339 in UTC.
+        timestamp: String,
+        /// The previous row's (later) time, RFC 3339 in UTC.
+        previous: String,
+    },
 }
 
 impl RowProblem {
@@ -111,36 +159,84 @@ pub enum DataError {
     /// The path cannot be opened or read.
     #[error("{path}: cannot read")]
     Io {
+        /// The file or folder that could not be read.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
     /// A folder holds no CSV or Parquet file.
     #[error("{path}: no .csv or .parquet files in this folder")]
-    NoFiles { path: PathBuf },
+    NoFiles {
+        /// The folder searched.
+        path: PathBuf,
+    },
     /// The file's extension is neither CSV nor Parquet.
     #[error("{path}: unsupported file type (expected .csv or .parquet)")]
-    UnsupportedFormat { path: PathBuf },
+    UnsupportedFormat {
+        /// The file with the unknown extension.
+        path: PathBuf,
+    },
     /// The file has a header but no data rows, or nothing at all.
     #[error("{path}: empty file (no data rows)")]
-    Empty { path: PathBuf },
+    Empty {
+        /// The empty file.
+        path: PathBuf,
+    },
     /// A required column is absent.
     #[error(
         "{path}: missing column `{column}` (found: {found}); expected columns timestamp,symbol,open,high,low,close,volume{hint}"
     )]
-    MissingColumn { path: PathBuf, column: &'static str, found: String, hint: String },
+    MissingColumn {
+        /// The data file.
+        path: PathBuf,
+        /// The canonical column that is absent (e.g. `close`).
+        column: &'static str,
+        /// The file's column names, comma-separated.
+        found: String,
+        /// A "did you mean" suffix for a near-miss (wrong case, spaces), or empty.
+        hint: String,
+    },
     /// A column has a type that cannot be read as the field it stands for.
     #[error("{path}: column `{column}` has type {dtype}, expected {expected}")]
-    ColumnType { path: PathBuf, column: String, dtype: String, expected: &'static str },
+    ColumnType {
+        /// The data file.
+        path: PathBuf,
+        /// The column's name.
+        column: String,
+        /// The column's actual data type, as Polars prints it.
+        dtype: String,
+        /// What the field needs: `a number`, `text`, or `RFC 3339 text or Datetime`.
+        expected: &'static str,
+    },
     /// One row failed validation (with `--on-bad-row fail`).
     #[error("{path}: {loc}: {problem}")]
-    BadRow { path: PathBuf, loc: RowLoc, problem: RowProblem },
+    BadRow {
+        /// The data file.
+        path: PathBuf,
+        /// The row's CSV line or Parquet row number.
+        loc: RowLoc,
+        /// What is wrong with the row.
+        problem: RowProblem,
+    },
     /// The file is not well-formed CSV/Parquet.
     #[error("{path}: {message}")]
-    Format { path: PathBuf, message: String },
+    Format {
+        /// The file that failed to parse.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
     /// A Lean factor file or a split entry is malformed.
     #[error("{path}: line {line}: {message}")]
-    FactorFile { path: PathBuf, line: usize, message: String },
+    FactorFile {
+        /// The factor file.
+        path: PathBuf,
+        /// The bad line, 1-based.
+        line: usize,
+        /// What is wrong with the line.
+        message: String,
+    },
     /// A value given by the user (range, timeframe, symbol) is unusable.
     #[error("{0}")]
     Invalid(String),

@@ -29,6 +29,7 @@ use super::validate::{BadRowPolicy, SkipCounts};
 pub struct LoadOptions {
     /// A file or a folder of files.
     pub path: PathBuf,
+    /// Stop at the first bad row, or skip bad rows and count them by reason.
     pub on_bad_row: BadRowPolicy,
     /// Keep only these symbols (empty: all).
     pub symbols: Vec<String>,
@@ -36,12 +37,15 @@ pub struct LoadOptions {
     pub from: Option<Ts>,
     /// Exclusive upper bound on bar start.
     pub to: Option<Ts>,
+    /// Time-of-day filter (regular session for equities, or every bar).
     pub session: SessionMode,
     /// Target interval in nanoseconds.
     pub resample: Option<i64>,
+    /// Splits to apply: bars before each ex-date get prices / ratio, volume × ratio.
     pub splits: Vec<Split>,
     /// Folder of Lean factor files (`<symbol>.csv`).
     pub factor_files: Option<PathBuf>,
+    /// Quote suffixes that mark a symbol as crypto (e.g. `USDT`); the rest are equities.
     pub crypto_quotes: Vec<String>,
 }
 
@@ -74,6 +78,7 @@ pub struct FileReport {
 /// What the loader did, for the run summary.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct LoadReport {
+    /// Each file read, in name order, with its rows kept.
     pub files: Vec<FileReport>,
     /// Bad rows skipped, by reason (only with `--on-bad-row skip`).
     pub skipped: BTreeMap<String, usize>,
@@ -81,12 +86,17 @@ pub struct LoadReport {
     pub filtered: BTreeMap<String, usize>,
     /// Bars after every step.
     pub bars: usize,
+    /// Symbols loaded, alphabetically (their index is their id).
     pub symbols: Vec<String>,
+    /// Asset class of each symbol, in `symbols` order.
     pub asset_classes: Vec<AssetClass>,
+    /// Start of the first bar, RFC 3339 UTC.
     pub first: String,
+    /// Start of the last bar, RFC 3339 UTC.
     pub last: String,
     /// Bar interval after resampling, e.g. `1m`.
     pub interval: String,
+    /// Bar interval after resampling, nanoseconds (0 when unknown).
     #[serde(skip)]
     pub interval_ns: i64,
     /// The session filter in force.

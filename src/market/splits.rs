@@ -35,6 +35,7 @@ use super::time::{Ts, format_ts};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Split {
+    /// The symbol that split, as named in the data.
     pub symbol: String,
     /// First session date trading on the new basis.
     pub ex_date: NaiveDate,

@@ -101,9 +101,13 @@ pub struct OutcomeRecord {
 /// every publish with outcomes was a measurable cost of the graph's hot loop).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Aggregates {
+    /// H: half-life of an outcome's weight, event hours (`memory.outcome_half_life_hours`).
     pub half_life_hours: f64,
+    /// Decayed tallies per agent name.
     pub by_agent: BTreeMap<String, Tally>,
+    /// Decayed tallies per agent name, then per symbol.
     pub by_agent_symbol: BTreeMap<String, BTreeMap<String, Tally>>,
+    /// Outcomes younger than 40 half-lives, in chunks of ≤ 64, for reads at earlier times.
     pub log: Vec<std::sync::Arc<Vec<OutcomeRecord>>>,
 }
 

@@ -11,8 +11,11 @@ pub enum MemoryError {
     /// A file or folder could not be read or written.
     #[error("{path}: {action}")]
     Io {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// What failed, e.g. `cannot read`, `cannot write`, `cannot fsync`.
         action: &'static str,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -27,10 +30,22 @@ pub enum MemoryError {
     Params(#[from] crate::error::InvalidValue),
     /// A JSONL line is malformed.
     #[error("{path}: line {line}: {message}")]
-    BadLine { path: PathBuf, line: usize, message: String },
+    BadLine {
+        /// The JSONL file.
+        path: PathBuf,
+        /// The bad line, 1-based.
+        line: usize,
+        /// What is wrong with the line.
+        message: String,
+    },
     /// A checkpoint is corrupt, truncated, incomplete or of another format version.
     #[error("{path}: corrupt checkpoint: {message}")]
-    Corrupt { path: PathBuf, message: String },
+    Corrupt {
+        /// The checkpoint file or folder.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl MemoryError {

@@ -93,11 +93,15 @@ impl Layer {
 pub struct NewItem {
     /// Event time (bar time) the memory is about; never wall-clock.
     pub time: Ts,
+    /// Name of the analyst (or other writer) the memory belongs to.
     pub agent: String,
+    /// Symbol the memory is about, e.g. `SPY`.
     pub symbol: String,
+    /// What the memory is (observation, pattern, outcome, ...); recalls can filter on it.
     pub kind: Kind,
     /// Initial layer (usually `short`; reflections go to `reflection`).
     pub layer: Layer,
+    /// The text, indexed for BM25 search.
     pub text: String,
     /// The market-state vector (or a text embedding): the store's dimension, or empty.
     pub vector: Vec<f32>,
@@ -161,20 +165,32 @@ pub(crate) struct ItemExtra {
 /// A stored item as a reader sees it at some time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MemoryItem {
+    /// Id assigned by the store in publish order.
     pub id: ItemId,
+    /// Event time the memory is about, nanoseconds since the Unix epoch.
     pub time: Ts,
+    /// Name of the analyst (or other writer) the memory belongs to.
     pub agent: String,
+    /// Symbol the memory is about.
     pub symbol: String,
+    /// What the memory is (observation, pattern, outcome, ...).
     pub kind: Kind,
+    /// Layer it lives in now (after promotions and demotions).
     pub layer: Layer,
+    /// The memory's text.
     pub text: Arc<str>,
+    /// The vector as written (not normalised); empty if none.
     pub vector: Vec<f32>,
     /// Importance (0–100), decayed to the reading time.
     pub importance: f64,
     /// Recency (0–1) at the reading time.
     pub recency: f64,
+    /// Times the item was reinforced by an outcome.
     pub access_count: u32,
+    /// Realised return, for `outcome` items (win when > 0).
     pub outcome: Option<f64>,
+    /// Free metadata, as written.
     pub metadata: BTreeMap<String, serde_json::Value>,
+    /// An id from the writer's own system, as written.
     pub source_id: Option<String>,
 }

@@ -42,9 +42,13 @@ pub struct LayerParams {
 pub struct MemoryParams {
     /// Vector dimension of every item of a store.
     pub dim: usize,
+    /// `[memory.short]`: fresh memories (default Q 2 h, importance ×0.95 per hour).
     pub short: LayerParams,
+    /// `[memory.mid]`: reinforced memories (default Q 48 h, importance ×0.99 per hour).
     pub mid: LayerParams,
+    /// `[memory.long]`: memories that kept working (default Q 720 h, ×0.998 per hour).
     pub long: LayerParams,
+    /// `[memory.reflection]`: reflections (default Q 2160 h, ×0.999 per hour).
     pub reflection: LayerParams,
     /// Importance at or above which a short item moves to mid.
     pub promote_short_to_mid: f64,
@@ -71,6 +75,7 @@ pub struct MemoryParams {
     pub text_share: f64,
     /// Candidates fetched per list: max(k · candidate_factor, min_candidates).
     pub candidate_factor: usize,
+    /// Lower bound on the candidates fetched per list (see `candidate_factor`).
     pub min_candidates: usize,
     /// Commit the text index once this many items wait in the searchable tail.
     pub commit_every: usize,

@@ -37,10 +37,13 @@ pub struct ScoreParts {
     pub text: f64,
     /// Clamped cosine in [0, 1] (0 without a vector query or item vector).
     pub vector: f64,
+    /// s·text + (1 − s)·vector when the query has both (s = `text_share`), else the one part.
     pub relevance: f64,
+    /// exp(−hours since insert or last promotion / Q_layer), in (0, 1].
     pub recency: f64,
     /// Decayed importance on the 0–100 scale.
     pub importance: f64,
+    /// w_rel·relevance + w_rec·recency + w_imp·importance/100.
     pub score: f64,
 }
 

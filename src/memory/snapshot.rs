@@ -34,9 +34,13 @@ pub struct Query {
     pub text: Option<String>,
     /// A vector of the store's dimension. None: no vector part.
     pub vector: Option<Vec<f32>>,
+    /// Only this agent's (analyst's) memories.
     pub agent: Option<String>,
+    /// Only memories about this symbol.
     pub symbol: Option<String>,
+    /// Only items of this kind.
     pub kind: Option<Kind>,
+    /// Only items currently in this layer.
     pub layer: Option<Layer>,
     /// Only items with event time at or after this.
     pub from: Option<Ts>,
@@ -52,15 +56,20 @@ pub struct Query {
 /// One recalled memory.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Hit {
+    /// Id of the recalled item.
     pub id: ItemId,
+    /// Combined score (see [`ScoreParts::score`]); hits come best first.
     pub score: f64,
+    /// The parts the score was computed from.
     pub parts: ScoreParts,
 }
 
 /// Store-wide counts of a snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct Counts {
+    /// Live items (not cleaned up or evicted).
     pub live: usize,
+    /// Live items per layer, indexed by [`Layer::index`] (short, mid, long, reflection).
     pub by_layer: [usize; 4],
     /// Items in the searchable tail (not yet committed to the text index).
     pub tail: usize,

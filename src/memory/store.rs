@@ -47,15 +47,23 @@ struct Pending {
 /// What one publish did.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct PublishReport {
+    /// Items inserted (staged since the previous publish).
     pub inserted: usize,
+    /// Reinforcements applied to stored items.
     pub reinforced: usize,
     /// Reinforcements naming an id that is not (or no longer) stored.
     pub unknown_ids: usize,
+    /// Items moved up a layer (by reinforcement or at a sweep).
     pub promoted: usize,
+    /// Items moved down a layer at a sweep.
     pub demoted: usize,
+    /// Items removed at a sweep: recency or importance below the cleanup thresholds.
     pub cleaned: usize,
+    /// Items removed because a layer exceeded its capacity (lowest recency·importance first).
     pub evicted: usize,
+    /// The text index was committed (tail reached `commit_every`, or at compaction).
     pub committed: bool,
+    /// Dead slots were compacted away (at least 1,024 and at least as many as live items).
     pub compacted: bool,
 }
 

@@ -57,6 +57,7 @@ pub struct FillQuote {
     pub qty: f64,
     /// Price paid (buy) or received (sell), slippage included.
     pub price: f64,
+    /// Commission in currency: max(commission_min, bps·1e-4·notional + per_share·|qty|).
     pub commission: f64,
     /// Slippage cost in currency: |price - reference| · |qty|.
     pub slippage: f64,

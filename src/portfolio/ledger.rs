@@ -22,10 +22,13 @@ pub struct Fill {
     pub ts: Ts,
     /// Step at whose close the order was decided (always before `ts`).
     pub decided_at: Ts,
+    /// Dense symbol id of the instrument.
     pub symbol: SymbolId,
     /// Signed quantity: positive buys, negative sells.
     pub qty: f64,
+    /// Execution price, slippage included (the bar's open ± slippage).
     pub price: f64,
+    /// Commission charged for the fill, in currency.
     pub commission: f64,
     /// Slippage cost in currency.
     pub slippage: f64,
@@ -34,20 +37,27 @@ pub struct Fill {
 /// One round trip.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trade {
+    /// Dense symbol id of the instrument.
     pub symbol: SymbolId,
     /// +1 long, -1 short.
     pub direction: i8,
+    /// Time of the opening fill (bar start), nanoseconds since the Unix epoch.
     pub entry_ts: Ts,
+    /// Time of the closing fill, or the last step's bar start if still open.
     pub exit_ts: Ts,
     /// Largest absolute position during the trade.
     pub peak_qty: f64,
+    /// Quantity-weighted average entry price.
     pub entry_price: f64,
+    /// Quantity-weighted average exit price (the last close for the marked part if open).
     pub exit_price: f64,
     /// Net P&L: price P&L minus commissions.
     pub pnl: f64,
     /// `pnl` over peak entry notional.
     pub ret: f64,
+    /// Total commission of the trade's fills, in currency (a flip's fill is split).
     pub commission: f64,
+    /// Number of fills that made up the trade (a flipping fill counts in both trades).
     pub fills: u32,
     /// Still open at the end of the run (marked at the last close).
     pub open: bool,
@@ -108,6 +118,7 @@ impl OpenTrade {
 #[derive(Debug, Clone, Default)]
 pub struct TradeLedger {
     open: Vec<Option<OpenTrade>>,
+    /// Round trips closed so far, in closing order.
     pub closed: Vec<Trade>,
 }
 

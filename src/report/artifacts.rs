@@ -26,13 +26,20 @@ pub enum ReportError {
     /// A file or folder could not be written.
     #[error("{path}: cannot write")]
     Io {
+        /// The file or folder that could not be written.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
     /// polars could not build or write a frame.
     #[error("{path}: cannot write Parquet: {message}")]
-    Parquet { path: PathBuf, message: String },
+    Parquet {
+        /// The Parquet file being written.
+        path: PathBuf,
+        /// The polars error.
+        message: String,
+    },
 }
 
 /// Result of the reporting area.
@@ -41,16 +48,22 @@ pub(super) type Result<T> = std::result::Result<T, ReportError>;
 /// One strategy's line in the summary.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StrategyReport {
+    /// Strategy name: the one under test, a baseline, or `buy-and-hold`.
     pub name: String,
+    /// Its performance over the reported steps (after any warm-up).
     pub metrics: Metrics,
 }
 
 /// The content of `summary.json`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RunSummary {
+    /// Version of quorum that wrote the file (`CARGO_PKG_VERSION`).
     pub quorum_version: String,
+    /// What was loaded: files, symbols, bars, skipped rows, time range.
     pub data: LoadReport,
+    /// How per-bar figures were annualised (days per year, bars per session).
     pub annualisation: Annualisation,
+    /// Annual risk-free rate used for Sharpe and Sortino (`metrics.risk_free_rate`).
     pub risk_free_rate: f64,
     /// Metrics cover only steps at or after this time (memory warmed before).
     pub warmup_until: Option<String>,
@@ -62,8 +75,11 @@ pub struct RunSummary {
 
 /// What a graph run adds to the run folder.
 pub struct GraphArtifacts<'a> {
+    /// Every analyst vote of the run.
     pub votes: &'a VoteLog,
+    /// Memory-based analyst weights at each step (logged whatever the composer mode).
     pub weights: &'a WeightLog,
+    /// Analyst names in roster order (the index a vote's `agent` refers to).
     pub agents: &'a [String],
 }
 

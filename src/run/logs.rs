@@ -11,6 +11,7 @@ use crate::market::Ts;
 pub struct VoteLog {
     /// (step timestamp, start index into `votes`) per step.
     pub steps: Vec<(Ts, usize)>,
+    /// Every vote of the run, grouped by step in step order.
     pub votes: Vec<Vote>,
 }
 
@@ -32,9 +33,11 @@ impl VoteLog {
 /// Composer weights of a run, step by step (memory-based, whatever the live mode).
 #[derive(Debug, Clone, Default)]
 pub struct WeightLog {
+    /// Bar start of each step.
     pub ts: Vec<Ts>,
     /// `agents` entries per step.
     pub weights: Vec<AgentWeight>,
+    /// Number of analysts: weight entries per step.
     pub agents: usize,
 }
 

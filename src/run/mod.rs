@@ -12,8 +12,11 @@ use crate::portfolio::{Fill, Trade};
 /// Equity marked at the close of every step.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EquityCurve {
+    /// Step time (bar start of the step), nanoseconds since the Unix epoch.
     pub ts: Vec<Ts>,
+    /// Equity at the step's close: cash + Σ position × last close, in currency.
     pub equity: Vec<f64>,
+    /// Cash after the step's fills, in currency (below 0 when leveraged).
     pub cash: Vec<f64>,
     /// Σ |position × mark|.
     pub gross: Vec<f64>,
@@ -36,10 +39,15 @@ impl EquityCurve {
 /// What a backtest produced.
 #[derive(Debug, Clone, Default)]
 pub struct RunResult {
+    /// Strategy name, e.g. `sma-cross`, `composed`, `alone:<analyst>`, `buy-and-hold`.
     pub strategy: String,
+    /// Starting cash, in currency (`portfolio.initial_cash`).
     pub initial_cash: f64,
+    /// Equity, cash and exposure marked at every step.
     pub equity: EquityCurve,
+    /// Every execution, in time order.
     pub fills: Vec<Fill>,
+    /// Round trips; any still open at the end are marked at the last close and flagged `open`.
     pub trades: Vec<Trade>,
     /// Final position per symbol.
     pub positions: Vec<f64>,

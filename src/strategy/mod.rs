@@ -16,7 +16,9 @@ use crate::market::{AssetClass, Bar, Bars, SymbolId, Ts};
 /// The symbols of a run and their calendars.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Universe {
+    /// Symbol names; a symbol's id is its index here.
     pub symbols: Vec<String>,
+    /// Asset class (equity or crypto) of each symbol, in `symbols` order.
     pub classes: Vec<AssetClass>,
     /// Bar interval in nanoseconds.
     pub interval: i64,
@@ -78,7 +80,9 @@ impl<'a> Step<'a> {
 /// What a strategy may know of the portfolio at decision time.
 #[derive(Debug, Clone, Copy)]
 pub struct PortfolioView<'a> {
+    /// Equity at this step's close: cash + Σ position × last close, in currency.
     pub equity: f64,
+    /// Cash after this step's fills, in currency.
     pub cash: f64,
     /// Position per symbol id (units, signed).
     pub positions: &'a [f64],

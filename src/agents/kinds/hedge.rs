@@ -26,9 +26,13 @@ use crate::memory::Kind;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
+    /// σ₁₀ / σ₆₀ below this reads as dealers long gamma (proxy without option data).
     pub calm_ratio: f64,
+    /// σ₁₀ / σ₆₀ above this reads as dealers short gamma (proxy without option data).
     pub expansion_ratio: f64,
+    /// Long-gamma vote: −clamp((close − VWAP) / ATR · pin_strength, −1, 1).
     pub pin_strength: f64,
+    /// Short-gamma vote: clamp(5-bar return z · momentum_strength, −1, 1).
     pub momentum_strength: f64,
 }
 
@@ -41,8 +45,11 @@ impl Default for Params {
 /// The gamma regime read from the data or the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gamma {
+    /// Dealers long gamma: moves damped, price pinned (vote toward VWAP).
     Long,
+    /// Dealers short gamma: moves amplified (vote with the 5-bar momentum).
     Short,
+    /// No view: volatility ratio between the thresholds, or not enough history.
     Neutral,
 }
 

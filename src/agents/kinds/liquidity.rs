@@ -29,11 +29,17 @@ use crate::memory::Kind;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
+    /// Bars of the Amihud, Kyle-λ and spread windows (at least 5); λ's z uses 4× as many.
     pub window: usize,
+    /// Bars a move is measured over: ln(close / close `move_bars` bars ago).
     pub move_bars: usize,
+    /// Smallest |move| that gets a vote, in σ·√move_bars (σ: 30-bar stdev of returns).
     pub move_sigma: f64,
+    /// Relative volume below this marks the move as thin (voted against).
     pub thin_rel_volume: f64,
+    /// Amihud, λ or spread z above this marks thin; deep needs Amihud and spread z below.
     pub thin_z: f64,
+    /// Relative volume above this marks the move as deep (voted with).
     pub deep_rel_volume: f64,
 }
 
@@ -108,11 +114,17 @@ pub struct Liquidity {
 /// Liquidity readings of the last bar (for tests and reports).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Readings {
+    /// z of ln(|r₁| / dollar volume) against the previous `window` bars (0 until 5 values).
     pub amihud_z: f64,
+    /// Kyle's λ: OLS slope of Δclose on signed volume over `window` bars (price per share).
     pub lambda: f64,
+    /// z of λ against its previous 4·`window` values (0 until 5 values).
     pub lambda_z: f64,
+    /// Corwin–Schultz spread of this and the previous bar, a fraction of price (≥ 0).
     pub spread: f64,
+    /// z of the spread against the previous `window` bars (0 until 5 values).
     pub spread_z: f64,
+    /// Bar volume / mean volume of the previous 30 bars (`Features::rel_volume`).
     pub rel_volume: f64,
 }
 

@@ -30,12 +30,19 @@ use crate::memory::Kind;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
+    /// Bars of the trend return that sets the down/flat/up bucket.
     pub trend_bars: usize,
+    /// Trend z = return / (σ·√trend_bars) below −trend_z is down, above +trend_z up.
     pub trend_z: f64,
+    /// Decay factor (≤ 1) applied to a state's transition-count row at each update from it.
     pub forget: f64,
+    /// Total weight of the symmetric Dirichlet prior on each transition row.
     pub prior: f64,
+    /// Vote = tanh(scale · `E[r]` / σ).
     pub scale: f64,
+    /// EW weight of each new return in the mean next-bar return μⱼ.
     pub mean_alpha: f64,
+    /// Bars a new regime must hold before it is written as a `regime` memory.
     pub min_dwell: usize,
 }
 
@@ -52,8 +59,11 @@ const NAMES: [&str; N] =
 /// One symbol's chain.
 #[derive(Debug, Clone)]
 pub struct Chain {
+    /// Decayed transition counts `N[i][j]` from state i to state j.
     pub counts: [[f64; N]; N],
+    /// μⱼ: EW mean 1-bar log return of the bar after each state.
     pub mean_next: [f64; N],
+    /// Decayed number of transitions out of each state.
     pub seen: [f64; N],
     prev: Option<usize>,
     closes: Window,

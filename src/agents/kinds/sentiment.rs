@@ -28,8 +28,11 @@ use crate::memory::Kind;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
+    /// σ₁₀ / σ₆₀ above this is a volatile regime: s_price is scaled by 0.6.
     pub volatile_ratio: f64,
+    /// Half-life of the summed news sentiment, event hours.
     pub news_half_life_hours: f64,
+    /// Blend weight w: with news, vote = (1 − w)·s_price + w·tanh(news).
     pub news_weight: f64,
 }
 

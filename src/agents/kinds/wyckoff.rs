@@ -30,11 +30,17 @@ use crate::memory::Kind;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
+    /// Previous bars whose lowest low / highest high are support / resistance.
     pub lookback: usize,
+    /// Widest resistance − support, in ATRs, that still counts as a trading range.
     pub max_range_atr: f64,
+    /// ATRs a bar must trade beyond support/resistance to count as a spring/upthrust.
     pub pierce_atr: f64,
+    /// Smallest relative volume of a spring or upthrust.
     pub min_rel_volume: f64,
+    /// Relative volume at or above this with a narrow range is absorption.
     pub absorption_rel_volume: f64,
+    /// A bar range under this many ATRs, on absorption volume, is effort without result.
     pub absorption_range_atr: f64,
 }
 

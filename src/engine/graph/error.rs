@@ -15,30 +15,50 @@ pub enum GraphError {
     /// The memory failed at a step (publishing, or recording outcomes).
     #[error("memory at {at}: {source}")]
     Memory {
+        /// The step's bar start, RFC 3339.
         at: String,
+        /// The memory error.
         #[source]
         source: MemoryError,
     },
     /// An analyst's memory write or recall failed.
     #[error("analyst `{agent}` at {at}: {source}")]
     Analyst {
+        /// The analyst's name.
         agent: String,
+        /// The step's bar start, RFC 3339.
         at: String,
+        /// The memory error.
         #[source]
         source: MemoryError,
     },
     /// An actor did not answer (its thread stopped, e.g. after a panic in the analyst).
     #[error("{actor} did not answer at {at}: {source}")]
     Mailbox {
+        /// Which actor, e.g. "analyst `wyckoff`" or "the composer".
         actor: String,
+        /// The step's bar start, RFC 3339.
         at: String,
+        /// The actix mailbox error.
         #[source]
         source: actix::MailboxError,
     },
     /// An analyst voted on a symbol that has no bar in the step (a bug in the analyst).
     #[error("analyst `{agent}` voted on {symbol} at {at}, which has no bar in that step")]
-    VoteOffStep { agent: String, symbol: String, at: String },
+    VoteOffStep {
+        /// The analyst's name.
+        agent: String,
+        /// The symbol it voted on.
+        symbol: String,
+        /// The step's bar start, RFC 3339.
+        at: String,
+    },
     /// The run's symbols are not the ones the graph was built for.
     #[error("the graph was built for symbols {built:?}, the run has {given:?}")]
-    Universe { built: Vec<String>, given: Vec<String> },
+    Universe {
+        /// The symbols the graph was built for.
+        built: Vec<String>,
+        /// The symbols of the run.
+        given: Vec<String>,
+    },
 }

@@ -27,12 +27,15 @@ use crate::memory::{ItemId, Kind, MemoryError, MemoryStore, NewItem};
 /// A vote's resolution, once its horizon has passed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolution {
+    /// Dense symbol id of the symbol voted on.
     pub symbol: SymbolId,
+    /// Symbol name, e.g. `SPY` (the outcome memory's symbol).
     pub symbol_name: String,
     /// When the vote was made.
     pub vote_ts: Ts,
     /// When it resolved (bar start of the resolving step).
     pub ts: Ts,
+    /// The vote's direction in [-1, 1].
     pub direction: f64,
     /// Log return of the symbol over the horizon.
     pub market_return: f64,
@@ -40,9 +43,13 @@ pub struct Resolution {
     pub outcome: f64,
     /// Reward in [-1, 1] for the memories the vote used: tanh(outcome / (σ·√h)).
     pub reward: f64,
+    /// The vote's rationale, named in the outcome memory's text.
     pub rationale: String,
+    /// Bars the vote was held (the analyst's profile `horizon`).
     pub horizon: usize,
+    /// Market-state vector at the vote (the outcome memory's vector).
     pub state: Vec<f32>,
+    /// Memories the vote used, reinforced by `reward`.
     pub memory_ids: Vec<ItemId>,
 }
 

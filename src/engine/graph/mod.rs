@@ -53,7 +53,9 @@ use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
 /// The analyst graph, pluggable into the engine as a strategy.
 pub struct GraphStrategy {
     actors: Actors,
+    /// The shared memory every analyst writes to and recalls from.
     pub store: Arc<MemoryStore>,
+    /// Analyst names in roster order (the index of a vote's `agent`).
     pub agent_names: Vec<String>,
     learning: Learning,
     features: Vec<FeatureBank>,
@@ -62,7 +64,9 @@ pub struct GraphStrategy {
     /// The data's extra column names, read at the first step.
     extra_names: Option<Arc<[String]>>,
     news: NewsRouter,
+    /// Every vote of the run, step by step.
     pub votes: VoteLog,
+    /// The composer's memory-based analyst weights, step by step.
     pub weights: WeightLog,
     name: String,
 }

@@ -9,11 +9,17 @@ use super::returns::mean;
 /// Trading activity of a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Activity {
+    /// Traded notional / mean equity over the whole span.
     pub turnover: f64,
+    /// Turnover per year: turnover / years (NaN over an empty span).
     pub annual_turnover: f64,
+    /// Share of equity marks with any position, in [0, 1].
     pub time_in_market: f64,
+    /// Mean gross exposure Σ|position × mark| / equity, as a fraction of equity.
     pub avg_gross_exposure: f64,
+    /// Total commission of the fills, in currency.
     pub commission: f64,
+    /// Total slippage cost of the fills, in currency.
     pub slippage: f64,
 }
 

@@ -14,8 +14,11 @@ use serde::Serialize;
 /// The annualisation in force for a run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Annualisation {
+    /// Trading days per year: 252 for US equities, 365 for crypto (NaN when overridden).
     pub days_per_year: f64,
+    /// Return periods (bars) per session day, e.g. 390 for 1m equities (NaN when overridden).
     pub bars_per_session: f64,
+    /// days_per_year × bars_per_session, or `metrics.periods_per_year` when set.
     pub periods_per_year: f64,
 }
 

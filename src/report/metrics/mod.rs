@@ -21,50 +21,75 @@ use crate::run::RunResult;
 /// memory and `null` in JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metrics {
+    /// Final equity / starting equity − 1, as a fraction.
     #[serde(serialize_with = "finite")]
     pub total_return: f64,
+    /// Compound annual growth: (E_n / E_0)^(1 / years) − 1 (−1 if wiped out).
     #[serde(serialize_with = "finite")]
     pub cagr: f64,
+    /// Annualised volatility: sample stdev of period returns · √periods_per_year.
     #[serde(serialize_with = "finite")]
     pub volatility: f64,
+    /// Annualised Sharpe: mean excess period return / its stdev · √periods_per_year.
     #[serde(serialize_with = "finite")]
     pub sharpe: f64,
+    /// Annualised Sortino: mean excess return / downside deviation · √periods_per_year.
     #[serde(serialize_with = "finite")]
     pub sortino: f64,
+    /// Largest peak-to-trough loss as a fraction of the peak (0.12 = 12%).
     #[serde(serialize_with = "finite")]
     pub max_drawdown: f64,
+    /// Longest time under water, in equity marks (steps).
     pub max_drawdown_bars: usize,
+    /// Longest time under water, in calendar days.
     #[serde(serialize_with = "finite")]
     pub max_drawdown_days: f64,
+    /// Calmar: CAGR / max drawdown (NaN without a drawdown).
     #[serde(serialize_with = "finite")]
     pub calmar: f64,
+    /// Share of round trips with P&L > 0, in [0, 1].
     #[serde(serialize_with = "finite")]
     pub win_rate: f64,
+    /// Gross profit / gross loss over round trips (NaN without a losing trade).
     #[serde(serialize_with = "finite")]
     pub profit_factor: f64,
+    /// Mean round-trip P&L net of commissions, in currency.
     #[serde(serialize_with = "finite")]
     pub avg_trade: f64,
+    /// Mean round-trip return: P&L over peak entry notional.
     #[serde(serialize_with = "finite")]
     pub avg_trade_return: f64,
+    /// Traded notional / mean equity over the whole span.
     #[serde(serialize_with = "finite")]
     pub turnover: f64,
+    /// Turnover per year: turnover / years.
     #[serde(serialize_with = "finite")]
     pub annual_turnover: f64,
+    /// Share of equity marks with any position, in [0, 1].
     #[serde(serialize_with = "finite")]
     pub time_in_market: f64,
+    /// Mean gross exposure Σ|position × mark| / equity, as a fraction of equity.
     #[serde(serialize_with = "finite")]
     pub avg_gross_exposure: f64,
+    /// Round trips, including any still open at the end (marked at the last close).
     pub trades: usize,
+    /// Executions.
     pub fills: usize,
+    /// Total commission paid, in currency.
     #[serde(serialize_with = "finite")]
     pub commission: f64,
+    /// Total slippage cost, in currency.
     #[serde(serialize_with = "finite")]
     pub slippage: f64,
+    /// Commission + slippage, in currency.
     #[serde(serialize_with = "finite")]
     pub total_costs: f64,
+    /// Equity at the last mark, in currency.
     #[serde(serialize_with = "finite")]
     pub final_equity: f64,
+    /// Number of period returns (equity marks − 1).
     pub periods: usize,
+    /// Years spanned: periods / periods_per_year.
     #[serde(serialize_with = "finite")]
     pub years: f64,
 }

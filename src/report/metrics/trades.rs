@@ -6,10 +6,15 @@ use crate::portfolio::Trade;
 /// Round-trip statistics.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TradeStats {
+    /// Number of round trips.
     pub trades: usize,
+    /// Share of round trips with P&L > 0, in [0, 1] (NaN without trades).
     pub win_rate: f64,
+    /// Gross profit / gross loss (NaN without a losing trade).
     pub profit_factor: f64,
+    /// Mean round-trip P&L net of commissions, in currency.
     pub avg_trade: f64,
+    /// Mean round-trip return: P&L over peak entry notional.
     pub avg_trade_return: f64,
 }
 
