@@ -54,6 +54,87 @@ fn test_e2e_default_backtest_known_good_summary() {
     assert_eq!(out.run.equity.len(), out.benchmark.equity.len());
 }
 
+/// The default run, `quorum backtest` as the README gives it: the analyst graph on the
+/// shipped data. Known-good values of this data, config and analyst profiles (README "What
+/// the output means"); a change that moves them must say why in its commit.
+#[test]
+fn test_e2e_default_graph_backtest_known_good_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.data.path = root().join("data/bars");
+    cfg.graph.agents_dir = root().join("agents");
+    cfg.output.dir = dir.path().to_path_buf();
+    let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let enabled: Vec<String> =
+        quorum::agents::load_profiles(&root().join("agents"), None, &quorum::Registry::default())
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+    assert_eq!(out.summary.analysts, enabled, "the shipped, enabled profiles in file order");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["data"]["bars"], 9357);
+    // (name, total return, Sharpe, trades, fills, total costs, final equity)
+    type Row = (&'static str, f64, f64, f64, f64, f64, f64);
+    let known: [Row; 8] = [
+        ("composed", -0.005245609110846705, -37.443093096055286, 244.0, 331.0, 620.5909110847409, 99475.43908891533),
+        ("equal-weight", -0.00933033239977199, -47.877969154340065, 378.0, 481.0, 886.3532399773068, 99066.9667600228),
+        ("alone:hedge", -0.074784519035345, -81.80785168860801, 686.0, 2000.0, 7438.655903534509, 92521.5480964655),
+        (
+            "alone:liquidity",
+            -0.007805023578529968,
+            -37.95374672420142,
+            193.0,
+            378.0,
+            899.8323578530251,
+            99219.497642147,
+        ),
+        (
+            "alone:markov",
+            -0.024618906355690306,
+            -73.61638078849418,
+            580.0,
+            1147.0,
+            2661.2006355689823,
+            97538.10936443097,
+        ),
+        (
+            "alone:sentiment",
+            -0.023838112916726106,
+            -52.232665037210644,
+            222.0,
+            1091.0,
+            2165.9412916726033,
+            97616.18870832739,
+        ),
+        (
+            "alone:wyckoff",
+            -0.008620168119260918,
+            -52.96965746076469,
+            139.0,
+            276.0,
+            908.7348119261557,
+            99137.98318807391,
+        ),
+        ("buy-and-hold", 0.015154608547531145, 4.132055094987525, 4.0, 4.0, 31.02914524688326, 101515.46085475312),
+    ];
+    assert_eq!(s["strategies"].as_array().unwrap().len(), known.len());
+    for (i, (name, ret, sharpe, trades, fills, costs, equity)) in known.into_iter().enumerate() {
+        assert_eq!(s["strategies"][i]["name"], name);
+        let close = |key: &str, want: f64, tol: f64| {
+            let got = metric(&s, i, key);
+            assert!((got - want).abs() <= tol, "{name} {key}: got {got}, want {want}");
+        };
+        close("total_return", ret, 1e-12);
+        close("sharpe", sharpe, 1e-9);
+        close("trades", trades, 0.0);
+        close("fills", fills, 0.0);
+        close("total_costs", costs, 1e-8);
+        close("final_equity", equity, 1e-8);
+    }
+}
+
 #[test]
 fn test_e2e_runs_are_byte_identical() {
     let a = tempfile::tempdir().unwrap();

@@ -8,3 +8,4 @@ mod memory;
 mod memory_cli;
 mod pipeline;
 mod run;
+mod serde;
