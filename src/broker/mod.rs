@@ -1,5 +1,9 @@
-//! Brokers: where orders go. The simulated broker fills at the next bar's open with costs;
-//! a paper broker will implement the same trait, so the engine does not care which it has.
+//! Brokers: where orders go. The simulated broker fills at the next bar's open with costs.
+//!
+//! Not yet a seam: the bar loop (`engine::run`) builds its [`SimBroker`] itself, and this
+//! trait is synchronous and cannot fail. Paper trading needs a broker that is injected,
+//! fallible and asynchronous (order ids, partial and late fills, rejects); this trait
+//! changes with that work.
 
 mod sim;
 

@@ -23,7 +23,7 @@ use crate::market::session::{CRYPTO_DAYS_PER_YEAR, EQUITY_DAYS_PER_YEAR, NyClock
 use crate::market::time::format_ts;
 use crate::market::{AssetClass, Bars, DataError, LoadReport, Ts, load};
 use crate::memory::{MemoryError, MemoryStore};
-use crate::report::{Annualisation, RunSummary, StrategyReport, compute, write_run};
+use crate::report::{Annualisation, RunArtifacts, RunSummary, StrategyReport, compute, write_run};
 use crate::report::{GraphArtifacts, ReportError};
 use crate::run::{RunResult, VoteLog, WeightLog};
 use crate::strategy::{BuyAndHold, SmaCross, Strategy, Universe};
@@ -309,7 +309,17 @@ pub fn backtest_with(
     };
     let out_dir = cfg.output.dir.clone();
     let extra = graph.as_ref().map(|g| GraphArtifacts { votes: &g.votes, weights: &g.weights, agents: &g.agents });
-    write_run(&out_dir, &summary, &live, &baselines, &benchmark, &bars.symbols, &cfg.to_toml(), extra)?;
+    let config_toml = cfg.to_toml();
+    let artifacts = RunArtifacts {
+        summary: &summary,
+        run: &live,
+        baselines: &baselines,
+        benchmark: &benchmark,
+        symbols: &bars.symbols,
+        config_toml: &config_toml,
+        graph: extra,
+    };
+    write_run(&out_dir, &artifacts)?;
     if let Some(g) = &graph {
         g.store.save(&out_dir.join("memory"))?;
     }

@@ -23,9 +23,10 @@
 //! its f32 vector, and `probe = usize::MAX` (the exact mode) is a flat f32 scan. The
 //! recall cost is measured in benches/memory_recall.rs (recall@10 against exact).
 
+use super::cosine::normalise;
 use super::item::{ItemId, Kind};
 use super::table::{Segment, Table};
-use super::vector::{TopK, VecFilter, normalise, scan_exact_into};
+use super::vector::{TopK, VecFilter, scan_exact_into};
 use crate::market::Ts;
 use crate::rng::SplitMix64;
 use crate::simd::Isa;
@@ -526,7 +527,7 @@ crate::simd::multiversion! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::vector::dot;
+    use crate::memory::cosine::dot;
 
     #[test]
     fn test_block_layout_gives_plain_dot_products() {

@@ -53,6 +53,7 @@
 //! every full run of the session that measured the numbers above.
 
 mod aggregates;
+mod cosine;
 mod error;
 mod item;
 mod ivf;

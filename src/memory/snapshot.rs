@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::aggregates::{AgentStats, Aggregates};
+use super::cosine::{dot, normalise};
 use super::error::Result;
 use super::item::{ItemId, Kind, Layer, MemoryItem};
 use super::ivf::Ivf;
@@ -18,7 +19,7 @@ use super::params::MemoryParams;
 use super::rank::{self, ScoreParts};
 use super::table::{Names, Table};
 use super::text::{Analyzer, Committed, Fields, TailBatch, TextFilter, TextView};
-use super::vector::{VecFilter, dot, flat_scan, normalise};
+use super::vector::{VecFilter, flat_scan};
 use crate::market::Ts;
 
 thread_local! {

@@ -69,7 +69,7 @@ impl Segment {
     /// finite), the raw vector kept in `extra`.
     pub(crate) fn push_new(&mut self, key: RowKey, text: &str, extra: ItemExtra, dim: usize) {
         let mut v = extra.raw_vector.clone();
-        let has_vec = !v.is_empty() && super::vector::normalise(&mut v);
+        let has_vec = !v.is_empty() && super::cosine::normalise(&mut v);
         if !has_vec {
             v = vec![0.0; dim];
         }

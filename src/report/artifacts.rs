@@ -1,9 +1,15 @@
 //! Run artifacts: the run folder a backtest leaves behind.
 //!
-//! - `summary.json`: data report, annualisation, metrics of the strategy and of buy-and-hold;
-//! - `equity.parquet`: per step, equity/cash/gross/net of the strategy and buy-and-hold equity;
+//! - `summary.json`: data report, annualisation, warm-up, analysts, and the metrics of the
+//!   strategy, its baselines and buy-and-hold;
+//! - `equity.parquet`: per step, equity/cash/gross/net of the strategy, buy-and-hold equity
+//!   and each baseline's equity;
 //! - `trades.parquet`: round trips; `fills.parquet`: executions;
-//! - `config.toml`: the resolved configuration (defaults + file + flags).
+//! - `votes.parquet`, `weights.parquet`: every vote and the composer's weights per step
+//!   (graph runs);
+//! - `config.toml`: the resolved configuration (defaults + file + flags);
+//! - `memory/`: the memory checkpoint, written by the runner with `MemoryStore::save`
+//!   (graph runs).
 //!
 //! Same inputs give byte-identical files: no wall-clock time or host name is written, maps
 //! are ordered, floats are printed by `serde_json`'s shortest round-trip formatting.
@@ -218,33 +224,41 @@ fn fills_frame(path: &Path, run: &RunResult, symbols: &[String]) -> Result<DataF
     )
 }
 
+/// Everything a run folder holds, as the runner has it at the end of a run.
+pub struct RunArtifacts<'a> {
+    /// `summary.json`.
+    pub summary: &'a RunSummary,
+    /// The strategy under test (equity, trades, fills).
+    pub run: &'a RunResult,
+    /// Baselines whose equity goes beside the strategy's in `equity.parquet`.
+    pub baselines: &'a [RunResult],
+    /// Buy-and-hold on the same bars (`benchmark_equity`).
+    pub benchmark: &'a RunResult,
+    /// Symbol names by id.
+    pub symbols: &'a [String],
+    /// The resolved configuration as TOML (`config.toml`).
+    pub config_toml: &'a str,
+    /// Votes and weights of a graph run.
+    pub graph: Option<GraphArtifacts<'a>>,
+}
+
 /// Writes the run folder `dir`: summary, equity, trades, fills, the resolved config, and
 /// for graph runs votes and weights.
-#[allow(clippy::too_many_arguments)]
-pub fn write_run(
-    dir: &Path,
-    summary: &RunSummary,
-    run: &RunResult,
-    baselines: &[RunResult],
-    benchmark: &RunResult,
-    symbols: &[String],
-    config_toml: &str,
-    graph: Option<GraphArtifacts<'_>>,
-) -> Result<()> {
+pub fn write_run(dir: &Path, a: &RunArtifacts<'_>) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-    let json = serde_json::to_string_pretty(summary).expect("summary serializes");
+    let json = serde_json::to_string_pretty(a.summary).expect("summary serializes");
     write_text(&dir.join("summary.json"), &(json + "\n"))?;
     let p = dir.join("equity.parquet");
-    write_parquet(&p, equity_frame(&p, run, baselines, benchmark)?)?;
-    if let Some(g) = &graph {
+    write_parquet(&p, equity_frame(&p, a.run, a.baselines, a.benchmark)?)?;
+    if let Some(g) = &a.graph {
         let p = dir.join("votes.parquet");
-        write_parquet(&p, votes_frame(&p, g, symbols)?)?;
+        write_parquet(&p, votes_frame(&p, g, a.symbols)?)?;
         let p = dir.join("weights.parquet");
         write_parquet(&p, weights_frame(&p, g)?)?;
     }
     let p = dir.join("trades.parquet");
-    write_parquet(&p, trades_frame(&p, run, symbols)?)?;
+    write_parquet(&p, trades_frame(&p, a.run, a.symbols)?)?;
     let p = dir.join("fills.parquet");
-    write_parquet(&p, fills_frame(&p, run, symbols)?)?;
-    write_text(&dir.join("config.toml"), config_toml)
+    write_parquet(&p, fills_frame(&p, a.run, a.symbols)?)?;
+    write_text(&dir.join("config.toml"), a.config_toml)
 }

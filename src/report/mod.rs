@@ -5,5 +5,5 @@ mod json;
 pub mod metrics;
 pub mod table;
 
-pub use artifacts::{GraphArtifacts, ReportError, RunSummary, StrategyReport, write_run};
+pub use artifacts::{GraphArtifacts, ReportError, RunArtifacts, RunSummary, StrategyReport, write_run};
 pub use metrics::{Annualisation, Metrics, compute};
