@@ -42,3 +42,50 @@ impl Handler<Compose> for ComposerActor {
         Composed { targets: self.0.targets(&msg.votes, &w), weights }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::composer::ComposerConfig;
+    use crate::memory::{Kind, MemoryParams, MemoryStore, NewItem};
+
+    const T0: Ts = 1_381_152_600_000_000_000;
+
+    fn vote(agent: usize, symbol: SymbolId, direction: f64) -> Vote {
+        Vote { ts: T0, symbol, agent, direction, confidence: 1.0, rationale: String::new(), memory_ids: vec![] }
+    }
+
+    /// The actor answers exactly what the plain composer computes, and keeps its no-trade
+    /// band state from one step to the next.
+    #[test]
+    fn test_composer_actor_answers_as_the_plain_composer() {
+        let store = MemoryStore::new(MemoryParams::default()).unwrap();
+        for k in 0..6 {
+            let win = NewItem::new(T0, "a", "X", Kind::Outcome, format!("a won {k}")).with_outcome(0.01);
+            let loss = NewItem::new(T0, "b", "X", Kind::Outcome, format!("b lost {k}")).with_outcome(-0.01);
+            store.insert(win).unwrap();
+            store.insert(loss).unwrap();
+        }
+        store.publish(T0).unwrap();
+        let snapshot = store.snapshot();
+        let agents = vec!["a".to_string(), "b".to_string()];
+        let cfg = ComposerConfig::default();
+        let votes = Arc::new(vec![vote(0, 0, 0.8), vote(1, 0, -0.6), vote(0, 1, 0.3), vote(1, 1, 0.3)]);
+        let mut plain = Composer::new(cfg, agents.clone(), 2);
+        let weights = plain.weights(&snapshot, T0);
+        let w: Vec<f64> = weights.iter().map(|x| x.weight).collect();
+        let targets = plain.targets(&votes, &w);
+        assert!(!targets.is_empty() && weights[0].weight > weights[1].weight, "{weights:?} {targets:?}");
+
+        let sys = actix::System::new();
+        let (first, second) = sys.block_on(async {
+            let addr = ComposerActor(Composer::new(cfg, agents, 2)).start();
+            let msg = || Compose { ts: T0, votes: votes.clone(), snapshot: snapshot.clone() };
+            (addr.send(msg()).await.unwrap(), addr.send(msg()).await.unwrap())
+        });
+        assert_eq!(first.weights, weights);
+        assert_eq!(first.targets, targets);
+        assert_eq!(second.weights, weights);
+        assert!(second.targets.is_empty(), "the same signals again sit inside the band");
+    }
+}

@@ -193,3 +193,93 @@ fn progress_tick(index: usize, done: usize, total: usize, progress: &mut dyn FnM
         progress(done, total);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use super::*;
+    use crate::market::Bar;
+    use crate::market::time::NS_PER_MIN;
+
+    /// Sets `script[k]` at step k.
+    struct Script(Vec<Vec<(u32, f64)>>);
+
+    impl Strategy for Script {
+        type Error = Infallible;
+        fn name(&self) -> String {
+            "script".into()
+        }
+        fn on_step(&mut self, step: &Step<'_>, _: &PortfolioView<'_>, t: &mut Targets) -> Result<(), Infallible> {
+            for &(s, w) in self.0.get(step.index).map_or(&[][..], |v| v.as_slice()) {
+                t.set(s, w);
+            }
+            Ok(())
+        }
+    }
+
+    /// One symbol, minute bars, open = close = `prices[k]`, deep volume.
+    fn bars(prices: &[f64]) -> Bars {
+        let mut b = Bars { symbols: vec!["X".into()], ..Default::default() };
+        for (k, &p) in prices.iter().enumerate() {
+            b.push(Bar { ts: k as i64 * NS_PER_MIN, symbol: 0, open: p, high: p, low: p, close: p, volume: 1e12 });
+        }
+        b
+    }
+
+    fn free() -> EngineConfig {
+        let costs = CostConfig {
+            commission_bps: 0.0,
+            commission_per_share: 0.0,
+            commission_min: 0.0,
+            slippage_bps: 0.0,
+            impact_bps: 0.0,
+            ..Default::default()
+        };
+        EngineConfig {
+            portfolio: PortfolioConfig { initial_cash: 1000.0, ..Default::default() },
+            costs,
+            trade_from: None,
+        }
+    }
+
+    fn go(prices: &[f64], script: Vec<Vec<(u32, f64)>>, cfg: &EngineConfig) -> RunResult {
+        let b = bars(prices);
+        let u = Universe { symbols: b.symbols.clone(), classes: vec![AssetClass::Equity], interval: NS_PER_MIN };
+        let Ok(r) = run(&b, &u, &mut Script(script), cfg, &mut |_, _| {});
+        r
+    }
+
+    #[test]
+    fn test_engine_fills_next_open_and_never_rebalances_on_drift() {
+        // 50% at step 0 (close 10): 50 shares, bought at step 1's open (10). Prices double;
+        // the standing target trades nothing more until the weight itself changes.
+        let r =
+            go(&[10.0, 10.0, 20.0, 40.0, 40.0], vec![vec![(0, 0.5)], vec![], vec![(0, 0.5)], vec![(0, 0.25)]], &free());
+        assert_eq!(r.fills.len(), 2, "{:?}", r.fills);
+        assert_eq!((r.fills[0].ts, r.fills[0].qty, r.fills[0].price), (NS_PER_MIN, 50.0, 10.0));
+        // Step 3: equity 500 + 50 × 40 = 2500, a quarter is 625 / 40 = 15 shares (whole).
+        assert_eq!((r.fills[1].decided_at, r.fills[1].qty), (3 * NS_PER_MIN, 15.0 - 50.0));
+        assert_eq!(r.equity.equity, vec![1000.0, 1000.0, 1500.0, 2500.0, 2500.0]);
+    }
+
+    #[test]
+    fn test_engine_warm_up_trades_nothing_then_applies_standing_targets() {
+        let mut cfg = free();
+        cfg.trade_from = Some(2 * NS_PER_MIN);
+        let r = go(&[10.0, 11.0, 12.0, 13.0, 14.0], vec![vec![(0, 0.5)]], &cfg);
+        assert_eq!(r.fills.len(), 1);
+        // Decided at the first step at or after trade_from (close 12), filled at the next open.
+        assert_eq!((r.fills[0].decided_at, r.fills[0].ts, r.fills[0].qty), (2 * NS_PER_MIN, 3 * NS_PER_MIN, 41.0));
+    }
+
+    #[test]
+    fn test_engine_non_finite_target_is_flat_and_weights_are_capped() {
+        let mut cfg = free();
+        cfg.portfolio.max_position = 0.3;
+        let r = go(&[10.0, 10.0, 10.0, 10.0], vec![vec![(0, 2.0)], vec![(0, f64::NAN)]], &cfg);
+        assert_eq!(r.fills[0].qty, 30.0, "capped at max_position");
+        assert_eq!(r.fills[1].qty, -30.0, "NaN means flat");
+        assert_eq!(r.positions, vec![0.0]);
+    }
+}

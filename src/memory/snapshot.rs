@@ -306,3 +306,56 @@ impl Snapshot {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market::time::NS_PER_HOUR;
+    use crate::memory::{MemoryParams, MemoryStore, NewItem};
+
+    const T0: Ts = 1_381_152_600_000_000_000;
+
+    fn store() -> MemoryStore {
+        let s = MemoryStore::new(MemoryParams { dim: 2, ..MemoryParams::default() }).unwrap();
+        for (h, agent, text) in [(0, "a", "spring reclaimed"), (1, "b", "spring failed"), (3, "a", "spring again")] {
+            let t = T0 + h * NS_PER_HOUR;
+            let it = NewItem::new(t, agent, "SPY", Kind::Pattern, text.to_string()).with_vector(vec![1.0, h as f32]);
+            s.insert(it).unwrap();
+            s.publish(t).unwrap();
+        }
+        s
+    }
+
+    fn q(at: Ts) -> Query {
+        Query { text: Some("spring".into()), vector: Some(vec![1.0, 0.0]), at, k: 10, ..Default::default() }
+    }
+
+    /// A recall sees only items at or before its as-of time, and only those the filters name.
+    #[test]
+    fn test_snapshot_recall_as_of_and_filters() {
+        let snap = store().snapshot();
+        let ids = |q: Query| snap.recall(&q).unwrap().iter().map(|h| h.id).collect::<Vec<_>>();
+        assert_eq!(ids(q(T0 + 2 * NS_PER_HOUR)).len(), 2, "the third item is later");
+        assert_eq!(ids(q(T0 + 3 * NS_PER_HOUR)).len(), 3);
+        assert_eq!(ids(Query { agent: Some("b".into()), ..q(T0 + 3 * NS_PER_HOUR) }), vec![2]);
+        assert!(ids(Query { agent: Some("nobody".into()), ..q(T0 + 3 * NS_PER_HOUR) }).is_empty());
+        assert!(ids(Query { k: 0, ..q(T0 + 3 * NS_PER_HOUR) }).is_empty());
+        assert_eq!(ids(Query { from: Some(T0 + NS_PER_HOUR), ..q(T0 + 3 * NS_PER_HOUR) }).len(), 2);
+    }
+
+    /// Scores are the documented parts, and an item seen later has decayed.
+    #[test]
+    fn test_snapshot_scores_and_decay() {
+        let snap = store().snapshot();
+        let at = T0 + 3 * NS_PER_HOUR;
+        for h in snap.recall(&q(at)).unwrap() {
+            let p = h.parts;
+            assert!((p.relevance + p.recency + p.importance / 100.0 - h.score).abs() < 1e-12, "{p:?}");
+            assert!((0.0..=1.0).contains(&p.recency) && (0.0..=1.0).contains(&p.relevance));
+        }
+        let now = snap.item(1, at).unwrap();
+        let later = snap.item(1, at + 10 * NS_PER_HOUR).unwrap();
+        assert!(later.importance < now.importance && later.recency < now.recency);
+        assert!(snap.item(99, at).is_none());
+    }
+}

@@ -539,3 +539,60 @@ impl MemoryStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Ts = 1_381_152_600_000_000_000;
+
+    fn item(t: Ts, agent: &str, text: &str) -> NewItem {
+        NewItem::new(t, agent, "SPY", Kind::Observation, text.to_string())
+    }
+
+    /// Ids follow (event time, agent, the agent's own call order), whatever the threads'
+    /// interleaving; staged items are invisible until the publish.
+    #[test]
+    fn test_store_ids_deterministic_across_thread_interleavings() {
+        let ids = |interleave: bool| {
+            let store = MemoryStore::new(MemoryParams::default()).unwrap();
+            std::thread::scope(|s| {
+                for agent in ["zed", "amy"] {
+                    let store = &store;
+                    s.spawn(move || {
+                        for k in 0..50 {
+                            if interleave && k % 7 == 0 {
+                                std::thread::yield_now();
+                            }
+                            store.insert(item(T0 + (k % 3) * NS_PER_MIN, agent, &format!("{agent} {k}"))).unwrap();
+                        }
+                    });
+                }
+            });
+            assert_eq!(store.snapshot().counts().live, 0, "staged, not published");
+            store.publish(T0 + 3 * NS_PER_MIN).unwrap();
+            let snap = store.snapshot();
+            snap.items(snap.now()).map(|i| (i.id, i.time, i.agent, i.text.to_string())).collect::<Vec<_>>()
+        };
+        let a = ids(false);
+        assert_eq!(a.len(), 100);
+        assert_eq!(a, ids(true));
+        // Within one time: "amy" before "zed", each in its own call order.
+        assert_eq!((a[0].2.as_str(), a[0].3.as_str()), ("amy", "amy 0"));
+        assert!(a.windows(2).all(|w| (w[0].1, &w[0].2) <= (w[1].1, &w[1].2)), "sorted by (time, agent)");
+    }
+
+    #[test]
+    fn test_store_publish_reports_and_refuses_going_back() {
+        let store = MemoryStore::new(MemoryParams::default()).unwrap();
+        store.insert(item(T0, "a", "one")).unwrap();
+        store.reinforce("a", &[999], 1.0);
+        let r = store.publish(T0).unwrap();
+        assert_eq!((r.inserted, r.unknown_ids), (1, 1));
+        store.reinforce("a", &[1], 1.0);
+        let r = store.publish(T0 + NS_PER_MIN).unwrap();
+        assert_eq!((r.inserted, r.reinforced), (0, 1));
+        let e = store.publish(T0).unwrap_err().to_string();
+        assert!(e.contains("before the previous publish"), "{e}");
+    }
+}
