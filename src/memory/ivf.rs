@@ -625,10 +625,9 @@ mod tests {
             first.segments.truncate(first_segments);
             first.starts.truncate(first_segments);
             let ivf = Ivf::train(&first, dim, first.len);
-            let mut q: Vec<f32> = (0..dim).map(|d| ((seed as usize * 17 + d * 5) % 11) as f32 - 5.0).collect();
-            normalise(&mut q);
+            let q = crate::memory::testkit::query(seed, dim);
             let filter = VecFilter { agent, symbol, kind: None, layer: layer.map(|l| Layer::ALL[l]), from: None, to: n as i64 };
-            let bits = |v: Vec<(f32, ItemId, usize)>| v.into_iter().map(|(s, id, p)| (s.to_bits(), id, p)).collect::<Vec<_>>();
+            let bits = crate::memory::testkit::bits;
             let base = bits(ivf.search_at(Isa::Baseline, &table, dim, &q, &filter, limit, probe));
             let avx2 = bits(ivf.search_at(Isa::Avx2, &table, dim, &q, &filter, limit, probe));
             proptest::prop_assert_eq!(base, avx2);

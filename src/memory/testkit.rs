@@ -1,6 +1,7 @@
-//! Test helpers: random tables for the vector scans.
+//! Test helpers: random tables and queries for the vector scans, and hits compared by bits.
 
-use super::item::{ItemExtra, Kind, Layer};
+use super::cosine::normalise;
+use super::item::{ItemExtra, ItemId, Kind, Layer};
 use super::table::{ItemState, RowKey, Segment, Table};
 use crate::rng::SplitMix64;
 
@@ -45,4 +46,16 @@ pub(crate) fn random_table(seed: u64, n: usize, dim: usize) -> Table {
         t.append(seg, states, dim);
     }
     t
+}
+
+/// A unit query vector of `dim` dimensions derived from `seed`.
+pub(crate) fn query(seed: u64, dim: usize) -> Vec<f32> {
+    let mut q: Vec<f32> = (0..dim).map(|d| ((seed as usize * 31 + d * 7) % 13) as f32 - 6.0).collect();
+    normalise(&mut q);
+    q
+}
+
+/// Scan hits with their similarities as bits, for exact comparison of two builds.
+pub(crate) fn bits(hits: Vec<(f32, ItemId, usize)>) -> Vec<(u32, ItemId, usize)> {
+    hits.into_iter().map(|(s, id, p)| (s.to_bits(), id, p)).collect()
 }

@@ -238,7 +238,6 @@ pub(crate) fn scan_exact_into(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::cosine::normalise;
 
     proptest::proptest! {
         /// The buffered top-k equals sorting everything and keeping the first `limit`,
@@ -320,8 +319,7 @@ mod tests {
             }
             let dim = 16;
             let table = crate::memory::testkit::random_table(seed, n, dim);
-            let mut q: Vec<f32> = (0..dim).map(|d| ((seed as usize * 31 + d * 7) % 13) as f32 - 6.0).collect();
-            normalise(&mut q);
+            let q = crate::memory::testkit::query(seed, dim);
             let filter = VecFilter {
                 agent,
                 symbol: None,
@@ -330,7 +328,7 @@ mod tests {
                 from,
                 to: (n as i64) * 3 / 4,
             };
-            let bits = |v: Vec<(f32, ItemId, usize)>| v.into_iter().map(|(s, id, p)| (s.to_bits(), id, p)).collect::<Vec<_>>();
+            let bits = crate::memory::testkit::bits;
             let base = bits(flat_scan_at(Isa::Baseline, &table, dim, &q, &filter, limit));
             let avx2 = bits(flat_scan_at(Isa::Avx2, &table, dim, &q, &filter, limit));
             proptest::prop_assert_eq!(base, avx2);
