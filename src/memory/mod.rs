@@ -7,29 +7,13 @@
 //! - `text`: tantivy BM25 plus the searchable uncommitted tail; `vector`, `ivf`: cosine
 //!   search, flat then inverted-file; `table`: copy-on-write columns;
 //! - `aggregates`: decayed win/loss per agent (and symbol) for the composer;
-//! - `persist`: checkpoints; `jsonl`: the CLI's item and query files.
+//! - `persist`: checkpoints; `jsonl`: the CLI's item and query files;
+//! - `cosine`: unit vectors and their dot product, shared by the table and the scans.
 //!
-//! Design choices and the numbers behind them are in each module's docs and in the README
-//! (benchmarks section). Measured on the 2-vCPU development machine (benches/memory_*.rs,
-//! synthetic items of 8–14 words from a 240-word vocabulary, 16-dimensional vectors,
-//! 3-word + vector queries; recall@10 is against the same queries with an exact vector
-//! scan). The VM's speed varies by up to 2.5x within an hour, so compare runs made back to
-//! back, or count instructions per query (`QUORUM_BENCH_PASSES`, see the bench's docs):
+//! The numbers (every size, filtered and not, insert, bytes per item, the runs behind
+//! them) are in `BENCHMARKS.md`. The one to remember: a hybrid top-10 recall over 100k
+//! items takes ~100–140 µs at p50 and ~150–210 µs at p99 on the 2-vCPU development VM.
 //!
-//! | hybrid top-10 p50 / p99 (µs), full run | 1k | 10k | 100k | 1M |
-//! |---|---|---|---|---|
-//! | no filter | 56 / 88 | 100 / 151 | 125 / 189 | 504 / 617 |
-//! | agent + symbol filtered | 11 / 18 | 69 / 125 | 98 / 137 | 519 / 650 |
-//! | recall@10 vs exact vectors | 1.000 | 1.000 | 0.984 | 0.995 |
-//! | bytes per item after the build · with query caches | 3,036 · 3,317 | 763 · 858 | 556 · 632 | 553 · 626 |
-//!
-//! Two other full runs: 100k 102 / 154 · 88 / 118 µs and 139 / 209 · 128 / 176 µs; 1M
-//! 458 / 580 · 444 / 534 µs and 545 / 679 · 530 / 731 µs.
-//! Halves alone at 100k (`QUORUM_BENCH_SIDE`): text 45–80 µs p50, vector 30–45 µs.
-//!
-//! Insert, a 50k batch in one publish, committed: 250–340k items/s over five runs (it skips
-//! the tail, see `store`); publishing every 100 items (through the tail, as a backtest
-//! does): 111–159k.
 //! What drove the design:
 //! - vector search is an exact scan below 50k items and IVF-SQ8 above (`ivf`): 100k
 //!   16-d f32 vectors took 660 µs to scan; the probe reads ~7.6k one-byte-per-dimension
@@ -49,8 +33,9 @@
 //!   branches (`ivf::List::tags`, `vector::VecFilter::columns_mask`): most items fail them,
 //!   unpredictably, and the branches were a third of a filtered vector search.
 //!
-//! Targets (p99 ≤ 250 µs at 100k, ≤ 2 ms at 1M, insert ≥ 200k items/s batched) were met in
-//! every full run of the session that measured the numbers above.
+//!
+//! Targets (p99 ≤ 250 µs at 100k, ≤ 2 ms at 1M, insert ≥ 200k items/s batched): see
+//! `BENCHMARKS.md` for how they hold.
 
 mod aggregates;
 mod cosine;
