@@ -57,7 +57,7 @@ fn graph_run(bars: &quorum::market::Bars, universe: &Universe) -> usize {
     let analysts = load_profiles(&agents, None, &Registry::default())
         .expect("profiles")
         .iter()
-        .map(|p| p.build().expect("analyst"))
+        .map(|p| Registry::default().build(p).expect("analyst"))
         .collect();
     let store = Arc::new(MemoryStore::new(MemoryParams::default()).expect("store"));
     let mut g =

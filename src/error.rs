@@ -1,4 +1,4 @@
-//! Errors shared by areas: a configuration value out of range. Each area validates its own
+//! Errors shared by areas: a configuration value out of range, and reading a panic. Each area validates its own
 //! config section (`[memory]`, `[composer]`, ...) and reports the key it checked; the
 //! config area wraps these (`ConfigError::Invalid`), the memory area too when a store is
 //! created with bad parameters.
@@ -20,4 +20,12 @@ impl InvalidValue {
     pub fn new(key: impl Into<String>, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
         InvalidValue { key: key.into(), value: value.to_string(), reason: reason.into() }
     }
+}
+
+/// The message of a panic payload (a `&str` or `String`, as `panic!` makes them).
+pub(crate) fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }

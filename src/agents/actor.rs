@@ -18,15 +18,15 @@ use crate::memory::{MemoryError, MemoryStore, Query, Snapshot};
 
 /// One bar as the analysts receive it.
 #[derive(Debug, Clone)]
-pub struct StepBar {
-    pub symbol: SymbolId,
-    pub symbol_name: Arc<str>,
-    pub features: Features,
+pub(crate) struct StepBar {
+    pub(crate) symbol: SymbolId,
+    pub(crate) symbol_name: Arc<str>,
+    pub(crate) features: Features,
     /// The names of the data's extra columns (shared by every bar of a run).
-    pub extra_names: Arc<[String]>,
+    pub(crate) extra_names: Arc<[String]>,
     /// This bar's extra column values, in `extra_names` order (NaN where missing).
-    pub extra_values: Vec<f64>,
-    pub news: Vec<Headline>,
+    pub(crate) extra_values: Vec<f64>,
+    pub(crate) news: Vec<Headline>,
 }
 
 /// A step's bars and memory snapshot; answered with votes (or the memory error that

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::Analyst;
 use super::kinds::Registry;
 
 /// Errors loading profiles.
@@ -107,11 +106,6 @@ impl Profile {
             .try_into::<T>()
             .map_err(|e| ProfileError::Invalid { path: self.path.clone(), message: format!("[params]: {e}") })
     }
-
-    /// Builds the analyst this profile describes with the shipped kinds.
-    pub fn build(&self) -> Result<Box<dyn Analyst>, ProfileError> {
-        Registry::default().build(self)
-    }
 }
 
 /// Parses one profile file's text; its kind must be in `registry`, and its `[params]` are
@@ -147,9 +141,14 @@ pub fn parse_profile(path: &Path, text: &str, registry: &Registry) -> Result<Pro
 /// Loads every `*.toml` of `dir` (sorted by file name) and keeps the enabled ones, or only
 /// the one named `only` (enabled or not). Kinds are looked up in `registry`.
 pub fn load_profiles(dir: &Path, only: Option<&str>, registry: &Registry) -> Result<Vec<Profile>, ProfileError> {
-    let rd = std::fs::read_dir(dir).map_err(|source| ProfileError::Io { path: dir.to_path_buf(), source })?;
-    let mut files: Vec<PathBuf> =
-        rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+    let io = |source| ProfileError::Io { path: dir.to_path_buf(), source };
+    let mut files: Vec<PathBuf> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            files.push(p);
+        }
+    }
     files.sort();
     let mut all: Vec<Profile> = Vec::new();
     for f in files {

@@ -12,7 +12,8 @@ const T0: i64 = 1_381_152_600_000_000_000; // 2013-10-07T13:30:00Z
 
 fn analyst(kind: &str, params: &str) -> Box<dyn Analyst> {
     let text = format!("name = \"{kind}\"\nkind = \"{kind}\"\nhorizon = 10\n[params]\n{params}\n");
-    parse_profile(std::path::Path::new("test.toml"), &text, &Registry::default()).unwrap().build().unwrap()
+    let registry = Registry::default();
+    registry.build(&parse_profile(std::path::Path::new("test.toml"), &text, &registry).unwrap()).unwrap()
 }
 
 /// Feeds bars (open, high, low, close, volume) one minute apart; returns the last proposal

@@ -1,6 +1,8 @@
 //! The engine: the bar loop that joins a feed of bars, a strategy, a broker and the
-//! portfolio (`backtest`), and the runner that goes from a config to a run folder
-//! (`runner`). The paper runner will reuse the loop with a live feed and another broker.
+//! portfolio ([`run`]), the analyst graph as a strategy ([`graph`]: actors, learning loop,
+//! news routing, vote replays), and the runner that goes from a config to a run folder
+//! ([`backtest`], [`backtest_with`]). The paper runner will reuse the loop with a live feed
+//! and another broker.
 
 mod backtest;
 pub mod graph;

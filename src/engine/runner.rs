@@ -19,6 +19,7 @@ use crate::composer::ComposerMode;
 use crate::config::{Config, ConfigError, StrategyName};
 use crate::engine::graph::{GraphError, GraphStrategy, Replay, VoteReplay};
 use crate::engine::{EngineConfig, run};
+use crate::error::panic_message;
 use crate::market::session::{CRYPTO_DAYS_PER_YEAR, EQUITY_DAYS_PER_YEAR, NyClock, session_day};
 use crate::market::time::format_ts;
 use crate::market::{AssetClass, Bars, DataError, LoadReport, Ts, load};
@@ -81,14 +82,6 @@ pub enum RunError {
         /// The panic message.
         message: String,
     },
-}
-
-/// The message of a panic payload (a `&str` or `String`, as `panic!` makes them).
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// What a backtest returns to its caller.
@@ -155,6 +148,18 @@ pub(super) fn since(r: &RunResult, t: Ts) -> RunResult {
     out.fills.retain(|f| f.ts >= t);
     out.trades.retain(|tr| tr.entry_ts >= t);
     out
+}
+
+/// The run of a thread that cannot fail, or [`RunError::Panicked`] naming it.
+fn joined(
+    what: String,
+    h: std::thread::ScopedJoinHandle<'_, Result<RunResult, Infallible>>,
+) -> Result<RunResult, RunError> {
+    match h.join() {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(never)) => match never {},
+        Err(p) => Err(RunError::Panicked { what, message: panic_message(p) }),
+    }
 }
 
 struct GraphRun {
@@ -229,14 +234,7 @@ fn run_graph(
                 (what, s.spawn(move || run(bars, universe, &mut r, engine, &mut |_, _| {})))
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|(what, h)| match h.join() {
-                Ok(Ok(r)) => Ok(r),
-                Ok(Err(never)) => match never {},
-                Err(p) => Err(RunError::Panicked { what, message: panic_message(p) }),
-            })
-            .collect::<Result<Vec<_>, _>>()
+        handles.into_iter().map(|(what, h)| joined(what, h)).collect::<Result<Vec<_>, _>>()
     })?;
     Ok(GraphRun { live, baselines, votes, weights, agents, store })
 }
@@ -277,12 +275,7 @@ pub fn backtest_with(
                 Ok((r, Vec::new(), None))
             }
         };
-        let benchmark = match bench.join() {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(never)) => match never {},
-            Err(p) => Err(RunError::Panicked { what: "buy-and-hold".into(), message: panic_message(p) }),
-        };
-        (benchmark, main)
+        (joined("buy-and-hold".into(), bench), main)
     });
     let (live, baselines, graph) = main?;
     let benchmark = benchmark?;

@@ -614,6 +614,7 @@ mod tests {
         ) {
             use crate::memory::item::Layer;
             if !crate::simd::supported() {
+                eprintln!("skipped: this CPU has no AVX2 + POPCNT build to compare");
                 return Ok(());
             }
             let dim = 16;

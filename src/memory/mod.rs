@@ -33,7 +33,6 @@
 //!   branches (`ivf::List::tags`, `vector::VecFilter::columns_mask`): most items fail them,
 //!   unpredictably, and the branches were a third of a filtered vector search.
 //!
-//!
 //! Targets (p99 ≤ 250 µs at 100k, ≤ 2 ms at 1M, insert ≥ 200k items/s batched): see
 //! `BENCHMARKS.md` for how they hold.
 

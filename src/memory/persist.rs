@@ -195,19 +195,16 @@ impl MemoryStore {
             .map_err(|e| MemoryError::Invalid(format!("{}: {e}", index_dir.display())))?;
         w.text.ram.persist(&mmap)?;
         drop(mmap);
-        let mut names: Vec<PathBuf> = std::fs::read_dir(&index_dir)
-            .map_err(io(&index_dir, "cannot list"))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        // The live writer's lock file is process state, not index data.
-        names.retain(|p| {
-            let lock = p.extension().is_some_and(|e| e == "lock");
-            if lock {
-                let _ = std::fs::remove_file(p);
+        let mut names: Vec<PathBuf> = Vec::new();
+        for entry in std::fs::read_dir(&index_dir).map_err(io(&index_dir, "cannot list"))? {
+            let p = entry.map_err(io(&index_dir, "cannot list"))?.path();
+            // The live writer's lock file is process state, not index data.
+            if p.extension().is_some_and(|e| e == "lock") {
+                std::fs::remove_file(&p).map_err(io(&p, "cannot remove"))?;
+            } else if p.is_file() {
+                names.push(p);
             }
-            !lock
-        });
+        }
         names.sort();
         for p in names {
             File::open(&p).and_then(|f| f.sync_all()).map_err(io(&p, "cannot fsync"))?;

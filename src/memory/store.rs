@@ -11,8 +11,8 @@
 //! - Maintenance runs inside publish: promotion on reinforcement, decay-driven demotion and
 //!   cleanup every `sweep_every_minutes` of event time, hard per-layer capacity (lowest
 //!   retention score `recency × importance/100` evicted first, ties to the older id),
-//!   compaction once dead slots outnumber live items (and are at least 1,024), text-index
-//!   commits every `commit_every` items, IVF training and extension.
+//!   compaction once dead slots are at least as many as live items (and at least 1,024),
+//!   text-index commits every `commit_every` items, IVF training and extension.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -439,7 +439,7 @@ impl MemoryStore {
             w.sweep(p, now, &mut report);
         }
         w.enforce_capacity(p, now, &mut report);
-        // Compact once dead slots outnumber live items and there are at least 1,024 of them:
+        // Compact once dead slots are at least as many as live items and number at least 1,024:
         // every recall scans slots, tail and index including the dead, and in an intraday
         // run most memories fade within hours (live sets of tens to thousands).
         let dead = w.table.len - w.live;

@@ -315,6 +315,7 @@ mod tests {
         ) {
             use crate::simd::Isa;
             if !crate::simd::supported() {
+                eprintln!("skipped: this CPU has no AVX2 + POPCNT build to compare");
                 return Ok(());
             }
             let dim = 16;

@@ -55,6 +55,7 @@ impl WeightLog {
 
     /// Appends the weights of the step at `ts` (one per analyst).
     pub fn push_step(&mut self, ts: Ts, weights: Vec<AgentWeight>) {
+        assert_eq!(weights.len(), self.agents, "one weight per analyst at every step");
         self.ts.push(ts);
         self.weights.extend(weights);
     }

@@ -17,6 +17,7 @@ use crate::agents::Analyst;
 use crate::agents::actor::AnalystActor;
 use crate::composer::Composer;
 use crate::composer::actor::ComposerActor;
+use crate::error::panic_message;
 use crate::memory::MemoryStore;
 
 /// The running actor system: analyst actors on their arbiters, the composer.
@@ -54,14 +55,23 @@ impl Actors {
                         arbiters.push(arb);
                     }
                     let composer = ComposerActor(composer).start();
+                    // The receiver waits for this message: it cannot be gone.
                     let _ = tx.send((addrs, composer, arbiters, System::current()));
                 });
-                sys.run().ok();
+                // Returns when `Drop` stops the system. An error here means the runtime
+                // itself failed; the engine then meets it as a typed `Mailbox` error at
+                // the next message, naming the actor.
+                if let Err(e) = sys.run() {
+                    tracing::error!(error = %e, "the analyst actor system stopped with an error");
+                }
             })
             .map_err(GraphError::Spawn)?;
         let Ok((analysts, composer, arbiters, system)) = rx.recv() else {
-            let _ = thread.join();
-            return Err(GraphError::Stopped);
+            let message = match thread.join() {
+                Err(payload) => panic_message(payload),
+                Ok(()) => "it ended without starting the actors".into(),
+            };
+            return Err(GraphError::Stopped { message });
         };
         Ok(Actors { analysts, composer, arbiters, system, thread: Some(thread) })
     }

@@ -1,6 +1,7 @@
 //! Errors of the analyst graph.
 
 use crate::memory::MemoryError;
+use crate::strategy::Universe;
 
 /// Why the analyst graph could not start or go on. Times (`at`) are the step's bar start,
 /// RFC 3339.
@@ -10,8 +11,11 @@ pub enum GraphError {
     #[error("cannot start the analyst actors: {0}")]
     Spawn(#[source] std::io::Error),
     /// The actor system stopped before it was ready (its thread panicked while starting).
-    #[error("the analyst actor system stopped while starting")]
-    Stopped,
+    #[error("the analyst actor system stopped while starting: {message}")]
+    Stopped {
+        /// The panic's message.
+        message: String,
+    },
     /// The memory failed at a step (publishing, or recording outcomes).
     #[error("memory at {at}: {source}")]
     Memory {
@@ -53,12 +57,13 @@ pub enum GraphError {
         /// The step's bar start, RFC 3339.
         at: String,
     },
-    /// The run's symbols are not the ones the graph was built for.
-    #[error("the graph was built for symbols {built:?}, the run has {given:?}")]
+    /// The run's universe (symbols, asset classes, interval) is not the one the graph was
+    /// built for.
+    #[error("the graph was built for {built:?}, the run has {given:?}")]
     Universe {
-        /// The symbols the graph was built for.
-        built: Vec<String>,
-        /// The symbols of the run.
-        given: Vec<String>,
+        /// The universe the graph was built for.
+        built: Universe,
+        /// The universe of the run.
+        given: Universe,
     },
 }

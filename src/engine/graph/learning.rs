@@ -26,31 +26,31 @@ use crate::memory::{ItemId, Kind, MemoryError, MemoryStore, NewItem};
 
 /// A vote's resolution, once its horizon has passed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Resolution {
+pub(crate) struct Resolution {
     /// Dense symbol id of the symbol voted on.
-    pub symbol: SymbolId,
+    pub(crate) symbol: SymbolId,
     /// Symbol name, e.g. `SPY` (the outcome memory's symbol).
-    pub symbol_name: String,
+    pub(crate) symbol_name: String,
     /// When the vote was made.
-    pub vote_ts: Ts,
+    pub(crate) vote_ts: Ts,
     /// When it resolved (bar start of the resolving step).
-    pub ts: Ts,
+    pub(crate) ts: Ts,
     /// The vote's direction in [-1, 1].
-    pub direction: f64,
+    pub(crate) direction: f64,
     /// Log return of the symbol over the horizon.
-    pub market_return: f64,
+    pub(crate) market_return: f64,
     /// `sign(direction) × market_return`: positive is a win.
-    pub outcome: f64,
+    pub(crate) outcome: f64,
     /// Reward in [-1, 1] for the memories the vote used: tanh(outcome / (σ·√h)).
-    pub reward: f64,
+    pub(crate) reward: f64,
     /// The vote's rationale, named in the outcome memory's text.
-    pub rationale: String,
+    pub(crate) rationale: String,
     /// Bars the vote was held (the analyst's profile `horizon`).
-    pub horizon: usize,
+    pub(crate) horizon: usize,
     /// Market-state vector at the vote (the outcome memory's vector).
-    pub state: Vec<f32>,
+    pub(crate) state: Vec<f32>,
     /// Memories the vote used, reinforced by `reward`.
-    pub memory_ids: Vec<ItemId>,
+    pub(crate) memory_ids: Vec<ItemId>,
 }
 
 /// A vote held for judging.
@@ -68,7 +68,7 @@ struct OpenVote {
 
 /// The votes under evaluation, one slot per (analyst, symbol).
 #[derive(Debug, Clone)]
-pub struct Learning {
+pub(crate) struct Learning {
     horizons: Vec<usize>,
     min_vote: f64,
     open: Vec<Vec<Option<OpenVote>>>,
@@ -76,14 +76,14 @@ pub struct Learning {
 
 impl Learning {
     /// A loop for analysts with these horizons (roster order) over `n_symbols` symbols.
-    pub fn new(horizons: Vec<usize>, min_vote: f64, n_symbols: usize) -> Self {
+    pub(crate) fn new(horizons: Vec<usize>, min_vote: f64, n_symbols: usize) -> Self {
         let open = vec![vec![None; n_symbols]; horizons.len()];
         Learning { horizons, min_vote, open }
     }
 
     /// Counts one bar off every held vote of the step's symbols and resolves those whose
     /// horizon has passed, at the step's close; per analyst, in roster order.
-    pub fn due(&mut self, bars: &[StepBar], t: Ts) -> Vec<Vec<Resolution>> {
+    pub(crate) fn due(&mut self, bars: &[StepBar], t: Ts) -> Vec<Vec<Resolution>> {
         let mut out = vec![Vec::new(); self.horizons.len()];
         for (a, opens) in self.open.iter_mut().enumerate() {
             for b in bars {
@@ -119,7 +119,7 @@ impl Learning {
     /// Holds the step's votes that can be judged: |direction| ≥ `min_vote`, and no vote of
     /// the same analyst on the same symbol already held. A vote on a symbol with no bar in
     /// the step (an analyst bug) is returned as (analyst index, symbol).
-    pub fn open(&mut self, votes: &[Vote], bars: &[StepBar], t: Ts) -> Result<(), (usize, SymbolId)> {
+    pub(crate) fn open(&mut self, votes: &[Vote], bars: &[StepBar], t: Ts) -> Result<(), (usize, SymbolId)> {
         for v in votes {
             let opens = &mut self.open[v.agent];
             if opens.len() <= v.symbol as usize {
@@ -172,4 +172,92 @@ pub(super) fn record(store: &MemoryStore, agent: &str, outcomes: &[Resolution]) 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::features::FeatureBank;
+    use crate::market::Bar;
+    use crate::market::time::NS_PER_MIN;
+
+    /// One step's bars for symbols 0 and 1, closes given.
+    fn step(k: i64, closes: [f64; 2], banks: &mut [FeatureBank; 2]) -> Vec<StepBar> {
+        (0..2u32)
+            .map(|s| {
+                let c = closes[s as usize];
+                let bar = Bar { ts: k * NS_PER_MIN, symbol: s, open: c, high: c, low: c, close: c, volume: 1e6 };
+                StepBar {
+                    symbol: s,
+                    symbol_name: Arc::from(["X", "Y"][s as usize]),
+                    features: banks[s as usize].update(&bar),
+                    extra_names: Arc::from(Vec::new()),
+                    extra_values: Vec::new(),
+                    news: Vec::new(),
+                }
+            })
+            .collect()
+    }
+
+    fn vote(agent: usize, symbol: u32, direction: f64) -> Vote {
+        Vote { ts: 0, symbol, agent, direction, confidence: 1.0, rationale: "r".into(), memory_ids: vec![7] }
+    }
+
+    /// A vote is judged after exactly its analyst's horizon in bars of its symbol, as
+    /// sign(direction) × log return; small votes are not judged; one vote per (analyst,
+    /// symbol) is held at a time.
+    #[test]
+    fn test_learning_judges_after_the_horizon_one_vote_at_a_time() {
+        let mut banks = [FeatureBank::new(), FeatureBank::new()];
+        let mut l = Learning::new(vec![2, 3], 0.1, 2);
+        let b0 = step(0, [100.0, 50.0], &mut banks);
+        l.open(&[vote(0, 0, 0.5), vote(1, 0, -0.8), vote(1, 1, 0.05)], &b0, 0).unwrap();
+        let b1 = step(1, [101.0, 51.0], &mut banks);
+        assert!(l.due(&b1, NS_PER_MIN).iter().all(|v| v.is_empty()));
+        // A second vote of analyst 0 on symbol 0 while one is held: ignored.
+        l.open(&[vote(0, 0, -1.0)], &b1, NS_PER_MIN).unwrap();
+        let b2 = step(2, [110.0, 52.0], &mut banks);
+        let due = l.due(&b2, 2 * NS_PER_MIN);
+        assert_eq!(due[0].len(), 1, "analyst 0: horizon 2");
+        assert!(due[1].is_empty(), "analyst 1: horizon 3");
+        let r = &due[0][0];
+        assert_eq!((r.vote_ts, r.ts, r.direction, r.horizon), (0, 2 * NS_PER_MIN, 0.5, 2));
+        assert!((r.outcome - (110.0f64 / 100.0).ln()).abs() < 1e-15 && r.outcome == r.market_return);
+        assert_eq!(r.memory_ids, vec![7]);
+        let b3 = step(3, [90.0, 53.0], &mut banks);
+        let due = l.due(&b3, 3 * NS_PER_MIN);
+        assert!(due[0].is_empty(), "the ignored vote was never held");
+        assert_eq!(due[1].len(), 1, "the 0.05 vote on Y was below min_vote");
+        assert!((due[1][0].outcome - -(90.0f64 / 100.0).ln()).abs() < 1e-15, "short wins when price falls");
+        assert!(due[1][0].reward > 0.0 && due[1][0].reward <= 1.0);
+    }
+
+    #[test]
+    fn test_learning_vote_off_step_is_an_error() {
+        let mut banks = [FeatureBank::new(), FeatureBank::new()];
+        let mut l = Learning::new(vec![2], 0.1, 3);
+        let b = step(0, [100.0, 50.0], &mut banks);
+        assert_eq!(l.open(&[vote(0, 2, 0.5)], &b, 0), Err((0, 2)));
+    }
+
+    #[test]
+    fn test_outcome_text_names_setup_and_result() {
+        let r = Resolution {
+            symbol: 0,
+            symbol_name: "SPY".into(),
+            vote_ts: 0,
+            ts: 1,
+            direction: -0.4,
+            market_return: -0.002,
+            outcome: 0.002,
+            reward: 0.5,
+            rationale: "upthrust failed".into(),
+            horizon: 15,
+            state: vec![],
+            memory_ids: vec![],
+        };
+        assert_eq!(outcome_text("wyckoff", &r), "wyckoff short SPY (upthrust failed) won +0.200% over 15 bars: win");
+    }
 }

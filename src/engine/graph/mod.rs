@@ -28,7 +28,6 @@ mod news;
 mod replay;
 
 pub use error::GraphError;
-pub use learning::{Learning, Resolution};
 pub use replay::{Replay, VoteReplay};
 
 use std::sync::Arc;
@@ -37,6 +36,7 @@ use futures::executor::block_on;
 use futures::future::join_all;
 
 use self::actors::Actors;
+use self::learning::Learning;
 use self::news::NewsRouter;
 use crate::agents::actor::{Perceive, StepBar};
 use crate::agents::news::Headline;
@@ -59,8 +59,9 @@ pub struct GraphStrategy {
     pub agent_names: Vec<String>,
     learning: Learning,
     features: Vec<FeatureBank>,
+    /// The run's symbols, classes and interval (checked at `on_start`).
+    universe: Universe,
     symbols: Vec<Arc<str>>,
-    interval: i64,
     /// The data's extra column names, read at the first step.
     extra_names: Option<Arc<[String]>>,
     news: NewsRouter,
@@ -97,8 +98,8 @@ impl GraphStrategy {
             agent_names,
             learning: Learning::new(horizons, min_vote, n_symbols),
             features: (0..n_symbols).map(|_| FeatureBank::new()).collect(),
+            universe: universe.clone(),
             symbols: universe.symbols.iter().map(|s| Arc::from(s.as_str())).collect(),
-            interval: universe.interval,
             extra_names: None,
             news: NewsRouter::new(news),
             votes: VoteLog::default(),
@@ -111,7 +112,7 @@ impl GraphStrategy {
     fn step_bars(&mut self, step: &Step<'_>) -> Vec<StepBar> {
         let names = self.extra_names.get_or_insert_with(|| step.extras().map(|(n, _)| n.to_string()).collect()).clone();
         let columns: Vec<&[f64]> = step.extras().map(|(_, v)| v).collect();
-        let fresh = self.news.fresh(step.ts + self.interval);
+        let fresh = self.news.fresh(step.ts + self.universe.interval);
         step.bars()
             .enumerate()
             .map(|(k, bar)| {
@@ -179,11 +180,11 @@ impl Strategy for GraphStrategy {
         self.name.clone()
     }
 
-    /// Checks that the run's symbols are those the graph was built for.
+    /// Checks that the run's universe (symbols, asset classes, interval) is the one the
+    /// graph was built for.
     fn on_start(&mut self, universe: &Universe) -> Result<(), GraphError> {
-        let built: Vec<String> = self.symbols.iter().map(|s| s.to_string()).collect();
-        if built != universe.symbols {
-            return Err(GraphError::Universe { built, given: universe.symbols.clone() });
+        if *universe != self.universe {
+            return Err(GraphError::Universe { built: self.universe.clone(), given: universe.clone() });
         }
         Ok(())
     }

@@ -182,8 +182,6 @@ impl TextIndex {
     }
 }
 
-/// One committed segment's columns and cached term and filter sets, built once per segment
-/// (not per query: opening a fast-field column and walking an agent's postings cost more
 /// Reads every committed document's id (for checkpoint consistency checks).
 pub(crate) fn committed_ids(searcher: &Searcher) -> Result<Vec<ItemId>> {
     let mut ids = Vec::new();

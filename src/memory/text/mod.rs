@@ -13,8 +13,8 @@
 //! [`TextView::search_committed`] and [`TextView::search_tail`]); mutable ones (layer,
 //! alive) are applied to the candidates afterwards. Without an id term there are no
 //! per-document deletes: cleaned-up items stay in the index, filtered out by their state,
-//! until compaction (at a publish, once dead slots outnumber live items and number at
-//! least 1,024; see `store`) rebuilds the index from the live items.
+//! until compaction (at a publish, once dead slots are at least as many as live items and
+//! number at least 1,024; see `store`) rebuilds the index from the live items.
 
 pub(super) mod analyzer;
 pub(super) mod index;

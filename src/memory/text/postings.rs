@@ -20,6 +20,8 @@ use tantivy::{InvertedIndexReader, Searcher, SegmentReader, Term};
 use super::index::Fields;
 use crate::memory::error::{MemoryError, Result};
 
+/// One committed segment's columns and cached term and filter sets, built once per segment
+/// (not per query: opening a fast-field column and walking an agent's postings cost more
 /// than the query terms' postings did).
 pub(crate) struct SegInfo {
     id: tantivy::index::SegmentId,
@@ -78,6 +80,7 @@ pub(super) enum Freqs {
 }
 
 /// Per word of `bits`: the set bits in the words before it.
+#[inline(always)]
 pub(super) fn prefix_ranks(bits: &[u64], ranks: &mut [u32]) {
     let mut before = 0u32;
     for (r, &x) in ranks.iter_mut().zip(bits) {
