@@ -60,12 +60,15 @@ fn test_graph_refuses_symbols_it_was_not_built_for() {
     let analysts = load_profiles(&root().join("agents"), None, &Registry::default())
         .unwrap()
         .iter()
-        .map(|p| p.build().unwrap())
+        .map(|p| Registry::default().build(p).unwrap())
         .collect();
     let store = Arc::new(MemoryStore::new(MemoryParams::default()).unwrap());
     let mut g = GraphStrategy::new(analysts, ComposerConfig::default(), store, Vec::new(), 0.05, &built_for).unwrap();
     let e = run(&bars, &run_universe, &mut g, &EngineConfig::default(), &mut |_, _| {}).unwrap_err();
-    assert!(matches!(&e, GraphError::Universe { built, given } if built.len() == 1 && given.len() == 4), "{e:?}");
+    assert!(
+        matches!(&e, GraphError::Universe { built, given } if built.symbols.len() == 1 && given.symbols.len() == 4),
+        "{e:?}"
+    );
 }
 
 fn config(out: &Path) -> Config {
@@ -247,7 +250,6 @@ fn test_graph_warmup_memory_reuse_only_and_equal() {
     let e = backtest(&eq, &mut |_, _| {}).unwrap();
     assert_eq!(e.summary.strategies[0].name, "equal-weight");
     assert_eq!(e.summary.strategies[1].name, "composed");
-    let _ = Arc::new(());
 }
 
 /// The recipe of `agents/README.md`, followed from outside the crate: a sixth kind.
@@ -335,9 +337,9 @@ fn test_graph_sixth_analyst_by_the_recipe() {
     let mut cfg = small(&dir.path().join("run"));
     cfg.graph.agents_dir = agents.clone();
     let out = quorum::engine::backtest_with(&cfg, &registry, &mut |_, _| {}).unwrap();
-    let mut want = shipped.clone();
-    want.push("momentum".into());
-    want.sort();
+    let want: Vec<String> = load_profiles(&agents, None, &registry).unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(want.len(), shipped.len() + 1);
+    assert!(want.contains(&"momentum".to_string()));
     assert_eq!(out.summary.analysts, want, "every shipped analyst and the new one, in file order");
     let m = out.summary.analysts.iter().position(|a| a == "momentum").unwrap();
     let votes = out.votes.unwrap();
@@ -351,4 +353,35 @@ fn test_graph_sixth_analyst_by_the_recipe() {
     // The shipped registry does not know the kind: the profile's file and kind are named.
     let e = load_profiles(&agents, None, &Registry::default()).unwrap_err().to_string();
     assert!(e.contains("momentum.toml") && e.contains("momentum") && e.contains("kinds: hedge"), "{e}");
+}
+
+/// An analyst that panics at its 40th bar.
+struct Panicky(quorum::agents::Core, usize);
+
+impl quorum::Analyst for Panicky {
+    fn core(&self) -> &quorum::agents::Core {
+        &self.0
+    }
+    fn perceive(&mut self, _: &quorum::agents::Perception<'_>) -> quorum::agents::Proposal {
+        self.1 += 1;
+        assert!(self.1 < 40, "panicky: a bug at bar {}", self.1);
+        quorum::agents::Proposal::neutral("fine so far")
+    }
+}
+
+/// A panic inside an analyst's actor ends the run with a typed error naming the analyst,
+/// not a panic of the engine and not a hang.
+#[test]
+fn test_graph_panicking_analyst_is_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let agents = dir.path().join("agents");
+    std::fs::create_dir(&agents).unwrap();
+    std::fs::write(agents.join("panicky.toml"), "name = \"panicky\"\nkind = \"panicky\"\nhorizon = 5\n").unwrap();
+    let mut registry = Registry::default();
+    registry.register("panicky", |p| Ok(Box::new(Panicky(quorum::agents::Core::new(p), 0))));
+    let mut cfg = small(&dir.path().join("run"));
+    cfg.graph.agents_dir = agents;
+    let e = quorum::engine::backtest_with(&cfg, &registry, &mut |_, _| {}).unwrap_err();
+    assert!(matches!(&e, RunError::Graph(GraphError::Mailbox { actor, .. }) if actor.contains("panicky")), "{e:?}");
+    assert!(!dir.path().join("run/summary.json").exists(), "no run folder for a failed run");
 }

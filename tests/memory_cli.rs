@@ -72,6 +72,24 @@ fn test_memory_cli_ingest_search_stats_bench() {
     let hits =
         |o: &str| o.split(" hits in the warm-up pass").next().and_then(|h| h.rsplit('(').next()).map(str::to_string);
     assert_eq!(hits(&forced_out), hits(&out));
+    // The same hits, scores and all, from both builds.
+    for args in [vec!["spring support"], vec!["thin book", "--vector", "0,1,0,0"], vec!["--vector", "1,0,0,0"]] {
+        let mut all = vec!["memory", "search", ck_s, "--json"];
+        all.extend(args);
+        let run = |simd: Option<&str>| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_quorum"));
+            c.args(&all).current_dir(root());
+            if let Some(v) = simd {
+                c.env("QUORUM_SIMD", v);
+            }
+            let o = c.output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            o.stdout
+        };
+        let (base, auto) = (run(Some("baseline")), run(None));
+        assert!(base.len() > 10, "{}", String::from_utf8_lossy(&base));
+        assert_eq!(base, auto, "{all:?}");
+    }
 
     // Ingesting again extends the checkpoint.
     let (code, out, _) = quorum(&["memory", "ingest", items.to_str().unwrap(), "--into", ck_s]);

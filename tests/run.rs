@@ -23,7 +23,7 @@ fn metric(summary: &serde_json::Value, strategy: usize, key: &str) -> f64 {
 }
 
 #[test]
-fn test_e2e_default_backtest_known_good_summary() {
+fn test_e2e_sma_cross_known_good_summary() {
     let dir = tempfile::tempdir().unwrap();
     let out = backtest(&config(dir.path()), &mut |_, _| {}).unwrap();
     let s: serde_json::Value =
