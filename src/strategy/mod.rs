@@ -66,8 +66,7 @@ impl<'a> Step<'a> {
 
     /// Values of an extra column (e.g. `net_gamma`) for this step's bars, if present.
     pub fn extra(&self, name: &str) -> Option<&'a [f64]> {
-        let bars: &'a Bars = self.bars;
-        bars.extra.iter().find(|e| e.name == name).map(|e| &e.values[self.start..self.end])
+        self.extras().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// Every extra column: its name and its values for this step's bars.

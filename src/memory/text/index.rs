@@ -127,22 +127,6 @@ impl TextIndex {
         Ok(())
     }
 
-    /// Queues one document for the next commit (tests; the store hands over in batches).
-    #[cfg(test)]
-    pub(crate) fn add(
-        &mut self,
-        id: ItemId,
-        time: Ts,
-        agent: &str,
-        symbol: &str,
-        kind: Kind,
-        text: &str,
-    ) -> Result<()> {
-        let d = self.doc(id, time, agent, symbol, kind, text);
-        self.writer.add_document(d)?;
-        Ok(())
-    }
-
     /// Commits queued documents and returns a searcher that sees them.
     ///
     /// Segments are merged here, synchronously, by a log-structured rule: segments are

@@ -30,7 +30,7 @@ fn test_search_committed_equals_brute_force() {
         }
         let d =
             (id, id as i64 * 10, agents[rng.below(3)], symbols[rng.below(2)], Kind::ALL[rng.below(3)], text.join(" "));
-        index.add(d.0, d.1, d.2, d.3, d.4, &d.5).unwrap();
+        index.add_all(vec![index.doc(d.0, d.1, d.2, d.3, d.4, &d.5)]).unwrap();
         docs.push(d);
         if id % 700 == 0 {
             index.commit().unwrap();
@@ -122,7 +122,8 @@ proptest::proptest! {
                 text = vec!["v1q"; 260];
             }
             let kind = Kind::ALL[rng.below(3)];
-            index.add(id, id as i64, agents[rng.below(3)], symbols[rng.below(2)], kind, &text.join(" ")).unwrap();
+            let doc = index.doc(id, id as i64, agents[rng.below(3)], symbols[rng.below(2)], kind, &text.join(" "));
+            index.add_all(vec![doc]).unwrap();
             if id % per_commit == 0 {
                 index.commit().unwrap();
             }
