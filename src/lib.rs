@@ -32,6 +32,7 @@ pub mod error;
 pub mod features;
 pub mod market;
 pub mod memory;
+pub mod num;
 pub mod portfolio;
 pub mod report;
 pub mod rng;
