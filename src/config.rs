@@ -89,6 +89,9 @@ pub struct DataConfig {
     pub factor_files: Option<PathBuf>,
     /// Explicit splits, applied to bars before each ex-date (prices / ratio, volume × ratio).
     pub splits: Vec<Split>,
+    /// Run even when a split is detected that no adjustment covers (it is then traded as a
+    /// price move, with a warning). Off by default: such a run is wrong.
+    pub allow_unadjusted: bool,
     /// Quote suffixes that mark a symbol as crypto (24/7, 365 days a year), e.g. `USDT`.
     pub crypto_quotes: Vec<String>,
 }
@@ -105,6 +108,7 @@ impl Default for DataConfig {
             on_bad_row: BadRowPolicy::Fail,
             factor_files: None,
             splits: Vec::new(),
+            allow_unadjusted: false,
             crypto_quotes: default_crypto_quotes(),
         }
     }
@@ -318,6 +322,7 @@ impl Config {
             resample: d.resample.as_ref().map(Timeframe::ns),
             splits: d.splits.clone(),
             factor_files: d.factor_files.clone(),
+            allow_unadjusted: d.allow_unadjusted,
             crypto_quotes: d.crypto_quotes.clone(),
         })
     }

@@ -245,7 +245,13 @@ proptest! {
             let open = bars.open[row.unwrap()];
             let dev = (f.price / open - 1.0) * f.qty.signum() * 1e4;
             prop_assert!(dev >= -1e-9 && dev <= max_bps + 1e-9, "slippage {dev} bps");
-            prop_assert!(f.qty.abs() <= 0.5 * bars.volume[row.unwrap()] + 1e-9);
+            // Sized by the symbol's previous bar (known at the fill bar's open), whole shares,
+            // and only on a bar that traded.
+            let prev = (0..row.unwrap()).rev().find(|&i| bars.sym[i] == f.symbol);
+            prop_assert!(prev.is_some(), "a fill needs a previous bar to size it");
+            prop_assert!(f.qty.abs() <= 0.5 * bars.volume[prev.unwrap()] + 1e-9);
+            prop_assert!(bars.volume[row.unwrap()] > 0.0);
+            prop_assert_eq!(f.qty, f.qty.round());
         }
         // Accounting identity: equity change equals the sum of round-trip P&L.
         let pnl: f64 = r.trades.iter().map(|t| t.pnl).sum();

@@ -4,7 +4,7 @@
 use quorum::market::Split;
 use quorum::market::session::{NyClock, in_regular_session};
 use quorum::market::time::NS_PER_HOUR;
-use quorum::market::{SessionMode, load};
+use quorum::market::{DataError, SessionMode, load};
 
 use crate::common::{equities_1m, fixture, opts};
 
@@ -56,27 +56,59 @@ fn test_resample_hourly_cross_check_against_vendor() {
 }
 
 #[test]
-fn test_unadjusted_split_is_warned_about() {
-    let (bars, report) = load(&opts(&fixture("aapl_1m_2014-06_split.csv"))).unwrap();
+fn test_unadjusted_split_refuses_to_load_and_names_the_fixes() {
+    let err = load(&opts(&fixture("aapl_1m_2014-06_split.csv"))).unwrap_err();
+    assert!(matches!(err, DataError::UnadjustedSplit(..)), "{err:?}");
+    let e = err.to_string();
+    for want in ["AAPL", "7:1", "2014-06-09", "--factor-files", "[[data.splits]]", "ratio = 7", "--allow-unadjusted"] {
+        assert!(e.contains(want), "{want:?} missing from: {e}");
+    }
+}
+
+#[test]
+fn test_unadjusted_split_allowed_is_a_warning_and_changes_nothing() {
+    let mut o = opts(&fixture("aapl_1m_2014-06_split.csv"));
+    o.allow_unadjusted = true;
+    let (bars, report) = load(&o).unwrap();
     assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
     let w = &report.warnings[0];
-    assert!(w.contains("AAPL") && w.contains("7:1") && w.contains("2014-06-06"), "{w}");
+    assert!(w.contains("AAPL") && w.contains("7:1") && w.contains("2014-06-09"), "{w}");
     assert!(bars.close[0] > 600.0, "nothing changed on a guess");
+    assert!(bars.splits.is_empty());
+}
+
+/// Real crisis days look like 5:4 or 2:3 splits by price alone; the confirmation rules
+/// (reverse splits are 1:N, the new level holds, volume does not spike) keep them out,
+/// while AIG's 1:20 reverse split of 2009 (price ratio 0.0543) is found.
+#[test]
+fn test_split_detection_on_crisis_days_and_a_reverse_split() {
+    let mut o = opts(&fixture("crisis_1h"));
+    o.allow_unadjusted = true;
+    let (_, report) = load(&o).unwrap();
+    assert_eq!(report.warnings.len(), 1, "{:#?}", report.warnings);
+    let w = &report.warnings[0];
+    assert!(w.contains("AIG") && w.contains("1:20") && w.contains("2009-07-01"), "{w}");
+    let err = load(&opts(&fixture("crisis_1h"))).unwrap_err().to_string();
+    assert!(err.contains("ratio = 0.05"), "{err}");
+    assert!(!err.contains("BAC") && !err.contains("IBM") && !err.contains("2008-09"), "{err}");
 }
 
 #[test]
 fn test_split_adjusted_by_factor_file_and_by_config() {
-    let raw = load(&opts(&fixture("aapl_1m_2014-06_split.csv"))).unwrap().0;
     let mut o = opts(&fixture("aapl_1m_2014-06_split.csv"));
-    o.factor_files = Some(fixture("factor_files"));
+    o.allow_unadjusted = true;
+    let raw = load(&o).unwrap().0;
+    let mut o = opts(&fixture("aapl_1m_2014-06_split.csv"));
+    o.factor_files = Some(fixture("lean_factor_files"));
     let (by_file, report) = load(&o).unwrap();
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     assert_eq!(report.adjustments.len(), 1, "{:?}", report.adjustments);
-    let ratio = 0.25 / 0.0357143;
-    assert!((by_file.open[0] - raw.open[0] / ratio).abs() < 1e-9);
-    assert!((by_file.volume[0] - raw.volume[0] * ratio).abs() < 1e-6);
+    assert!((by_file.open[0] - raw.open[0] / 7.0).abs() < 1e-9, "factor-file ratio snapped to 7");
+    assert!((by_file.volume[0] - raw.volume[0] * 7.0).abs() < 1e-6);
     let last = raw.len() - 1;
     assert_eq!(by_file.close[last], raw.close[last], "post-split bars untouched");
+    assert_eq!(by_file.splits.len(), 1);
+    assert_eq!(by_file.splits[0].ratio, 7.0);
 
     let mut o = opts(&fixture("aapl_1m_2014-06_split.csv"));
     o.splits = vec![Split {
@@ -87,6 +119,20 @@ fn test_split_adjusted_by_factor_file_and_by_config() {
     let (by_cfg, report) = load(&o).unwrap();
     assert!(report.warnings.is_empty());
     assert!((by_cfg.open[0] - raw.open[0] / 7.0).abs() < 1e-9);
+}
+
+#[test]
+fn test_factor_files_next_to_the_data_are_picked_up_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("aapl_1m_2014-06_split.csv"), dir.path().join("aapl.csv")).unwrap();
+    std::fs::create_dir(dir.path().join("factor_files")).unwrap();
+    std::fs::copy(fixture("lean_factor_files/aapl.csv"), dir.path().join("factor_files/aapl.csv")).unwrap();
+    for path in [dir.path().to_path_buf(), dir.path().join("aapl.csv")] {
+        let (bars, report) = load(&opts(&path)).unwrap();
+        let f = report.factor_files.as_deref().unwrap_or_default();
+        assert!(f.contains("factor_files") && f.contains("found next to the data"), "{f}");
+        assert!(report.warnings.is_empty() && bars.close[0] < 100.0, "{:?}", report.warnings);
+    }
 }
 
 #[test]

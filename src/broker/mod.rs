@@ -7,7 +7,7 @@
 
 mod sim;
 
-pub use sim::SimBroker;
+pub use sim::{Instrument, SimBroker};
 
 use crate::market::{Bar, SymbolId, Ts};
 use crate::portfolio::Fill;
@@ -29,6 +29,8 @@ pub trait Broker {
     fn submit(&mut self, order: Order);
 
     /// Bar `bar` of its symbol has opened: execute what can be executed, at prices the bar
-    /// offers. Only orders decided strictly before `bar.ts` may fill.
-    fn on_open(&mut self, bar: &Bar) -> Option<Fill>;
+    /// offers. Only orders decided strictly before `bar.ts` may fill. Bars may be
+    /// back-adjusted for splits: `factor` turns them into prices as traded (price × factor,
+    /// quantity / factor; 1 without splits), on which costs are charged.
+    fn on_open(&mut self, bar: &Bar, factor: f64) -> Option<Fill>;
 }

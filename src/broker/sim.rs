@@ -1,50 +1,81 @@
 //! The simulated broker: market orders filled at the open of the symbol's next bar, with
-//! the cost model's slippage, commission and volume-participation cap. The unfilled rest of
-//! an order stays working for the following bars until filled or replaced.
+//! the cost model's slippage, commission and volume-participation cap (`portfolio::costs`:
+//! sized by the previous bar's volume, whole shares for equities, costs on as-traded
+//! prices and quantities). The unfilled rest of an order stays working for the following
+//! bars until filled or replaced; it pays the minimum commission once.
 
 use super::{Broker, Order};
 use crate::market::Bar;
 use crate::portfolio::QTY_EPS;
-use crate::portfolio::{CostConfig, Fill};
+use crate::portfolio::{CostConfig, Fill, Venue};
+
+/// How a symbol trades.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Instrument {
+    /// Bar volume is in quote currency (crypto).
+    pub quote_volume: bool,
+    /// Fractional quantities allowed (crypto, or equities with `portfolio.fractional`).
+    pub fractional: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Working {
+    order: Order,
+    /// Commission rate of the parts filled so far (None before the first).
+    paid_rate: Option<f64>,
+}
 
 /// Next-bar-open market-order simulator.
 #[derive(Debug, Clone)]
 pub struct SimBroker {
     costs: CostConfig,
-    quote_volume: Vec<bool>,
-    working: Vec<Option<Order>>,
+    instruments: Vec<Instrument>,
+    working: Vec<Option<Working>>,
+    /// Volume of each symbol's latest bar: known at the next bar's open.
+    last_volume: Vec<f64>,
 }
 
 impl SimBroker {
-    /// A broker for `quote_volume.len()` symbols; `quote_volume[s]` marks symbols whose bar
-    /// volume is in quote currency.
-    pub fn new(costs: CostConfig, quote_volume: Vec<bool>) -> Self {
-        let n = quote_volume.len();
-        SimBroker { costs, quote_volume, working: vec![None; n] }
+    /// A broker for `instruments.len()` symbols.
+    pub fn new(costs: CostConfig, instruments: Vec<Instrument>) -> Self {
+        let n = instruments.len();
+        SimBroker { costs, instruments, working: vec![None; n], last_volume: vec![0.0; n] }
     }
 }
 
 impl Broker for SimBroker {
     fn submit(&mut self, order: Order) {
-        self.working[order.symbol as usize] = (order.qty.abs() > QTY_EPS).then_some(order);
+        self.working[order.symbol as usize] = (order.qty.abs() > QTY_EPS).then_some(Working { order, paid_rate: None });
     }
 
     #[inline]
-    fn on_open(&mut self, bar: &Bar) -> Option<Fill> {
-        let slot = &mut self.working[bar.symbol as usize];
-        let order = (*slot)?;
-        if order.decided_at >= bar.ts {
+    fn on_open(&mut self, bar: &Bar, factor: f64) -> Option<Fill> {
+        let s = bar.symbol as usize;
+        let known_volume = std::mem::replace(&mut self.last_volume[s], bar.volume);
+        let slot = &mut self.working[s];
+        let w = (*slot)?;
+        if w.order.decided_at >= bar.ts {
             return None;
         }
-        let q = self.costs.fill(order.qty, bar.open, bar.volume, self.quote_volume[bar.symbol as usize]);
+        let inst = self.instruments[s];
+        let venue = Venue {
+            open: bar.open,
+            known_volume,
+            trades: bar.volume > 0.0,
+            quote_volume: inst.quote_volume,
+            fractional: inst.fractional,
+            factor,
+        };
+        let q = self.costs.fill(w.order.qty, &venue, w.paid_rate);
         if q.qty == 0.0 {
             return None;
         }
-        let rest = order.qty - q.qty;
-        *slot = (rest.abs() > QTY_EPS).then_some(Order { qty: rest, ..order });
+        let rest = w.order.qty - q.qty;
+        let paid_rate = Some(w.paid_rate.unwrap_or(0.0) + q.rate);
+        *slot = (rest.abs() > QTY_EPS).then_some(Working { order: Order { qty: rest, ..w.order }, paid_rate });
         Some(Fill {
             ts: bar.ts,
-            decided_at: order.decided_at,
+            decided_at: w.order.decided_at,
             symbol: bar.symbol,
             qty: q.qty,
             price: q.price,
@@ -65,20 +96,34 @@ mod tests {
     #[test]
     fn test_sim_broker_partial_fill_carries_rest() {
         let costs = CostConfig { max_participation: 0.5, slippage_bps: 0.0, impact_bps: 0.0, ..Default::default() };
-        let mut b = SimBroker::new(costs, vec![false]);
+        let mut b = SimBroker::new(costs, vec![Instrument::default()]);
+        assert!(b.on_open(&bar(0, 10.0, 200.0), 1.0).is_none(), "no order yet; the volume is now known");
         b.submit(Order { symbol: 0, qty: 150.0, decided_at: 0 });
-        let f1 = b.on_open(&bar(1, 10.0, 200.0)).unwrap();
+        let f1 = b.on_open(&bar(1, 10.0, 200.0), 1.0).unwrap();
         assert_eq!((f1.qty, f1.price), (100.0, 10.0));
-        let f2 = b.on_open(&bar(2, 11.0, 200.0)).unwrap();
+        assert_eq!(f1.commission, 1.0, "the order's minimum");
+        let f2 = b.on_open(&bar(2, 11.0, 200.0), 1.0).unwrap();
         assert_eq!(f2.qty, 50.0);
-        assert!(b.on_open(&bar(3, 11.0, 200.0)).is_none());
+        assert_eq!(f2.commission, 0.0, "100 + 50 shares at 0.005 = 0.75 < the minimum, already paid");
+        assert!(b.on_open(&bar(3, 11.0, 200.0), 1.0).is_none());
     }
 
     #[test]
     fn test_sim_broker_never_fills_same_bar_decision() {
-        let mut b = SimBroker::new(CostConfig::default(), vec![false]);
+        let mut b = SimBroker::new(CostConfig::default(), vec![Instrument::default()]);
         b.submit(Order { symbol: 0, qty: 10.0, decided_at: 5 });
-        assert!(b.on_open(&bar(5, 10.0, 1e6)).is_none());
-        assert!(b.on_open(&bar(6, 10.0, 1e6)).is_some());
+        assert!(b.on_open(&bar(5, 10.0, 1e6), 1.0).is_none());
+        assert!(b.on_open(&bar(6, 10.0, 1e6), 1.0).is_some());
+    }
+
+    #[test]
+    fn test_sim_broker_sizes_by_the_previous_bar_not_the_fill_bar() {
+        // The fill bar has a huge volume, unknown at its open: the cap uses the previous
+        // bar's 100 (10% = 10 shares).
+        let mut b = SimBroker::new(CostConfig::default(), vec![Instrument::default()]);
+        assert!(b.on_open(&bar(0, 10.0, 100.0), 1.0).is_none());
+        b.submit(Order { symbol: 0, qty: 50.0, decided_at: 0 });
+        let f = b.on_open(&bar(1, 10.0, 1e9), 1.0).unwrap();
+        assert_eq!(f.qty, 10.0);
     }
 }

@@ -57,6 +57,9 @@ pub struct BacktestArgs {
     /// Folder of Lean factor files for split adjustment (data.factor_files).
     #[arg(long)]
     pub factor_files: Option<PathBuf>,
+    /// Run even if a split is left unadjusted, trading it as a price move (data.allow_unadjusted).
+    #[arg(long)]
+    pub allow_unadjusted: bool,
     /// Starting cash (portfolio.initial_cash).
     #[arg(long)]
     pub cash: Option<f64>,
@@ -117,6 +120,9 @@ impl BacktestArgs {
         }
         if let Some(v) = &self.factor_files {
             d.factor_files = Some(v.clone());
+        }
+        if self.allow_unadjusted {
+            d.allow_unadjusted = true;
         }
         if let Some(v) = &self.out {
             cfg.output.dir = v.clone();

@@ -9,6 +9,9 @@
 //! 5. targets are clipped (shorts, `max_position`), scaled to `max_gross`, and turned into
 //!    orders for the difference between target and current quantity, sized with equity and
 //!    marks at t. A weight change, not price drift, triggers an order: no silent rebalancing.
+//!    The strategy's standing weights are kept as set; the `max_gross` scale is applied to a
+//!    copy each step, so it never compounds from one step to the next. Equity quantities
+//!    are whole shares as traded (see `portfolio::costs` for the split factor).
 //!
 //! `trade_from` (warm-up): before it, effective weights are 0 while the strategy runs and
 //! sets its targets; from the first step at or after it they take effect.
@@ -20,9 +23,9 @@
 //! No allocation happens per bar: buffers are sized at the start; the equity curve and fills
 //! grow amortised. See benches/engine.rs for bars/s.
 
-use crate::broker::{Broker, Order, SimBroker};
+use crate::broker::{Broker, Instrument, Order, SimBroker};
 use crate::market::session::{AssetClass, CLOSE_MIN, NyClock};
-use crate::market::{Bars, Ts};
+use crate::market::{AsTraded, Bars, Ts};
 use crate::portfolio::QTY_EPS;
 use crate::portfolio::{CostConfig, Fill, PortfolioConfig, TradeLedger};
 use crate::run::{EquityCurve, RunResult};
@@ -83,9 +86,17 @@ pub fn run<S: Strategy + ?Sized>(
 ) -> Result<RunResult, S::Error> {
     let n = universe.symbols.len();
     let pc = &cfg.portfolio;
-    let quote_volume: Vec<bool> = universe.classes.iter().map(|c| *c == AssetClass::Crypto).collect();
-    let fractional: Vec<bool> = universe.classes.iter().map(|c| pc.fractional || *c == AssetClass::Crypto).collect();
-    let mut broker = SimBroker::new(cfg.costs.clone(), quote_volume);
+    let instruments: Vec<Instrument> = universe
+        .classes
+        .iter()
+        .map(|c| Instrument {
+            quote_volume: *c == AssetClass::Crypto,
+            fractional: pc.fractional || *c == AssetClass::Crypto,
+        })
+        .collect();
+    let mut broker = SimBroker::new(cfg.costs.clone(), instruments.clone());
+    let mut as_traded = AsTraded::new(bars);
+    let mut factor = vec![1.0f64; n];
     let mut book = Book {
         cash: pc.initial_cash,
         pos: vec![0.0; n],
@@ -101,6 +112,7 @@ pub fn run<S: Strategy + ?Sized>(
     curve.ts.reserve(cap);
     let mut targets = Targets::new(n);
     let mut desired = vec![0.0f64; n];
+    let mut scaled = vec![0.0f64; n];
     let mut effective = vec![0.0f64; n];
     let mut clock = NyClock::new();
     let flatten = pc.flatten_at_close && universe.classes.contains(&AssetClass::Equity);
@@ -110,7 +122,9 @@ pub fn run<S: Strategy + ?Sized>(
         let t = bars.ts[range.start];
         for i in range.clone() {
             let bar = bars.bar(i);
-            if let Some(f) = broker.on_open(&bar) {
+            let s = bar.symbol as usize;
+            factor[s] = as_traded.at(s, bar.ts);
+            if let Some(f) = broker.on_open(&bar, factor[s]) {
                 book.apply(f);
             }
             book.mark[bar.symbol as usize] = bar.close;
@@ -133,10 +147,8 @@ pub fn run<S: Strategy + ?Sized>(
         }
         if touched {
             let gross_w: f64 = desired.iter().map(|w| w.abs()).sum();
-            if gross_w > pc.max_gross {
-                let k = pc.max_gross / gross_w;
-                desired.iter_mut().for_each(|w| *w *= k);
-            }
+            let k = if gross_w > pc.max_gross { pc.max_gross / gross_w } else { 1.0 };
+            scaled.iter_mut().zip(&desired).for_each(|(x, w)| *x = w * k);
         }
         let warming = cfg.trade_from.is_some_and(|f| t < f);
         if cfg.trade_from.is_some() {
@@ -155,7 +167,7 @@ pub fn run<S: Strategy + ?Sized>(
         }
         for s in 0..n {
             let want =
-                if warming || (in_window && universe.classes[s] == AssetClass::Equity) { 0.0 } else { desired[s] };
+                if warming || (in_window && universe.classes[s] == AssetClass::Equity) { 0.0 } else { scaled[s] };
             if want == effective[s] {
                 continue;
             }
@@ -165,8 +177,9 @@ pub fn run<S: Strategy + ?Sized>(
             }
             effective[s] = want;
             let mut qty = want * equity / mark;
-            if !fractional[s] {
-                qty = qty.trunc();
+            if !instruments[s].fractional {
+                // Whole shares as traded: qty / factor real shares.
+                qty = (qty / factor[s]).trunc() * factor[s];
             }
             let diff = qty - book.pos[s];
             broker.submit(Order { symbol: s as u32, qty: diff, decided_at: t });
@@ -281,5 +294,51 @@ mod tests {
         assert_eq!(r.fills[0].qty, 30.0, "capped at max_position");
         assert_eq!(r.fills[1].qty, -30.0, "NaN means flat");
         assert_eq!(r.positions, vec![0.0]);
+    }
+
+    /// Two symbols at constant prices 10 and 20, deep volume.
+    fn two(steps: usize) -> (Bars, Universe) {
+        let mut b = Bars { symbols: vec!["A".into(), "B".into()], ..Default::default() };
+        for k in 0..steps {
+            for (s, p) in [(0u32, 10.0), (1, 20.0)] {
+                let ts = k as i64 * NS_PER_MIN;
+                b.push(Bar { ts, symbol: s, open: p, high: p, low: p, close: p, volume: 1e12 });
+            }
+        }
+        let u = Universe {
+            symbols: b.symbols.clone(),
+            classes: vec![AssetClass::Equity, AssetClass::Equity],
+            interval: NS_PER_MIN,
+        };
+        (b, u)
+    }
+
+    #[test]
+    fn test_engine_gross_scaling_does_not_compound() {
+        // max_gross 0.5: A = B = 0.5 scale to 0.25 each. Setting A to 0.5 again (unchanged)
+        // and later B to 0.5 again must trade nothing: the scale applies to a copy.
+        let mut cfg = free();
+        cfg.portfolio.max_gross = 0.5;
+        let (b, u) = two(6);
+        let script = vec![vec![(0, 0.5), (1, 0.5)], vec![], vec![(0, 0.5)], vec![(1, 0.5)]];
+        let Ok(r) = run(&b, &u, &mut Script(script), &cfg, &mut |_, _| {});
+        // 0.25 × 1000 / 10 = 25 A, 0.25 × 1000 / 20 = 12 B (whole shares).
+        let q: Vec<(u32, f64)> = r.fills.iter().map(|f| (f.symbol, f.qty)).collect();
+        assert_eq!(q, vec![(0, 25.0), (1, 12.0)]);
+    }
+
+    #[test]
+    fn test_engine_whole_shares_as_traded_under_a_split_factor() {
+        // Adjusted price 10 with factor 4 (pre-split, traded at 40): 50% of 1000 is 12.5 real
+        // shares -> 12 real = 48 adjusted shares, on the shares traded.
+        let mut b = bars(&[10.0, 10.0, 10.0]);
+        b.splits = vec![crate::market::AppliedSplit { symbol: "X".into(), from: 100 * NS_PER_MIN, ratio: 4.0 }];
+        let u = Universe { symbols: b.symbols.clone(), classes: vec![AssetClass::Equity], interval: NS_PER_MIN };
+        let mut cfg = free();
+        cfg.costs.commission_per_share = 0.01;
+        let Ok(r) = run(&b, &u, &mut Script(vec![vec![(0, 0.5)]]), &cfg, &mut |_, _| {});
+        assert_eq!(r.fills.len(), 1);
+        assert_eq!(r.fills[0].qty, 48.0);
+        assert!((r.fills[0].commission - 0.12).abs() < 1e-12, "12 shares × 0.01: {}", r.fills[0].commission);
     }
 }

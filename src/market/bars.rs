@@ -61,6 +61,8 @@ pub struct Bars {
     pub volume: Vec<f64>,
     /// Extra numeric columns beyond OHLCV, row-aligned with the others.
     pub extra: Vec<ExtraColumn>,
+    /// Splits the prices were back-adjusted for (see [`super::AsTraded`]).
+    pub splits: Vec<super::splits::AppliedSplit>,
 }
 
 impl Bars {
@@ -213,6 +215,7 @@ impl Bars {
             close: g(&self.close, idx),
             volume: g(&self.volume, idx),
             extra: self.extra.iter().map(|e| ExtraColumn { name: e.name.clone(), values: g(&e.values, idx) }).collect(),
+            splits: self.splits.clone(),
         }
     }
 
@@ -251,6 +254,7 @@ impl Bars {
                 .iter()
                 .map(|e| ExtraColumn { name: e.name.clone(), values: e.values[range.clone()].to_vec() })
                 .collect(),
+            splits: self.splits.clone(),
         }
     }
 }

@@ -240,6 +240,14 @@ pub enum DataError {
     /// A value given by the user (range, timeframe, symbol) is unusable.
     #[error("{0}")]
     Invalid(String),
+    /// Prices jump by a split ratio that no adjustment covers (see `market::splits`).
+    #[error(
+        "{0}\nA split traded as a price move corrupts every return across it. Fix it with \
+         --factor-files DIR (Lean factor files, <symbol>.csv; a factor_files/ folder next to \
+         the data is used by itself), or in the config file:\n\n{1}\n\nor pass \
+         --allow-unadjusted (data.allow_unadjusted = true) to trade it as a price move"
+    )]
+    UnadjustedSplit(String, String),
     /// Filters removed every bar.
     #[error("no bars left after filtering: {0}")]
     NoBars(String),

@@ -6,7 +6,9 @@
 //! 2. merge into one table sorted by (timestamp, symbol), symbols numbered alphabetically;
 //!    a (timestamp, symbol) present in two files is a duplicate;
 //! 3. date range `[from, to)`;
-//! 4. split adjustment (given splits and factor files), then detection of unadjusted jumps;
+//! 4. split adjustment (given splits and factor files; a `factor_files/` folder next to the
+//!    data is used when none is given, and the report says so), then detection of splits
+//!    left unadjusted, which stops the load unless `allow_unadjusted` (see `splits`);
 //! 5. regular-session filter (equities only);
 //! 6. resampling.
 
@@ -43,8 +45,11 @@ pub struct LoadOptions {
     pub resample: Option<i64>,
     /// Splits to apply: bars before each ex-date get prices / ratio, volume × ratio.
     pub splits: Vec<Split>,
-    /// Folder of Lean factor files (`<symbol>.csv`).
+    /// Folder of Lean factor files (`<symbol>.csv`). When `None`, a `factor_files/` folder
+    /// next to the data (inside a data folder, or beside a data file) is used if present.
     pub factor_files: Option<PathBuf>,
+    /// Load even when a detected split is left unadjusted (it becomes a warning).
+    pub allow_unadjusted: bool,
     /// Quote suffixes that mark a symbol as crypto (e.g. `USDT`); the rest are equities.
     pub crypto_quotes: Vec<String>,
 }
@@ -62,6 +67,7 @@ impl LoadOptions {
             resample: None,
             splits: Vec::new(),
             factor_files: None,
+            allow_unadjusted: false,
             crypto_quotes: super::session::default_crypto_quotes(),
         }
     }
@@ -103,6 +109,8 @@ pub struct LoadReport {
     pub session: SessionMode,
     /// Bars a full session holds at this interval (None when not calendar-defined).
     pub bars_per_session: Option<f64>,
+    /// The factor-file folder used, and whether it was found next to the data.
+    pub factor_files: Option<String>,
     /// Split adjustments applied.
     pub adjustments: Vec<String>,
     /// Warnings (probable unadjusted splits, ...).
@@ -177,13 +185,24 @@ pub fn load(opts: &LoadOptions) -> Result<(Bars, LoadReport)> {
 
     let classes: Vec<AssetClass> = bars.symbols.iter().map(|s| classify(s, &opts.crypto_quotes)).collect();
     let mut splits = opts.splits.clone();
-    if let Some(dir) = &opts.factor_files {
+    let found = opts.factor_files.is_none().then(|| beside_data(&opts.path)).flatten();
+    if let Some(dir) = opts.factor_files.as_ref().or(found.as_ref()) {
         splits.extend(factor_dir_splits(dir, &bars.symbols)?);
+        report.factor_files = Some(match &found {
+            Some(_) => format!("{} (found next to the data)", dir.display()),
+            None => dir.display().to_string(),
+        });
     }
     report.adjustments = adjust(&mut bars, &classes, &splits);
-    for jump in detect_jumps(&bars, &classes) {
-        tracing::info!("{jump}");
-        report.warnings.push(jump.to_string());
+    let jumps = detect_jumps(&bars, &classes);
+    if !jumps.is_empty() && !opts.allow_unadjusted {
+        let list: Vec<String> = jumps.iter().map(ToString::to_string).collect();
+        let entries: Vec<String> = jumps.iter().map(|j| j.config_entry()).collect();
+        return Err(DataError::UnadjustedSplit(list.join("\n"), entries.join("\n\n")));
+    }
+    for jump in jumps {
+        tracing::warn!("{jump} (traded as a price move: --allow-unadjusted)");
+        report.warnings.push(format!("{jump}; traded as a price move (--allow-unadjusted)"));
     }
 
     let source_interval = bars.infer_interval();
@@ -210,6 +229,13 @@ pub fn load(opts: &LoadOptions) -> Result<(Bars, LoadReport)> {
     report.interval_ns = interval;
     report.bars_per_session = calendar_bars_per_session(&classes, opts.session, interval);
     Ok((bars, report))
+}
+
+/// The `factor_files/` folder next to the data: inside a data folder, or beside a data file.
+fn beside_data(path: &Path) -> Option<PathBuf> {
+    let base = if path.is_dir() { path } else { path.parent()? };
+    let dir = base.join("factor_files");
+    dir.is_dir().then_some(dir)
 }
 
 /// Bars a full session holds, when the calendar defines it: the regular session for

@@ -16,7 +16,7 @@ pub use bars::{Bar, Bars, ExtraColumn, SymbolId};
 pub use error::{DataError, RowLoc, RowProblem};
 pub use load::{LoadOptions, LoadReport, load};
 pub use session::{AssetClass, SessionMode};
-pub use splits::Split;
+pub use splits::{AppliedSplit, AsTraded, Split};
 pub use time::{TimeBound, Timeframe, Ts};
 pub use validate::BadRowPolicy;
 pub use write::{to_frame, write_parquet};

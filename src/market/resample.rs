@@ -58,6 +58,7 @@ pub(super) fn resample(bars: &Bars, classes: &[AssetClass], source: Option<i64>,
     let mut res = Bars {
         symbols: bars.symbols.clone(),
         extra: bars.extra.iter().map(|e| ExtraColumn { name: e.name.clone(), values: Vec::new() }).collect(),
+        splits: bars.splits.clone(),
         ..Default::default()
     };
     for (b, ex) in out {

@@ -137,6 +137,7 @@ pub(super) fn build_bars(
             close: raw.close,
             volume: raw.volume,
             extra: raw.extra,
+            splits: Vec::new(),
         });
     }
     let mut bars = Bars {

@@ -3,7 +3,7 @@
 mod costs;
 mod ledger;
 
-pub use costs::{CostConfig, FillQuote};
+pub use costs::{CostConfig, FillQuote, Venue};
 pub(crate) use ledger::QTY_EPS;
 pub use ledger::{Fill, Trade, TradeLedger};
 

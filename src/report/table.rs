@@ -54,6 +54,12 @@ pub fn render(summary: &RunSummary) -> String {
         d.session,
         summary.annualisation.periods_per_year
     );
+    if let Some(f) = &d.factor_files {
+        out.push_str(&format!("factor files: {f}\n"));
+    }
+    for a in &d.adjustments {
+        out.push_str(&format!("adjusted: {a}\n"));
+    }
     for w in &d.warnings {
         out.push_str(&format!("warning: {w}\n"));
     }
