@@ -16,7 +16,8 @@
 //! move on thin liquidity (relative volume below `thin_rel_volume`, or Amihud, λ or spread
 //! z above `thin_z`) is voted against (expect it to fade); a move on deep liquidity
 //! (relative volume above `deep_rel_volume`) is voted with. Both write
-//! an observation and recall how earlier thin/deep moves resolved. (Thin is tested first;
+//! an observation and recall how earlier thin/deep moves resolved; a zero move is no
+//! direction and gets no vote ([`crate::num::sign`]). (Thin is tested first;
 //! "deep" also needs Amihud and spread z below `thin_z`.)
 
 use serde::{Deserialize, Serialize};
@@ -185,7 +186,8 @@ impl Analyst for Liquidity {
         let p = self.p;
         let f = pc.features;
         let zmove = mv / (f.sigma * (p.move_bars as f64).sqrt());
-        if zmove.abs() < p.move_sigma {
+        let dir = crate::num::sign(mv);
+        if zmove.abs() < p.move_sigma || dir == 0.0 {
             return Proposal::neutral("no significant move");
         }
         let up = if mv > 0.0 { "up" } else { "down" };
@@ -203,7 +205,7 @@ impl Analyst for Liquidity {
         if thin {
             let text = format!("illiquid spike {up} {}: {zmove:+.1} sigma move on thin liquidity, {facts}", pc.symbol);
             return Proposal {
-                direction: -mv.signum() * strength,
+                direction: -dir * strength,
                 confidence: strength,
                 rationale: format!("illiquid spike {up}, expect fade"),
                 writes: vec![self.core.memory(pc, Kind::Observation, text, 55.0)],
@@ -213,7 +215,7 @@ impl Analyst for Liquidity {
         if deep {
             let text = format!("deep liquidity move {up} {}: {zmove:+.1} sigma on heavy volume, {facts}", pc.symbol);
             return Proposal {
-                direction: mv.signum() * strength,
+                direction: dir * strength,
                 confidence: strength,
                 rationale: format!("deep liquidity move {up}, follow"),
                 writes: vec![self.core.memory(pc, Kind::Observation, text, 55.0)],

@@ -10,11 +10,12 @@
 //!   **Upthrust**: the mirror above resistance → short. Confidence grows with volume.
 //! - **Effort vs result**: volume at least `absorption_rel_volume` × average with a range
 //!   under `absorption_range_atr` ATR is effort without result (absorption): vote against
-//!   the last 5 bars' move.
+//!   the last 5 bars' move (no move, a zero 5-bar return, gives no direction).
 //! - **Phase**: inside a range, price in the lower third with up-bar volume exceeding
 //!   down-bar volume reads as accumulation (mild long); upper third with down-volume
 //!   dominating as distribution (mild short). Outside a range: mild markup/markdown with
-//!   the 20-bar move.
+//!   the 20-bar move; a zero 20-bar move is no vote (directions use [`crate::num::sign`]:
+//!   zero is not "up").
 //!
 //! Memory: each spring/upthrust is written as a `pattern` (level, volume, range width) and
 //! the decision recalls the outcomes of this analyst's earlier springs/upthrusts on the
@@ -144,12 +145,13 @@ impl Analyst for Wyckoff {
             };
         }
         if rv >= p.absorption_rel_volume && (b.high - b.low) < p.absorption_range_atr * atr {
-            let dir = -f.ret5.signum() * 0.35;
+            // Against the last 5 bars' move; no move (a zero return) is no direction.
+            let against = -crate::num::sign(f.ret5);
             let text =
                 format!("wyckoff absorption {}: {rv:.1}x volume on a {:.2} atr bar", pc.symbol, (b.high - b.low) / atr);
             return Proposal {
-                direction: dir,
-                confidence: 0.35,
+                direction: 0.35 * against,
+                confidence: 0.35 * against.abs(),
                 rationale: "effort without result (absorption)".into(),
                 writes: vec![core.memory(pc, Kind::Observation, text, 45.0)],
                 recall: Some(recall("effort without result absorption")),
@@ -178,11 +180,14 @@ impl Analyst for Wyckoff {
             }
             return Proposal::neutral("inside range, no edge");
         }
-        let dir = 0.15 * f.ret20.signum();
+        let trend = crate::num::sign(f.ret20);
+        if trend == 0.0 {
+            return Proposal::neutral("outside a range, no 20-bar move");
+        }
         Proposal {
-            direction: dir,
+            direction: 0.15 * trend,
             confidence: 0.1,
-            rationale: if dir > 0.0 { "markup".into() } else { "markdown".into() },
+            rationale: if trend > 0.0 { "markup".into() } else { "markdown".into() },
             writes: vec![],
             recall: None,
         }
