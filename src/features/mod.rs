@@ -1,5 +1,6 @@
-//! Streaming features on top of the `ta` crate, one bank per symbol, and the market-state
-//! vector every analyst shares.
+//! Streaming features, one bank per symbol, and the market-state vector every analyst
+//! shares. ATR, MFI and the EMAs come from the `ta` crate; the RSI is Wilder's, by hand in
+//! [`WilderRsi`] (`ta`'s is EMA-smoothed, see `rsi`).
 //!
 //! Computed once per bar per symbol by the engine (not once per analyst) and handed to the
 //! analysts with the bar, so five analysts cost one feature update.
@@ -12,7 +13,7 @@
 //! | 1 | 5-bar return z | r₅ / (σ√5) |
 //! | 2 | 20-bar return z | r₂₀ / (σ√20) |
 //! | 3 | volatility regime | ln(σ₁₀ / σ₆₀) |
-//! | 4 | RSI(14) | RSI/50 − 1 (Wilder, 1978) |
+//! | 4 | RSI(14) | RSI/50 − 1 (Wilder, 1978; by hand in `rsi`, as `ta`'s RSI is not Wilder's) |
 //! | 5 | MFI(14) | MFI/50 − 1 (Quong & Soudack, 1989) |
 //! | 6 | distance to EMA(20) | (close − EMA₂₀) / ATR₁₄ |
 //! | 7 | trend | (EMA₁₀ − EMA₃₀) / ATR₁₄ |
@@ -24,9 +25,13 @@
 //! | 13 | position in 60-bar range | 2·(close − min low) / (max high − min low) − 1 |
 //! | 14, 15 | time of day | sin, cos of 2π · minutes since midnight New York / 1440 |
 
+mod rsi;
+
+pub use rsi::WilderRsi;
+
 use std::collections::VecDeque;
 
-use ta::indicators::{AverageTrueRange, ExponentialMovingAverage, MoneyFlowIndex, RelativeStrengthIndex};
+use ta::indicators::{AverageTrueRange, ExponentialMovingAverage, MoneyFlowIndex};
 use ta::{Close, High, Low, Next, Open, Volume};
 
 use crate::market::session::NyClock;
@@ -147,7 +152,7 @@ pub struct Features {
     pub sigma_long: f64,
     /// ATR(14) in price units; max(high − low, close·1e-4) while the ATR is 0.
     pub atr: f64,
-    /// RSI(14) in [0, 100] (Wilder).
+    /// RSI(14) in [0, 100], Wilder's smoothing ([`WilderRsi`]; 50 for the first 14 bars).
     pub rsi: f64,
     /// Money Flow Index(14) in [0, 100].
     pub mfi: f64,
@@ -175,7 +180,7 @@ pub struct Features {
 #[derive(Debug, Clone)]
 pub struct FeatureBank {
     atr: AverageTrueRange,
-    rsi: RelativeStrengthIndex,
+    rsi: WilderRsi,
     mfi: MoneyFlowIndex,
     ema_fast: ExponentialMovingAverage,
     ema_slow: ExponentialMovingAverage,
@@ -212,7 +217,7 @@ impl FeatureBank {
         let ind = |r: std::result::Result<ExponentialMovingAverage, ta::errors::TaError>| r.expect("period > 0");
         FeatureBank {
             atr: AverageTrueRange::new(14).expect("period > 0"),
-            rsi: RelativeStrengthIndex::new(14).expect("period > 0"),
+            rsi: WilderRsi::new(14),
             mfi: MoneyFlowIndex::new(14).expect("period > 0"),
             ema_fast: ind(ExponentialMovingAverage::new(10)),
             ema_slow: ind(ExponentialMovingAverage::new(30)),
@@ -358,6 +363,20 @@ mod tests {
         assert_eq!(w.back(0), Some(4.0));
         assert_eq!(w.back(2), Some(2.0));
         assert_eq!(w.back(3), None);
+    }
+
+    #[test]
+    fn test_feature_bank_rsi_is_wilders() {
+        // The bank's RSI on the published Wilder example (ta's EMA-smoothed RSI is not).
+        let mut fb = FeatureBank::new();
+        let rsi: Vec<f64> = rsi::tests::CLOSES
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| fb.update(&bar(1_381_152_600_000_000_000 + k as i64 * NS_PER_MIN, c, 1000.0)).rsi)
+            .collect();
+        for (&got, &want) in rsi[14..].iter().zip(&rsi::tests::RSI) {
+            assert!((got - want).abs() < 0.005, "got {got:.3}, want {want}: {rsi:?}");
+        }
     }
 
     #[test]
