@@ -72,7 +72,8 @@ pub struct Chain {
 }
 
 impl Chain {
-    fn new(trend_bars: usize) -> Self {
+    /// An empty chain whose trend reads `trend_bars` bars back.
+    pub fn new(trend_bars: usize) -> Self {
         Chain {
             counts: [[0.0; N]; N],
             mean_next: [0.0; N],
@@ -82,6 +83,26 @@ impl Chain {
             regime: None,
             candidate: None,
         }
+    }
+
+    /// Records that the bar with 1-bar return `ret1` put the chain in state `s`: the
+    /// transition from the previous state (its row decayed by `forget`) and the mean return.
+    pub fn observe(&mut self, s: usize, ret1: f64, p: &Params) {
+        if let Some(prev) = self.prev {
+            for x in self.counts[prev].iter_mut() {
+                *x *= p.forget;
+            }
+            self.counts[prev][s] += 1.0;
+            self.mean_next[prev] += p.mean_alpha * (ret1 - self.mean_next[prev]);
+            self.seen[prev] = self.seen[prev] * p.forget + 1.0;
+        }
+        self.prev = Some(s);
+    }
+
+    /// The expected return of the next bar from state `s`, and P(· | s).
+    pub fn expected(&self, s: usize, prior: f64) -> (f64, [f64; N]) {
+        let probs = self.transition(s, prior);
+        (probs.iter().zip(&self.mean_next).map(|(a, b)| a * b).sum(), probs)
     }
 
     /// P(· | i) under the Dirichlet prior.
@@ -144,17 +165,8 @@ impl Analyst for Markov {
         let trend = (f.bar.close / c.closes.back(p.trend_bars).unwrap_or(f.bar.close)).ln();
         let tz = trend / (f.sigma * (p.trend_bars as f64).sqrt());
         let s = state_of(tz, p.trend_z, f.sigma_short / f.sigma_long);
-        if let Some(prev) = c.prev {
-            for x in c.counts[prev].iter_mut() {
-                *x *= p.forget;
-            }
-            c.counts[prev][s] += 1.0;
-            c.mean_next[prev] += p.mean_alpha * (f.ret1 - c.mean_next[prev]);
-            c.seen[prev] = c.seen[prev] * p.forget + 1.0;
-        }
-        c.prev = Some(s);
-        let probs = c.transition(s, p.prior);
-        let expected: f64 = probs.iter().zip(&c.mean_next).map(|(a, b)| a * b).sum();
+        c.observe(s, f.ret1, &p);
+        let (expected, probs) = c.expected(s, p.prior);
         let entropy: f64 = -probs.iter().filter(|&&x| x > 0.0).map(|x| x * x.ln()).sum::<f64>();
         let n_row: f64 = c.counts[s].iter().sum();
         let confidence = ((1.0 - entropy / (N as f64).ln()) * (n_row / 30.0).min(1.0)).clamp(0.0, 1.0);
