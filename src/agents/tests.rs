@@ -291,3 +291,42 @@ fn test_hedge_zero_dealer_flow_adds_nothing() {
     assert_eq!(direction(&[1e9, -0.0]), none, "nor is a negative zero");
     assert!((direction(&[1e9, 5.0]) - (none + 0.2).clamp(-1.0, 1.0)).abs() < 1e-12);
 }
+
+/// Springs and upthrusts after Weis (2013) and Pruden (2007): one on light volume is the
+/// stronger signal (supply / demand exhausted), one on heavy volume a weaker shakeout.
+#[test]
+fn test_wyckoff_light_volume_spring_and_upthrust_are_the_stronger_signals() {
+    struct Case {
+        name: &'static str,
+        spring: bool,
+        volume: f64,
+        label: &'static str,
+    }
+    let cases = [
+        Case { name: "light spring", spring: true, volume: 500.0, label: "light volume" },
+        Case { name: "heavy spring", spring: true, volume: 3000.0, label: "shakeout" },
+        Case { name: "light upthrust", spring: false, volume: 500.0, label: "light volume" },
+        Case { name: "heavy upthrust", spring: false, volume: 3000.0, label: "heavy volume" },
+    ];
+    let mut conf = Vec::new();
+    for c in &cases {
+        let mut bars = range(80);
+        let support = bars[20..80].iter().map(|b| b.2).fold(f64::MAX, f64::min);
+        let resistance = bars[20..80].iter().map(|b| b.1).fold(f64::MIN, f64::max);
+        bars.push(if c.spring {
+            (support + 0.1, support + 0.4, support - 0.5, support + 0.3, c.volume)
+        } else {
+            (resistance - 0.1, resistance + 0.5, resistance - 0.4, resistance - 0.3, c.volume)
+        });
+        let mut a = analyst("wyckoff", "");
+        let (p, writes, _) = feed(a.as_mut(), &bars, &[]);
+        let want = if c.spring { "spring" } else { "upthrust" };
+        assert!(p.rationale.contains(want) && p.rationale.contains(c.label), "{}: {p:?}", c.name);
+        assert!(writes.iter().any(|w| w.starts_with("Pattern") && w.contains(want)), "{}: {writes:?}", c.name);
+        assert_eq!(p.direction.signum(), if c.spring { 1.0 } else { -1.0 }, "{}", c.name);
+        assert_eq!(p.direction.abs(), p.confidence, "{}", c.name);
+        conf.push(p.confidence);
+    }
+    assert!(conf[0] > conf[1] && conf[2] > conf[3], "light volume beats heavy: {conf:?}");
+    assert!(conf[1] >= 0.3 && conf[0] <= 0.8, "{conf:?}");
+}
