@@ -17,7 +17,7 @@
 //! | 5 | MFI(14) | MFI/50 − 1 (Quong & Soudack, 1989) |
 //! | 6 | distance to EMA(20) | (close − EMA₂₀) / ATR₁₄ |
 //! | 7 | trend | (EMA₁₀ − EMA₃₀) / ATR₁₄ |
-//! | 8 | distance to session VWAP | (close − VWAP) / ATR₁₄ |
+//! | 8 | distance to session VWAP | (close − VWAP) / ATR₁₄, VWAP from the session start (`for_market`) |
 //! | 9 | relative volume | ln(volume / mean volume over 30 bars) |
 //! | 10 | range expansion | (high − low) / ATR₁₄ − 1 |
 //! | 11 | close location value | ((close − low) − (high − close)) / (high − low) |
@@ -34,7 +34,7 @@ use std::collections::VecDeque;
 use ta::indicators::{AverageTrueRange, ExponentialMovingAverage, MoneyFlowIndex};
 use ta::{Close, High, Low, Next, Open, Volume};
 
-use crate::market::session::NyClock;
+use crate::market::session::{AssetClass, NyClock, OPEN_MIN, in_regular_session};
 use crate::market::time::{NS_PER_DAY, NS_PER_MIN};
 use crate::market::{Bar, Ts};
 
@@ -162,7 +162,8 @@ pub struct Features {
     pub ema_slow: f64,
     /// EMA(20) of closes.
     pub ema20: f64,
-    /// VWAP of (high + low + close) / 3 over the day so far, reset at New York midnight.
+    /// VWAP of (high + low + close) / 3 over the session so far ([`FeatureBank::for_market`]
+    /// says where a session starts).
     pub vwap: f64,
     /// Bar volume / mean volume of the previous 30 bars (1 with no history).
     pub rel_volume: f64,
@@ -193,7 +194,9 @@ pub struct FeatureBank {
     illiq: Window,
     highs: Window,
     lows: Window,
-    vwap_day: i64,
+    class: AssetClass,
+    interval: i64,
+    vwap_session: i64,
     vwap_pv: f64,
     vwap_v: f64,
     last_close: Option<f64>,
@@ -212,8 +215,19 @@ fn clip(x: f64) -> f32 {
 }
 
 impl FeatureBank {
-    /// A bank with the standard windows.
+    /// A bank for a US equity's minute bars ([`FeatureBank::for_market`]).
     pub fn new() -> Self {
+        Self::for_market(AssetClass::Equity, NS_PER_MIN)
+    }
+
+    /// A bank for a symbol of asset class `class` with bars `interval` ns long.
+    ///
+    /// The VWAP is anchored at the start of the bar's session: for an equity, the regular
+    /// session (from the 09:30 New York open, a bar counting as regular when it overlaps
+    /// 09:30–16:00, as in `market::session`), with the pre-market (before 09:30) and the
+    /// post-market (from 16:00) as sessions of their own, so extended-hours trading never
+    /// leaks into the regular session's VWAP; for crypto (24/7), the UTC day.
+    pub fn for_market(class: AssetClass, interval: i64) -> Self {
         let ind = |r: std::result::Result<ExponentialMovingAverage, ta::errors::TaError>| r.expect("period > 0");
         FeatureBank {
             atr: AverageTrueRange::new(14).expect("period > 0"),
@@ -230,7 +244,9 @@ impl FeatureBank {
             illiq: Window::new(30),
             highs: Window::new(60),
             lows: Window::new(60),
-            vwap_day: i64::MIN,
+            class,
+            interval: interval.max(1),
+            vwap_session: i64::MIN,
             vwap_pv: 0.0,
             vwap_v: 0.0,
             last_close: None,
@@ -273,9 +289,9 @@ impl FeatureBank {
         self.highs.push(bar.high);
         self.lows.push(bar.low);
         let local = self.clock.local(bar.ts);
-        let day = local.div_euclid(NS_PER_DAY);
-        if day != self.vwap_day {
-            self.vwap_day = day;
+        let session = self.vwap_session_of(bar.ts, local);
+        if session != self.vwap_session {
+            self.vwap_session = session;
             self.vwap_pv = 0.0;
             self.vwap_v = 0.0;
         }
@@ -338,6 +354,27 @@ impl FeatureBank {
     }
 }
 
+impl FeatureBank {
+    /// The VWAP session of a bar (see [`FeatureBank::for_market`]) as a number: equity
+    /// sessions are 3 × New York day + (0 pre-market, 1 regular, 2 post-market), crypto
+    /// sessions the UTC day.
+    fn vwap_session_of(&mut self, ts: Ts, local: i64) -> i64 {
+        match self.class {
+            AssetClass::Crypto => ts.div_euclid(NS_PER_DAY),
+            AssetClass::Equity => {
+                let part = if in_regular_session(&mut self.clock, ts, self.interval) {
+                    1
+                } else if local.rem_euclid(NS_PER_DAY) < OPEN_MIN * NS_PER_MIN {
+                    0
+                } else {
+                    2
+                };
+                3 * local.div_euclid(NS_PER_DAY) + part
+            }
+        }
+    }
+}
+
 /// Event time of a bar's close.
 pub fn bar_close_time(bar: &Bar, interval: i64) -> Ts {
     bar.ts + interval
@@ -363,6 +400,38 @@ mod tests {
         assert_eq!(w.back(0), Some(4.0));
         assert_eq!(w.back(2), Some(2.0));
         assert_eq!(w.back(3), None);
+    }
+
+    #[test]
+    fn test_vwap_starts_at_the_regular_session_open() {
+        // 2013-10-07: pre-market minutes from 08:00 New York (12:00Z) at 50, then the
+        // 09:30 open (13:30Z) at 100: the session VWAP of the first regular bar is its own
+        // typical price, not a blend with the pre-market.
+        let t0 = 1_381_147_200_000_000_000; // 2013-10-07T12:00:00Z
+        let mut fb = FeatureBank::new();
+        for k in 0..90 {
+            fb.update(&bar(t0 + k * NS_PER_MIN, 50.0, 5000.0));
+        }
+        let open = bar(t0 + 90 * NS_PER_MIN, 100.0, 1000.0);
+        let f = fb.update(&open);
+        let typical = (open.high + open.low + open.close) / 3.0;
+        assert!((f.vwap - typical).abs() < 1e-9, "vwap {} at the open, want {typical}", f.vwap);
+        // The next regular bar blends with the first.
+        let g = fb.update(&bar(t0 + 91 * NS_PER_MIN, 102.0, 1000.0));
+        assert!(g.vwap > typical && g.vwap < 102.0, "{}", g.vwap);
+        // After the close (16:00 New York) the VWAP restarts for the post-market.
+        let close = 1_381_176_000_000_000_000; // 2013-10-07T20:00:00Z
+        let h = fb.update(&bar(close, 90.0, 10.0));
+        assert!((h.vwap - 90.0).abs() < 1e-9, "{}", h.vwap);
+    }
+
+    #[test]
+    fn test_vwap_of_a_crypto_symbol_resets_at_utc_midnight() {
+        let mut fb = FeatureBank::for_market(AssetClass::Crypto, NS_PER_MIN);
+        let midnight = 1_381_190_400_000_000_000; // 2013-10-08T00:00:00Z
+        fb.update(&bar(midnight - NS_PER_MIN, 50.0, 1000.0));
+        let f = fb.update(&bar(midnight, 100.0, 1000.0));
+        assert!((f.vwap - 100.0).abs() < 1e-9, "{}", f.vwap);
     }
 
     #[test]
