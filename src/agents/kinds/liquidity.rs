@@ -12,11 +12,11 @@
 //!   of a rolling OLS regression of the price change Δp = closeₜ − closeₜ₋₁ on signed volume
 //!   q, λ = Cov(Δp, q) / Var(q); z-score of λ against its own history. q = sign · volume
 //!   with the sign by the tick rule (Lee & Ready, "Inferring trade direction from intraday
-//!   data", 1991) applied to bars: sign(close − open), and when that is 0, sign(close −
-//!   previous close); when both are 0 the bar's signed volume is 0. (Lee & Ready's "zero
-//!   tick" carries the last non-zero direction forward; a bar that went nowhere is given no
-//!   direction here instead.) An earlier version took `signum(0) = +1` and counted the
-//!   46.8% of BAC's bars with close = open as buys.
+//!   data", 1991) applied to bars, [`crate::features::signed_volume`]: sign(close − open),
+//!   and when that is 0, sign(close − previous close); when both are 0 the bar's signed
+//!   volume is 0. (Lee & Ready's "zero tick" carries the last non-zero direction forward;
+//!   a bar that went nowhere is given no direction here instead.) An earlier version took
+//!   `signum(0) = +1` and counted the 46.8% of BAC's bars with close = open as buys.
 //! - **Corwin–Schultz spread** (Corwin & Schultz, "A Simple Way to Estimate Bid-Ask
 //!   Spreads from Daily High and Low Prices", 2012), from two consecutive bars:
 //!   β = ln²(H₁/L₁) + ln²(H₂/L₂), γ = ln²(max(H)/min(L)),
@@ -35,7 +35,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::agents::{Analyst, Core, PerSymbol, Perception, Profile, Proposal};
-use crate::features::Window;
+use crate::features::{Window, signed_volume};
 use crate::memory::Kind;
 
 /// `[params]` of a Liquidity profile.
@@ -100,14 +100,6 @@ pub fn corwin_schultz(h1: f64, l1: f64, h2: f64, l2: f64) -> f64 {
     let alpha = ((2.0 * beta).sqrt() - beta.sqrt()) / k - (gamma / k).sqrt();
     let s = 2.0 * (alpha.exp() - 1.0) / (1.0 + alpha.exp());
     s.max(0.0)
-}
-
-/// Signed volume of a bar by the tick rule (module docs): sign(close − open), else
-/// sign(close − previous close), else 0, times volume.
-pub fn signed_volume(open: f64, close: f64, prev_close: f64, volume: f64) -> f64 {
-    let by_body = crate::num::sign(close - open);
-    let s = if by_body != 0.0 { by_body } else { crate::num::sign(close - prev_close) };
-    s * volume
 }
 
 fn z(w: &Window, x: f64) -> f64 {
@@ -280,27 +272,6 @@ mod tests {
                 a.update(&pc).0
             })
             .collect()
-    }
-
-    #[test]
-    fn test_signed_volume_tick_rule() {
-        struct Case {
-            name: &'static str,
-            open: f64,
-            close: f64,
-            prev: f64,
-            want: f64,
-        }
-        let cases = [
-            Case { name: "up bar", open: 100.0, close: 101.0, prev: 102.0, want: 500.0 },
-            Case { name: "down bar", open: 101.0, close: 100.0, prev: 99.0, want: -500.0 },
-            Case { name: "unchanged bar, uptick", open: 100.0, close: 100.0, prev: 99.5, want: 500.0 },
-            Case { name: "unchanged bar, downtick", open: 100.0, close: 100.0, prev: 100.5, want: -500.0 },
-            Case { name: "no change at all", open: 100.0, close: 100.0, prev: 100.0, want: 0.0 },
-        ];
-        for c in cases {
-            assert_eq!(signed_volume(c.open, c.close, c.prev, 500.0), c.want, "{}", c.name);
-        }
     }
 
     #[test]
