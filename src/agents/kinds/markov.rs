@@ -4,20 +4,24 @@
 //! deviations: below −`trend_z` down, above +`trend_z` up, else flat) × volatility (short
 //! over long realised volatility below or at least 1: calm or volatile). The analyst keeps,
 //! per symbol, an estimated transition matrix — counts `N[i][j]` of moves from state i to j,
-//! each row decayed by `forget` per update so the chain adapts — and μⱼ, the mean 1-bar
-//! return of the bars that *land in* state j (exponentially weighted with rate
+//! each row decayed by `forget` per update so the chain adapts — and μᵢⱼ, the mean 1-bar
+//! return of the bars that moved the chain from i to j (exponentially weighted with rate
 //! `mean_alpha`, starting from 0). With a symmetric Dirichlet prior of total weight `prior`:
 //!
 //! ```text
 //! P(j | i)          = (N[i][j] + prior/6) / (Σⱼ N[i][j] + prior)
-//! E[rₜ₊₁ | sₜ]      = Σⱼ P(sₜ₊₁ = j | sₜ) · E[rₜ₊₁ | sₜ₊₁ = j] ≈ Σⱼ P(j | sₜ) · μⱼ
+//! E[rₜ₊₁ | sₜ = i]  = Σⱼ P(sₜ₊₁ = j | sₜ = i) · E[rₜ₊₁ | sₜ = i, sₜ₊₁ = j] ≈ Σⱼ P(j | i) · μᵢⱼ
 //! vote              = tanh(scale · E[r] / σ),   confidence = (1 − H(P(·|sₜ)) / ln 6) · min(1, n/30)
 //! ```
 //!
-//! The sum is the law of total probability over the next state, so it forecasts the next
-//! bar (one step), with the Markov assumption that the return of the bar into j depends on
-//! j only. (An earlier version took μⱼ as the mean return of the bar *after* state j, which
-//! made Σⱼ P(j | sₜ) · μⱼ the return two bars ahead.)
+//! The sum is the law of total probability over the next state: a one-step forecast, exact
+//! up to estimation (without the prior it is the mean next-bar return seen after state i).
+//! Two versions were wrong: μ as the mean return of the bar *after* state j made the sum
+//! the return two bars ahead; μ as the mean return of the bars into j (whatever state they
+//! came from) assumed E[rₜ₊₁ | i, j] = E[rₜ₊₁ | j], which fails here because the state is
+//! read from the trailing return that includes rₜ₊₁ — entering an uptrend from a range
+//! takes a larger up bar than staying in one — and it turned state persistence into a
+//! momentum forecast.
 //!
 //! (an empirical alternative to Hamilton's 1989 regime-switching model; the estimated
 //! transition matrix is what DESIGN.md allows). A change of the dominant regime that
@@ -45,7 +49,7 @@ pub struct Params {
     pub prior: f64,
     /// Vote = tanh(scale · `E[r]` / σ).
     pub scale: f64,
-    /// EW weight of each new return in μⱼ, the mean return of the bars into state j.
+    /// EW weight of each new return in μᵢⱼ, the mean return of the bars from state i to j.
     pub mean_alpha: f64,
     /// Bars a new regime must hold before it is written as a `regime` memory.
     pub min_dwell: usize,
@@ -66,8 +70,8 @@ const NAMES: [&str; N] =
 pub struct Chain {
     /// Decayed transition counts `N[i][j]` from state i to state j.
     pub counts: [[f64; N]; N],
-    /// μⱼ: EW mean 1-bar log return of the bars that land in state j.
-    pub mean_into: [f64; N],
+    /// μᵢⱼ: EW mean 1-bar log return of the bars that moved the chain from state i to j.
+    pub mean_move: [[f64; N]; N],
     /// Decayed number of transitions out of each state.
     pub seen: [f64; N],
     prev: Option<usize>,
@@ -81,7 +85,7 @@ impl Chain {
     pub fn new(trend_bars: usize) -> Self {
         Chain {
             counts: [[0.0; N]; N],
-            mean_into: [0.0; N],
+            mean_move: [[0.0; N]; N],
             seen: [0.0; N],
             prev: None,
             closes: Window::new(trend_bars + 1),
@@ -91,7 +95,7 @@ impl Chain {
     }
 
     /// Records that the bar with 1-bar return `ret1` put the chain in state `s`: the
-    /// transition from the previous state (its row decayed by `forget`) and the mean return.
+    /// transition from the previous state (its row decayed by `forget`) and its mean return.
     pub fn observe(&mut self, s: usize, ret1: f64, p: &Params) {
         if let Some(prev) = self.prev {
             for x in self.counts[prev].iter_mut() {
@@ -99,15 +103,15 @@ impl Chain {
             }
             self.counts[prev][s] += 1.0;
             self.seen[prev] = self.seen[prev] * p.forget + 1.0;
+            self.mean_move[prev][s] += p.mean_alpha * (ret1 - self.mean_move[prev][s]);
         }
-        self.mean_into[s] += p.mean_alpha * (ret1 - self.mean_into[s]);
         self.prev = Some(s);
     }
 
-    /// The expected return of the next bar from state `s`, Σⱼ P(j | s) · μⱼ, and P(· | s).
+    /// The expected return of the next bar from state `s`, Σⱼ P(j | s) · μₛⱼ, and P(· | s).
     pub fn expected(&self, s: usize, prior: f64) -> (f64, [f64; N]) {
         let probs = self.transition(s, prior);
-        (probs.iter().zip(&self.mean_into).map(|(a, b)| a * b).sum(), probs)
+        (probs.iter().zip(&self.mean_move[s]).map(|(a, b)| a * b).sum(), probs)
     }
 
     /// P(· | i) under the Dirichlet prior (uniform for an empty row with no prior).
@@ -235,8 +239,8 @@ mod tests {
         // The chain alternates calm down (0) → calm up (2) → calm down → …; every bar into
         // state 2 rises 1%, every bar into state 0 falls 1%. From state 0 the next bar goes
         // to 2 for certain (prior 0, no forgetting), so the next return is +1% — not the
-        // −1% of the bar after that. Ten landings in each state with α = 0.5 from 0:
-        // μ₂ = 0.01 · (1 − 2⁻¹⁰), μ₀ = −μ₂.
+        // −1% of the bar after that. Ten moves 0 → 2 and nine 2 → 0, α = 0.5 from 0:
+        // μ₀₂ = 0.01 · (1 − 2⁻¹⁰), μ₂₀ = −0.01 · (1 − 2⁻⁹).
         let p = Params { forget: 1.0, prior: 0.0, mean_alpha: 0.5, ..Params::default() };
         let mut c = Chain::new(10);
         for k in 0..20 {
@@ -248,9 +252,9 @@ mod tests {
         let mu = 0.01 * (1.0 - 0.5f64.powi(10));
         assert!((from_down - mu).abs() < 1e-12, "E[r | calm down] = {from_down}");
         let (from_up, _) = c.expected(2, p.prior);
-        assert!((from_up + mu).abs() < 1e-12, "E[r | calm up] = {from_up}");
-        // A mixed row, by hand: from state 1, two moves to 2 (+1% each: μ₂ = 0.005, then
-        // 0.0075) and two to 4 (+0.3% then −0.6%: μ₄ = 0.0015, then 0.0015 + 0.5 · (−0.006 −
+        assert!((from_up + 0.01 * (1.0 - 0.5f64.powi(9))).abs() < 1e-12, "E[r | calm up] = {from_up}");
+        // A mixed row, by hand: from state 1, two moves to 2 (+1% each: μ₁₂ = 0.005, then
+        // 0.0075) and two to 4 (+0.3% then −0.6%: μ₁₄ = 0.0015, then 0.0015 + 0.5 · (−0.006 −
         // 0.0015) = −0.00225); P(2 | 1) = P(4 | 1) = 1/2.
         let mut c = Chain::new(10);
         for (s, r) in [(1, 0.0), (2, 0.01), (1, 0.0), (4, 0.003), (1, 0.0), (2, 0.01), (1, 0.0), (4, -0.006)] {
