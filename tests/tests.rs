@@ -2,6 +2,7 @@
 
 mod common;
 mod engine;
+mod features;
 mod graph;
 mod loader;
 mod memory;

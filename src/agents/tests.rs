@@ -222,3 +222,111 @@ fn test_hedge_reads_option_flow_columns_through_extras() {
     let e = Extras::new(&names, &[1.0, 2.0]);
     assert_eq!((e.get("dealer_flow"), e.get("vanna")), (Some(2.0), None));
 }
+
+/// `n` bars rising 0.5 a bar from 100 (a markup: far wider than `max_range_atr`), then 10
+/// bars up and 10 back down to exactly the close of 20 bars before: a 20-bar return of 0.
+#[test]
+fn test_wyckoff_zero_twenty_bar_move_is_no_markup() {
+    let mut bars: Vec<(f64, f64, f64, f64, f64)> = Vec::new();
+    let mut push = |c: f64| bars.push((c, c + 0.1, c - 0.1, c, 1000.0));
+    for k in 0..80 {
+        push(100.0 + 0.5 * k as f64);
+    }
+    let top = 100.0 + 0.5 * 79.0;
+    for k in 1..=10 {
+        push(top + 0.5 * k as f64);
+    }
+    for k in (0..10).rev() {
+        push(top + 0.5 * k as f64);
+    }
+    let mut a = analyst("wyckoff", "");
+    let (p, _, f) = feed(a.as_mut(), &bars, &[]);
+    assert_eq!(f.ret20, 0.0);
+    assert_eq!(p.direction, 0.0, "a zero 20-bar move is neither markup nor markdown: {p:?}");
+}
+
+#[test]
+fn test_wyckoff_absorption_after_no_move_has_no_direction() {
+    let mut bars = range(80);
+    // A narrow bar on 5x volume, closing exactly where price was 5 bars before.
+    let c = bars[bars.len() - 5].3;
+    bars.push((c, c + 0.05, c - 0.05, c, 5000.0));
+    let mut a = analyst("wyckoff", "");
+    let (p, writes, f) = feed(a.as_mut(), &bars, &[]);
+    assert_eq!(f.ret5, 0.0);
+    assert!(p.rationale.contains("absorption"), "{p:?}");
+    assert_eq!(p.direction, 0.0, "no prior move, nothing to vote against: {p:?}");
+    assert!(writes.iter().any(|w| w.contains("absorption")), "the observation is still written: {writes:?}");
+}
+
+#[test]
+fn test_liquidity_zero_move_has_no_direction() {
+    // With `move_sigma = 0` every bar is a "move"; a flat one is no direction either way.
+    let mut a = analyst("liquidity", "move_sigma = 0.0\nthin_rel_volume = 2.0");
+    let bars: Vec<_> = (0..40).map(|_| (100.0, 100.2, 99.8, 100.0, 1000.0)).collect();
+    let (p, _, _) = feed(a.as_mut(), &bars, &[]);
+    assert_eq!(p.direction, 0.0, "{p:?}");
+}
+
+#[test]
+fn test_hedge_zero_dealer_flow_adds_nothing() {
+    let bars = range(80);
+    let names = vec!["net_gamma".to_string(), "dealer_flow".to_string()];
+    let direction = |values: &[f64]| {
+        let mut a = analyst("hedge", "");
+        let mut fb = FeatureBank::new();
+        let mut last = None;
+        for (k, &(open, high, low, close, volume)) in bars.iter().enumerate() {
+            let bar = Bar { ts: T0 + k as i64 * NS_PER_MIN, symbol: 0, open, high, low, close, volume };
+            let f = fb.update(&bar);
+            let extras = if k + 1 == bars.len() { Extras::new(&names, values) } else { Extras::default() };
+            let pc = Perception { symbol: "SPY", sym: 0, features: &f, extras, news: &[] };
+            last = Some(a.perceive(&pc));
+        }
+        last.unwrap().direction
+    };
+    let none = direction(&[1e9, f64::NAN]);
+    assert_ne!(none, 0.0);
+    assert_eq!(direction(&[1e9, 0.0]), none, "a zero flow is no direction");
+    assert_eq!(direction(&[1e9, -0.0]), none, "nor is a negative zero");
+    assert!((direction(&[1e9, 5.0]) - (none + 0.2).clamp(-1.0, 1.0)).abs() < 1e-12);
+}
+
+/// Springs and upthrusts after Weis (2013) and Pruden (2007): one on light volume is the
+/// stronger signal (supply / demand exhausted), one on heavy volume a weaker shakeout.
+#[test]
+fn test_wyckoff_light_volume_spring_and_upthrust_are_the_stronger_signals() {
+    struct Case {
+        name: &'static str,
+        spring: bool,
+        volume: f64,
+        label: &'static str,
+    }
+    let cases = [
+        Case { name: "light spring", spring: true, volume: 500.0, label: "light volume" },
+        Case { name: "heavy spring", spring: true, volume: 3000.0, label: "shakeout" },
+        Case { name: "light upthrust", spring: false, volume: 500.0, label: "light volume" },
+        Case { name: "heavy upthrust", spring: false, volume: 3000.0, label: "heavy volume" },
+    ];
+    let mut conf = Vec::new();
+    for c in &cases {
+        let mut bars = range(80);
+        let support = bars[20..80].iter().map(|b| b.2).fold(f64::MAX, f64::min);
+        let resistance = bars[20..80].iter().map(|b| b.1).fold(f64::MIN, f64::max);
+        bars.push(if c.spring {
+            (support + 0.1, support + 0.4, support - 0.5, support + 0.3, c.volume)
+        } else {
+            (resistance - 0.1, resistance + 0.5, resistance - 0.4, resistance - 0.3, c.volume)
+        });
+        let mut a = analyst("wyckoff", "");
+        let (p, writes, _) = feed(a.as_mut(), &bars, &[]);
+        let want = if c.spring { "spring" } else { "upthrust" };
+        assert!(p.rationale.contains(want) && p.rationale.contains(c.label), "{}: {p:?}", c.name);
+        assert!(writes.iter().any(|w| w.starts_with("Pattern") && w.contains(want)), "{}: {writes:?}", c.name);
+        assert_eq!(p.direction.signum(), if c.spring { 1.0 } else { -1.0 }, "{}", c.name);
+        assert_eq!(p.direction.abs(), p.confidence, "{}", c.name);
+        conf.push(p.confidence);
+    }
+    assert!(conf[0] > conf[1] && conf[2] > conf[3], "light volume beats heavy: {conf:?}");
+    assert!(conf[1] >= 0.3 && conf[0] <= 0.8, "{conf:?}");
+}

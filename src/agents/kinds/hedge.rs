@@ -7,7 +7,7 @@
 //!
 //! - **With option-flow columns** in the data (`net_gamma`, and optionally `dealer_flow`):
 //!   net gamma > 0 is long gamma, < 0 short gamma; `dealer_flow` (signed hedging flow) adds
-//!   its own direction.
+//!   ±0.2 in its own direction (a zero flow adds nothing).
 //! - **Without them, a documented proxy from bars**: volatility compression (10-bar over
 //!   60-bar realised volatility below `calm_ratio`) is taken as dealers long gamma;
 //!   expansion (above `expansion_ratio`) as short gamma. Between the two: no view.
@@ -102,7 +102,7 @@ impl Analyst for Hedge {
         let changed = *held != g;
         *held = g;
         let flow = match pc.extras.get("dealer_flow").filter(|f| f.is_finite()) {
-            Some(f) => (f.signum() * 0.2).clamp(-0.2, 0.2),
+            Some(f) => 0.2 * crate::num::sign(f),
             None => 0.0,
         };
         let (direction, episode) = match g {

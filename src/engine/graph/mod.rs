@@ -45,6 +45,7 @@ use crate::composer::actor::Compose;
 use crate::composer::{Composer, ComposerConfig, ComposerMode};
 use crate::features::FeatureBank;
 use crate::market::Ts;
+use crate::market::session::AssetClass;
 use crate::market::time::format_ts;
 use crate::memory::MemoryStore;
 use crate::run::{VoteLog, WeightLog};
@@ -97,7 +98,12 @@ impl GraphStrategy {
             store,
             agent_names,
             learning: Learning::new(horizons, min_vote, n_symbols),
-            features: (0..n_symbols).map(|_| FeatureBank::new()).collect(),
+            features: (0..n_symbols)
+                .map(|s| {
+                    let class = universe.classes.get(s).copied().unwrap_or(AssetClass::Equity);
+                    FeatureBank::for_market(class, universe.interval)
+                })
+                .collect(),
             universe: universe.clone(),
             symbols: universe.symbols.iter().map(|s| Arc::from(s.as_str())).collect(),
             extra_names: None,
