@@ -61,7 +61,8 @@ fn graph_run(bars: &quorum::market::Bars, universe: &Universe) -> usize {
         .collect();
     let store = Arc::new(MemoryStore::new(MemoryParams::default()).expect("store"));
     let mut g =
-        GraphStrategy::new(analysts, ComposerConfig::default(), store, Vec::new(), 0.05, universe).expect("graph");
+        GraphStrategy::new(analysts, ComposerConfig::default(), store, Vec::new(), 0.05, Default::default(), universe)
+            .expect("graph");
     let r = run(bars, universe, &mut g, &EngineConfig::default(), &mut |_, _| {}).expect("graph run");
     r.fills.len()
 }

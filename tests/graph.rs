@@ -63,7 +63,16 @@ fn test_graph_refuses_symbols_it_was_not_built_for() {
         .map(|p| Registry::default().build(p).unwrap())
         .collect();
     let store = Arc::new(MemoryStore::new(MemoryParams::default()).unwrap());
-    let mut g = GraphStrategy::new(analysts, ComposerConfig::default(), store, Vec::new(), 0.05, &built_for).unwrap();
+    let mut g = GraphStrategy::new(
+        analysts,
+        ComposerConfig::default(),
+        store,
+        Vec::new(),
+        0.05,
+        Default::default(),
+        &built_for,
+    )
+    .unwrap();
     let e = run(&bars, &run_universe, &mut g, &EngineConfig::default(), &mut |_, _| {}).unwrap_err();
     assert!(
         matches!(&e, GraphError::Universe { built, given } if built.symbols.len() == 1 && given.symbols.len() == 4),
@@ -99,7 +108,7 @@ fn test_graph_end_to_end_on_real_multi_symbol_data() {
         .collect();
     assert!(roster.len() >= 2, "{roster:?}");
     let mut want = vec!["composed".to_string(), "equal-weight".to_string()];
-    want.extend(roster.iter().map(|a| format!("alone:{a}")));
+    want.extend(roster.iter().map(|a| format!("votes:{a}")));
     want.push("buy-and-hold".into());
     let names: Vec<&str> = out.summary.strategies.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, want);
@@ -139,8 +148,40 @@ fn test_graph_end_to_end_on_real_multi_symbol_data() {
     for a in &roster {
         assert!(snap.agent_stats(a, None, snap.now()).count > 0.0, "{a}: its votes were judged");
     }
-    // Every strategy is charged costs and the composed run traded.
-    assert!(out.summary.strategies[0].metrics.fills > 0 && out.summary.strategies[0].metrics.total_costs > 0.0);
+    // Every strategy that trades is charged costs; some analyst's votes traded. (The
+    // composed book may not: its cost gate holds back exposure the remembered outcomes do
+    // not pay for, and on this week they pay for none.)
+    for st in &out.summary.strategies {
+        assert_eq!(st.metrics.fills > 0, st.metrics.total_costs > 0.0, "{}", st.name);
+    }
+    assert!(out.summary.strategies.iter().any(|s| s.name.starts_with("votes:") && s.metrics.fills > 0));
+    // The learning report: one line per analyst, every one judged.
+    let learning: Vec<&str> = out.summary.learning.iter().map(|l| l.agent.as_str()).collect();
+    assert_eq!(learning, roster.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.summary.learning.iter().all(|l| l.resolved > 100 && l.win_rate_outcome_corr.is_some()));
+}
+
+/// Without the cost gate the composer trades every target past the no-trade band; with it,
+/// never more. `--composer equal` logs the evidence weights (not 1/n) and its "composed"
+/// replay trades with them.
+#[test]
+fn test_graph_cost_gate_and_equal_mode_logs_evidence_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small(dir.path());
+    cfg.composer.cost_aware = false;
+    let free = backtest(&cfg, &mut |_, _| {}).unwrap();
+    cfg.composer.cost_aware = true;
+    let gated = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let fills = |o: &quorum::BacktestOutput| o.summary.strategies[0].metrics.fills;
+    assert!(fills(&free) > 0, "ungated, the composed book trades");
+    assert!(fills(&gated) <= fills(&free));
+    cfg.composer.mode = quorum::composer::ComposerMode::Equal;
+    let equal = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let w = equal.weights.unwrap();
+    assert_eq!(w.weights, gated.weights.unwrap().weights, "the same evidence weights, whatever the mode");
+    assert!(w.weights.iter().all(|x| (0.0..=1.0).contains(&x.weight)));
+    let names: Vec<&str> = equal.summary.strategies.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(&names[..2], &["equal-weight", "composed"]);
 }
 
 #[test]
@@ -239,6 +280,13 @@ fn test_graph_warmup_memory_reuse_only_and_equal() {
     assert!(matches!(e, RunError::MemoryAfterData { .. }), "{e:?}");
     let e = e.to_string();
     assert!(e.contains("day2/memory") && e.contains("after the first bar"), "{e}");
+    // A checkpoint published exactly at the first bar is refused too: strictly before.
+    let day1_now = MemoryStore::load(&dir.path().join("day1/memory")).unwrap().snapshot().now();
+    let mut same = small(&dir.path().join("same"));
+    same.data.from = Some(quorum::market::time::format_ts(day1_now).parse().unwrap());
+    same.graph.memory_from = Some(dir.path().join("day1/memory"));
+    let e = backtest(&same, &mut |_, _| {}).unwrap_err();
+    assert!(matches!(e, RunError::MemoryAfterData { .. }), "{e:?}");
 
     let mut only = small(&dir.path().join("only"));
     let first = load_profiles(&root().join("agents"), None, &Registry::default()).unwrap()[0].name.clone();
@@ -345,7 +393,7 @@ fn test_graph_sixth_analyst_by_the_recipe() {
     let votes = out.votes.unwrap();
     assert_eq!(votes.votes.iter().filter(|v| v.agent == m).count(), out.summary.data.bars, "one vote a bar");
     assert!(votes.votes.iter().any(|v| v.agent == m && v.direction != 0.0));
-    assert!(out.summary.strategies.iter().any(|s| s.name == "alone:momentum"), "its own baseline");
+    assert!(out.summary.strategies.iter().any(|s| s.name == "votes:momentum"), "its own baseline");
     assert_eq!(out.weights.unwrap().step(0).len(), want.len(), "a composer weight for it");
     let mem = MemoryStore::load(&dir.path().join("run/memory")).unwrap();
     let snap = mem.snapshot();

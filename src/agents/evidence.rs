@@ -4,7 +4,9 @@
 //! `outcome`, matched by text and by market-state vector) are the evidence:
 //!
 //! ```text
-//! e        = Σ sᵢ·sign(outcomeᵢ) / Σ sᵢ                in [-1, 1]   (sᵢ: recall score)
+//! e        = Σ sᵢ·sign(outcomeᵢ) / Σ sᵢ                in [-1, 1]   (sᵢ: recall score;
+//!                                                     sign(0) = 0: a flat outcome is
+//!                                                     neither a win nor a loss)
 //! strength = n / (n + 2),  n = number of outcome memories            (shrinks thin evidence)
 //! m        = e · strength
 //! factor   = 1 + m                                      in [0, 2]
@@ -28,7 +30,7 @@ pub fn outcome_evidence(recalled: &[Recalled]) -> (f64, usize) {
         }
         if let Some(o) = r.outcome {
             let w = r.score.max(0.0);
-            num += w * o.signum();
+            num += w * crate::num::sign(o);
             den += w;
             n += 1;
         }
@@ -82,5 +84,14 @@ mod tests {
         let d = apply(&p, &wins);
         assert!((d.direction - 1.0).abs() < 1e-12 && (d.confidence - 0.9).abs() < 1e-12);
         assert_eq!(apply(&p, &[]).direction, 0.8);
+    }
+
+    #[test]
+    fn test_flat_outcomes_are_neither_wins_nor_losses() {
+        // Two flat outcomes (one written as -0.0 by a short vote) and one win: e = 1/3.
+        let r = [rec(0, 0.0), rec(1, -0.0), rec(2, 0.01)];
+        let (e, n) = outcome_evidence(&r);
+        assert_eq!(n, 3);
+        assert!((e - 1.0 / 3.0).abs() < 1e-12, "{e}");
     }
 }

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message, MessageResponse};
 
-use super::{AgentWeight, Composer};
+use super::{AgentWeight, Book, Composer};
 use crate::agents::Vote;
 use crate::market::{SymbolId, Ts};
 use crate::memory::Snapshot;
+use crate::portfolio::CostConfig;
 
 /// The step's votes and memory snapshot; answered with targets and the weights used.
 #[derive(Message)]
@@ -16,6 +17,16 @@ pub(crate) struct Compose {
     pub ts: Ts,
     pub votes: Arc<Vec<Vote>>,
     pub snapshot: Arc<Snapshot>,
+    /// The book at the decision, for the cost gate (None: no gate).
+    pub book: Option<OwnedBook>,
+}
+
+/// A [`Book`] that can travel in a message.
+pub(crate) struct OwnedBook {
+    pub equity: f64,
+    pub positions: Vec<f64>,
+    pub prices: Vec<f64>,
+    pub costs: CostConfig,
 }
 
 /// The composer's answer.
@@ -38,8 +49,15 @@ impl Handler<Compose> for ComposerActor {
 
     fn handle(&mut self, msg: Compose, _ctx: &mut Context<Self>) -> Composed {
         let weights = self.0.weights(&msg.snapshot, msg.ts);
-        let w: Vec<f64> = weights.iter().map(|x| x.weight).collect();
-        Composed { targets: self.0.targets(&msg.votes, &w), weights }
+        let w = self.0.trading_weights(&weights);
+        let m: Vec<f64> = weights.iter().map(|x| x.mean_outcome).collect();
+        let book = msg.book.as_ref().map(|b| Book {
+            equity: b.equity,
+            positions: &b.positions,
+            prices: &b.prices,
+            costs: &b.costs,
+        });
+        Composed { targets: self.0.targets(&msg.votes, &w, &m, book.as_ref()), weights }
     }
 }
 
@@ -73,14 +91,15 @@ mod tests {
         let votes = Arc::new(vec![vote(0, 0, 0.8), vote(1, 0, -0.6), vote(0, 1, 0.3), vote(1, 1, 0.3)]);
         let mut plain = Composer::new(cfg, agents.clone(), 2);
         let weights = plain.weights(&snapshot, T0);
-        let w: Vec<f64> = weights.iter().map(|x| x.weight).collect();
-        let targets = plain.targets(&votes, &w);
+        let w = plain.trading_weights(&weights);
+        let m: Vec<f64> = weights.iter().map(|x| x.mean_outcome).collect();
+        let targets = plain.targets(&votes, &w, &m, None);
         assert!(!targets.is_empty() && weights[0].weight > weights[1].weight, "{weights:?} {targets:?}");
 
         let sys = actix::System::new();
         let (first, second) = sys.block_on(async {
             let addr = ComposerActor(Composer::new(cfg, agents, 2)).start();
-            let msg = || Compose { ts: T0, votes: votes.clone(), snapshot: snapshot.clone() };
+            let msg = || Compose { ts: T0, votes: votes.clone(), snapshot: snapshot.clone(), book: None };
             (addr.send(msg()).await.unwrap(), addr.send(msg()).await.unwrap())
         });
         assert_eq!(first.weights, weights);

@@ -17,7 +17,7 @@ use crate::agents::news::{self, NewsError};
 use crate::agents::{ProfileError, load_profiles};
 use crate::composer::ComposerMode;
 use crate::config::{Config, ConfigError, StrategyName};
-use crate::engine::graph::{GraphError, GraphStrategy, Replay, VoteReplay};
+use crate::engine::graph::{AnalystCalibration, GraphError, GraphStrategy, Replay, VoteReplay};
 use crate::engine::{EngineConfig, run};
 use crate::error::panic_message;
 use crate::market::session::{CRYPTO_DAYS_PER_YEAR, EQUITY_DAYS_PER_YEAR, NyClock, session_day};
@@ -53,10 +53,10 @@ pub enum RunError {
     /// The analyst graph failed to start or during the run.
     #[error("analyst graph: {0}")]
     Graph(#[from] GraphError),
-    /// `--memory-from` holds memories published after the run's first bar: trading with
-    /// them would see the future.
+    /// `--memory-from` holds memories published at or after the run's first bar: trading
+    /// with them would see the future.
     #[error(
-        "{dir}: the memory was published up to {memory_until}, after the first bar {first_bar}; a checkpoint can only warm a later period"
+        "{dir}: the memory was published up to {memory_until}, at or after the first bar {first_bar}; a checkpoint can only warm a strictly later period"
     )]
     MemoryAfterData {
         /// The checkpoint folder (`graph.memory_from`).
@@ -77,7 +77,7 @@ pub enum RunError {
     /// A run thread panicked (a bug); the message names the run.
     #[error("the {what} run stopped with a panic: {message}")]
     Panicked {
-        /// Which run, e.g. `buy-and-hold`, `equal-weight` or `alone:<analyst>`.
+        /// Which run, e.g. `buy-and-hold`, `equal-weight` or `votes:<analyst>`.
         what: String,
         /// The panic message.
         message: String,
@@ -169,6 +169,7 @@ struct GraphRun {
     weights: Arc<WeightLog>,
     agents: Vec<String>,
     store: Arc<MemoryStore>,
+    calibration: Vec<AnalystCalibration>,
 }
 
 fn run_graph(
@@ -189,7 +190,9 @@ fn run_graph(
         Some(dir) => {
             let s = MemoryStore::load(dir)?;
             let (now, first) = (s.snapshot().now(), bars.ts.first().copied().unwrap_or(i64::MAX));
-            if now > first {
+            // Strictly before: a checkpoint published at the first bar could hold what was
+            // written while that bar was processed.
+            if now >= first {
                 return Err(RunError::MemoryAfterData {
                     dir: dir.clone(),
                     memory_until: format_ts(now),
@@ -201,30 +204,34 @@ fn run_graph(
         None => MemoryStore::new(cfg.memory.clone())?,
     };
     let store = Arc::new(store);
-    let mut graph = GraphStrategy::new(analysts, cfg.composer, store.clone(), headlines, cfg.graph.min_vote, universe)?;
+    let mut graph = GraphStrategy::new(
+        analysts,
+        cfg.composer,
+        store.clone(),
+        headlines,
+        cfg.graph.min_vote,
+        cfg.costs.clone(),
+        universe,
+    )?;
     let live = run(bars, universe, &mut graph, engine, progress)?;
     let agents = graph.agent_names.clone();
+    let calibration = graph.calibration.report(&agents);
     let votes = Arc::new(std::mem::take(&mut graph.votes));
     let weights = Arc::new(std::mem::take(&mut graph.weights));
     drop(graph);
     let n = agents.len();
+    let replay = |name: &str, w: Replay| {
+        VoteReplay::new(name, votes.clone(), w, weights.clone(), cfg.composer, cfg.costs.clone())
+    };
     let mut replays: Vec<VoteReplay> = Vec::new();
     match cfg.composer.mode {
-        ComposerMode::Composed => replays.push(VoteReplay::new(
-            "equal-weight",
-            votes.clone(),
-            Replay::Fixed(vec![1.0 / n as f64; n]),
-            cfg.composer,
-            n,
-        )),
-        ComposerMode::Equal => {
-            replays.push(VoteReplay::new("composed", votes.clone(), Replay::Logged(weights.clone()), cfg.composer, n))
-        }
+        ComposerMode::Composed => replays.push(replay("equal-weight", Replay::Fixed(vec![1.0 / n as f64; n]))),
+        ComposerMode::Equal => replays.push(replay("composed", Replay::Logged(weights.clone()))),
     }
     for (i, a) in agents.iter().enumerate() {
         let mut w = vec![0.0; n];
         w[i] = 1.0;
-        replays.push(VoteReplay::new(&format!("alone:{a}"), votes.clone(), Replay::Fixed(w), cfg.composer, n));
+        replays.push(replay(&format!("votes:{a}"), Replay::Fixed(w)));
     }
     let baselines = std::thread::scope(|s| {
         let handles: Vec<_> = replays
@@ -236,7 +243,7 @@ fn run_graph(
             .collect();
         handles.into_iter().map(|(what, h)| joined(what, h)).collect::<Result<Vec<_>, _>>()
     })?;
-    Ok(GraphRun { live, baselines, votes, weights, agents, store })
+    Ok(GraphRun { live, baselines, votes, weights, agents, store, calibration })
 }
 
 /// Runs a whole backtest as `cfg` says and writes its run folder.
@@ -299,6 +306,7 @@ pub fn backtest_with(
         warmup_until: trade_from.map(format_ts),
         analysts: graph.as_ref().map(|g| g.agents.clone()).unwrap_or_default(),
         strategies,
+        learning: graph.as_ref().map(|g| g.calibration.clone()).unwrap_or_default(),
     };
     let out_dir = cfg.output.dir.clone();
     let extra = graph.as_ref().map(|g| GraphArtifacts { votes: &g.votes, weights: &g.weights, agents: &g.agents });

@@ -8,6 +8,14 @@
 //! `--at`) recomputes from the outcome log, which keeps contributions younger than 40
 //! half-lives (older ones weigh < 1e-12). A property test checks the incremental sums
 //! against that brute force.
+//!
+//! **Evidence** (what the composer weighs by) is discounted by outcomes, not by time: each
+//! new outcome of a key multiplies that key's earlier evidence by `λ = 0.5^(1/N)` (N =
+//! `outcome_half_life_outcomes`), so the 200th-last outcome weighs half as much as the last,
+//! whatever the bar interval. An hour-based discount left the composer 4–10 effective
+//! outcomes per analyst on hourly bars (72 event hours is three sessions); outcome-counted,
+//! it keeps N/ln 2 ≈ 1.44·N once warm, on minute and hourly data alike. Time passing
+//! without outcomes does not erode evidence. The brute force recomputes it too.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +23,44 @@ use serde::{Deserialize, Serialize};
 
 use crate::market::Ts;
 use crate::market::time::NS_PER_HOUR;
+
+/// Outcome-discounted sums of one key (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Discounted number of wins (outcome > 0).
+    pub wins: f64,
+    /// Discounted number of losses (outcome < 0).
+    pub losses: f64,
+    /// Discounted number of outcomes (flat ones included).
+    pub count: f64,
+    /// Discounted sum of outcomes.
+    pub ret_sum: f64,
+}
+
+impl Evidence {
+    fn add(&mut self, ret: f64, lambda: f64) {
+        for x in [&mut self.wins, &mut self.losses, &mut self.count, &mut self.ret_sum] {
+            *x *= lambda;
+        }
+        self.count += 1.0;
+        self.ret_sum += ret;
+        if ret > 0.0 {
+            self.wins += 1.0;
+        } else if ret < 0.0 {
+            self.losses += 1.0;
+        }
+    }
+
+    /// Posterior mean win rate under a Beta(a, b) prior: (a + wins) / (a + b + wins + losses).
+    pub fn win_rate(&self, a: f64, b: f64) -> f64 {
+        (a + self.wins) / (a + b + self.wins + self.losses)
+    }
+
+    /// Discounted mean outcome (0 without outcomes).
+    pub fn mean_return(&self) -> f64 {
+        if self.count > 0.0 { self.ret_sum / self.count } else { 0.0 }
+    }
+}
 
 /// Decayed sums of one key.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -24,6 +70,9 @@ pub struct Tally {
     pub weight: f64,
     pub ret_sum: f64,
     pub last: Ts,
+    /// Outcome-discounted evidence (absent in checkpoints written before it existed).
+    #[serde(default)]
+    pub evidence: Evidence,
 }
 
 impl Tally {
@@ -40,11 +89,13 @@ impl Tally {
             weight: self.weight * f,
             ret_sum: self.ret_sum * f,
             last: t.max(self.last),
+            evidence: self.evidence,
         }
     }
 
-    fn add(&mut self, t: Ts, ret: f64, half_life_h: f64) {
+    fn add(&mut self, t: Ts, ret: f64, half_life_h: f64, lambda: f64) {
         let mut d = self.at(t, half_life_h);
+        d.evidence.add(ret, lambda);
         d.weight += 1.0;
         d.ret_sum += ret;
         if ret > 0.0 {
@@ -67,6 +118,8 @@ pub struct AgentStats {
     pub count: f64,
     /// Decayed mean return.
     pub mean_return: f64,
+    /// Outcome-discounted evidence, what the composer weighs by.
+    pub evidence: Evidence,
 }
 
 impl AgentStats {
@@ -76,6 +129,7 @@ impl AgentStats {
             losses: t.losses,
             count: t.weight,
             mean_return: if t.weight > 0.0 { t.ret_sum / t.weight } else { 0.0 },
+            evidence: t.evidence,
         }
     }
 
@@ -103,6 +157,9 @@ pub struct OutcomeRecord {
 pub struct Aggregates {
     /// H: half-life of an outcome's weight, event hours (`memory.outcome_half_life_hours`).
     pub half_life_hours: f64,
+    /// N: half-life of evidence, in outcomes of the same key (`memory.outcome_half_life_outcomes`).
+    #[serde(default = "default_half_life_outcomes")]
+    pub half_life_outcomes: f64,
     /// Decayed tallies per agent name.
     pub by_agent: BTreeMap<String, Tally>,
     /// Decayed tallies per agent name, then per symbol.
@@ -113,22 +170,31 @@ pub struct Aggregates {
 
 const LOG_CHUNK: usize = 64;
 
+fn default_half_life_outcomes() -> f64 {
+    super::MemoryParams::default().outcome_half_life_outcomes
+}
+
 impl Aggregates {
-    /// Empty aggregates with the given half-life.
-    pub fn new(half_life_hours: f64) -> Self {
-        Aggregates { half_life_hours, ..Default::default() }
+    /// Empty aggregates with the given half-lives (event hours; outcomes).
+    pub fn new(half_life_hours: f64, half_life_outcomes: f64) -> Self {
+        Aggregates { half_life_hours, half_life_outcomes, ..Default::default() }
+    }
+
+    /// λ: the factor each new outcome applies to its key's earlier evidence.
+    fn lambda(&self) -> f64 {
+        0.5f64.powf(1.0 / self.half_life_outcomes)
     }
 
     /// Adds an outcome (outcomes arrive in non-decreasing time per key).
     pub fn add(&mut self, time: Ts, agent: &str, symbol: &str, ret: f64) {
-        let h = self.half_life_hours;
-        self.by_agent.entry(agent.to_string()).or_default().add(time, ret, h);
+        let (h, l) = (self.half_life_hours, self.lambda());
+        self.by_agent.entry(agent.to_string()).or_default().add(time, ret, h, l);
         self.by_agent_symbol
             .entry(agent.to_string())
             .or_default()
             .entry(symbol.to_string())
             .or_default()
-            .add(time, ret, h);
+            .add(time, ret, h, l);
         let rec = OutcomeRecord { time, agent: agent.to_string(), symbol: symbol.to_string(), ret };
         match self.log.last_mut() {
             Some(chunk) if chunk.len() < LOG_CHUNK => std::sync::Arc::make_mut(chunk).push(rec),
@@ -157,12 +223,14 @@ impl Aggregates {
         }
     }
 
-    /// Recomputes stats from the log (outcomes at or before `t`).
+    /// Recomputes stats from the log (outcomes at or before `t`; evidence from the outcomes
+    /// the log still holds).
     pub fn brute_force(&self, agent: &str, symbol: Option<&str>, t: Ts) -> AgentStats {
-        let h = self.half_life_hours;
+        let (h, lambda) = (self.half_life_hours, self.lambda());
         let mut tl = Tally::default();
         for r in self.log.iter().flat_map(|c| c.iter()) {
             if r.agent == agent && symbol.is_none_or(|s| r.symbol == s) && r.time <= t {
+                tl.evidence.add(r.ret, lambda);
                 let w = Tally::factor(h, r.time, t);
                 tl.weight += w;
                 tl.ret_sum += w * r.ret;
@@ -190,7 +258,7 @@ mod tests {
     #[test]
     fn test_aggregates_hand_computed_half_life() {
         let h = NS_PER_HOUR;
-        let mut a = Aggregates::new(1.0);
+        let mut a = Aggregates::new(1.0, 200.0);
         a.add(0, "wyckoff", "SPY", 0.02);
         a.add(h, "wyckoff", "SPY", -0.01);
         let s = a.stats("wyckoff", None, h);
@@ -203,6 +271,23 @@ mod tests {
         assert_eq!(a.stats("markov", None, h), AgentStats::default());
     }
 
+    /// Evidence is discounted per outcome, not per hour: with N = 1, a win then a loss a
+    /// week later leave wins 0.5, losses 1, whatever the gap, and a year without outcomes
+    /// changes nothing.
+    #[test]
+    fn test_evidence_is_discounted_by_outcomes_not_hours() {
+        let h = NS_PER_HOUR;
+        let mut a = Aggregates::new(1.0, 1.0);
+        a.add(0, "wyckoff", "SPY", 0.02);
+        a.add(168 * h, "wyckoff", "SPY", -0.01);
+        a.add(168 * h, "wyckoff", "SPY", 0.0);
+        let e = a.stats("wyckoff", None, 168 * h).evidence;
+        assert!((e.wins - 0.25).abs() < 1e-12 && (e.losses - 0.5).abs() < 1e-12, "{e:?}");
+        assert!((e.count - 1.75).abs() < 1e-12, "a flat outcome counts, neither win nor loss");
+        assert_eq!(a.stats("wyckoff", None, 9000 * h).evidence, e);
+        assert!((e.win_rate(1.0, 1.0) - 1.25 / 2.75).abs() < 1e-12);
+    }
+
     proptest! {
         #[test]
         fn prop_incremental_equals_brute_force(
@@ -213,7 +298,7 @@ mod tests {
             events.sort_by_key(|e| e.0);
             let agents = ["hedge", "liquidity", "markov"];
             let symbols = ["SPY", "IBM"];
-            let mut a = Aggregates::new(3.0);
+            let mut a = Aggregates::new(3.0, 5.0);
             for (t, ag, sy, r) in &events {
                 a.add(t * NS_PER_HOUR / 10, agents[*ag], symbols[*sy], *r);
             }
@@ -222,7 +307,12 @@ mod tests {
                 for sy in [None, Some("SPY"), Some("IBM")] {
                     let inc = a.stats(ag, sy, at);
                     let bf = a.brute_force(ag, sy, at);
-                    for (x, y) in [(inc.wins, bf.wins), (inc.losses, bf.losses), (inc.count, bf.count), (inc.mean_return, bf.mean_return)] {
+                    let (ie, be) = (inc.evidence, bf.evidence);
+                    let pairs = [
+                        (inc.wins, bf.wins), (inc.losses, bf.losses), (inc.count, bf.count), (inc.mean_return, bf.mean_return),
+                        (ie.wins, be.wins), (ie.losses, be.losses), (ie.count, be.count), (ie.ret_sum, be.ret_sum),
+                    ];
+                    for (x, y) in pairs {
                         prop_assert!((x - y).abs() < 1e-9 * (1.0 + y.abs()), "{ag} {sy:?}: {inc:?} vs {bf:?}");
                     }
                 }

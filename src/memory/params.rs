@@ -81,8 +81,10 @@ pub struct MemoryParams {
     pub commit_every: usize,
     /// Event-time minutes between maintenance sweeps (decay-driven demotion, cleanup).
     pub sweep_every_minutes: f64,
-    /// Half-life, in event hours, of outcomes in the win/loss aggregates.
+    /// Half-life, in event hours, of outcomes in the win/loss aggregates (`memory stats`).
     pub outcome_half_life_hours: f64,
+    /// Half-life, in outcomes of the same analyst, of the evidence the composer weighs by.
+    pub outcome_half_life_outcomes: f64,
     /// Live items from which vector search uses the IVF index instead of a flat scan.
     pub ivf_min_items: usize,
     /// Lists probed per IVF search (more: better recall, slower).
@@ -113,6 +115,7 @@ impl Default for MemoryParams {
             commit_every: 4096,
             sweep_every_minutes: 30.0,
             outcome_half_life_hours: 72.0,
+            outcome_half_life_outcomes: 200.0,
             ivf_min_items: 50_000,
             ivf_probe: 12,
         }
@@ -198,6 +201,9 @@ impl MemoryParams {
         }
         if !(self.outcome_half_life_hours.is_finite() && self.outcome_half_life_hours > 0.0) {
             return bad("outcome_half_life_hours", self.outcome_half_life_hours.to_string(), "must be > 0");
+        }
+        if !(self.outcome_half_life_outcomes.is_finite() && self.outcome_half_life_outcomes >= 1.0) {
+            return bad("outcome_half_life_outcomes", self.outcome_half_life_outcomes.to_string(), "must be >= 1");
         }
         Ok(())
     }

@@ -115,7 +115,7 @@ impl Writer {
             analyzer,
             tail: Vec::new(),
             tail_len: 0,
-            aggregates: Arc::new(Aggregates::new(params.outcome_half_life_hours)),
+            aggregates: Arc::new(Aggregates::new(params.outcome_half_life_hours, params.outcome_half_life_outcomes)),
             next_id: 1,
             now: i64::MIN,
             epoch: 0,

@@ -77,6 +77,9 @@ pub struct RunSummary {
     pub analysts: Vec<String>,
     /// The strategy under test first, then the baselines, buy-and-hold last.
     pub strategies: Vec<StrategyReport>,
+    /// Graph runs: per analyst, whether its posterior win rate at each vote predicted the
+    /// vote's result (see `engine::graph` learning).
+    pub learning: Vec<crate::engine::graph::AnalystCalibration>,
 }
 
 /// What a graph run adds to the run folder.
@@ -176,6 +179,8 @@ fn weights_frame(path: &Path, g: &GraphArtifacts<'_>) -> Result<DataFrame> {
             Column::new("win_rate".into(), w.iter().map(|x| x.win_rate).collect::<Vec<_>>()),
             Column::new("wins".into(), w.iter().map(|x| x.wins).collect::<Vec<_>>()),
             Column::new("losses".into(), w.iter().map(|x| x.losses).collect::<Vec<_>>()),
+            Column::new("edge".into(), w.iter().map(|x| x.edge).collect::<Vec<_>>()),
+            Column::new("mean_outcome".into(), w.iter().map(|x| x.mean_outcome).collect::<Vec<_>>()),
         ],
     )
 }

@@ -87,5 +87,24 @@ pub fn render(summary: &RunSummary) -> String {
         }
         out.push('\n');
     }
+    if !summary.learning.is_empty() {
+        out.push_str("\ndoes the remembered win rate predict the next outcome? (correlation with win = 1, loss = 0)\n");
+        let opt = |x: Option<f64>, pct: bool| match x {
+            Some(v) if pct => format!("{:.1}%", v * 100.0),
+            Some(v) => format!("{v:+.3}"),
+            None => "n/a".into(),
+        };
+        for l in &summary.learning {
+            out.push_str(&format!(
+                "  {:<12} judged {:>6} (flat {:>5})  hit rate {:>6}  mean win rate at vote {:>6}  correlation {}\n",
+                l.agent,
+                l.resolved,
+                l.flat,
+                opt(l.hit_rate, true),
+                opt(l.mean_win_rate, true),
+                opt(l.win_rate_outcome_corr, false)
+            ));
+        }
+    }
     out
 }

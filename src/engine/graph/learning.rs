@@ -18,6 +18,13 @@
 //! composer's win rates), and the memories the vote used are reinforced by the reward.
 //! The graph records an analyst's outcomes just before it sends the analyst the step, so
 //! the store sees each analyst's writes in the same order whatever the thread timing.
+//!
+//! **Does the evidence predict?** Each held vote keeps the analyst's posterior win rate at
+//! the vote (the composer's, from the memory); when it resolves, [`Calibration`] pairs it
+//! with the result (1 win, 0 loss; flat outcomes are counted apart) and reports per analyst
+//! the Pearson correlation of the two — the point-biserial correlation (Tate 1954). Near 0
+//! means the remembered win rate says nothing about the next outcome, and weighting by it
+//! cannot help; the run summary shows it whatever it is.
 
 use crate::agents::Vote;
 use crate::agents::actor::StepBar;
@@ -51,11 +58,14 @@ pub(crate) struct Resolution {
     pub(crate) state: Vec<f32>,
     /// Memories the vote used, reinforced by `reward`.
     pub(crate) memory_ids: Vec<ItemId>,
+    /// The analyst's posterior win rate when it voted.
+    pub(crate) win_rate: f64,
 }
 
 /// A vote held for judging.
 #[derive(Debug, Clone)]
 struct OpenVote {
+    win_rate: f64,
     vote_ts: Ts,
     close: f64,
     direction: f64,
@@ -94,7 +104,8 @@ impl Learning {
                 };
                 let Some(ov) = slot.take_if(due) else { continue };
                 let market_return = (b.features.bar.close / ov.close).ln();
-                let outcome = ov.direction.signum() * market_return;
+                // sign(0) = 0 and a zero return stays +0.0: a flat outcome, never a loss.
+                let outcome = crate::num::sign(ov.direction) * market_return + 0.0;
                 let h = self.horizons[a];
                 let scale = ov.sigma * (h as f64).sqrt();
                 out[a].push(Resolution {
@@ -110,6 +121,7 @@ impl Learning {
                     horizon: h,
                     state: ov.state,
                     memory_ids: ov.memory_ids,
+                    win_rate: ov.win_rate,
                 });
             }
         }
@@ -117,9 +129,16 @@ impl Learning {
     }
 
     /// Holds the step's votes that can be judged: |direction| ≥ `min_vote`, and no vote of
-    /// the same analyst on the same symbol already held. A vote on a symbol with no bar in
-    /// the step (an analyst bug) is returned as (analyst index, symbol).
-    pub(crate) fn open(&mut self, votes: &[Vote], bars: &[StepBar], t: Ts) -> Result<(), (usize, SymbolId)> {
+    /// the same analyst on the same symbol already held; `win_rates[a]` is analyst a's
+    /// posterior win rate at the vote. A vote on a symbol with no bar in the step (an
+    /// analyst bug) is returned as (analyst index, symbol).
+    pub(crate) fn open(
+        &mut self,
+        votes: &[Vote],
+        bars: &[StepBar],
+        t: Ts,
+        win_rates: &[f64],
+    ) -> Result<(), (usize, SymbolId)> {
         for v in votes {
             let opens = &mut self.open[v.agent];
             if opens.len() <= v.symbol as usize {
@@ -128,6 +147,7 @@ impl Learning {
             if opens[v.symbol as usize].is_none() && v.direction.abs() >= self.min_vote {
                 let b = bars.iter().find(|b| b.symbol == v.symbol).ok_or((v.agent, v.symbol))?;
                 opens[v.symbol as usize] = Some(OpenVote {
+                    win_rate: win_rates.get(v.agent).copied().unwrap_or(f64::NAN),
                     vote_ts: t,
                     close: b.features.bar.close,
                     direction: v.direction,
@@ -143,19 +163,99 @@ impl Learning {
     }
 }
 
+/// Per analyst: resolved votes, and whether the posterior win rate at the vote predicted
+/// the result (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub struct Calibration {
+    sums: Vec<[f64; 7]>,
+}
+
+/// One analyst's line of [`Calibration::report`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AnalystCalibration {
+    /// Analyst name.
+    pub agent: String,
+    /// Votes judged (wins + losses + flat).
+    pub resolved: usize,
+    /// Outcomes > 0.
+    pub wins: usize,
+    /// Outcomes < 0.
+    pub losses: usize,
+    /// Outcomes of exactly 0 (no price change over the horizon).
+    pub flat: usize,
+    /// Mean posterior win rate at the vote (over wins and losses).
+    pub mean_win_rate: Option<f64>,
+    /// Realised share of wins among wins and losses.
+    pub hit_rate: Option<f64>,
+    /// Pearson correlation of the posterior win rate at the vote with the result (1/0);
+    /// None with fewer than 3 results or no variation.
+    pub win_rate_outcome_corr: Option<f64>,
+}
+
+impl Calibration {
+    /// Empty sums for `n` analysts.
+    pub fn new(n: usize) -> Self {
+        Calibration { sums: vec![[0.0; 7]; n] }
+    }
+
+    /// Adds analyst `a`'s resolved vote: win rate at the vote, outcome.
+    pub(crate) fn add(&mut self, a: usize, p: f64, outcome: f64) {
+        let Some(s) = self.sums.get_mut(a) else { return };
+        if outcome == 0.0 || !p.is_finite() {
+            s[6] += 1.0;
+            return;
+        }
+        let y = if outcome > 0.0 { 1.0 } else { 0.0 };
+        for (k, v) in [1.0, p, y, p * y, p * p, y * y].into_iter().enumerate() {
+            s[k] += v;
+        }
+    }
+
+    /// The per-analyst lines, in roster order.
+    pub fn report(&self, agents: &[String]) -> Vec<AnalystCalibration> {
+        self.sums
+            .iter()
+            .zip(agents)
+            .map(|(s, agent)| {
+                let [n, sp, sy, spy, spp, syy, flat] = *s;
+                let mean = |x: f64| (n > 0.0).then(|| x / n);
+                let cov = spy / n.max(1.0) - (sp / n.max(1.0)) * (sy / n.max(1.0));
+                let vp = spp / n.max(1.0) - (sp / n.max(1.0)).powi(2);
+                let vy = syy / n.max(1.0) - (sy / n.max(1.0)).powi(2);
+                let corr = (n >= 3.0 && vp > 1e-18 && vy > 1e-18).then(|| cov / (vp * vy).sqrt());
+                AnalystCalibration {
+                    agent: agent.clone(),
+                    resolved: (n + flat) as usize,
+                    wins: sy as usize,
+                    losses: (n - sy) as usize,
+                    flat: flat as usize,
+                    mean_win_rate: mean(sp),
+                    hit_rate: mean(sy),
+                    win_rate_outcome_corr: corr,
+                }
+            })
+            .collect()
+    }
+}
+
 /// The text of an outcome memory: a sentence with the vote's rationale, so later recalls of
-/// the same setup find it.
+/// the same setup find it. An outcome of exactly 0 is written as flat, not as a loss.
 pub(super) fn outcome_text(agent: &str, r: &Resolution) -> String {
+    let (verb, noun) = match crate::num::sign(r.outcome) {
+        s if s > 0.0 => ("won", "win"),
+        s if s < 0.0 => ("lost", "loss"),
+        _ => ("was flat", "flat"),
+    };
     format!(
         "{} {} {} ({}) {} {:+.3}% over {} bars: {}",
         agent,
         if r.direction >= 0.0 { "long" } else { "short" },
         r.symbol_name,
         r.rationale,
-        if r.outcome > 0.0 { "won" } else { "lost" },
+        verb,
         r.outcome * 100.0,
         r.horizon,
-        if r.outcome > 0.0 { "win" } else { "loss" }
+        noun
     )
 }
 
@@ -213,11 +313,11 @@ mod tests {
         let mut banks = [FeatureBank::new(), FeatureBank::new()];
         let mut l = Learning::new(vec![2, 3], 0.1, 2);
         let b0 = step(0, [100.0, 50.0], &mut banks);
-        l.open(&[vote(0, 0, 0.5), vote(1, 0, -0.8), vote(1, 1, 0.05)], &b0, 0).unwrap();
+        l.open(&[vote(0, 0, 0.5), vote(1, 0, -0.8), vote(1, 1, 0.05)], &b0, 0, &[0.5, 0.5]).unwrap();
         let b1 = step(1, [101.0, 51.0], &mut banks);
         assert!(l.due(&b1, NS_PER_MIN).iter().all(|v| v.is_empty()));
         // A second vote of analyst 0 on symbol 0 while one is held: ignored.
-        l.open(&[vote(0, 0, -1.0)], &b1, NS_PER_MIN).unwrap();
+        l.open(&[vote(0, 0, -1.0)], &b1, NS_PER_MIN, &[0.5, 0.5]).unwrap();
         let b2 = step(2, [110.0, 52.0], &mut banks);
         let due = l.due(&b2, 2 * NS_PER_MIN);
         assert_eq!(due[0].len(), 1, "analyst 0: horizon 2");
@@ -239,7 +339,7 @@ mod tests {
         let mut banks = [FeatureBank::new(), FeatureBank::new()];
         let mut l = Learning::new(vec![2], 0.1, 3);
         let b = step(0, [100.0, 50.0], &mut banks);
-        assert_eq!(l.open(&[vote(0, 2, 0.5)], &b, 0), Err((0, 2)));
+        assert_eq!(l.open(&[vote(0, 2, 0.5)], &b, 0, &[0.5]), Err((0, 2)));
     }
 
     #[test]
@@ -257,7 +357,48 @@ mod tests {
             horizon: 15,
             state: vec![],
             memory_ids: vec![],
+            win_rate: 0.5,
         };
         assert_eq!(outcome_text("wyckoff", &r), "wyckoff short SPY (upthrust failed) won +0.200% over 15 bars: win");
+    }
+
+    /// A short vote on a symbol whose price did not move: outcome +0.0 (not -0.0, which the
+    /// aggregates and evidence would read as a loss), written as flat.
+    #[test]
+    fn test_zero_return_is_a_flat_outcome_for_long_and_short() {
+        let mut banks = [FeatureBank::new(), FeatureBank::new()];
+        let mut l = Learning::new(vec![1], 0.1, 2);
+        let b0 = step(0, [100.0, 50.0], &mut banks);
+        l.open(&[vote(0, 0, -0.5), vote(0, 1, 0.5)], &b0, 0, &[0.5]).unwrap();
+        let due = l.due(&step(1, [100.0, 50.0], &mut banks), NS_PER_MIN);
+        assert_eq!(due[0].len(), 2);
+        for r in &due[0] {
+            assert!(r.outcome == 0.0 && r.outcome.is_sign_positive(), "{}", r.outcome);
+            assert_eq!(r.reward, 0.0);
+            let text = outcome_text("wyckoff", r);
+            assert!(text.contains("was flat") && text.ends_with(": flat"), "{text}");
+        }
+    }
+
+    #[test]
+    fn test_calibration_correlation_hand_computed() {
+        // Win rates 0.4, 0.5, 0.6, 0.7 with results 0, 0, 1, 1 (and one flat, counted apart):
+        // p̄ = 0.55, ȳ = 0.5, cov = 0.1625 − 0.275 = ... computed below by hand.
+        let mut c = Calibration::new(1);
+        for (p, o) in [(0.4, -0.01), (0.5, -0.02), (0.6, 0.01), (0.7, 0.03), (0.9, 0.0)] {
+            c.add(0, p, o);
+        }
+        let r = &c.report(&["a".into()])[0];
+        assert_eq!((r.resolved, r.wins, r.losses, r.flat), (5, 2, 2, 1));
+        let (ps, ys) = ([0.4, 0.5, 0.6, 0.7], [0.0, 0.0, 1.0, 1.0]);
+        let (mp, my) = (0.55, 0.5);
+        let cov: f64 = ps.iter().zip(&ys).map(|(p, y)| (p - mp) * (y - my)).sum::<f64>() / 4.0;
+        let vp: f64 = ps.iter().map(|p| (p - mp).powi(2)).sum::<f64>() / 4.0;
+        let vy: f64 = ys.iter().map(|y| (y - my).powi(2)).sum::<f64>() / 4.0;
+        let want = cov / (vp * vy).sqrt();
+        assert!((r.win_rate_outcome_corr.unwrap() - want).abs() < 1e-9, "{r:?} vs {want}");
+        assert!((want - 0.894427191).abs() < 1e-6);
+        assert_eq!(r.hit_rate, Some(0.5));
+        assert_eq!(Calibration::new(1).report(&["b".into()])[0].win_rate_outcome_corr, None);
     }
 }

@@ -28,6 +28,7 @@ mod news;
 mod replay;
 
 pub use error::GraphError;
+pub use learning::{AnalystCalibration, Calibration};
 pub use replay::{Replay, VoteReplay};
 
 use std::sync::Arc;
@@ -41,13 +42,14 @@ use self::news::NewsRouter;
 use crate::agents::actor::{Perceive, StepBar};
 use crate::agents::news::Headline;
 use crate::agents::{Analyst, Vote};
-use crate::composer::actor::Compose;
+use crate::composer::actor::{Compose, OwnedBook};
 use crate::composer::{Composer, ComposerConfig, ComposerMode};
 use crate::features::FeatureBank;
 use crate::market::Ts;
 use crate::market::session::AssetClass;
 use crate::market::time::format_ts;
 use crate::memory::MemoryStore;
+use crate::portfolio::CostConfig;
 use crate::run::{VoteLog, WeightLog};
 use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
 
@@ -70,6 +72,9 @@ pub struct GraphStrategy {
     pub votes: VoteLog,
     /// The composer's memory-based analyst weights, step by step.
     pub weights: WeightLog,
+    /// Does the evidence predict outcomes? Per analyst, filled as votes resolve.
+    pub calibration: Calibration,
+    costs: CostConfig,
     name: String,
 }
 
@@ -82,6 +87,7 @@ impl GraphStrategy {
         store: Arc<MemoryStore>,
         news: Vec<Headline>,
         min_vote: f64,
+        costs: CostConfig,
         universe: &Universe,
     ) -> Result<Self, GraphError> {
         let agent_names: Vec<String> = analysts.iter().map(|a| a.name().to_string()).collect();
@@ -110,6 +116,8 @@ impl GraphStrategy {
             news: NewsRouter::new(news),
             votes: VoteLog::default(),
             weights: WeightLog::new(n),
+            calibration: Calibration::new(n),
+            costs,
             name,
         })
     }
@@ -136,12 +144,17 @@ impl GraphStrategy {
             .collect()
     }
 
-    fn step(&mut self, step: &Step<'_>, targets: &mut Targets) -> Result<(), GraphError> {
+    fn step(&mut self, step: &Step<'_>, view: &PortfolioView<'_>, targets: &mut Targets) -> Result<(), GraphError> {
         let t = step.ts;
         self.store.publish(t).map_err(|source| GraphError::Memory { at: format_ts(t), source })?;
         let snapshot = self.store.snapshot();
         let bars = self.step_bars(step);
         let outcomes = self.learning.due(&bars, t);
+        for (a, rs) in outcomes.iter().enumerate() {
+            for r in rs {
+                self.calibration.add(a, r.win_rate, r.outcome);
+            }
+        }
         let bars = Arc::new(bars);
         let mut pending = Vec::with_capacity(self.actors.analysts.len());
         for ((addr, outcomes), agent) in self.actors.analysts.iter().zip(outcomes).zip(&self.agent_names) {
@@ -156,10 +169,21 @@ impl GraphStrategy {
                 r.map_err(|source| GraphError::Mailbox { actor: format!("analyst `{agent}`"), at: at(), source })?;
             votes.extend(answer.map_err(|source| GraphError::Analyst { agent: agent.clone(), at: at(), source })?);
         }
-        self.learning.open(&votes, &bars, t).map_err(|(a, s)| self.off_step(a, s, t))?;
         let votes = Arc::new(votes);
-        let composed = block_on(self.actors.composer.send(Compose { ts: t, votes: votes.clone(), snapshot }))
-            .map_err(|source| GraphError::Mailbox { actor: "the composer".into(), at: format_ts(t), source })?;
+        let book = OwnedBook {
+            equity: view.equity,
+            positions: view.positions.to_vec(),
+            prices: view.prices.to_vec(),
+            costs: self.costs.clone(),
+        };
+        let msg = Compose { ts: t, votes: votes.clone(), snapshot, book: Some(book) };
+        let composed = block_on(self.actors.composer.send(msg)).map_err(|source| GraphError::Mailbox {
+            actor: "the composer".into(),
+            at: format_ts(t),
+            source,
+        })?;
+        let win_rates: Vec<f64> = composed.weights.iter().map(|w| w.win_rate).collect();
+        self.learning.open(&votes, &bars, t, &win_rates).map_err(|(a, s)| self.off_step(a, s, t))?;
         for (s, w) in composed.targets {
             targets.set(s, w);
         }
@@ -198,9 +222,9 @@ impl Strategy for GraphStrategy {
     fn on_step(
         &mut self,
         step: &Step<'_>,
-        _portfolio: &PortfolioView<'_>,
+        portfolio: &PortfolioView<'_>,
         targets: &mut Targets,
     ) -> Result<(), GraphError> {
-        self.step(step, targets)
+        self.step(step, portfolio, targets)
     }
 }

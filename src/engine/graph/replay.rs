@@ -6,7 +6,8 @@
 
 use std::sync::Arc;
 
-use crate::composer::{Composer, ComposerConfig};
+use crate::composer::{Book, Composer, ComposerConfig};
+use crate::portfolio::CostConfig;
 use crate::run::{VoteLog, WeightLog};
 use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
 
@@ -15,8 +16,11 @@ pub struct VoteReplay {
     name: String,
     votes: Arc<VoteLog>,
     weights: Replay,
+    /// The run's evidence log: the remembered mean outcomes for the cost gate.
+    evidence: Arc<WeightLog>,
     composer: Option<Composer>,
     cfg: ComposerConfig,
+    costs: CostConfig,
     n_agents: usize,
 }
 
@@ -29,9 +33,18 @@ pub enum Replay {
 }
 
 impl VoteReplay {
-    /// A replay named `name`.
-    pub fn new(name: &str, votes: Arc<VoteLog>, weights: Replay, cfg: ComposerConfig, n_agents: usize) -> Self {
-        VoteReplay { name: name.into(), votes, weights, composer: None, cfg, n_agents }
+    /// A replay named `name` of `votes` with `weights`; the cost gate (when `cfg` asks for
+    /// it) reads the remembered mean outcomes logged in `evidence`, as the live run did.
+    pub fn new(
+        name: &str,
+        votes: Arc<VoteLog>,
+        weights: Replay,
+        evidence: Arc<WeightLog>,
+        cfg: ComposerConfig,
+        costs: CostConfig,
+    ) -> Self {
+        let n_agents = evidence.agents;
+        VoteReplay { name: name.into(), votes, weights, evidence, composer: None, cfg, costs, n_agents }
     }
 }
 
@@ -50,7 +63,7 @@ impl Strategy for VoteReplay {
     fn on_step(
         &mut self,
         step: &Step<'_>,
-        _portfolio: &PortfolioView<'_>,
+        portfolio: &PortfolioView<'_>,
         targets: &mut Targets,
     ) -> Result<(), Self::Error> {
         let votes = self.votes.step(step.index);
@@ -58,8 +71,15 @@ impl Strategy for VoteReplay {
             Replay::Fixed(w) => w.clone(),
             Replay::Logged(log) => log.step(step.index).iter().map(|x| x.weight).collect(),
         };
+        let m: Vec<f64> = self.evidence.step(step.index).iter().map(|x| x.mean_outcome).collect();
+        let book = Book {
+            equity: portfolio.equity,
+            positions: portfolio.positions,
+            prices: portfolio.prices,
+            costs: &self.costs,
+        };
         if let Some(c) = &mut self.composer {
-            for (s, x) in c.targets(votes, &w) {
+            for (s, x) in c.targets(votes, &w, &m, Some(&book)) {
                 targets.set(s, x);
             }
         }

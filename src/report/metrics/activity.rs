@@ -23,9 +23,10 @@ pub struct Activity {
     pub slippage: f64,
 }
 
-/// Computes activity measures over `years` of marks.
+/// Computes activity measures over `years` of marks. (`+ 0.0` after each sum: Rust sums an
+/// empty f64 iterator to −0.0, which printed as "-0.00" for a run without fills.)
 pub fn activity(fills: &[Fill], equity: &[f64], gross: &[f64], years: f64) -> Activity {
-    let notional: f64 = fills.iter().map(|f| (f.qty * f.price).abs()).sum();
+    let notional = fills.iter().map(|f| (f.qty * f.price).abs()).sum::<f64>() + 0.0;
     let avg_eq = mean(equity);
     let turnover = if avg_eq > 0.0 { notional / avg_eq } else { f64::NAN };
     let in_market = gross.iter().filter(|g| **g > 0.0).count() as f64 / gross.len().max(1) as f64;
@@ -35,14 +36,20 @@ pub fn activity(fills: &[Fill], equity: &[f64], gross: &[f64], years: f64) -> Ac
         annual_turnover: if years > 0.0 { turnover / years } else { f64::NAN },
         time_in_market: in_market,
         avg_gross_exposure: mean(&exposure),
-        commission: fills.iter().map(|f| f.commission).sum(),
-        slippage: fills.iter().map(|f| f.slippage).sum(),
+        commission: fills.iter().map(|f| f.commission).sum::<f64>() + 0.0,
+        slippage: fills.iter().map(|f| f.slippage).sum::<f64>() + 0.0,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_no_fills_is_plus_zero() {
+        let a = activity(&[], &[100.0, 100.0], &[0.0, 0.0], 1.0);
+        assert!(a.turnover.is_sign_positive() && a.commission.is_sign_positive() && a.slippage.is_sign_positive());
+    }
 
     #[test]
     fn test_activity_hand_computed() {
