@@ -121,12 +121,34 @@ fn test_split_adjusted_by_factor_file_and_by_config() {
     assert!((by_cfg.open[0] - raw.open[0] / 7.0).abs() < 1e-9);
 }
 
-#[test]
-fn test_factor_files_next_to_the_data_are_picked_up_and_reported() {
+/// The AAPL split minutes in a temporary folder with `factor_files/aapl.csv` beside them.
+fn aapl_beside_its_factor_file() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(fixture("aapl_1m_2014-06_split.csv"), dir.path().join("aapl.csv")).unwrap();
     std::fs::create_dir(dir.path().join("factor_files")).unwrap();
     std::fs::copy(fixture("lean_factor_files/aapl.csv"), dir.path().join("factor_files/aapl.csv")).unwrap();
+    dir
+}
+
+/// A split in the config and in the factor file next to the data is applied once.
+#[test]
+fn test_split_given_twice_is_applied_once() {
+    let dir = aapl_beside_its_factor_file();
+    let mut o = opts(dir.path());
+    let (once, _) = load(&o).unwrap();
+    let date = chrono::NaiveDate::from_ymd_opt(2014, 6, 9).unwrap();
+    o.splits = vec![Split { symbol: "AAPL".into(), ex_date: date, ratio: 7.0 }];
+    let (twice, report) = load(&o).unwrap();
+    assert_eq!(twice.close, once.close, "not divided by 49");
+    assert!(report.warnings.iter().any(|w| w.contains("given twice")), "{:?}", report.warnings);
+    o.splits = vec![Split { symbol: "AAPL".into(), ex_date: date, ratio: 4.0 }];
+    let e = load(&o).unwrap_err().to_string();
+    assert!(e.contains("two different splits") && e.contains("AAPL"), "{e}");
+}
+
+#[test]
+fn test_factor_files_next_to_the_data_are_picked_up_and_reported() {
+    let dir = aapl_beside_its_factor_file();
     for path in [dir.path().to_path_buf(), dir.path().join("aapl.csv")] {
         let (bars, report) = load(&opts(&path)).unwrap();
         let f = report.factor_files.as_deref().unwrap_or_default();

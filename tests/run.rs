@@ -54,16 +54,22 @@ fn test_e2e_sma_cross_known_good_summary() {
     assert_eq!(out.run.equity.len(), out.benchmark.equity.len());
 }
 
+/// The default configuration of `quorum backtest`: the analyst graph on the shipped data.
+fn graph_config(out: &Path) -> Config {
+    let mut cfg = Config::default();
+    cfg.data.path = root().join("data/bars");
+    cfg.graph.agents_dir = root().join("agents");
+    cfg.output.dir = out.to_path_buf();
+    cfg
+}
+
 /// The default run, `quorum backtest` as the README gives it: the analyst graph on the
 /// shipped data. Known-good values of this data, config and analyst profiles (README "What
 /// the output means"); a change that moves them must say why in its commit.
 #[test]
 fn test_e2e_default_graph_backtest_known_good_summary() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.data.path = root().join("data/bars");
-    cfg.graph.agents_dir = root().join("agents");
-    cfg.output.dir = dir.path().to_path_buf();
+    let cfg = graph_config(dir.path());
     let out = backtest(&cfg, &mut |_, _| {}).unwrap();
     let enabled: Vec<String> =
         quorum::agents::load_profiles(&root().join("agents"), None, &quorum::Registry::default())
@@ -101,6 +107,29 @@ fn test_e2e_default_graph_backtest_known_good_summary() {
         close("fills", fills, 0.0);
         close("total_costs", costs, 1e-8);
         close("final_equity", equity, 1e-8);
+    }
+}
+
+/// The composer's own path, pinned: on the default week the cost gate stops all composed
+/// trading (above), so the same run without the gate pins the weights, band and signal.
+/// (name, total return, fills, total costs)
+const UNGATED: [(&str, f64, f64, f64); 2] = [
+    ("composed", -0.008183652720837653, 454.0, 839.0752720836964),
+    ("equal-weight", -0.008278033728483458, 457.0, 850.7433728482488),
+];
+
+#[test]
+fn test_e2e_composer_without_cost_gate_known_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = graph_config(dir.path());
+    cfg.composer.cost_aware = false;
+    let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+    for (i, (name, ret, fills, costs)) in UNGATED.into_iter().enumerate() {
+        let m = &out.summary.strategies[i].metrics;
+        assert_eq!(out.summary.strategies[i].name, name);
+        assert!((m.total_return - ret).abs() <= 1e-12, "{name}: {} vs {ret}", m.total_return);
+        assert_eq!(m.fills as f64, fills, "{name}");
+        assert!((m.total_costs - costs).abs() <= 1e-8, "{name}: {} vs {costs}", m.total_costs);
     }
 }
 

@@ -72,7 +72,10 @@ impl Broker for SimBroker {
         }
         let rest = w.order.qty - q.qty;
         let paid_rate = Some(w.paid_rate.unwrap_or(0.0) + q.rate);
-        *slot = (rest.abs() > QTY_EPS).then_some(Working { order: Order { qty: rest, ..w.order }, paid_rate });
+        // Less than one whole share left (an order for old shares across a 5:4 split): a
+        // remainder no fill can take is cancelled, not left working for ever.
+        let dust = !inst.fractional && rest.abs() / factor < 1.0 - 1e-6;
+        *slot = (rest.abs() > QTY_EPS && !dust).then_some(Working { order: Order { qty: rest, ..w.order }, paid_rate });
         Some(Fill {
             ts: bar.ts,
             decided_at: w.order.decided_at,
@@ -125,5 +128,18 @@ mod tests {
         b.submit(Order { symbol: 0, qty: 50.0, decided_at: 0 });
         let f = b.on_open(&bar(1, 10.0, 1e9), 1.0).unwrap();
         assert_eq!(f.qty, 10.0);
+    }
+
+    #[test]
+    fn test_sim_broker_cancels_a_remainder_below_one_share() {
+        // 10 real shares ordered; a 5:4 split before the fill makes it 12.5 new shares: 12
+        // fill (cap permitting), the half share is cancelled, not left working.
+        let costs = CostConfig { slippage_bps: 0.0, impact_bps: 0.0, ..Default::default() };
+        let mut b = SimBroker::new(costs, vec![Instrument::default()]);
+        assert!(b.on_open(&bar(0, 10.0, 1e6), 1.25).is_none());
+        b.submit(Order { symbol: 0, qty: 12.5, decided_at: 0 });
+        let f = b.on_open(&bar(1, 10.0, 1e6), 1.0).unwrap();
+        assert_eq!(f.qty, 12.0);
+        assert!(b.on_open(&bar(2, 10.0, 1e6), 1.0).is_none(), "nothing left working");
     }
 }

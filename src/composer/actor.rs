@@ -26,6 +26,7 @@ pub(crate) struct OwnedBook {
     pub equity: f64,
     pub positions: Vec<f64>,
     pub prices: Vec<f64>,
+    pub as_traded: Vec<f64>,
     pub costs: CostConfig,
 }
 
@@ -55,6 +56,7 @@ impl Handler<Compose> for ComposerActor {
             equity: b.equity,
             positions: &b.positions,
             prices: &b.prices,
+            as_traded: &b.as_traded,
             costs: &b.costs,
         });
         Composed { targets: self.0.targets(&msg.votes, &w, &m, book.as_ref()), weights }

@@ -17,8 +17,9 @@
 //!
 //! Until an analyst's win rate is `z*` (`evidence_z`, default 2) posterior standard
 //! deviations from ½ its edge is exactly 0 and every such analyst weighs the same; past
-//! that, the edge fades in (James & Stein 1961; Efron & Morris 1975 give the shrinkage
-//! form). With `gain` 10, a credible 5-point edge (p = 0.55, k ≈ 1) weighs 2× a coin. The
+//! that, the edge fades in. `k` is the positive-part James–Stein factor applied to one
+//! analyst at a time (a per-analyst z-threshold shrinkage toward ½, after the form of
+//! James & Stein 1961 and Efron & Morris 1975; not their joint estimator across analysts). With `gain` 10, a credible 5-point edge (p = 0.55, k ≈ 1) weighs 2× a coin. The
 //! floor keeps a losing analyst in the vote so its weight can recover; the cap keeps one
 //! streak from taking over. Mode `equal` trades with w_a = 1/n but still computes and logs
 //! the evidence weights above, so `weights.parquet` always shows what the memory says.
@@ -37,14 +38,18 @@
 //! is emitted only if its expected gain covers the round trip it starts:
 //!
 //! ```text
-//! ḡ    = Σ w_a · m_a                       remembered mean outcome per unit of position
+//! ḡ    = Σ w_a · m_a / Σ w_a               over the analysts that voted on the symbol:
+//!                                          their remembered mean outcome per unit position
 //! gain = |Δ| · max(ḡ, 0)                    Δ: notional added (equity × weight change)
-//! cost = 2 · (commission(Δ / price) + slippage_bps · 1e-4 · |Δ|)
+//! cost = 2 · (commission(Δ / P) + slippage_bps · 1e-4 · |Δ|)      P: the price as traded
 //! ```
 //!
-//! (Grinold & Kahn 2000, ch. 16: trade when the alpha of the trade beats its cost.) Targets
-//! that only reduce exposure always pass: cutting risk is not a bet. A target the gate
-//! stops leaves the held signal unchanged, so the band is measured from what is held.
+//! (Grinold & Kahn 2000, ch. 16: trade when the alpha of the trade beats its cost.) The
+//! commission is on the shares as traded (the split factor of `PortfolioView::as_traded`),
+//! so a split later in the data cannot change what is traded before it. Market impact is
+//! left out of the gate's cost (it needs the next bar's participation); the fills pay it.
+//! Targets that only reduce exposure always pass: cutting risk is not a bet. A target the
+//! gate stops leaves the held signal unchanged, so the band is measured from what is held.
 
 pub(crate) mod actor;
 
@@ -175,6 +180,8 @@ pub struct Book<'a> {
     pub positions: &'a [f64],
     /// Mark per symbol (adjusted close).
     pub prices: &'a [f64],
+    /// Split factor per symbol: the price as traded is `prices × as_traded`.
+    pub as_traded: &'a [f64],
     /// The cost model the fills will pay.
     pub costs: &'a CostConfig,
 }
@@ -293,9 +300,6 @@ impl Composer {
     ) -> Vec<(SymbolId, f64)> {
         use crate::num::sign;
         let band = self.cfg.band;
-        let wsum: f64 = weights.iter().sum();
-        let edge: f64 =
-            if wsum > 0.0 { weights.iter().zip(outcomes).map(|(w, m)| w * m).sum::<f64>() / wsum } else { 0.0 };
         let mut out = Vec::new();
         for (s, sig) in Self::signals(votes, weights) {
             let held = self.held[s as usize];
@@ -305,6 +309,13 @@ impl Composer {
             }
             let target = sig / self.n_symbols.max(1) as f64;
             if let Some(b) = book.filter(|_| self.cfg.cost_aware) {
+                let (mut num, mut den) = (0.0, 0.0);
+                for v in votes.iter().filter(|v| v.symbol == s) {
+                    let w = weights.get(v.agent).copied().unwrap_or(0.0);
+                    num += w * outcomes.get(v.agent).copied().unwrap_or(0.0);
+                    den += w;
+                }
+                let edge = if den > 0.0 { num / den } else { 0.0 };
                 if !b.worth_it(s as usize, target, edge) {
                     continue;
                 }
@@ -330,7 +341,9 @@ impl Book<'_> {
         }
         let delta = (target - current).abs() * self.equity;
         let gain = delta * edge.max(0.0);
-        let cost = 2.0 * (self.costs.commission(delta / price, price) + self.costs.slippage_bps * 1e-4 * delta);
+        let f = self.as_traded.get(s).copied().filter(|f| f.is_finite() && *f > 0.0).unwrap_or(1.0);
+        let traded = price * f;
+        let cost = 2.0 * (self.costs.commission(delta / traded, traded) + self.costs.slippage_bps * 1e-4 * delta);
         gain >= cost
     }
 }
@@ -426,7 +439,7 @@ mod tests {
         let costs = CostConfig::default();
         let mut c = Composer::new(ComposerConfig { band: 0.1, ..Default::default() }, vec!["a".into()], 1);
         let flat = [0.0];
-        let book = Book { equity: 100_000.0, positions: &flat, prices: &[100.0], costs: &costs };
+        let book = Book { equity: 100_000.0, positions: &flat, prices: &[100.0], as_traded: &[1.0], costs: &costs };
         // Target 0.5 of 100k at $100: 500 shares, commission 2.5, slippage 1bp of 50k = 5;
         // round trip 15. Edge 2bp gains 10 < 15: no trade; edge 4bp gains 20: trade.
         assert!(c.targets(&[vote(0, 0, 0.5, 1.0)], &[1.0], &[0.0002], Some(&book)).is_empty());
@@ -435,5 +448,41 @@ mod tests {
         let held = [500.0];
         let book = Book { positions: &held, ..book };
         assert_eq!(c.targets(&[vote(0, 0, 0.0, 1.0)], &[1.0], &[-0.01], Some(&book)), vec![(0, 0.0)]);
+    }
+
+    /// The gate prices commission on shares as traded: the same bars back-adjusted for a
+    /// later 7:1 split (prices / 7, factor 7) give the same decision.
+    #[test]
+    fn test_cost_gate_is_invariant_to_a_later_split() {
+        // $1 per-share commission so it dominates: 50k at $100 is 500 shares, $500 one way.
+        let costs = CostConfig { commission_per_share: 1.0, slippage_bps: 0.0, ..Default::default() };
+        let flat = [0.0];
+        let raw = Book { equity: 100_000.0, positions: &flat, prices: &[100.0], as_traded: &[1.0], costs: &costs };
+        let adjusted = Book { prices: &[100.0 / 7.0], as_traded: &[7.0], ..raw };
+        for edge in [0.015, 0.025] {
+            // Round trip 1,000 on 50k: pays from an edge of 2%.
+            assert_eq!(raw.worth_it(0, 0.5, edge), edge >= 0.02);
+            assert_eq!(adjusted.worth_it(0, 0.5, edge), raw.worth_it(0, 0.5, edge), "edge {edge}");
+        }
+    }
+
+    /// The edge is the voting analysts' own: an analyst that did not vote on the symbol does
+    /// not lend it its remembered outcomes.
+    #[test]
+    fn test_cost_gate_edge_counts_only_the_analysts_that_voted() {
+        let costs = CostConfig::default();
+        let flat = [0.0, 0.0];
+        let book = Book {
+            equity: 100_000.0,
+            positions: &flat,
+            prices: &[100.0, 100.0],
+            as_traded: &[1.0, 1.0],
+            costs: &costs,
+        };
+        let mut c = Composer::new(ComposerConfig { band: 0.1, ..Default::default() }, vec!["a".into(), "b".into()], 2);
+        // b (edge 1%) votes on symbol 1 only; a (no edge) votes on symbol 0.
+        let votes = [vote(0, 0, 1.0, 1.0), vote(1, 1, 1.0, 1.0)];
+        let t = c.targets(&votes, &[0.5, 0.5], &[0.0, 0.01], Some(&book));
+        assert_eq!(t, vec![(1, 0.5)]);
     }
 }

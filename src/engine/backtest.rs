@@ -96,7 +96,8 @@ pub fn run<S: Strategy + ?Sized>(
         .collect();
     let mut broker = SimBroker::new(cfg.costs.clone(), instruments.clone());
     let mut as_traded = AsTraded::new(bars);
-    let mut factor = vec![1.0f64; n];
+    let mut factor: Vec<f64> = (0..n).map(|s| as_traded.at(s, i64::MIN)).collect();
+    let mut last_ts = vec![i64::MIN; n];
     let mut book = Book {
         cash: pc.initial_cash,
         pos: vec![0.0; n],
@@ -123,10 +124,17 @@ pub fn run<S: Strategy + ?Sized>(
         for i in range.clone() {
             let bar = bars.bar(i);
             let s = bar.symbol as usize;
-            factor[s] = as_traded.at(s, bar.ts);
+            let f = as_traded.at(s, bar.ts);
+            if f != factor[s] {
+                factor[s] = f;
+                if let Some(cil) = cash_in_lieu(&book, &instruments, &bar, f, last_ts[s]) {
+                    book.apply(cil);
+                }
+            }
             if let Some(f) = broker.on_open(&bar, factor[s]) {
                 book.apply(f);
             }
+            last_ts[s] = bar.ts;
             book.mark[bar.symbol as usize] = bar.close;
         }
         let (equity, gross, net) = book.marks();
@@ -137,7 +145,8 @@ pub fn run<S: Strategy + ?Sized>(
         curve.net.push(net);
 
         let step = Step::new(bars, range.start, range.end, index);
-        let view = PortfolioView { equity, cash: book.cash, positions: &book.pos, prices: &book.mark };
+        let view =
+            PortfolioView { equity, cash: book.cash, positions: &book.pos, prices: &book.mark, as_traded: &factor };
         strategy.on_step(&step, &view, &mut targets)?;
 
         let mut touched = !targets.is_empty();
@@ -197,6 +206,27 @@ pub fn run<S: Strategy + ?Sized>(
         fills: book.fills,
         trades,
         positions,
+    })
+}
+
+/// A split with a ratio such as 5:4 or 1:N turns a whole number of shares into a fraction;
+/// as a broker does, the fraction is paid out in cash at the first bar on the new basis
+/// (at its open, no commission), recorded as a fill decided at the symbol's previous bar.
+fn cash_in_lieu(book: &Book, instruments: &[Instrument], bar: &crate::market::Bar, f: f64, prev: Ts) -> Option<Fill> {
+    let s = bar.symbol as usize;
+    let real = book.pos[s] / f;
+    let frac = real - (real + real.signum() * 1e-6).trunc();
+    if instruments[s].fractional || frac.abs() < 1e-6 || prev == i64::MIN {
+        return None;
+    }
+    Some(Fill {
+        ts: bar.ts,
+        decided_at: prev,
+        symbol: bar.symbol,
+        qty: -frac * f,
+        price: bar.open,
+        commission: 0.0,
+        slippage: 0.0,
     })
 }
 
@@ -340,5 +370,22 @@ mod tests {
         assert_eq!(r.fills.len(), 1);
         assert_eq!(r.fills[0].qty, 48.0);
         assert!((r.fills[0].commission - 0.12).abs() < 1e-12, "12 shares × 0.01: {}", r.fills[0].commission);
+    }
+
+    #[test]
+    fn test_engine_pays_cash_in_lieu_of_a_fractional_share_after_a_split() {
+        // A 5:4 split at step 3: 3 real shares (3.75 adjusted) become 3.75 real shares; the
+        // 0.75 is sold at the split bar's open without commission, and the later exit to
+        // flat then ends flat (a fraction no order could trade would be stuck for ever).
+        let mut b = bars(&[10.0; 6]);
+        b.splits = vec![crate::market::AppliedSplit { symbol: "X".into(), from: 3 * NS_PER_MIN, ratio: 1.25 }];
+        let u = Universe { symbols: b.symbols.clone(), classes: vec![AssetClass::Equity], interval: NS_PER_MIN };
+        let mut cfg = free();
+        cfg.costs.commission_min = 1.0;
+        let script = vec![vec![(0, 0.0375)], vec![], vec![], vec![], vec![(0, 0.0)]];
+        let Ok(r) = run(&b, &u, &mut Script(script), &cfg, &mut |_, _| {});
+        let q: Vec<(i64, f64, f64)> = r.fills.iter().map(|f| (f.ts / NS_PER_MIN, f.qty, f.commission)).collect();
+        assert_eq!(q, vec![(1, 3.75, 1.0), (3, -0.75, 0.0), (5, -3.0, 1.0)]);
+        assert_eq!(r.positions, vec![0.0]);
     }
 }

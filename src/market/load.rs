@@ -193,6 +193,8 @@ pub fn load(opts: &LoadOptions) -> Result<(Bars, LoadReport)> {
             None => dir.display().to_string(),
         });
     }
+    let (splits, notes) = dedup_splits(splits)?;
+    report.warnings.extend(notes);
     report.adjustments = adjust(&mut bars, &classes, &splits);
     let jumps = detect_jumps(&bars, &classes);
     if !jumps.is_empty() && !opts.allow_unadjusted {
@@ -229,6 +231,33 @@ pub fn load(opts: &LoadOptions) -> Result<(Bars, LoadReport)> {
     report.interval_ns = interval;
     report.bars_per_session = calendar_bars_per_session(&classes, opts.session, interval);
     Ok((bars, report))
+}
+
+/// The same split given twice (a `[[data.splits]]` entry and a factor file, whose ex-dates
+/// may differ by a weekend) is applied once, with a note; two different ratios for one
+/// split are an error naming both.
+fn dedup_splits(mut splits: Vec<Split>) -> Result<(Vec<Split>, Vec<String>)> {
+    splits.sort_by(|a, b| (&a.symbol, a.ex_date).cmp(&(&b.symbol, b.ex_date)));
+    let mut out: Vec<Split> = Vec::with_capacity(splits.len());
+    let mut notes = Vec::new();
+    for sp in splits {
+        if let Some(prev) = out.last().filter(|p| p.symbol == sp.symbol && (sp.ex_date - p.ex_date).num_days() <= 7) {
+            if (sp.ratio / prev.ratio - 1.0).abs() > 1e-3 {
+                return Err(DataError::Invalid(format!(
+                    "{}: two different splits given within a week: ratio {} ex {} and ratio {} ex {} \
+                     (check [[data.splits]] against the factor files)",
+                    sp.symbol, prev.ratio, prev.ex_date, sp.ratio, sp.ex_date
+                )));
+            }
+            notes.push(format!(
+                "{}: the split ex {} (ratio {}) is given twice (config and factor file); applied once",
+                sp.symbol, prev.ex_date, prev.ratio
+            ));
+            continue;
+        }
+        out.push(sp);
+    }
+    Ok((out, notes))
 }
 
 /// The `factor_files/` folder next to the data: inside a data folder, or beside a data file.

@@ -12,13 +12,17 @@
 //!    `|ln r|` because a big reverse split leaves room for a real move on the day (AIG's
 //!    1:20 of 2009-07-01 printed a 0.0543 ratio).
 //! 2. *The next days confirm the new level.* With `m` the median close of the first three
-//!    sessions on or after the jump, `|ln(previous close / m) − ln r| ≤ 0.10·max(1, |ln r|)`:
+//!    sessions on or after the jump (fewer at the end of the data: one at the last session), `|ln(previous close / m) − ln r| ≤ 0.10·max(1, |ln r|)`:
 //!    a split moves the price level once and for all, a crash keeps moving (BAC 2009-01-15
-//!    fell 20% and kept falling: level ratio 1.42 against 1.25).
+//!    fell 20% and kept falling: level ratio 1.42 against 1.25). The level before must
+//!    agree too: with `m₋` the median close of the three sessions before the jump,
+//!    `|ln(m₋ / first close after) − ln r| ≤ 0.15·max(1, |ln r|)`, so the recovery from a
+//!    one-day dip is no reverse split (0.15: AIG fell 20% the day before its 1:20).
 //! 3. *Volume does not spike beyond what the split explains.* Share volume scales by `r`
 //!    at a split; a news shock brings a volume spike. With `v` the median bar volume of those
 //!    three sessions over that of the three sessions before, `v ≤ 1.5·max(r, 1)` (IBM
-//!    1999-10-21 fell 18% on volume ×2.7; AAPL 2000-09-29 halved on volume ×6.7).
+//!    1999-10-21 fell 18% on volume ×2.7; AAPL 2000-09-29 halved on volume ×6.7). Without
+//!    volume before the jump the ratio is undefined and cannot veto.
 //!
 //! Measured on the shared hourly set (5 symbols, 1998–2021) against its Lean factor files:
 //! all 10 splits in the window are found (AAPL 2000, 2005, 2014, 2020; AIG 1998, 1999, 2000
@@ -191,6 +195,7 @@ const FORWARD: [f64; 17] =
     [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 1.5, 4.0 / 3.0, 1.25];
 const JUMP_TOLERANCE: f64 = 0.03;
 const LEVEL_TOLERANCE: f64 = 0.10;
+const PRE_LEVEL_TOLERANCE: f64 = 0.15;
 const VOLUME_SPIKE: f64 = 1.5;
 /// Sessions on each side of a jump that confirm it.
 const CONFIRM_SESSIONS: usize = 3;
@@ -252,10 +257,13 @@ pub(super) fn detect_jumps(bars: &Bars, classes: &[AssetClass]) -> Vec<SplitJump
             let pre = rows[sessions[j.saturating_sub(CONFIRM_SESSIONS)].1..sessions[j].1].iter();
             let post = rows[sessions[j].1..end_of((j + CONFIRM_SESSIONS - 1).min(sessions.len() - 1))].iter();
             let level = bars.close[before] / median(post.clone().map(|&i| bars.close[i]).collect());
+            let level_pre = median(pre.clone().map(|&i| bars.close[i]).collect()) / bars.close[after];
             let vol_pre = median(pre.map(|&i| bars.volume[i]).collect());
             let volume = median(post.map(|&i| bars.volume[i]).collect()) / vol_pre;
-            let level_ok = (level.ln() - ratio.ln()).abs() <= tolerance(ratio, LEVEL_TOLERANCE);
-            // A symbol that never trades volume cannot veto (NaN and 0/0 pass).
+            // No volume before (or none at all): volume cannot veto.
+            let volume = if volume.is_finite() { volume } else { f64::NAN };
+            let level_ok = (level.ln() - ratio.ln()).abs() <= tolerance(ratio, LEVEL_TOLERANCE)
+                && (level_pre.ln() - ratio.ln()).abs() <= tolerance(ratio, PRE_LEVEL_TOLERANCE);
             let volume_ok = volume.is_nan() || volume <= VOLUME_SPIKE * ratio.max(1.0);
             if !(level_ok && volume_ok) {
                 continue;
@@ -411,6 +419,31 @@ mod tests {
         // A +50% rally is not a 2:3 reverse split: fractional reverse ratios are not candidates.
         assert_eq!(match_ratio(2.39 / 3.59), None);
         assert_eq!(match_ratio(1.5098), Some(1.5));
+    }
+
+    /// Sessions of 3 bars each at `price` with `volume`, one symbol.
+    fn sessions(days: &[(f64, f64)]) -> Bars {
+        let mut b = Bars { symbols: vec!["X".into()], ..Default::default() };
+        for (d, &(p, v)) in days.iter().enumerate() {
+            for k in 0..3 {
+                let ts = (d as i64 + 20_000) * NS_PER_DAY + 15 * 3_600_000_000_000 + k * 60_000_000_000;
+                b.push(crate::market::Bar { ts, symbol: 0, open: p, high: p, low: p, close: p, volume: v });
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn test_detection_without_volume_before_the_jump() {
+        let found = |days: &[(f64, f64)]| detect_jumps(&sessions(days), &[AssetClass::Equity]);
+        // No volume before: the ratio is undefined and cannot veto the 2:1 split.
+        assert_eq!(found(&[(100.0, 0.0), (100.0, 0.0), (50.0, 1000.0), (50.0, 1000.0)]).len(), 1);
+        // A volume spike far beyond the ratio vetoes it.
+        assert!(found(&[(100.0, 10.0), (100.0, 10.0), (50.0, 1000.0), (50.0, 1000.0)]).is_empty());
+        // The level must hold: a jump that reverts is no split, and neither is the recovery.
+        assert!(found(&[(100.0, 10.0), (100.0, 10.0), (50.0, 10.0), (100.0, 10.0), (100.0, 10.0)]).is_empty());
+        // At the very end of the data one session confirms.
+        assert_eq!(found(&[(100.0, 10.0), (100.0, 10.0), (50.0, 20.0)]).len(), 1);
     }
 
     #[test]

@@ -15,7 +15,10 @@
 //! whatever the bar interval. An hour-based discount left the composer 4–10 effective
 //! outcomes per analyst on hourly bars (72 event hours is three sessions); outcome-counted,
 //! it keeps N/ln 2 ≈ 1.44·N once warm, on minute and hourly data alike. Time passing
-//! without outcomes does not erode evidence. The brute force recomputes it too.
+//! without outcomes does not erode evidence. The brute force recomputes it too, from the
+//! log as pruned by hours: a historical read (`memory stats --at`) of evidence older than
+//! 40 hour-half-lives misses the pruned outcomes and can differ from what the composer read
+//! at the time; the composer itself always reads the incremental sums.
 
 use std::collections::BTreeMap;
 

@@ -23,8 +23,10 @@
 //! - As traded: bars may be back-adjusted for splits ([`crate::market::AsTraded`]). With
 //!   `f` the factor in force at the fill (as-traded price = adjusted price × f), the cap,
 //!   rounding, impact and commission use `price × f` and `qty / f`; the fill is reported
-//!   back in adjusted units, so P&L stays in adjusted terms. Pre-2005 AAPL (f = 224 on the
-//!   2021 basis) pays commission on the shares that were actually traded.
+//!   back in adjusted units, so P&L stays in adjusted terms. AAPL before its June 2000
+//!   split (f = 2·2·7·4 = 112 on the 2021 basis) pays commission on the shares actually
+//!   traded. An order that spans a split and is left with less than one whole share is
+//!   cancelled (`broker::SimBroker`); a position's fraction is paid out in cash (`engine`).
 //!
 //! Crypto volume in the shipped BTCUSDT data is in quote currency (USDT), so for crypto
 //! symbols `q / V` uses notional over volume when `crypto_volume_in_quote` is true.
@@ -222,7 +224,7 @@ mod tests {
 
     #[test]
     fn test_fill_costs_as_traded_with_split_factor() {
-        // Pre-split AAPL: adjusted open 0.5 with factor 224 is 112.0 as traded. An order of
+        // A factor of 224 (two splits of 2, then 7 and 8): adjusted open 0.5 is 112.0 as traded. An order of
         // 224,000 adjusted shares is 1,000 real shares: $5 per-share commission, not $1,120.
         let c = CostConfig { slippage_bps: 0.0, impact_bps: 0.0, ..costs() };
         let v = Venue { factor: 224.0, fractional: false, ..venue(0.5, 1e9, false) };

@@ -87,6 +87,10 @@ pub struct PortfolioView<'a> {
     pub positions: &'a [f64],
     /// Last close per symbol id (NaN before its first bar).
     pub prices: &'a [f64],
+    /// Split factor per symbol id at this step: the price as traded is `prices × as_traded`
+    /// and a quantity as traded is `positions / as_traded` (1 without splits; see
+    /// [`crate::market::AsTraded`]).
+    pub as_traded: &'a [f64],
 }
 
 /// Target weights set during one step (fraction of equity, signed).

@@ -141,7 +141,7 @@ mod tests {
         sma.on_start(&u).unwrap();
         let mut out = Vec::new();
         let mut t = Targets::new(1);
-        let view = PortfolioView { equity: 1.0, cash: 1.0, positions: &[0.0], prices: &[1.0] };
+        let view = PortfolioView { equity: 1.0, cash: 1.0, positions: &[0.0], prices: &[1.0], as_traded: &[1.0] };
         for (k, r) in bars.steps().enumerate() {
             sma.on_step(&Step::new(&bars, r.start, r.end, k), &view, &mut t).unwrap();
             out.extend(t.drain().map(|(_, w)| (k, w)));

@@ -174,6 +174,7 @@ impl GraphStrategy {
             equity: view.equity,
             positions: view.positions.to_vec(),
             prices: view.prices.to_vec(),
+            as_traded: view.as_traded.to_vec(),
             costs: self.costs.clone(),
         };
         let msg = Compose { ts: t, votes: votes.clone(), snapshot, book: Some(book) };

@@ -76,6 +76,7 @@ impl Strategy for VoteReplay {
             equity: portfolio.equity,
             positions: portfolio.positions,
             prices: portfolio.prices,
+            as_traded: portfolio.as_traded,
             costs: &self.costs,
         };
         if let Some(c) = &mut self.composer {

@@ -31,8 +31,9 @@ pub fn trade_stats(trades: &[Trade]) -> TradeStats {
         };
     }
     let wins = trades.iter().filter(|t| t.pnl > 0.0).count();
-    let gross_win: f64 = trades.iter().filter(|t| t.pnl > 0.0).map(|t| t.pnl).sum();
-    let gross_loss: f64 = trades.iter().filter(|t| t.pnl < 0.0).map(|t| -t.pnl).sum();
+    // `+ 0.0`: an empty f64 sum is −0.0, and a book of only losers printed "-0.00".
+    let gross_win = trades.iter().filter(|t| t.pnl > 0.0).map(|t| t.pnl).sum::<f64>() + 0.0;
+    let gross_loss = trades.iter().filter(|t| t.pnl < 0.0).map(|t| -t.pnl).sum::<f64>() + 0.0;
     TradeStats {
         trades: n,
         win_rate: wins as f64 / n as f64,
@@ -69,6 +70,8 @@ mod tests {
         assert_eq!(s.trades, 4);
         assert_eq!(s.win_rate, 0.5);
         assert!((s.profit_factor - 130.0 / 70.0).abs() < 1e-12);
+        let losers = trade_stats(&[t(-50.0, -0.05)]);
+        assert!(losers.profit_factor == 0.0 && losers.profit_factor.is_sign_positive());
         assert!((s.avg_trade - 15.0).abs() < 1e-12);
         assert!((s.avg_trade_return - 0.015).abs() < 1e-12);
         assert!(trade_stats(&[t(1.0, 0.1)]).profit_factor.is_nan());
