@@ -77,7 +77,7 @@ impl Bars {
     }
 
     /// The bar at row `i`.
-    #[inline]
+    #[inline(always)]
     pub fn bar(&self, i: usize) -> Bar {
         Bar {
             ts: self.ts[i],
