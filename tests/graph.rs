@@ -190,19 +190,33 @@ fn test_graph_runs_are_byte_identical() {
     let b = tempfile::tempdir().unwrap();
     backtest(&small(a.path()), &mut |_, _| {}).unwrap();
     backtest(&small(b.path()), &mut |_, _| {}).unwrap();
-    for f in [
-        "summary.json",
-        "equity.parquet",
-        "trades.parquet",
-        "fills.parquet",
-        "votes.parquet",
-        "weights.parquet",
-        "memory/items.jsonl",
-        "memory/aggregates.json",
-    ] {
-        let x = std::fs::read(a.path().join(f)).unwrap();
-        let y = std::fs::read(b.path().join(f)).unwrap();
-        assert!(x == y, "{f} differs between runs");
+    // Every file of the two folders, the memory checkpoint's manifest and tantivy index
+    // included; only config.toml's `dir` (the output folder itself) may differ.
+    fn files(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let (mut fa, mut fb) = (Vec::new(), Vec::new());
+    files(a.path(), a.path(), &mut fa);
+    files(b.path(), b.path(), &mut fb);
+    fa.sort();
+    fb.sort();
+    assert_eq!(fa, fb);
+    assert!(fa.iter().any(|f| f.starts_with("memory/index/")) && fa.contains(&"memory/manifest.json".to_string()));
+    for f in &fa {
+        let (x, y) = (std::fs::read(a.path().join(f)).unwrap(), std::fs::read(b.path().join(f)).unwrap());
+        if f == "config.toml" {
+            let strip = |v: Vec<u8>| String::from_utf8(v).unwrap().replace(&a.path().display().to_string(), "");
+            assert_eq!(strip(x), strip(y.clone()).replace(&b.path().display().to_string(), ""), "{f}");
+        } else {
+            assert!(x == y, "{f} differs between runs");
+        }
     }
 }
 

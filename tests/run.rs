@@ -154,6 +154,86 @@ fn test_e2e_runs_are_byte_identical() {
     }
 }
 
+/// A small graph run into `out` (one symbol, one day), killed by SIGKILL at `fault` if given.
+fn small_run(out: &Path, fault: Option<&str>, extra: &[&str]) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_quorum"));
+    c.args(["backtest", "-q", "--symbols", "SPY", "--from", "2013-10-07", "--to", "2013-10-07", "--out"])
+        .arg(out)
+        .args(extra)
+        .current_dir(root());
+    if let Some(f) = fault {
+        c.env("QUORUM_FAULT", f);
+    }
+    c.output().unwrap()
+}
+
+fn siblings(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// SIGKILL at each phase of the write: the folder is always the old run, whole, or (killed
+/// between the two renames) missing with leftovers that readers name and the next run
+/// settles; never a mix. The next run then leaves exactly one whole folder.
+#[test]
+fn test_run_folder_survives_sigkill_at_every_write_phase() {
+    use std::os::unix::process::ExitStatusExt;
+    for fault in ["artifacts", "memory", "swap"] {
+        let root_dir = tempfile::tempdir().unwrap();
+        let dir = root_dir.path().join("latest");
+        assert!(small_run(&dir, None, &[]).status.success());
+        let old_summary = std::fs::read(dir.join("summary.json")).unwrap();
+        // A different graph run killed while writing.
+        let out = small_run(&dir, Some(fault), &["--composer", "equal"]);
+        assert_eq!(out.status.signal(), Some(9), "{fault}: killed by SIGKILL");
+        if fault == "swap" {
+            assert!(!dir.exists(), "between the renames");
+            let (code, _, err) = quorum(&["memory", "stats", dir.join("memory").to_str().unwrap()]);
+            assert_eq!(code, 1);
+            assert!(err.contains("was killed while swapping"), "{err}");
+        } else {
+            assert_eq!(std::fs::read(dir.join("summary.json")).unwrap(), old_summary, "{fault}: the old run");
+            assert!(dir.join(quorum::run::MARKER).is_file() && dir.join("votes.parquet").is_file());
+            let (code, _, err) = quorum(&["memory", "stats", dir.join("memory").to_str().unwrap()]);
+            assert_eq!(code, 0, "{fault}: the old memory still reads: {err}");
+        }
+        // The next run settles the leftovers and leaves one whole folder: no stale graph
+        // files beside an SMA run.
+        let out = small_run(&dir, None, &["--strategy", "sma-cross"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(siblings(&dir), vec!["latest".to_string()], "{fault}");
+        assert!(dir.join(quorum::run::MARKER).is_file());
+        for stale in ["votes.parquet", "weights.parquet", "memory"] {
+            assert!(!dir.join(stale).exists(), "{fault}: stale {stale}");
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains("warning") || stdout.contains("crash"), "{stdout}");
+    }
+}
+
+/// Readers refuse a run folder without its completion marker, and a run folder given where
+/// a memory checkpoint is expected gets a hint.
+#[test]
+fn test_readers_refuse_unfinished_run_folders() {
+    let root_dir = tempfile::tempdir().unwrap();
+    let dir = root_dir.path().join("r");
+    assert!(small_run(&dir, None, &[]).status.success());
+    let (code, _, err) = quorum(&["memory", "stats", dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("this is a run folder") && err.contains("memory"), "{err}");
+    std::fs::remove_file(dir.join(quorum::run::MARKER)).unwrap();
+    let (code, _, err) = quorum(&["memory", "stats", dir.join("memory").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unfinished run folder"), "{err}");
+    let out = small_run(&root_dir.path().join("next"), None, &["--memory-from", dir.join("memory").to_str().unwrap()]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("unfinished run folder"));
+}
+
 fn quorum(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_quorum")).args(args).current_dir(root()).output().unwrap();
     (

@@ -129,6 +129,14 @@ fn is_checkpoint(dir: &Path) -> bool {
 }
 
 fn open(dir: &Path) -> Result<MemoryStore> {
+    quorum::run::check_complete(dir)?;
+    if !is_checkpoint(dir) && is_checkpoint(&dir.join("memory")) {
+        bail!(
+            "{}: this is a run folder, not a memory checkpoint; its memory is at {}",
+            dir.display(),
+            dir.join("memory").display()
+        );
+    }
     if !is_checkpoint(dir) {
         bail!(
             "{}: not a memory checkpoint (no manifest.json); create one with `quorum memory ingest FILE --into {}`",

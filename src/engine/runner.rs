@@ -26,7 +26,7 @@ use crate::market::{AssetClass, Bars, DataError, LoadReport, Ts, load};
 use crate::memory::{MemoryError, MemoryStore};
 use crate::report::{Annualisation, RunArtifacts, RunSummary, StrategyReport, compute, write_run};
 use crate::report::{GraphArtifacts, ReportError};
-use crate::run::{RunResult, VoteLog, WeightLog};
+use crate::run::{FolderError, RunResult, Staging, VoteLog, WeightLog, check_complete};
 use crate::strategy::{BuyAndHold, SmaCross, Strategy, Universe};
 
 /// Errors of a backtest run, by area.
@@ -41,6 +41,9 @@ pub enum RunError {
     /// Artifacts could not be written.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// The run folder could not be staged or swapped in, or a checkpoint's run is unfinished.
+    #[error(transparent)]
+    Folder(#[from] FolderError),
     /// An analyst profile is bad.
     #[error(transparent)]
     Profile(#[from] ProfileError),
@@ -188,6 +191,7 @@ fn run_graph(
     };
     let store = match &cfg.graph.memory_from {
         Some(dir) => {
+            check_complete(dir)?;
             let s = MemoryStore::load(dir)?;
             let (now, first) = (s.snapshot().now(), bars.ts.first().copied().unwrap_or(i64::MAX));
             // Strictly before: a checkpoint published at the first bar could hold what was
@@ -298,6 +302,10 @@ pub fn backtest_with(
         strategies.push(StrategyReport { name: b.strategy.clone(), metrics: compute(&measured(b), &a, rf) });
     }
     strategies.push(StrategyReport { name: "buy-and-hold".into(), metrics: compute(&measured(&benchmark), &a, rf) });
+    let out_dir = cfg.output.dir.clone();
+    let (staging, recovered) = Staging::begin(&out_dir)?;
+    let mut report = report;
+    report.warnings.extend(recovered);
     let summary = RunSummary {
         quorum_version: env!("CARGO_PKG_VERSION").to_string(),
         data: report,
@@ -308,7 +316,6 @@ pub fn backtest_with(
         strategies,
         learning: graph.as_ref().map(|g| g.calibration.clone()).unwrap_or_default(),
     };
-    let out_dir = cfg.output.dir.clone();
     let extra = graph.as_ref().map(|g| GraphArtifacts { votes: &g.votes, weights: &g.weights, agents: &g.agents });
     let config_toml = cfg.to_toml();
     let artifacts = RunArtifacts {
@@ -320,10 +327,12 @@ pub fn backtest_with(
         config_toml: &config_toml,
         graph: extra,
     };
-    write_run(&out_dir, &artifacts)?;
+    write_run(staging.path(), &artifacts)?;
     if let Some(g) = &graph {
-        g.store.save(&out_dir.join("memory"))?;
+        g.store.save(&staging.path().join("memory"))?;
+        crate::run::fault("memory");
     }
+    staging.commit()?;
     Ok(BacktestOutput {
         summary,
         run: live,

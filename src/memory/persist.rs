@@ -16,6 +16,12 @@
 //! size and CRC-32 before parsing, and that the index holds exactly the items' ids; a
 //! missing, truncated, modified or foreign file is an error naming it. Only published state
 //! is saved: writes staged since the last publish are not.
+//!
+//! Deterministic: the same store gives the same bytes. The index is not the live one
+//! (whose two indexing threads split documents between segments by timing, under random
+//! segment UUIDs) but a copy built for the checkpoint: live items in id order, one thread,
+//! one merged segment, named `000…01` (`text::deterministic_names`). Loading reads it like
+//! any tantivy index.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -33,7 +39,7 @@ use super::ivf::Ivf;
 use super::params::MemoryParams;
 use super::store::{MemoryStore, Writer};
 use super::table::{ItemState, Names, RowKey, Segment, Table};
-use super::text::{Analyzer, TextIndex, committed_ids};
+use super::text::{Analyzer, TextIndex, committed_ids, deterministic_names};
 use crate::market::Ts;
 
 /// The checkpoint format version this build writes and reads.
@@ -193,8 +199,21 @@ impl MemoryStore {
 
         let mmap = MmapDirectory::open(&index_dir)
             .map_err(|e| MemoryError::Invalid(format!("{}: {e}", index_dir.display())))?;
-        w.text.ram.persist(&mmap)?;
+        let mut docs: Vec<(ItemId, tantivy::TantivyDocument)> = Vec::with_capacity(count);
+        for seg in &w.table.segments {
+            for i in 0..seg.len() {
+                if w.table.position(seg.ids[i]).is_none() {
+                    continue;
+                }
+                let (agent, symbol) =
+                    (&w.names.agents[seg.agent[i] as usize], &w.names.symbols[seg.symbol[i] as usize]);
+                docs.push((seg.ids[i], w.text.doc(seg.ids[i], seg.time[i], agent, symbol, seg.kind[i], &seg.text[i])));
+            }
+        }
+        docs.sort_by_key(|d| d.0);
+        w.text.checkpoint_copy(docs.into_iter().map(|d| d.1).collect())?.persist(&mmap)?;
         drop(mmap);
+        deterministic_names(&index_dir)?;
         let mut names: Vec<PathBuf> = Vec::new();
         for entry in std::fs::read_dir(&index_dir).map_err(io(&index_dir, "cannot list"))? {
             let p = entry.map_err(io(&index_dir, "cannot list"))?.path();

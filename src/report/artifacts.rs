@@ -253,6 +253,7 @@ pub fn write_run(dir: &Path, a: &RunArtifacts<'_>) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let json = serde_json::to_string_pretty(a.summary).expect("summary serializes");
     write_text(&dir.join("summary.json"), &(json + "\n"))?;
+    crate::run::fault("artifacts");
     let p = dir.join("equity.parquet");
     write_parquet(&p, equity_frame(&p, a.run, a.baselines, a.benchmark)?)?;
     if let Some(g) = &a.graph {

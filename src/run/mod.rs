@@ -2,8 +2,10 @@
 //! the equity curve, fills and trades of one strategy ([`RunResult`]), and for the analyst
 //! graph the votes and composer weights step by step ([`VoteLog`], [`WeightLog`]).
 
+mod folder;
 mod logs;
 
+pub use folder::{FolderError, MARKER, Staging, check_complete, fault, recover};
 pub use logs::{VoteLog, WeightLog};
 
 use crate::market::Ts;

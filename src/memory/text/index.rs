@@ -52,8 +52,6 @@ const INDEX_THREADS: usize = 2;
 /// The tantivy index and its writer.
 pub(crate) struct TextIndex {
     pub index: Index,
-    /// The RAM directory behind `index` (shared), for checkpoints.
-    pub ram: RamDirectory,
     pub fields: Fields,
     writer: IndexWriter,
     reader: IndexReader,
@@ -66,27 +64,27 @@ impl TextIndex {
         let (schema, fields) = schema();
         let ram = RamDirectory::create();
         let index = Index::create(ram.clone(), schema, Default::default())?;
-        Self::open(index, ram, fields, analyzer)
+        Self::open(index, fields, analyzer)
     }
 
     /// Opens the index held in `ram` (e.g. loaded from a checkpoint); its schema must be
     /// this version's.
     pub(crate) fn open_existing(ram: RamDirectory, analyzer: &Analyzer) -> Result<Self> {
-        let index = Index::open(ram.clone())?;
+        let index = Index::open(ram)?;
         let (expected, fields) = schema();
         if index.schema() != expected {
             return Err(MemoryError::Invalid("text index schema does not match this version".into()));
         }
-        Self::open(index, ram, fields, analyzer)
+        Self::open(index, fields, analyzer)
     }
 
-    fn open(index: Index, ram: RamDirectory, fields: Fields, analyzer: &Analyzer) -> Result<Self> {
+    fn open(index: Index, fields: Fields, analyzer: &Analyzer) -> Result<Self> {
         index.tokenizers().register("quorum", TextAnalyzer::from(QuorumTokenizer::new(analyzer)));
         let writer: IndexWriter = index.writer_with_num_threads(INDEX_THREADS, INDEX_THREADS * 30_000_000)?;
         writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
         let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let current = Committed::new(reader.searcher(), fields, None)?;
-        Ok(TextIndex { index, ram, fields, writer, reader, current })
+        Ok(TextIndex { index, fields, writer, reader, current })
     }
 
     /// Builds the index document of an item.
@@ -160,10 +158,79 @@ impl TextIndex {
         Ok(self.current.clone())
     }
 
+    /// A fresh index of `docs` (in the order given) for a checkpoint, built so the same
+    /// items give the same bytes: one indexing thread, one commit, every segment merged
+    /// into one, unreferenced files collected. The segment's random UUID is the only
+    /// difference left between two builds; [`deterministic_names`] replaces it.
+    pub(crate) fn checkpoint_copy(&self, docs: Vec<TantivyDocument>) -> Result<RamDirectory> {
+        let ram = RamDirectory::create();
+        let index = Index::create(ram.clone(), self.index.schema(), Default::default())?;
+        if let Some(tok) = self.index.tokenizers().get("quorum") {
+            index.tokenizers().register("quorum", tok);
+        }
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, 60_000_000)?;
+        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        for doc in docs {
+            writer.add_document(doc)?;
+        }
+        writer.commit()?;
+        let ids: Vec<_> = index.searchable_segment_ids()?;
+        if ids.len() > 1 {
+            writer.merge(&ids).wait()?;
+        }
+        writer.garbage_collect_files().wait()?;
+        writer.wait_merging_threads()?;
+        Ok(ram)
+    }
+
     /// The searcher of the last commit.
     pub(crate) fn searcher(&self) -> Committed {
         self.current.clone()
     }
+}
+
+/// Renames the single segment of a checkpoint index in `dir` to a fixed id (all zeros but
+/// the last digit) and rewrites `meta.json` and `.managed.json` to match, so a checkpoint's
+/// index files are identical across runs. The id is a name only: tantivy reads it from
+/// `meta.json`.
+pub(crate) fn deterministic_names(dir: &std::path::Path) -> Result<()> {
+    const FIXED: &str = "00000000000000000000000000000001";
+    let io = |e: std::io::Error| MemoryError::Invalid(format!("{}: {e}", dir.display()));
+    let meta_path = dir.join("meta.json");
+    let meta = std::fs::read_to_string(&meta_path).map_err(io)?;
+    let v: serde_json::Value =
+        serde_json::from_str(&meta).map_err(|e| MemoryError::Invalid(format!("{}: {e}", meta_path.display())))?;
+    let ids: Vec<String> = v["segments"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["segment_id"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let [id] = ids.as_slice() else {
+        return Err(MemoryError::Invalid(format!("{}: expected one segment, found {}", dir.display(), ids.len())));
+    };
+    let plain = id.replace('-', "");
+    for e in std::fs::read_dir(dir).map_err(io)? {
+        let p = e.map_err(io)?.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if let Some(rest) = name.strip_prefix(&plain) {
+            std::fs::rename(&p, dir.join(format!("{FIXED}{rest}"))).map_err(io)?;
+        }
+    }
+    for f in ["meta.json", ".managed.json"] {
+        let p = dir.join(f);
+        if !p.is_file() {
+            continue;
+        }
+        let mut text = std::fs::read_to_string(&p).map_err(io)?.replace(id.as_str(), FIXED).replace(&plain, FIXED);
+        if f == ".managed.json" {
+            // A set, written in hash order: sort it.
+            let mut names: Vec<String> =
+                serde_json::from_str(&text).map_err(|e| MemoryError::Invalid(format!("{}: {e}", p.display())))?;
+            names.sort();
+            text = serde_json::to_string(&names).expect("strings serialize");
+        }
+        std::fs::write(&p, text).map_err(io)?;
+    }
+    Ok(())
 }
 
 /// Reads every committed document's id (for checkpoint consistency checks).

@@ -23,7 +23,7 @@ pub(super) mod search;
 pub(super) mod tail;
 
 pub(super) use analyzer::Analyzer;
-pub(super) use index::{Fields, TextIndex, committed_ids};
+pub(super) use index::{Fields, TextIndex, committed_ids, deterministic_names};
 pub(super) use postings::Committed;
 pub(super) use search::{TextFilter, TextView};
 pub(super) use tail::{TailBatch, TailDoc};
