@@ -392,4 +392,41 @@ mod tests {
         let back = Config::from_toml(&cfg.to_toml(), Path::new("y.toml")).unwrap();
         assert_eq!(back, cfg);
     }
+
+    /// Every key of every section of `config/default.toml`, set alone (at its default) in a
+    /// file, loads and validates: any subset of any table may be given, layers included.
+    #[test]
+    fn test_every_key_alone_loads() {
+        let text = include_str!("../config/default.toml");
+        let doc: toml::Table = text.parse().unwrap();
+        fn walk(path: &[String], t: &toml::Table, out: &mut Vec<String>) {
+            for (k, v) in t {
+                match v {
+                    toml::Value::Table(sub) => {
+                        walk(&[path, std::slice::from_ref(k)].concat(), sub, out);
+                    }
+                    _ if path.is_empty() => out.push(format!("{k} = {v}\n")),
+                    _ => out.push(format!("[{}]\n{k} = {v}\n", path.join("."))),
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&[], &doc, &mut files);
+        assert!(files.len() > 60, "{}", files.len());
+        for f in &files {
+            let cfg = Config::from_toml(f, Path::new("one.toml")).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert_eq!(cfg, Config::default(), "{f}");
+            cfg.validate().unwrap_or_else(|e| panic!("{f}: {e}"));
+        }
+        let cfg = Config::from_toml("[memory.short]\ncapacity = 7\n", Path::new("x.toml")).unwrap();
+        assert_eq!(cfg.memory.short.capacity, 7);
+        assert_eq!(cfg.memory.short.recency_hours, crate::memory::MemoryParams::default().short.recency_hours);
+    }
+
+    #[test]
+    fn test_floor_at_or_above_cap_is_refused_naming_both() {
+        let cfg = Config::from_toml("[composer]\nfloor = 0.5\ncap = 0.4\n", Path::new("x.toml")).unwrap();
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("composer.floor") && e.contains("0.5") && e.contains("composer.cap = 0.4"), "{e}");
+    }
 }

@@ -154,6 +154,40 @@ fn test_e2e_runs_are_byte_identical() {
     }
 }
 
+/// Sparse minute bars (a minute exists only when something traded) are annualised by the
+/// bars per session actually observed, so the years a run spans are its sessions over 252
+/// whatever the interval: 1-minute sparse data and its 15-minute resample agree.
+#[test]
+fn test_sparse_minutes_are_annualised_by_observed_bars() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("data/bars/equities_1m_2013-10.csv")).unwrap();
+    let mut lines = text.lines();
+    let mut sparse = format!("{}\n", lines.next().unwrap());
+    for (k, l) in lines.filter(|l| l.contains(",SPY,")).enumerate() {
+        // 3 minutes in 10 without a trade; most gaps stay one minute (the interval).
+        if ![1, 4, 7].contains(&(k % 10)) {
+            sparse.push_str(l);
+            sparse.push('\n');
+        }
+    }
+    let path = dir.path().join("spy_sparse.csv");
+    std::fs::write(&path, sparse).unwrap();
+    let years = |resample: Option<&str>| {
+        let mut cfg = config(&dir.path().join("out"));
+        cfg.data.path = path.clone();
+        cfg.strategy.name = quorum::config::StrategyName::BuyAndHold;
+        cfg.data.resample = resample.map(|r| r.parse().unwrap());
+        let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+        (out.summary.annualisation.bars_per_session, out.summary.strategies[0].metrics.years)
+    };
+    let (per_session, y1) = years(None);
+    let (_, y15) = years(Some("15m"));
+    assert!(per_session > 250.0 && per_session < 300.0, "observed, not 390: {per_session}");
+    let six_sessions = 6.0 / 252.0;
+    assert!((y1 - six_sessions).abs() < 0.01 * six_sessions, "{y1} vs {six_sessions}");
+    assert!((y15 - six_sessions).abs() < 0.05 * six_sessions, "{y15} vs {six_sessions}");
+}
+
 /// A small graph run into `out` (one symbol, one day), killed by SIGKILL at `fault` if given.
 fn small_run(out: &Path, fault: Option<&str>, extra: &[&str]) -> std::process::Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_quorum"));

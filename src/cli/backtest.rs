@@ -18,13 +18,13 @@ use quorum::report::table::render;
 /// Flags of `quorum backtest`; each overrides its config key.
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
-    /// Bar file or folder (data.path).
+    /// Bar file or folder (data.path) [default: data/bars]
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// TOML config file (see config/default.toml).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Run folder to write (output.dir).
+    /// Run folder to write (output.dir) [default: runs/latest]
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Comma-separated symbols to keep (data.symbols).
@@ -72,7 +72,8 @@ pub struct BacktestArgs {
     /// Composer weighting (composer.mode).
     #[arg(long, value_parser = choice(COMPOSERS))]
     pub composer: Option<quorum::composer::ComposerMode>,
-    /// Run a single analyst by name (graph.only).
+    /// Run a single analyst by name (graph.only): a profile name in the agents folder; the
+    /// shipped ones are hedge, liquidity, markov, markov_slow, sentiment, wyckoff.
     #[arg(long)]
     pub only: Option<String>,
     /// Folder of analyst profiles (graph.agents_dir).

@@ -57,12 +57,16 @@ pub struct SearchArgs {
     /// Query vector, comma-separated.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     pub vector: Option<Vec<f32>>,
+    /// Only memories of this analyst (e.g. wyckoff).
     #[arg(long)]
     pub agent: Option<String>,
+    /// Only memories about this symbol (e.g. SPY).
     #[arg(long)]
     pub symbol: Option<String>,
+    /// Only memories of this kind.
     #[arg(long, value_parser = choice(KINDS))]
     pub kind: Option<Kind>,
+    /// Only memories in this layer.
     #[arg(long, value_parser = choice(LAYERS))]
     pub layer: Option<Layer>,
     /// Only items at or after this time (YYYY-MM-DD or RFC 3339).

@@ -106,26 +106,27 @@ pub struct BacktestOutput {
     pub weights: Option<Arc<WeightLog>>,
 }
 
-/// The annualisation for loaded bars: calendar bars per session where defined, else the
-/// observed mean number of steps per session date; 365 days for crypto, 252 for equities.
+/// The annualisation for loaded bars: the **observed** mean number of steps per session
+/// date, times 365 days for crypto or 252 for equities. Years are then `steps / periods per
+/// year = session dates / days per year`: the calendar span of the sessions covered. Bars
+/// exist only for minutes with trades, so a sparse 1-minute file (~241 bars a session) must
+/// not be annualised as if it had the calendar's 390: that counted a year of such data as
+/// 0.57 years. On complete data the observed count is the calendar's (390 at 1m).
 pub(super) fn annualisation(bars: &Bars, report: &LoadReport, override_ppy: Option<f64>) -> Annualisation {
     if let Some(n) = override_ppy {
         return Annualisation::fixed(n);
     }
     let crypto = report.asset_classes.contains(&AssetClass::Crypto);
     let days = if crypto { CRYPTO_DAYS_PER_YEAR } else { EQUITY_DAYS_PER_YEAR };
-    let per_session = report.bars_per_session.unwrap_or_else(|| {
-        let class = if crypto { AssetClass::Crypto } else { AssetClass::Equity };
-        let mut clock = NyClock::new();
-        let mut dates = BTreeSet::new();
-        let mut steps = 0usize;
-        for r in bars.steps() {
-            steps += 1;
-            dates.insert(session_day(&mut clock, class, bars.ts[r.start]));
-        }
-        steps as f64 / dates.len().max(1) as f64
-    });
-    Annualisation::new(days, per_session)
+    let class = if crypto { AssetClass::Crypto } else { AssetClass::Equity };
+    let mut clock = NyClock::new();
+    let mut dates = BTreeSet::new();
+    let mut steps = 0usize;
+    for r in bars.steps() {
+        steps += 1;
+        dates.insert(session_day(&mut clock, class, bars.ts[r.start]));
+    }
+    Annualisation::new(days, steps as f64 / dates.len().max(1) as f64)
 }
 
 /// The non-graph strategy a config names.
@@ -301,7 +302,9 @@ pub fn backtest_with(
     for b in &baselines {
         strategies.push(StrategyReport { name: b.strategy.clone(), metrics: compute(&measured(b), &a, rf) });
     }
-    strategies.push(StrategyReport { name: "buy-and-hold".into(), metrics: compute(&measured(&benchmark), &a, rf) });
+    // `--strategy buy-and-hold` is itself under test: its benchmark column says what it is.
+    let bench_name = if live.strategy == "buy-and-hold" { "benchmark" } else { "buy-and-hold" };
+    strategies.push(StrategyReport { name: bench_name.into(), metrics: compute(&measured(&benchmark), &a, rf) });
     let out_dir = cfg.output.dir.clone();
     let (staging, recovered) = Staging::begin(&out_dir)?;
     let mut report = report;

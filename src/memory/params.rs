@@ -43,12 +43,16 @@ pub struct MemoryParams {
     /// Vector dimension of every item of a store.
     pub dim: usize,
     /// `[memory.short]`: fresh memories (default Q 2 h, importance ×0.95 per hour).
+    #[serde(deserialize_with = "partial::short")]
     pub short: LayerParams,
     /// `[memory.mid]`: reinforced memories (default Q 48 h, importance ×0.99 per hour).
+    #[serde(deserialize_with = "partial::mid")]
     pub mid: LayerParams,
     /// `[memory.long]`: memories that kept working (default Q 720 h, ×0.998 per hour).
+    #[serde(deserialize_with = "partial::long")]
     pub long: LayerParams,
     /// `[memory.reflection]`: reflections (default Q 2160 h, ×0.999 per hour).
+    #[serde(deserialize_with = "partial::reflection")]
     pub reflection: LayerParams,
     /// Importance at or above which a short item moves to mid.
     pub promote_short_to_mid: f64,
@@ -89,6 +93,44 @@ pub struct MemoryParams {
     pub ivf_min_items: usize,
     /// Lists probed per IVF search (more: better recall, slower).
     pub ivf_probe: usize,
+}
+
+/// A layer table may set any subset of its keys; the rest keep that layer's defaults
+/// (each layer has its own, so a plain `#[serde(default)]` would not do).
+mod partial {
+    use serde::{Deserialize, Deserializer};
+
+    use super::{LayerParams, MemoryParams};
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct PartialLayer {
+        recency_hours: Option<f64>,
+        importance_decay_per_hour: Option<f64>,
+        capacity: Option<usize>,
+    }
+
+    fn over<'de, D: Deserializer<'de>>(d: D, base: LayerParams) -> Result<LayerParams, D::Error> {
+        let p = PartialLayer::deserialize(d)?;
+        Ok(LayerParams {
+            recency_hours: p.recency_hours.unwrap_or(base.recency_hours),
+            importance_decay_per_hour: p.importance_decay_per_hour.unwrap_or(base.importance_decay_per_hour),
+            capacity: p.capacity.unwrap_or(base.capacity),
+        })
+    }
+
+    pub(super) fn short<'de, D: Deserializer<'de>>(d: D) -> Result<LayerParams, D::Error> {
+        over(d, MemoryParams::default().short)
+    }
+    pub(super) fn mid<'de, D: Deserializer<'de>>(d: D) -> Result<LayerParams, D::Error> {
+        over(d, MemoryParams::default().mid)
+    }
+    pub(super) fn long<'de, D: Deserializer<'de>>(d: D) -> Result<LayerParams, D::Error> {
+        over(d, MemoryParams::default().long)
+    }
+    pub(super) fn reflection<'de, D: Deserializer<'de>>(d: D) -> Result<LayerParams, D::Error> {
+        over(d, MemoryParams::default().reflection)
+    }
 }
 
 impl Default for MemoryParams {

@@ -44,6 +44,8 @@ const ROWS: [Row; 21] = [
 /// Renders the summary table as text.
 pub fn render(summary: &RunSummary) -> String {
     let d = &summary.data;
+    let ppy = summary.annualisation.periods_per_year;
+    let ppy = if (ppy - ppy.round()).abs() < 1e-9 { format!("{ppy:.0}") } else { format!("{ppy:.1}") };
     let mut out = format!(
         "{} bars of {} ({}), {} .. {}, session {}, {} periods/year\n",
         d.bars,
@@ -52,8 +54,11 @@ pub fn render(summary: &RunSummary) -> String {
         d.first,
         d.last,
         d.session,
-        summary.annualisation.periods_per_year
+        ppy
     );
+    if let Some(w) = &summary.warmup_until {
+        out.push_str(&format!("warm-up until {w}: the memory learns before it, nothing trades; metrics start there\n"));
+    }
     if let Some(f) = &d.factor_files {
         out.push_str(&format!("factor files: {f}\n"));
     }
