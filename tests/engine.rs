@@ -178,6 +178,28 @@ fn test_engine_flatten_at_close_on_real_minutes() {
     assert_eq!(r.equity.gross[k], 0.0);
 }
 
+/// On NYSE's early-close days the session ends at 13:00 New York: flattening happens at
+/// the 12:59 bar, not at a 15:59 bar that never comes (which held positions overnight).
+#[test]
+fn test_engine_flatten_at_close_on_a_half_day() {
+    let mut bars = Bars { symbols: vec!["SPY".into()], ..Default::default() };
+    // 2018-07-03 09:30-12:59 EDT (13:30-16:59 UTC), then 2018-07-05 09:30-15:59.
+    for (day, last_utc_min) in [("2018-07-03", 16 * 60 + 59), ("2018-07-05", 19 * 60 + 59)] {
+        let start = parse_rfc3339(&format!("{day}T13:30:00Z")).unwrap();
+        for k in 0..=(last_utc_min - (13 * 60 + 30)) {
+            let ts = start + k * NS_PER_MIN;
+            bars.push(Bar { ts, symbol: 0, open: 270.0, high: 270.0, low: 270.0, close: 270.0, volume: 1e6 });
+        }
+    }
+    let mut c = cfg(100_000.0, CostConfig::default());
+    c.portfolio.flatten_at_close = true;
+    let u = universe(&bars, NS_PER_MIN);
+    let Ok(r) = run(&bars, &u, &mut BuyAndHold::new(), &c, &mut |_, _| {});
+    let sells: Vec<_> = r.fills.iter().filter(|f| f.qty < 0.0).map(|f| f.ts).collect();
+    let want = [parse_rfc3339("2018-07-03T16:59:00Z").unwrap(), parse_rfc3339("2018-07-05T19:59:00Z").unwrap()];
+    assert_eq!(sells, want, "flattened at 12:59 on the half day, 15:59 on a full day");
+}
+
 fn arb_bars() -> impl PropStrategy<Value = Bars> {
     (1usize..4, 5usize..80).prop_flat_map(|(n_sym, n_steps)| {
         prop::collection::vec(

@@ -17,14 +17,15 @@
 //! sets its targets; from the first step at or after it they take effect.
 //!
 //! `flatten_at_close`: for equities, from the decision whose bar ends one bar before the
-//! session close (the 15:58 bar at 1m, so the fill is the 15:59 open), effective weights are
+//! session close (the 15:58 bar at 1m, so the fill is the 15:59 open; 12:58 on NYSE's
+//! early-close days, `session::close_minute`), effective weights are
 //! 0 until the next session, when the strategy's standing targets are re-applied.
 //!
 //! No allocation happens per bar: buffers are sized at the start; the equity curve and fills
 //! grow amortised. See benches/engine.rs for bars/s.
 
 use crate::broker::{Broker, Instrument, Order, SimBroker};
-use crate::market::session::{AssetClass, CLOSE_MIN, NyClock};
+use crate::market::session::{AssetClass, NyClock, close_minute};
 use crate::market::{AsTraded, Bars, Ts};
 use crate::portfolio::QTY_EPS;
 use crate::portfolio::{CostConfig, Fill, PortfolioConfig, TradeLedger};
@@ -164,7 +165,8 @@ pub fn run<S: Strategy + ?Sized>(
             touched = true;
         }
         let in_window = flatten && {
-            let close = clock.utc_at_local_minute(t, CLOSE_MIN);
+            let close_min = close_minute(clock.date(t));
+            let close = clock.utc_at_local_minute(t, close_min);
             t + 2 * universe.interval >= close
         };
         if flatten {

@@ -23,6 +23,43 @@ use super::time::{NS_PER_DAY, NS_PER_MIN, NS_PER_SEC, Ts};
 pub const OPEN_MIN: i64 = 9 * 60 + 30;
 /// Regular session close, minutes after local midnight (16:00).
 pub const CLOSE_MIN: i64 = 16 * 60;
+/// Early close on NYSE half days, minutes after local midnight (13:00).
+pub const EARLY_CLOSE_MIN: i64 = 13 * 60;
+
+/// The regular session's close on `date` (New York), in minutes after local midnight:
+/// 13:00 on NYSE's early-close days, 16:00 otherwise.
+///
+/// The early closes follow NYSE's published rule (nyse.com, "Holidays and Trading Hours":
+/// "each market will close early at 1:00 p.m." on the day before Independence Day, the day
+/// after Thanksgiving and Christmas Eve):
+/// - **July 3**, when it is a weekday and not itself the observed Independence Day (July 4
+///   on a Saturday is observed on Friday July 3, a full holiday; July 4 on a Sunday makes
+///   July 3 a Saturday).
+/// - **The day after Thanksgiving** (the fourth Thursday of November).
+/// - **December 24**, when it is a weekday and not the observed Christmas (Christmas on a
+///   Saturday is observed on Friday December 24).
+///
+/// A hand-written table of rules rather than a crate: the calendar crates found cover
+/// 2010 or 2020 onward (`exchange-hours`, `trading-calendar`) and quorum's data goes back to
+/// 1998. The rules are checked against NYSE's published early closes for 2010 onward (the
+/// tests pin 2018-07-03, 2019-11-29 and 2019-12-24); before 2010 NYSE did not always close
+/// early on July 3, so older dates may flatten an hour early or three hours late. Full-day
+/// holidays need no table: they have no bars.
+pub fn close_minute(date: NaiveDate) -> i64 {
+    use chrono::{Datelike, Weekday};
+    let weekday = |d: NaiveDate| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
+    let (m, d) = (date.month(), date.day());
+    let early = match (m, d) {
+        (7, 3) => weekday(date) && date.weekday() != Weekday::Fri,
+        (12, 24) => weekday(date) && date.weekday() != Weekday::Fri,
+        (11, 23..=29) => {
+            // The Friday after the fourth Thursday: the fourth Thursday falls on 22..=28.
+            date.weekday() == Weekday::Fri && (22..=28).contains(&(d - 1))
+        }
+        _ => false,
+    };
+    if early { EARLY_CLOSE_MIN } else { CLOSE_MIN }
+}
 /// Trading days a year for US equities.
 pub const EQUITY_DAYS_PER_YEAR: f64 = 252.0;
 /// Calendar days a year for 24/7 markets.
@@ -218,6 +255,18 @@ pub fn is_weekend(d: NaiveDate) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_early_closes_on_nyse_half_days() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        for day in [d(2018, 7, 3), d(2019, 11, 29), d(2019, 12, 24), d(2013, 7, 3), d(2024, 11, 29), d(2015, 12, 24)] {
+            assert_eq!(close_minute(day), EARLY_CLOSE_MIN, "{day}");
+        }
+        // Ordinary days, and days that are full holidays (observed July 4th / Christmas).
+        for day in [d(2018, 7, 2), d(2019, 11, 28), d(2020, 7, 3), d(2021, 12, 24), d(2019, 11, 22), d(2013, 10, 7)] {
+            assert_eq!(close_minute(day), CLOSE_MIN, "{day}");
+        }
+    }
     use crate::market::time::parse_rfc3339;
 
     fn ts(s: &str) -> Ts {
