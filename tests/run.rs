@@ -266,6 +266,22 @@ fn test_readers_refuse_unfinished_run_folders() {
     assert!(err.contains("unfinished run folder"), "{err}");
     let out = small_run(&root_dir.path().join("next"), None, &["--memory-from", dir.join("memory").to_str().unwrap()]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("unfinished run folder"));
+    // An SMA run keeps no memory, and says so rather than suggesting `memory ingest`.
+    assert!(small_run(&dir, None, &["--strategy", "sma-cross"]).status.success());
+    let (code, _, err) = quorum(&["memory", "stats", dir.join("memory").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("holds no memory") && !err.contains("ingest"), "{err}");
+}
+
+/// Messages a new user hit: an OS error printed once, a negative number taken as a value.
+#[test]
+fn test_cli_messages_name_the_problem_once() {
+    let (code, _, err) = quorum(&["backtest", "--agents", "/nonexistent-agents-dir"]);
+    assert_eq!(code, 1);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    let (code, _, err) = quorum(&["backtest", "--cash", "-100"]);
+    assert_eq!(code, 1, "a value, refused by validation, not a usage error: {err}");
+    assert!(err.contains("portfolio.initial_cash") && err.contains("-100"), "{err}");
 }
 
 fn quorum(args: &[&str]) -> (i32, String, String) {

@@ -23,7 +23,7 @@ use super::kinds::Registry;
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     /// The folder or a file cannot be read.
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read")]
     Io {
         /// The folder or profile file that could not be read.
         path: PathBuf,

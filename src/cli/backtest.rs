@@ -61,7 +61,7 @@ pub struct BacktestArgs {
     #[arg(long)]
     pub allow_unadjusted: bool,
     /// Starting cash (portfolio.initial_cash).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cash: Option<f64>,
     /// Forbid short positions (portfolio.allow_short = false).
     #[arg(long)]

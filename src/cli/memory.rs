@@ -141,6 +141,13 @@ fn open(dir: &Path) -> Result<MemoryStore> {
             dir.join("memory").display()
         );
     }
+    let run = dir.parent().filter(|p| dir.file_name().is_some_and(|n| n == "memory"));
+    if !is_checkpoint(dir) && run.is_some_and(|r| r.join(quorum::run::MARKER).is_file()) {
+        bail!(
+            "{}: this run folder holds no memory: only analyst-graph runs (the default strategy) write one",
+            dir.display()
+        );
+    }
     if !is_checkpoint(dir) {
         bail!(
             "{}: not a memory checkpoint (no manifest.json); create one with `quorum memory ingest FILE --into {}`",

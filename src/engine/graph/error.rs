@@ -17,7 +17,7 @@ pub enum GraphError {
         message: String,
     },
     /// The memory failed at a step (publishing, or recording outcomes).
-    #[error("memory at {at}: {source}")]
+    #[error("memory at {at}")]
     Memory {
         /// The step's bar start, RFC 3339.
         at: String,
@@ -26,7 +26,7 @@ pub enum GraphError {
         source: MemoryError,
     },
     /// An analyst's memory write or recall failed.
-    #[error("analyst `{agent}` at {at}: {source}")]
+    #[error("analyst `{agent}` at {at}")]
     Analyst {
         /// The analyst's name.
         agent: String,
@@ -37,7 +37,7 @@ pub enum GraphError {
         source: MemoryError,
     },
     /// An actor did not answer (its thread stopped, e.g. after a panic in the analyst).
-    #[error("{actor} did not answer at {at}: {source}")]
+    #[error("{actor} did not answer at {at}")]
     Mailbox {
         /// Which actor, e.g. "analyst `wyckoff`" or "the composer".
         actor: String,
