@@ -279,3 +279,62 @@ fn test_loader_folder_merges_files_and_catches_cross_file_duplicates() {
     let e = load(&opts(dir.path())).unwrap_err().to_string();
     assert!(e.contains("duplicate") && e.contains("c.csv") && e.contains("a.csv"), "{e}");
 }
+
+/// Inputs a new user hit that got through or got a poor message (issue 12, item 8).
+#[test]
+fn test_loader_ragged_cr_only_case_long_symbols_and_naive_parquet_times() {
+    let dir = tempfile::tempdir().unwrap();
+    // An extra field: named by line; skippable, and later rows keep their own line numbers.
+    let ragged = format!(
+        "{HEADER}\n{}\n{}\n{}\n2013-10-07T13:31:30Z,SPY,1,1,1,1,1,extra\n2013-10-07T13:33:00Z,SPY,4,3,5,4,1\n",
+        GOOD[0], GOOD[1], GOOD[2]
+    );
+    let p = write(dir.path(), "ragged.csv", &ragged);
+    let e = load(&opts(&p)).unwrap_err().to_string();
+    assert!(e.contains("line 5") && e.contains("8 fields") && e.contains("7"), "{e}");
+    let mut o = opts(&p);
+    o.on_bad_row = BadRowPolicy::Skip;
+    let (bars, report) = load(&o).unwrap();
+    assert_eq!((bars.len(), report.skipped["field_count"], report.skipped["high_below_low"]), (3, 1, 1));
+    o.on_bad_row = BadRowPolicy::Fail;
+    let p2 = write(dir.path(), "ragged2.csv", &ragged.replace(",extra", ""));
+    let e = load(&opts(&p2)).unwrap_err().to_string();
+    assert!(e.contains("line 6"), "original line numbers: {e}");
+
+    // CR-only line endings: said so, in a short message.
+    let cr = format!("{HEADER}\r{}\r{}\r", GOOD[0], GOOD[1]);
+    let e = load(&opts(&write(dir.path(), "cr.csv", &cr))).unwrap_err().to_string();
+    assert!(e.contains("lone CR") && e.len() < 400, "{e}");
+
+    // `spy` and `SPY` are one instrument; `--symbols spy` selects it.
+    let mixed = format!("{HEADER}\n{}\n{}\n", GOOD[0], GOOD[2].replace("SPY", "spy"));
+    let mut o = opts(&write(dir.path(), "mixed.csv", &mixed));
+    o.symbols = vec!["spy".into()];
+    let (bars, _) = load(&o).unwrap();
+    assert_eq!((bars.symbols.clone(), bars.len()), (vec!["SPY".to_string()], 2));
+
+    // A huge symbol field is refused by line, without echoing it.
+    let long = format!("{HEADER}\n{}\n2013-10-07T13:31:00Z,{},1,1,1,1,1\n", GOOD[0], "X".repeat(100_000));
+    let e = load(&opts(&write(dir.path(), "long.csv", &long))).unwrap_err().to_string();
+    assert!(e.contains("line 3") && e.contains("longer than a symbol") && e.len() < 400, "{}", &e[..e.len().min(400)]);
+
+    // Naive Parquet times are refused as naive CSV times are.
+    use polars::prelude::*;
+    let ts = Series::new("timestamp".into(), [1_381_152_600_000_000_000i64])
+        .cast(&DataType::Datetime(TimeUnit::Nanoseconds, None))
+        .unwrap();
+    let mut df = DataFrame::new_infer_height(vec![
+        ts.into_column(),
+        Column::new("symbol".into(), ["SPY"]),
+        Column::new("open".into(), [1.0]),
+        Column::new("high".into(), [1.0]),
+        Column::new("low".into(), [1.0]),
+        Column::new("close".into(), [1.0]),
+        Column::new("volume".into(), [1.0]),
+    ])
+    .unwrap();
+    let pq = dir.path().join("naive.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap()).finish(&mut df).unwrap();
+    let e = load(&opts(&pq)).unwrap_err().to_string();
+    assert!(e.contains("without a time zone"), "{e}");
+}

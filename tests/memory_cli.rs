@@ -120,12 +120,19 @@ fn test_memory_cli_bad_input_named() {
     for (args, want) in [
         (vec!["memory", "search", dir.path().to_str().unwrap(), "x"], "not a memory checkpoint"),
         (vec!["memory", "search", ck.to_str().unwrap(), "x", "--vector", "1,2"], "dimension is 4"),
+        (vec!["memory", "search", ck.to_str().unwrap(), "x", "--vector", "NaN,0,0,0"], "finite"),
         (vec!["memory", "search", ck.to_str().unwrap()], "query text"),
     ] {
         let (code, _, err) = quorum(&args);
         assert_eq!(code, 1, "{args:?}");
         assert!(err.contains(want), "{want:?} not in {err}");
     }
+    // A misspelt key is refused, named, not silently dropped.
+    let typo = dir.path().join("t.jsonl");
+    std::fs::write(&typo, r#"{"time": "2013-10-07T14:20:00Z", "agent": "w", "symbol": "SPY", "kind": "news", "text": "x", "importnace": 90}"#).unwrap();
+    let (code, _, err) = quorum(&["memory", "ingest", typo.to_str().unwrap(), "--into", ck.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("line 1") && err.contains("importnace"), "{err}");
     let (code, _, err) = quorum(&["memory", "search", ck.to_str().unwrap(), "x", "--at", "noon"]);
     assert_eq!(code, 2, "a bad time is a usage error: {err}");
     assert!(err.contains("--at") && err.contains("noon"), "{err}");

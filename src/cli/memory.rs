@@ -141,7 +141,7 @@ fn open(dir: &Path) -> Result<MemoryStore> {
             dir.join("memory").display()
         );
     }
-    let run = dir.parent().filter(|p| dir.file_name().is_some_and(|n| n == "memory"));
+    let run = dir.parent().filter(|_| dir.file_name().is_some_and(|n| n == "memory"));
     if !is_checkpoint(dir) && run.is_some_and(|r| r.join(quorum::run::MARKER).is_file()) {
         bail!(
             "{}: this run folder holds no memory: only analyst-graph runs (the default strategy) write one",
@@ -231,6 +231,9 @@ fn search(a: &SearchArgs) -> Result<()> {
         bail!("give a query text, --vector, or both");
     }
     if let Some(v) = &a.vector {
+        if let Some((i, x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            bail!("--vector value {} is {x}: every value must be a finite number", i + 1);
+        }
         if v.len() != store.params().dim {
             bail!("--vector has {} values, this store's dimension is {}", v.len(), store.params().dim);
         }

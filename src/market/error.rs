@@ -82,6 +82,20 @@ pub enum RowProblem {
         /// The volume read, < 0.
         value: f64,
     },
+    /// A CSV line with more or fewer fields than the header.
+    FieldCount {
+        /// Fields in the header.
+        expected: usize,
+        /// Fields on this line.
+        found: usize,
+    },
+    /// The symbol field is longer than any symbol (32 characters).
+    LongSymbol {
+        /// Its first 32 characters.
+        start: String,
+        /// Its length in bytes.
+        len: usize,
+    },
     /// A second row with the same (timestamp, symbol).
     Duplicate {
         /// The symbol (with the other file's name when the first copy came from another file).
@@ -110,6 +124,8 @@ impl RowProblem {
             RowProblem::HighBelowLow { .. } => "high_below_low",
             RowProblem::OutsideRange { .. } => "outside_range",
             RowProblem::NegativeVolume { .. } => "negative_volume",
+            RowProblem::FieldCount { .. } => "field_count",
+            RowProblem::LongSymbol { .. } => "long_symbol",
             RowProblem::Duplicate { .. } => "duplicate",
             RowProblem::OutOfOrder { .. } => "out_of_order",
         }
@@ -141,6 +157,12 @@ impl fmt::Display for RowProblem {
             }
             RowProblem::NegativeVolume { value } => {
                 write!(f, "field `volume`: volume {value} is negative")
+            }
+            RowProblem::FieldCount { expected, found } => {
+                write!(f, "{found} fields where the header has {expected}")
+            }
+            RowProblem::LongSymbol { start, len } => {
+                write!(f, "field `symbol`: {len} bytes starting {start:?} is longer than a symbol (at most 32)")
             }
             RowProblem::Duplicate { symbol, timestamp } => {
                 write!(f, "duplicate bar for ({timestamp}, {symbol})")

@@ -141,7 +141,8 @@ pub(super) fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
 /// Loads bars as `opts` says. See the module docs for the order of steps.
 pub fn load(opts: &LoadOptions) -> Result<(Bars, LoadReport)> {
     let files = list_files(&opts.path)?;
-    let wanted: Vec<String> = opts.symbols.iter().map(|s| s.trim().to_string()).collect();
+    // Symbols are upper case everywhere (`read`): `--symbols spy` means SPY.
+    let wanted: Vec<String> = opts.symbols.iter().map(|s| s.trim().to_ascii_uppercase()).collect();
     let keep = |s: &str| wanted.is_empty() || wanted.iter().any(|w| w == s);
     let mut report = LoadReport { session: opts.session, ..Default::default() };
     let mut skipped = SkipCounts::new();

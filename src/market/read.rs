@@ -88,6 +88,12 @@ fn read_csv_header(path: &Path) -> Result<Vec<String>> {
     if line.trim().is_empty() {
         return Err(DataError::Empty { path: path.to_path_buf() });
     }
+    if line.contains('\r') {
+        return Err(format_err(
+            path,
+            "lines end with a lone CR (classic Mac line endings): convert the file to LF or CRLF line endings",
+        ));
+    }
     Ok(line.split(',').map(|s| s.trim().trim_matches('"').to_string()).collect())
 }
 
@@ -120,10 +126,74 @@ fn read_csv(
         Ok(df) => df,
         Err(typed_err) => {
             tracing::debug!(path = %path.display(), error = %typed_err, "typed CSV read failed; re-reading as text");
-            csv_frame(path, false).map_err(|e| format_err(path, e))?
+            match csv_frame(path, false) {
+                Ok(df) => df,
+                Err(e) => return read_ragged_csv(path, header.len(), policy, keep_symbol, skipped, e),
+            }
         }
     };
-    frame_to_bars(path, &df, RowLoc::Line, 2, policy, keep_symbol, skipped)
+    frame_to_bars(path, &df, &|i| RowLoc::Line(i + 2), policy, keep_symbol, skipped)
+}
+
+/// Fields of one CSV line (commas outside double quotes, plus one).
+fn field_count(line: &str) -> usize {
+    let mut quoted = false;
+    1 + line
+        .bytes()
+        .filter(|&b| {
+            if b == b'"' {
+                quoted = !quoted;
+            }
+            b == b',' && !quoted
+        })
+        .count()
+}
+
+/// polars refused the file even as text: find the lines whose number of fields differs
+/// from the header's and name the first, or (with `--on-bad-row skip`) drop them, count
+/// them as `field_count`, and read the rest, keeping each row's original line number.
+fn read_ragged_csv(
+    path: &Path,
+    expected: usize,
+    policy: BadRowPolicy,
+    keep_symbol: &dyn Fn(&str) -> bool,
+    skipped: &mut SkipCounts,
+    polars_err: PolarsError,
+) -> Result<Bars> {
+    let text = std::fs::read_to_string(path).map_err(|e| io_err(path, e))?;
+    let mut kept = String::with_capacity(text.len());
+    let mut lines: Vec<usize> = Vec::new();
+    let mut dropped = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        let found = field_count(line);
+        if i > 0 && !line.trim().is_empty() && found != expected {
+            if policy == BadRowPolicy::Fail {
+                return Err(DataError::BadRow {
+                    path: path.to_path_buf(),
+                    loc: RowLoc::Line(i + 1),
+                    problem: RowProblem::FieldCount { expected, found },
+                });
+            }
+            dropped += 1;
+            continue;
+        }
+        if i > 0 {
+            lines.push(i + 1);
+        }
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    if dropped == 0 {
+        return Err(format_err(path, polars_err));
+    }
+    *skipped.entry("field_count".to_string()).or_default() += dropped;
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(std::io::Cursor::new(kept.into_bytes()))
+        .finish()
+        .map_err(|e| format_err(path, e))?;
+    frame_to_bars(path, &df, &|i| RowLoc::Line(lines[i]), policy, keep_symbol, skipped)
 }
 
 fn read_parquet(
@@ -140,15 +210,14 @@ fn read_parquet(
     let df = ParquetReader::new(file).finish().map_err(|e| format_err(path, e))?;
     let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
     check_columns(path, &names)?;
-    frame_to_bars(path, &df, RowLoc::Row, 1, policy, keep_symbol, skipped)
+    frame_to_bars(path, &df, &|i| RowLoc::Row(i + 1), policy, keep_symbol, skipped)
 }
 
 /// Turns a frame holding the canonical columns into validated bars.
 fn frame_to_bars(
     path: &Path,
     df: &DataFrame,
-    loc: fn(usize) -> RowLoc,
-    first_row_number: usize,
+    loc: &dyn Fn(usize) -> RowLoc,
     policy: BadRowPolicy,
     keep_symbol: &dyn Fn(&str) -> bool,
     skipped: &mut SkipCounts,
@@ -170,7 +239,7 @@ fn frame_to_bars(
     let [open, high, low, close, volume]: [Vec<f64>; 5] =
         nums.try_into().map_err(|_| format_err(path, "internal: column count"))?;
     let raw = RawColumns { ts, symbols, sym, keep, open, high, low, close, volume, extra, problems };
-    build_bars(path, raw, &|i| loc(i + first_row_number), policy, skipped)
+    build_bars(path, raw, loc, policy, skipped)
 }
 
 fn column_type_err(path: &Path, c: &Column, expected: &'static str) -> DataError {
@@ -210,6 +279,11 @@ fn ts_column(path: &Path, c: &Column, problems: &mut BTreeMap<usize, RowProblem>
             }
             Ok(out)
         }
+        DataType::Datetime(_, None) => Err(format_err(
+            path,
+            "column `timestamp` is a Datetime without a time zone; quorum reads times as UTC instants \
+             (as CSV times need an offset): write it with a time zone (e.g. UTC) or as RFC 3339 text",
+        )),
         DataType::Datetime(unit, _) => {
             let mult = match unit {
                 TimeUnit::Nanoseconds => 1,
@@ -244,6 +318,9 @@ fn ts_column(path: &Path, c: &Column, problems: &mut BTreeMap<usize, RowProblem>
 type SymbolCol = (Vec<String>, Vec<u32>, Vec<bool>);
 
 const NO_SYMBOL: u32 = u32::MAX;
+const LONG_SYMBOL: u32 = u32::MAX - 1;
+/// Longest symbol accepted (option symbols in OCC format are 21 characters).
+pub(super) const MAX_SYMBOL_LEN: usize = 32;
 
 /// Interns symbol names (ids in order of first appearance).
 struct Interner<'k> {
@@ -253,11 +330,22 @@ struct Interner<'k> {
 }
 
 impl Interner<'_> {
+    /// The id of a symbol, upper-cased (`spy` and `SPY` are one instrument).
     fn id(&mut self, raw: &str) -> u32 {
         let s = trim(raw);
         if s.is_empty() {
             return NO_SYMBOL;
         }
+        if s.len() > MAX_SYMBOL_LEN {
+            return LONG_SYMBOL;
+        }
+        let upper;
+        let s = if s.bytes().any(|b| b.is_ascii_lowercase()) {
+            upper = s.to_ascii_uppercase();
+            upper.as_str()
+        } else {
+            s
+        };
         match self.names.iter().position(|n| n == s) {
             Some(p) => p as u32,
             None => {
@@ -319,11 +407,15 @@ fn symbol_column(
     for (i, id) in ids.iter().enumerate() {
         if *id == NO_SYMBOL {
             note(problems, i, RowProblem::Missing { field: "symbol" });
+        } else if *id == LONG_SYMBOL {
+            let v = ca.get(i).unwrap_or_default();
+            let head: String = v.chars().take(MAX_SYMBOL_LEN).collect();
+            note(problems, i, RowProblem::LongSymbol { start: head, len: v.len() });
         }
     }
-    let keep: Vec<bool> = ids.iter().map(|&id| id == NO_SYMBOL || interner.keep[id as usize]).collect();
+    let keep: Vec<bool> = ids.iter().map(|&id| id >= LONG_SYMBOL || interner.keep[id as usize]).collect();
     for id in &mut ids {
-        if *id == NO_SYMBOL {
+        if *id >= LONG_SYMBOL {
             *id = 0;
         }
     }

@@ -107,10 +107,41 @@ fn get_enum<T: for<'de> serde::Deserialize<'de>>(
 const KINDS: &str = "observation, signal, pattern, regime, outcome, news, reflection";
 const LAYERS: &str = "short, mid, long, reflection";
 
-/// Parses one item line.
+/// Refuses keys outside `known`, naming the first: a misspelt `importnace` must not be
+/// silently dropped (the item would get the default importance).
+fn known_keys(o: &Obj, known: &[&str]) -> std::result::Result<(), (String, String)> {
+    match o.keys().find(|k| !known.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(k) => Err((k.clone(), format!("unknown key `{k}` (known: {})", known.join(", ")))),
+    }
+}
+
+/// The keys an item line may hold. The last three are what `memory search --json` shows of
+/// a stored item and the store derives itself (recency, access count, the source id it
+/// kept): accepted so a search's output ingests back, and ignored.
+const ITEM_KEYS: [&str; 14] = [
+    "time",
+    "agent",
+    "symbol",
+    "kind",
+    "text",
+    "layer",
+    "vector",
+    "importance",
+    "outcome",
+    "metadata",
+    "id",
+    "recency",
+    "access_count",
+    "source_id",
+];
+const QUERY_KEYS: [&str; 9] = ["text", "vector", "agent", "symbol", "kind", "layer", "from", "at", "k"];
+
+/// Parses one item line. Unknown keys are refused, naming the key.
 pub fn parse_item(line: &str) -> std::result::Result<NewItem, (String, String)> {
     let v: Value = serde_json::from_str(line).map_err(|e| ("json".to_string(), format!("not valid JSON: {e}")))?;
     let Value::Object(o) = v else { return Err(("json".into(), "expected a JSON object".into())) };
+    known_keys(&o, &ITEM_KEYS)?;
     let time = get_time(&o, "time", true)?.expect("required");
     let agent = get_str(&o, "agent", true)?.expect("required");
     let symbol = get_str(&o, "symbol", true)?.expect("required");
@@ -146,10 +177,12 @@ pub fn parse_item(line: &str) -> std::result::Result<NewItem, (String, String)> 
     Ok(item)
 }
 
-/// Parses one query line; `at` and `k` default to the given values.
+/// Parses one query line; `at` and `k` default to the given values. Unknown keys are
+/// refused, naming the key.
 pub fn parse_query(line: &str, default_at: Ts, default_k: usize) -> std::result::Result<Query, (String, String)> {
     let v: Value = serde_json::from_str(line).map_err(|e| ("json".to_string(), format!("not valid JSON: {e}")))?;
     let Value::Object(o) = v else { return Err(("json".into(), "expected a JSON object".into())) };
+    known_keys(&o, &QUERY_KEYS)?;
     let k = match o.get("k") {
         None | Some(Value::Null) => default_k,
         Some(Value::Number(n)) => {
