@@ -188,6 +188,69 @@ fn test_sparse_minutes_are_annualised_by_observed_bars() {
     assert!((y15 - six_sessions).abs() < 0.05 * six_sessions, "{y15} vs {six_sessions}");
 }
 
+/// `RUST_LOG=debug` shows the phases an operator needs, plain (no colour codes when stderr
+/// is not a terminal) or as JSON lines with `--log-format json`.
+#[test]
+fn test_debug_logs_show_every_phase() {
+    let dir = tempfile::tempdir().unwrap();
+    for json in [false, true] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_quorum"));
+        c.args(["backtest", "-q", "--symbols", "SPY", "--from", "2013-10-07", "--to", "2013-10-07", "--out"])
+            .arg(dir.path().join("r"))
+            .current_dir(root())
+            .env("RUST_LOG", "debug");
+        if json {
+            c.args(["--log-format", "json"]);
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        for phase in [
+            "file read",
+            "data loaded",
+            "bar loop",
+            "graph run done",
+            "artifacts written",
+            "memory checkpoint saved",
+            "run folder swapped in",
+        ] {
+            assert!(err.contains(phase), "{phase:?} missing (json {json}):\n{err}");
+        }
+        assert!(!err.contains('\u{1b}'), "no ANSI codes into a pipe");
+        if json {
+            for line in err.lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
+            }
+        }
+    }
+}
+
+/// Into a pipe, a backtest is silent unless `--progress`, which prints plain progress
+/// lines: loading, the bar loop with bars/s and an ETA, and the writing phase.
+#[test]
+fn test_progress_lines_only_when_asked_off_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |flag: &[&str], out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_quorum"))
+            .args(["backtest", "--symbols", "SPY", "--from", "2013-10-07", "--to", "2013-10-07", "--out"])
+            .arg(dir.path().join(out))
+            .args(flag)
+            .current_dir(root())
+            .output()
+            .unwrap()
+    };
+    let out = run(&[], "a");
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Total return"), "the table still prints");
+    let out = run(&["--progress"], "b");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for want in ["quorum: loading", "bars/s, eta", "quorum: baselines, artifacts, memory checkpoint"] {
+        assert!(err.contains(want), "{want:?} missing:\n{err}");
+    }
+}
+
 /// A small graph run into `out` (one symbol, one day), killed by SIGKILL at `fault` if given.
 fn small_run(out: &Path, fault: Option<&str>, extra: &[&str]) -> std::process::Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_quorum"));

@@ -19,6 +19,16 @@ use quorum::config::Config;
 pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format on stderr (levels by RUST_LOG, e.g. RUST_LOG=debug): text or json.
+    #[arg(long, global = true, value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
+}
+
+impl Cli {
+    /// Logs as JSON lines (`--log-format json`).
+    pub(crate) fn json_logs(&self) -> bool {
+        self.log_format == "json"
+    }
 }
 
 /// Subcommands.

@@ -85,6 +85,7 @@ pub fn run<S: Strategy + ?Sized>(
     cfg: &EngineConfig,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<RunResult, S::Error> {
+    let _span = tracing::debug_span!("run", strategy = %strategy.name()).entered();
     let n = universe.symbols.len();
     let pc = &cfg.portfolio;
     let instruments: Vec<Instrument> = universe
@@ -234,8 +235,11 @@ fn cash_in_lieu(book: &Book, instruments: &[Instrument], bar: &crate::market::Ba
 
 #[inline]
 fn progress_tick(index: usize, done: usize, total: usize, progress: &mut dyn FnMut(usize, usize)) {
-    if index % 8192 == 0 {
+    if index % 1024 == 0 {
         progress(done, total);
+        if index % 8192 == 0 {
+            tracing::debug!(step = index, bars = done, total, "bar loop");
+        }
     }
 }
 

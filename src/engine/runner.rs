@@ -218,7 +218,19 @@ fn run_graph(
         cfg.costs.clone(),
         universe,
     )?;
-    let live = run(bars, universe, &mut graph, engine, progress)?;
+    let started = std::time::Instant::now();
+    let live = {
+        let _span = tracing::info_span!("graph").entered();
+        run(bars, universe, &mut graph, engine, progress)?
+    };
+    let secs = started.elapsed().as_secs_f64();
+    tracing::info!(
+        bars = bars.len(),
+        seconds = secs,
+        bars_per_second = (bars.len() as f64 / secs.max(1e-9)).round(),
+        fills = live.fills.len(),
+        "graph run done"
+    );
     let agents = graph.agent_names.clone();
     let calibration = graph.calibration.report(&agents);
     let votes = Arc::new(std::mem::take(&mut graph.votes));
@@ -238,6 +250,7 @@ fn run_graph(
         w[i] = 1.0;
         replays.push(replay(&format!("votes:{a}"), Replay::Fixed(w)));
     }
+    let _span = tracing::info_span!("baselines", replays = replays.len()).entered();
     let baselines = std::thread::scope(|s| {
         let handles: Vec<_> = replays
             .into_iter()
@@ -330,12 +343,15 @@ pub fn backtest_with(
         config_toml: &config_toml,
         graph: extra,
     };
+    let _span = tracing::info_span!("write", dir = %out_dir.display()).entered();
     write_run(staging.path(), &artifacts)?;
+    tracing::info!(tmp = %staging.path().display(), "artifacts written");
     if let Some(g) = &graph {
         g.store.save(&staging.path().join("memory"))?;
         crate::run::fault("memory");
     }
     staging.commit()?;
+    tracing::info!(dir = %out_dir.display(), "run folder swapped in");
     Ok(BacktestOutput {
         summary,
         run: live,

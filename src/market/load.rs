@@ -147,8 +147,10 @@ pub fn load(opts: &LoadOptions) -> Result<(Bars, LoadReport)> {
     let mut report = LoadReport { session: opts.session, ..Default::default() };
     let mut skipped = SkipCounts::new();
     let mut parts = Vec::with_capacity(files.len());
+    let _span = tracing::info_span!("load", path = %opts.path.display()).entered();
     for f in &files {
         let bars = read_file(f, opts.on_bad_row, &keep, &mut skipped)?;
+        tracing::debug!(file = %f.display(), rows = bars.len(), symbols = bars.symbols.len(), "file read");
         report.files.push(FileReport { path: f.display().to_string(), rows: bars.len() });
         parts.push((f.clone(), bars));
     }
@@ -231,6 +233,20 @@ pub fn load(opts: &LoadOptions) -> Result<(Bars, LoadReport)> {
     report.interval = format_duration(interval.max(1));
     report.interval_ns = interval;
     report.bars_per_session = calendar_bars_per_session(&classes, opts.session, interval);
+    tracing::info!(
+        bars = report.bars,
+        symbols = %report.symbols.join(","),
+        interval = %report.interval,
+        first = %report.first,
+        last = %report.last,
+        skipped = ?report.skipped,
+        filtered = ?report.filtered,
+        adjustments = report.adjustments.len(),
+        "data loaded"
+    );
+    for a in &report.adjustments {
+        tracing::debug!("{a}");
+    }
     Ok((bars, report))
 }
 

@@ -145,6 +145,7 @@ fn sync_dir(path: &Path) -> Result<()> {
 impl MemoryStore {
     /// Saves the published state to the checkpoint folder `dir` (atomically replaced).
     pub fn save(&self, dir: &Path) -> Result<()> {
+        let started = std::time::Instant::now();
         // A compacted store's index holds exactly its live items.
         let c = self.snapshot().counts();
         if c.slots > c.live {
@@ -262,6 +263,7 @@ impl MemoryStore {
         if old.exists() {
             std::fs::remove_dir_all(&old).map_err(io(&old, "cannot remove"))?;
         }
+        tracing::info!(dir = %dir.display(), items = count, ms = started.elapsed().as_millis() as u64, "memory checkpoint saved");
         Ok(())
     }
 

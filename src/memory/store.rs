@@ -447,11 +447,23 @@ impl MemoryStore {
             w.compact(p)?;
             report.compacted = true;
             report.committed = true;
+            tracing::debug!(live = w.live, dead, at = %crate::market::time::format_ts(now), "memory compacted");
         } else if w.tail_len >= p.commit_every {
             w.commit()?;
             report.committed = true;
         }
         w.maintain_vectors(p);
+        tracing::trace!(
+            at = %crate::market::time::format_ts(now),
+            inserted = report.inserted,
+            reinforced = report.reinforced,
+            promoted = report.promoted,
+            demoted = report.demoted,
+            cleaned = report.cleaned,
+            evicted = report.evicted,
+            live = w.live,
+            "memory published"
+        );
         let snap = w.snapshot(&self.params);
         self.current.store(Arc::new(snap));
         Ok(report)

@@ -189,6 +189,15 @@ impl GraphStrategy {
             targets.set(s, w);
         }
         self.votes.push_step(t, &votes);
+        if tracing::enabled!(tracing::Level::TRACE) {
+            let prev = self.weights.step(self.weights.ts.len().saturating_sub(1));
+            for (w, p) in composed.weights.iter().zip(prev) {
+                if (w.weight - p.weight).abs() > 0.01 {
+                    let agent = &self.agent_names[w.agent];
+                    tracing::trace!(at = %format_ts(t), agent, from = p.weight, to = w.weight, "composer weight");
+                }
+            }
+        }
         self.weights.push_step(t, composed.weights);
         Ok(())
     }
