@@ -251,6 +251,31 @@ fn test_progress_lines_only_when_asked_off_a_terminal() {
     }
 }
 
+/// Small things in the output (issue 12, item 11): the header says when a warm-up holds
+/// metrics back, periods/year prints as a number a person reads, buy-and-hold under test
+/// is told apart from its benchmark, and --help shows defaults, analysts and filters.
+#[test]
+fn test_output_header_columns_and_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bh").display().to_string();
+    let (code, stdout, err) =
+        quorum(&["backtest", "--strategy", "buy-and-hold", "--warmup-until", "2013-10-09", "--out", &out]);
+    assert_eq!(code, 0, "{err}");
+    let first = stdout.lines().next().unwrap();
+    assert!(first.ends_with(" 98280 periods/year"), "{first}");
+    assert!(stdout.contains("warm-up until 2013-10-09T00:00:00Z"), "{stdout}");
+    let header = stdout.lines().find(|l| l.starts_with("metric")).unwrap();
+    assert_eq!(header.split_whitespace().collect::<Vec<_>>(), vec!["metric", "buy-and-hold", "benchmark"]);
+    let (_, help, _) = quorum(&["backtest", "--help"]);
+    for want in ["[default: data/bars]", "[default: runs/latest]", "wyckoff", "--progress", "--allow-unadjusted"] {
+        assert!(help.contains(want), "{want:?} not in backtest --help");
+    }
+    let (_, help, _) = quorum(&["memory", "search", "--help"]);
+    for want in ["Only memories of this analyst", "Only memories about this symbol"] {
+        assert!(help.contains(want), "{want:?} not in memory search --help");
+    }
+}
+
 /// A small graph run into `out` (one symbol, one day), killed by SIGKILL at `fault` if given.
 fn small_run(out: &Path, fault: Option<&str>, extra: &[&str]) -> std::process::Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_quorum"));
