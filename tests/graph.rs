@@ -447,3 +447,13 @@ fn test_graph_panicking_analyst_is_a_typed_error() {
     assert!(matches!(&e, RunError::Graph(GraphError::Mailbox { actor, .. }) if actor.contains("panicky")), "{e:?}");
     assert!(!dir.path().join("run/summary.json").exists(), "no run folder for a failed run");
 }
+
+/// A cap at or below 1/n would leave every weight at 1/n: refused, naming the cap and n.
+#[test]
+fn test_composer_cap_at_or_below_one_over_n_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small(dir.path());
+    cfg.composer.cap = 0.2;
+    let e = backtest(&cfg, &mut |_, _| {}).unwrap_err().to_string();
+    assert!(e.contains("composer.cap") && e.contains("0.2") && e.contains("analysts"), "{e}");
+}

@@ -186,6 +186,30 @@ fn test_sparse_minutes_are_annualised_by_observed_bars() {
     let six_sessions = 6.0 / 252.0;
     assert!((y1 - six_sessions).abs() < 0.01 * six_sessions, "{y1} vs {six_sessions}");
     assert!((y15 - six_sessions).abs() < 0.05 * six_sessions, "{y15} vs {six_sessions}");
+    // Three weekdays without data are time that passed (counted); one is a holiday (not).
+    let keep_days = |drop: &[&str]| {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let kept: Vec<&str> = text.lines().filter(|l| !drop.iter().any(|d| l.starts_with(d))).collect();
+        std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+        years(None).1
+    };
+    let y_gap = keep_days(&["2013-10-08", "2013-10-09", "2013-10-10"]);
+    assert!((y_gap - six_sessions).abs() < 0.01 * six_sessions, "a 3-day gap spans its days: {y_gap}");
+}
+
+#[test]
+fn test_a_lone_missing_weekday_is_a_holiday_not_a_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("data/bars/equities_1m_2013-10.csv")).unwrap();
+    let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("2013-10-09")).collect();
+    let path = dir.path().join("no_wednesday.csv");
+    std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+    let mut cfg = config(&dir.path().join("out"));
+    cfg.data.path = path;
+    cfg.strategy.name = quorum::config::StrategyName::BuyAndHold;
+    let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let y = out.summary.strategies[0].metrics.years;
+    assert!((y - 5.0 / 252.0).abs() < 0.01 * 5.0 / 252.0, "5 sessions: {y}");
 }
 
 /// `RUST_LOG=debug` shows the phases an operator needs, plain (no colour codes when stderr
@@ -317,7 +341,7 @@ fn test_run_folder_survives_sigkill_at_every_write_phase() {
             assert!(!dir.exists(), "between the renames");
             let (code, _, err) = quorum(&["memory", "stats", dir.join("memory").to_str().unwrap()]);
             assert_eq!(code, 1);
-            assert!(err.contains("was killed while swapping"), "{err}");
+            assert!(err.contains("was killed") && err.contains("restores the finished run"), "{err}");
         } else {
             assert_eq!(std::fs::read(dir.join("summary.json")).unwrap(), old_summary, "{fault}: the old run");
             assert!(dir.join(quorum::run::MARKER).is_file() && dir.join("votes.parquet").is_file());
@@ -328,7 +352,7 @@ fn test_run_folder_survives_sigkill_at_every_write_phase() {
         // files beside an SMA run.
         let out = small_run(&dir, None, &["--strategy", "sma-cross"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(siblings(&dir), vec!["latest".to_string()], "{fault}");
+        assert_eq!(siblings(&dir), vec![".latest.lock".to_string(), "latest".to_string()], "{fault}");
         assert!(dir.join(quorum::run::MARKER).is_file());
         for stale in ["votes.parquet", "weights.parquet", "memory"] {
             assert!(!dir.join(stale).exists(), "{fault}: stale {stale}");
@@ -348,6 +372,9 @@ fn test_readers_refuse_unfinished_run_folders() {
     let (code, _, err) = quorum(&["memory", "stats", dir.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("this is a run folder") && err.contains("memory"), "{err}");
+    let out = small_run(&root_dir.path().join("warm"), None, &["--memory-from", dir.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("pass its memory/ folder"), "{err}");
     std::fs::remove_file(dir.join(quorum::run::MARKER)).unwrap();
     let (code, _, err) = quorum(&["memory", "stats", dir.join("memory").to_str().unwrap()]);
     assert_eq!(code, 1);

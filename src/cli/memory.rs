@@ -246,7 +246,8 @@ fn search(a: &SearchArgs) -> Result<()> {
         text: a.text.clone(),
         vector: a.vector.clone(),
         agent: a.agent.clone(),
-        symbol: a.symbol.clone(),
+        // Symbols are upper case everywhere (the loader's rule): `--symbol spy` finds SPY.
+        symbol: a.symbol.as_ref().map(|s| s.to_ascii_uppercase()),
         kind: a.kind,
         layer: a.layer,
         from: a.from.as_ref().map(TimeBound::start),
@@ -401,15 +402,15 @@ fn bench(a: &BenchArgs) -> Result<()> {
         bail!("{}: no queries", a.queries.display());
     }
     for (line, q) in &queries {
-        if let Some(v) = &q.vector {
-            if v.len() != store.params().dim {
-                bail!(
-                    "{}: line {line}: field `vector`: {} values, this store's dimension is {}",
-                    a.queries.display(),
-                    v.len(),
-                    store.params().dim
-                );
-            }
+        if let Some(v) = &q.vector
+            && v.len() != store.params().dim
+        {
+            bail!(
+                "{}: line {line}: field `vector`: {} values, this store's dimension is {}",
+                a.queries.display(),
+                v.len(),
+                store.params().dim
+            );
         }
     }
     // Warm-up pass, which also measures the approximate vector index against every list

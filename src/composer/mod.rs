@@ -128,16 +128,6 @@ impl ComposerConfig {
         if !(self.cap > 0.0 && self.cap <= 1.0) {
             return bad("cap", self.cap, "must be in (0, 1]");
         }
-        if self.floor >= self.cap {
-            return Err(InvalidValue::new(
-                "composer.floor",
-                self.floor,
-                format!(
-                    "must be below composer.cap = {} (a floor at or above the cap leaves every weight equal)",
-                    self.cap
-                ),
-            ));
-        }
         if !(self.evidence_z >= 0.0 && self.evidence_z.is_finite()) {
             return bad("evidence_z", self.evidence_z, "must be >= 0");
         }

@@ -235,9 +235,9 @@ fn cash_in_lieu(book: &Book, instruments: &[Instrument], bar: &crate::market::Ba
 
 #[inline]
 fn progress_tick(index: usize, done: usize, total: usize, progress: &mut dyn FnMut(usize, usize)) {
-    if index % 1024 == 0 {
+    if index.is_multiple_of(1024) {
         progress(done, total);
-        if index % 8192 == 0 {
+        if index.is_multiple_of(8192) {
             tracing::debug!(step = index, bars = done, total, "bar loop");
         }
     }

@@ -106,27 +106,45 @@ pub struct BacktestOutput {
     pub weights: Option<Arc<WeightLog>>,
 }
 
-/// The annualisation for loaded bars: the **observed** mean number of steps per session
-/// date, times 365 days for crypto or 252 for equities. Years are then `steps / periods per
-/// year = session dates / days per year`: the calendar span of the sessions covered. Bars
-/// exist only for minutes with trades, so a sparse 1-minute file (~241 bars a session) must
-/// not be annualised as if it had the calendar's 390: that counted a year of such data as
-/// 0.57 years. On complete data the observed count is the calendar's (390 at 1m).
+/// The annualisation for loaded bars: periods per year = steps / years, with years the
+/// calendar span the data covers, so sparse bars count as the time they span:
+///
+/// - crypto (24/7): years = (last bar start + interval − first bar start) / 365 days;
+/// - equities: years = sessions / 252, sessions = the session dates with bars, plus the
+///   weekdays of every gap of 3 or more weekdays without bars (a missing month is time that
+///   passed; a lone missing weekday is a holiday and is not counted).
+///
+/// Bars exist only for minutes with trades, so a sparse 1-minute file (~241 bars a session)
+/// must not be annualised as if it had the calendar's 390: that counted a year of such data
+/// as 0.57 years. On complete data this is the calendar's figure (98,280 at 1m equities,
+/// 525,600 at 1m crypto).
 pub(super) fn annualisation(bars: &Bars, report: &LoadReport, override_ppy: Option<f64>) -> Annualisation {
     if let Some(n) = override_ppy {
         return Annualisation::fixed(n);
     }
     let crypto = report.asset_classes.contains(&AssetClass::Crypto);
     let days = if crypto { CRYPTO_DAYS_PER_YEAR } else { EQUITY_DAYS_PER_YEAR };
-    let class = if crypto { AssetClass::Crypto } else { AssetClass::Equity };
     let mut clock = NyClock::new();
     let mut dates = BTreeSet::new();
     let mut steps = 0usize;
     for r in bars.steps() {
         steps += 1;
-        dates.insert(session_day(&mut clock, class, bars.ts[r.start]));
+        dates.insert(session_day(&mut clock, AssetClass::Equity, bars.ts[r.start]));
     }
-    Annualisation::new(days, steps as f64 / dates.len().max(1) as f64)
+    let sessions = if crypto {
+        let (first, last) = (bars.ts.first().copied().unwrap_or(0), bars.ts.last().copied().unwrap_or(0));
+        (last + report.interval_ns.max(0) - first) as f64 / crate::market::time::NS_PER_DAY as f64
+    } else {
+        let dates: Vec<i64> = dates.into_iter().collect();
+        let weekday = |d: i64| (d + 3).rem_euclid(7) < 5; // 1970-01-01 was a Thursday
+        let gaps: usize = dates
+            .windows(2)
+            .map(|w| (w[0] + 1..w[1]).filter(|&d| weekday(d)).count())
+            .filter(|&missing| missing >= 3)
+            .sum();
+        (dates.len() + gaps) as f64
+    };
+    Annualisation::new(days, steps as f64 / sessions.max(1e-9))
 }
 
 /// The non-graph strategy a config names.
@@ -186,6 +204,22 @@ fn run_graph(
 ) -> Result<GraphRun, RunError> {
     let profiles = load_profiles(&cfg.graph.agents_dir, cfg.graph.only.as_deref(), registry)?;
     let analysts = profiles.iter().map(|p| registry.build(p)).collect::<Result<Vec<_>, _>>()?;
+    // A cap at or below 1/n leaves every weight at exactly 1/n: the composer could never
+    // weigh by evidence. Refused, naming the cap and the roster size.
+    let n = analysts.len().max(1) as f64;
+    if cfg.composer.mode == ComposerMode::Composed && n > 1.0 && cfg.composer.cap <= 1.0 / n + 1e-12 {
+        return Err(RunError::Config(
+            crate::error::InvalidValue::new(
+                "composer.cap",
+                cfg.composer.cap,
+                format!(
+                    "must be above 1/{n} = {:.4} with {n} analysts (at or below it every weight is 1/{n})",
+                    1.0 / n
+                ),
+            )
+            .into(),
+        ));
+    }
     let headlines = match &cfg.graph.news {
         Some(p) => news::load(p)?,
         None => Vec::new(),
@@ -193,6 +227,12 @@ fn run_graph(
     let store = match &cfg.graph.memory_from {
         Some(dir) => {
             check_complete(dir)?;
+            if !dir.join("manifest.json").is_file() && dir.join("memory/manifest.json").is_file() {
+                return Err(RunError::Folder(FolderError::Target(
+                    dir.clone(),
+                    "this is a run folder, not a memory checkpoint: pass its memory/ folder to --memory-from",
+                )));
+            }
             let s = MemoryStore::load(dir)?;
             let (now, first) = (s.snapshot().now(), bars.ts.first().copied().unwrap_or(i64::MAX));
             // Strictly before: a checkpoint published at the first bar could hold what was
@@ -277,14 +317,16 @@ pub fn backtest_with(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<BacktestOutput, RunError> {
     cfg.validate()?;
+    // The run folder first: a refused --out or a busy folder costs nothing.
+    let (staging, _recovered) = Staging::begin(&cfg.output.dir)?;
     let (bars, report) = load(&cfg.load_options()?)?;
     let universe =
         Universe { symbols: bars.symbols.clone(), classes: report.asset_classes.clone(), interval: report.interval_ns };
     let trade_from = cfg.warmup_until();
-    if let Some(t) = trade_from {
-        if bars.ts.last().is_none_or(|&l| l < t) {
-            return Err(RunError::WarmupAfterData { warmup: format_ts(t), last_bar: report.last.clone() });
-        }
+    if let Some(t) = trade_from
+        && bars.ts.last().is_none_or(|&l| l < t)
+    {
+        return Err(RunError::WarmupAfterData { warmup: format_ts(t), last_bar: report.last.clone() });
     }
     let engine = EngineConfig { portfolio: cfg.portfolio.clone(), costs: cfg.costs.clone(), trade_from };
     let mut bench_engine = engine.clone();
@@ -319,9 +361,6 @@ pub fn backtest_with(
     let bench_name = if live.strategy == "buy-and-hold" { "benchmark" } else { "buy-and-hold" };
     strategies.push(StrategyReport { name: bench_name.into(), metrics: compute(&measured(&benchmark), &a, rf) });
     let out_dir = cfg.output.dir.clone();
-    let (staging, recovered) = Staging::begin(&out_dir)?;
-    let mut report = report;
-    report.warnings.extend(recovered);
     let summary = RunSummary {
         quorum_version: env!("CARGO_PKG_VERSION").to_string(),
         data: report,

@@ -157,6 +157,14 @@ pub fn load(opts: &LoadOptions) -> Result<(Bars, LoadReport)> {
     let mut bars = merge(parts, opts.on_bad_row, &mut skipped)?;
     report.skipped = skipped;
     for w in &wanted {
+        if w.len() > super::read::MAX_SYMBOL_LEN {
+            let head: String = w.chars().take(super::read::MAX_SYMBOL_LEN).collect();
+            return Err(DataError::Invalid(format!(
+                "symbol {head:?}… ({} bytes) is longer than a symbol (at most {})",
+                w.len(),
+                super::read::MAX_SYMBOL_LEN
+            )));
+        }
         if bars.symbol_id(w).is_none() {
             return Err(DataError::Invalid(format!(
                 "symbol `{w}` not found in {} (available: {})",

@@ -14,14 +14,14 @@ use super::time::{Ts, format_duration};
 
 /// Aggregates `bars` (source interval `source`) into `target`-long buckets.
 pub(super) fn resample(bars: &Bars, classes: &[AssetClass], source: Option<i64>, target: i64) -> Result<Bars> {
-    if let Some(src) = source {
-        if target < src || target % src != 0 {
-            return Err(DataError::Invalid(format!(
-                "cannot resample {} bars to {}: the target must be a whole multiple of the source interval",
-                format_duration(src),
-                format_duration(target)
-            )));
-        }
+    if let Some(src) = source
+        && (target < src || target % src != 0)
+    {
+        return Err(DataError::Invalid(format!(
+            "cannot resample {} bars to {}: the target must be a whole multiple of the source interval",
+            format_duration(src),
+            format_duration(target)
+        )));
     }
     let n_sym = bars.symbols.len();
     let mut clock = NyClock::new();

@@ -41,16 +41,19 @@ pub const EARLY_CLOSE_MIN: i64 = 13 * 60;
 ///
 /// A hand-written table of rules rather than a crate: the calendar crates found cover
 /// 2010 or 2020 onward (`exchange-hours`, `trading-calendar`) and quorum's data goes back to
-/// 1998. The rules are checked against NYSE's published early closes for 2010 onward (the
-/// tests pin 2018-07-03, 2019-11-29 and 2019-12-24); before 2010 NYSE did not always close
-/// early on July 3, so older dates may flatten an hour early or three hours late. Full-day
-/// holidays need no table: they have no bars.
+/// 1998. The rules match NYSE's published early closes for 2010 onward (the tests pin
+/// 2018-07-03, 2019-11-29 and 2019-12-24); one older exception is kept: in 2002 (July 4 on
+/// a Thursday) the early close was Friday July 5. Other pre-2010 July early closes are not
+/// verified here. Full-day holidays need no table: they have no bars. The regular-session
+/// filter and `--flatten-at-close` both use it.
 pub fn close_minute(date: NaiveDate) -> i64 {
-    use chrono::{Datelike, Weekday};
     let weekday = |d: NaiveDate| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
     let (m, d) = (date.month(), date.day());
     let early = match (m, d) {
-        (7, 3) => weekday(date) && date.weekday() != Weekday::Fri,
+        // 2002: July 4 on a Thursday; NYSE closed early on Friday July 5, not on July 3
+        // (from 2013 the early close moved to July 3 in such years).
+        (7, 3) => weekday(date) && date.weekday() != Weekday::Fri && date.year() != 2002,
+        (7, 5) => date.year() == 2002,
         (12, 24) => weekday(date) && date.weekday() != Weekday::Fri,
         (11, 23..=29) => {
             // The Friday after the fourth Thursday: the fourth Thursday falls on 22..=28.
@@ -184,7 +187,8 @@ impl NyClock {
     }
 }
 
-/// True if a bar `[ts, ts + interval)` overlaps the regular session of a weekday.
+/// True if a bar `[ts, ts + interval)` overlaps the regular session of a weekday (which
+/// ends at 13:00 on NYSE's early-close days, [`close_minute`]).
 #[inline]
 pub fn in_regular_session(clock: &mut NyClock, ts: Ts, interval: i64) -> bool {
     let local = clock.local(ts);
@@ -195,7 +199,8 @@ pub fn in_regular_session(clock: &mut NyClock, ts: Ts, interval: i64) -> bool {
         return false;
     }
     let tod = local.rem_euclid(NS_PER_DAY);
-    tod < CLOSE_MIN * NS_PER_MIN && tod + interval > OPEN_MIN * NS_PER_MIN
+    let close = if tod >= EARLY_CLOSE_MIN * NS_PER_MIN { close_minute(day_to_date(day)) } else { CLOSE_MIN };
+    tod < close * NS_PER_MIN && tod + interval > OPEN_MIN * NS_PER_MIN
 }
 
 /// The session day of a bar as days since 1970-01-01: the New York date for equities, the
@@ -259,13 +264,21 @@ mod tests {
     #[test]
     fn test_early_closes_on_nyse_half_days() {
         let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        for day in [d(2018, 7, 3), d(2019, 11, 29), d(2019, 12, 24), d(2013, 7, 3), d(2024, 11, 29), d(2015, 12, 24)] {
-            assert_eq!(close_minute(day), EARLY_CLOSE_MIN, "{day}");
+        // Half days, then ordinary days and full holidays (observed July 4th / Christmas).
+        let early =
+            [(2018, 7, 3), (2019, 11, 29), (2019, 12, 24), (2013, 7, 3), (2024, 11, 29), (2015, 12, 24), (2002, 7, 5)];
+        let full =
+            [(2018, 7, 2), (2019, 11, 28), (2020, 7, 3), (2021, 12, 24), (2019, 11, 22), (2013, 10, 7), (2002, 7, 3)];
+        let cases = early.iter().map(|&x| (x, EARLY_CLOSE_MIN)).chain(full.iter().map(|&x| (x, CLOSE_MIN)));
+        for ((y, m, dd), want) in cases {
+            assert_eq!(close_minute(d(y, m, dd)), want, "{y}-{m}-{dd}");
         }
-        // Ordinary days, and days that are full holidays (observed July 4th / Christmas).
-        for day in [d(2018, 7, 2), d(2019, 11, 28), d(2020, 7, 3), d(2021, 12, 24), d(2019, 11, 22), d(2013, 10, 7)] {
-            assert_eq!(close_minute(day), CLOSE_MIN, "{day}");
-        }
+        // The regular-session filter ends at 13:00 on a half day: the 13:00 bar is out.
+        let mut clock = NyClock::new();
+        let at = |s: &str| crate::market::time::parse_rfc3339(s).unwrap();
+        assert!(in_regular_session(&mut clock, at("2018-07-03T16:59:00Z"), NS_PER_MIN));
+        assert!(!in_regular_session(&mut clock, at("2018-07-03T17:00:00Z"), NS_PER_MIN));
+        assert!(in_regular_session(&mut clock, at("2018-07-02T17:00:00Z"), NS_PER_MIN));
     }
     use crate::market::time::parse_rfc3339;
 

@@ -354,10 +354,10 @@ pub(super) fn read_lean_factor_file(path: &Path, symbol: &str) -> Result<Vec<Spl
         if !(sf.is_finite() && sf > 0.0) {
             return Err(err(i + 1, format!("field `split_factor`: {sf} must be > 0")));
         }
-        if let Some((prev, _)) = rows.last() {
-            if date <= *prev {
-                return Err(err(i + 1, format!("field `date`: {date} is not after the previous row's {prev}")));
-            }
+        if let Some((prev, _)) = rows.last()
+            && date <= *prev
+        {
+            return Err(err(i + 1, format!("field `date`: {date} is not after the previous row's {prev}")));
         }
         rows.push((date, sf));
     }

@@ -176,12 +176,12 @@ pub(super) fn build_bars(
             drop_row(&mut keep_rows, i);
             continue;
         }
-        if !values_ok(raw.open[i], raw.high[i], raw.low[i], raw.close[i], raw.volume[i]) {
-            if let Some(p) = check_values(raw.open[i], raw.high[i], raw.low[i], raw.close[i], raw.volume[i]) {
-                reject(i, p)?;
-                drop_row(&mut keep_rows, i);
-                continue;
-            }
+        if !values_ok(raw.open[i], raw.high[i], raw.low[i], raw.close[i], raw.volume[i])
+            && let Some(p) = check_values(raw.open[i], raw.high[i], raw.low[i], raw.close[i], raw.volume[i])
+        {
+            reject(i, p)?;
+            drop_row(&mut keep_rows, i);
+            continue;
         }
         let t = raw.ts[i];
         let s = raw.sym[i];

@@ -134,7 +134,7 @@ fn block_mask(tags: &[u64], times: &[Ts], (mask, want): (u64, u64), range: Optio
 /// [`List::blocks`]), opening a zeroed block when `i` starts one.
 fn put_in_block<T: Copy + Default>(blocks: &mut Vec<T>, i: usize, values: impl ExactSizeIterator<Item = T>) {
     let dim = values.len();
-    if i % BLOCK == 0 {
+    if i.is_multiple_of(BLOCK) {
         blocks.resize(blocks.len() + dim * BLOCK, T::default());
     }
     let base = blocks.len() - dim * BLOCK;

@@ -144,10 +144,11 @@ pub fn parse_item(line: &str) -> std::result::Result<NewItem, (String, String)> 
     known_keys(&o, &ITEM_KEYS)?;
     let time = get_time(&o, "time", true)?.expect("required");
     let agent = get_str(&o, "agent", true)?.expect("required");
-    let symbol = get_str(&o, "symbol", true)?.expect("required");
+    // Upper case, as the loader writes symbols: `spy` and `SPY` are one instrument.
+    let symbol = get_str(&o, "symbol", true)?.expect("required").to_ascii_uppercase();
     let kind: Kind = get_enum(&o, "kind", KINDS)?.ok_or_else(|| field_err("kind", "missing"))?;
     let text = get_str(&o, "text", true)?.expect("required");
-    let mut item = NewItem::new(time, agent, symbol, kind, text);
+    let mut item = NewItem::new(time, agent, &symbol, kind, text);
     if let Some(l) = get_enum::<Layer>(&o, "layer", LAYERS)? {
         item.layer = l;
     }
@@ -195,7 +196,7 @@ pub fn parse_query(line: &str, default_at: Ts, default_k: usize) -> std::result:
         text: get_str(&o, "text", false)?.map(str::to_string),
         vector: get_vector(&o, "vector")?,
         agent: get_str(&o, "agent", false)?.map(str::to_string),
-        symbol: get_str(&o, "symbol", false)?.map(str::to_string),
+        symbol: get_str(&o, "symbol", false)?.map(str::to_ascii_uppercase),
         kind: get_enum(&o, "kind", KINDS)?,
         layer: get_enum(&o, "layer", LAYERS)?,
         from: get_time(&o, "from", false)?,

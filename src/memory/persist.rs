@@ -443,6 +443,18 @@ mod tests {
         assert_eq!(*a.params(), *b.params());
     }
 
+    /// An empty store (a graph run whose memories all faded, an empty ingest) saves and
+    /// loads: its index has no segment to name.
+    #[test]
+    fn test_persist_empty_store_round_trips() {
+        let s = MemoryStore::new(MemoryParams { dim: 2, ..MemoryParams::default() }).unwrap();
+        s.publish(T0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        s.save(&dir.path().join("m")).unwrap();
+        let l = MemoryStore::load(&dir.path().join("m")).unwrap();
+        assert_eq!(l.snapshot().items(T0).count(), 0);
+    }
+
     /// Every file is checked against the manifest's size and CRC-32; the error names it.
     #[test]
     fn test_persist_detects_modified_truncated_and_missing_files() {

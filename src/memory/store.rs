@@ -497,10 +497,10 @@ impl MemoryStore {
                     &terms,
                 );
             }
-            if item.kind == Kind::Outcome {
-                if let Some(ret) = item.outcome {
-                    Arc::make_mut(&mut w.aggregates).add(item.time, &item.agent, &item.symbol, ret);
-                }
+            if item.kind == Kind::Outcome
+                && let Some(ret) = item.outcome
+            {
+                Arc::make_mut(&mut w.aggregates).add(item.time, &item.agent, &item.symbol, ret);
             }
             let key = RowKey { id, time: item.time, agent, symbol, kind: item.kind };
             let extra = ItemExtra {

@@ -193,7 +193,7 @@ impl Table {
             return;
         }
         for st in states {
-            if self.len % STATE_CHUNK == 0 {
+            if self.len.is_multiple_of(STATE_CHUNK) {
                 self.state.push(Arc::new(Vec::with_capacity(STATE_CHUNK)));
             }
             Arc::make_mut(self.state.last_mut().expect("chunk")).push(st);

@@ -13,7 +13,15 @@
 //!   complete): the old run is moved back;
 //! - every other `DIR.tmp-*` / `DIR.old-*` is removed.
 //!
-//! Each case is reported (the run's warnings and the log). Readers of a run folder or of its
+//! Only folders that carry quorum's staging mark (`tmp-*`) or a completion marker (`old-*`)
+//! are leftovers; a user's `latest.old-2024` is never touched. One run at a time per
+//! folder: `begin` takes an exclusive lock on `.NAME.lock` beside it (`File::lock`, flock on
+//! Linux), so a second run into the same folder waits (and says so), and a leftover is
+//! never a live run's. `--out` must name a folder of its own:
+//! an existing folder that is not a run folder (no `summary.json`), a file, `.`, `..` or
+//! `/` are refused before anything is computed, since a run replaces its folder whole.
+//!
+//! Each case is reported in the log (warn). Readers of a run folder or of its
 //! `memory/` call [`check_complete`], which refuses a folder without the marker and says
 //! what happened. There is no rename that swaps two directories atomically on Linux
 //! without `renameat2(RENAME_EXCHANGE)`, which std does not expose; the two renames and the
@@ -28,6 +36,9 @@ use std::path::{Path, PathBuf};
 
 /// The completion marker, written last into a finished run folder.
 pub const MARKER: &str = "run.complete";
+/// Written first into a temporary run folder: only folders holding it are ever treated as
+/// a crashed run's leftovers (a user's `latest.old-2024` is left alone).
+const STAGING: &str = ".quorum-staging";
 
 /// Why a run folder cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -43,12 +54,12 @@ pub enum FolderError {
         #[source]
         source: std::io::Error,
     },
-    /// No run folder, but leftovers of a run into it that was killed while swapping in.
-    #[error(
-        "{0}: missing: a run into this folder was killed while swapping in its files ({1}); the next \
-         `quorum backtest --out {0}` restores the finished one"
-    )]
-    Interrupted(PathBuf, String),
+    /// `--out` does not name a folder quorum may create or replace.
+    #[error("{0}: {1}")]
+    Target(PathBuf, &'static str),
+    /// No run folder, but leftovers of a run into it that was killed.
+    #[error("{0}: missing: a run into this folder was killed ({1}); {2}")]
+    Interrupted(PathBuf, String, &'static str),
     /// The folder holds a run that never finished (or one written by a quorum without
     /// completion markers).
     #[error(
@@ -62,11 +73,23 @@ fn io<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> 
     move |source| FolderError::Io { path: path.to_path_buf(), what, source }
 }
 
-/// A run being written into a temporary sibling of its folder.
+/// A run being written into a temporary sibling of its folder, under a lock.
 #[derive(Debug)]
 pub struct Staging {
     dir: PathBuf,
     tmp: PathBuf,
+    /// `.<name>.lock` beside the folder, held (flock) from `begin` to the end of `commit`.
+    _lock: std::fs::File,
+    /// Set by `commit`; a staging dropped without it (the run failed) removes its folder.
+    done: bool,
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done && self.tmp.exists() {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
 }
 
 fn sibling(dir: &Path, tag: &str, pid: u32) -> PathBuf {
@@ -74,19 +97,65 @@ fn sibling(dir: &Path, tag: &str, pid: u32) -> PathBuf {
     dir.with_file_name(format!("{name}.{tag}-{pid}"))
 }
 
-/// Leftovers of earlier runs into `dir`: (`tmp-*`, `old-*`) siblings.
+/// `--out` as a folder path quorum may own: `.` components dropped, `..` resolved
+/// lexically; `.`, `..` and `/` are refused (they name a folder that holds other things).
+pub fn normalise(dir: &Path) -> Result<PathBuf, FolderError> {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in dir.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    if out.file_name().is_none() || out.ends_with("..") {
+        return Err(FolderError::Target(
+            dir.to_path_buf(),
+            "--out must name a folder of its own (e.g. runs/latest), not ., .. or /",
+        ));
+    }
+    Ok(out)
+}
+
+/// Is `dir` something quorum may replace: missing, empty, or a run folder.
+fn replaceable(dir: &Path) -> Result<(), FolderError> {
+    let Ok(meta) = std::fs::symlink_metadata(dir) else { return Ok(()) };
+    if !meta.is_dir() {
+        return Err(FolderError::Target(dir.to_path_buf(), "exists and is not a folder; choose another --out"));
+    }
+    let is_run = dir.join(MARKER).is_file() || dir.join("summary.json").is_file();
+    let empty = std::fs::read_dir(dir).map_err(io(dir, "cannot list"))?.next().is_none();
+    if is_run || empty {
+        Ok(())
+    } else {
+        Err(FolderError::Target(
+            dir.to_path_buf(),
+            "exists and is not a quorum run folder (no summary.json): a run replaces its folder whole, \
+             so quorum will not write over it; choose another --out or empty it",
+        ))
+    }
+}
+
+/// Leftovers of earlier runs into `dir`: (`tmp-*` holding the staging mark, `old-*` holding
+/// a complete run).
 fn leftovers(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let (mut tmp, mut old) = (Vec::new(), Vec::new());
     let Some(name) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else { return (tmp, old) };
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let Ok(rd) = std::fs::read_dir(parent) else { return (tmp, old) };
+    let pid_suffix = |rest: &str, tag: &str| {
+        rest.strip_prefix(tag).is_some_and(|pid| !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit()))
+    };
     for e in rd.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
         let Some(rest) = n.strip_prefix(&name) else { continue };
         let p = dir.with_file_name(&n);
-        if rest.strip_prefix(".tmp-").is_some_and(|pid| pid.chars().all(|c| c.is_ascii_digit())) {
+        if pid_suffix(rest, ".tmp-") && p.join(STAGING).is_file() {
             tmp.push(p);
-        } else if rest.strip_prefix(".old-").is_some_and(|pid| pid.chars().all(|c| c.is_ascii_digit())) {
+        } else if pid_suffix(rest, ".old-") && p.join(MARKER).is_file() {
             old.push(p);
         }
     }
@@ -96,28 +165,19 @@ fn leftovers(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
 }
 
 /// Settles what a killed run into `dir` left behind (see the module docs); returns one
-/// line per action.
-pub fn recover(dir: &Path) -> Result<Vec<String>, FolderError> {
+/// line per action. The caller holds the folder's lock, so no live run owns them.
+fn recover(dir: &Path) -> Result<Vec<String>, FolderError> {
     let (tmp, old) = leftovers(dir);
     let mut notes = Vec::new();
     let mut placed = dir.exists();
-    let others = |p: &Path| -> bool {
-        // Another live process writing into the same folder: leave its files alone.
-        let pid = p.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
-        let pid = pid.rsplit('-').next().unwrap_or_default().to_string();
-        pid != std::process::id().to_string() && Path::new("/proc").join(&pid).exists()
-    };
     // A finished new run first (killed between the renames), else the previous run aside.
     let candidates = tmp.iter().map(|p| (p, "a finished run was left unswapped", "an unfinished run left"));
     let candidates =
         candidates.chain(old.iter().map(|p| (p, "the previous run was left aside", "a previous run left aside")));
     for (p, whole, partial) in candidates {
-        if others(p) {
-            notes.push(format!("{}: another run into this folder is in progress; left alone", p.display()));
-            continue;
-        }
         if !placed && p.join(MARKER).is_file() {
             std::fs::rename(p, dir).map_err(io(p, "cannot move a run into place"))?;
+            let _ = std::fs::remove_file(dir.join(STAGING));
             notes.push(format!("{}: {whole} by a crash; moved into place", p.display()));
             placed = true;
         } else {
@@ -132,15 +192,39 @@ pub fn recover(dir: &Path) -> Result<Vec<String>, FolderError> {
 }
 
 impl Staging {
-    /// Settles leftovers of `dir` and opens a fresh temporary folder for the new run.
+    /// Takes the folder's lock, settles leftovers of `dir`, checks that `dir` may be
+    /// replaced, and opens a fresh temporary folder for the new run. Call it before the
+    /// run, so a refused `--out` costs nothing.
     pub fn begin(dir: &Path) -> Result<(Staging, Vec<String>), FolderError> {
-        let notes = recover(dir)?;
-        let tmp = sibling(dir, "tmp", std::process::id());
+        let dir = normalise(dir)?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io(parent, "cannot create"))?;
+        }
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let lock_path = dir.with_file_name(format!(".{name}.lock"));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path, "cannot open the run folder's lock"))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                tracing::warn!("{}: another quorum run is writing into this folder; waiting for it", dir.display());
+                lock.lock().map_err(io(&lock_path, "cannot lock"))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path, "cannot lock")(e)),
+        }
+        let notes = recover(&dir)?;
+        replaceable(&dir)?;
+        let tmp = sibling(&dir, "tmp", std::process::id());
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(io(&tmp, "cannot remove"))?;
         }
         std::fs::create_dir_all(&tmp).map_err(io(&tmp, "cannot create"))?;
-        Ok((Staging { dir: dir.to_path_buf(), tmp }, notes))
+        std::fs::write(tmp.join(STAGING), "").map_err(io(&tmp, "cannot write the staging mark"))?;
+        Ok((Staging { dir, tmp, _lock: lock, done: false }, notes))
     }
 
     /// Where the run's files go until [`Staging::commit`].
@@ -149,10 +233,18 @@ impl Staging {
     }
 
     /// Marks the run finished and swaps it in place of the old one.
-    pub fn commit(self) -> Result<(), FolderError> {
+    pub fn commit(mut self) -> Result<(), FolderError> {
+        self.done = true;
+        let staging = self.tmp.join(STAGING);
+        std::fs::remove_file(&staging).map_err(io(&staging, "cannot remove"))?;
         let marker = self.tmp.join(MARKER);
         let text = format!("{{\"complete\": true, \"quorum_version\": \"{}\"}}\n", env!("CARGO_PKG_VERSION"));
         std::fs::write(&marker, text).map_err(io(&marker, "cannot write"))?;
+        // Leftover recognition needs the staging mark on an unfinished folder and the
+        // marker on a finished one; between the two writes the folder has neither, and a
+        // crash there leaves a `tmp-*` no later run recognises. Write the mark back until
+        // the swap, so the folder is always recognised.
+        std::fs::write(&staging, "").map_err(io(&staging, "cannot write"))?;
         sync_tree(&self.tmp)?;
         let old = sibling(&self.dir, "old", std::process::id());
         if self.dir.exists() {
@@ -160,6 +252,8 @@ impl Staging {
         }
         fault("swap");
         std::fs::rename(&self.tmp, &self.dir).map_err(io(&self.dir, "cannot move the run into place"))?;
+        let staging = self.dir.join(STAGING);
+        std::fs::remove_file(&staging).map_err(io(&staging, "cannot remove"))?;
         if let Some(parent) = self.dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_dir(parent)?;
         }
@@ -196,7 +290,13 @@ pub fn check_complete(path: &Path) -> Result<(), FolderError> {
         let (tmp, old) = leftovers(d);
         if !tmp.is_empty() || !old.is_empty() {
             let names: Vec<String> = tmp.iter().chain(&old).map(|p| p.display().to_string()).collect();
-            return Err(FolderError::Interrupted(d.to_path_buf(), names.join(", ")));
+            let whole = tmp.iter().chain(&old).any(|p| p.join(MARKER).is_file());
+            let what = if whole {
+                "the next backtest into it restores the finished run"
+            } else {
+                "it had not finished and no finished run remains; run the backtest again"
+            };
+            return Err(FolderError::Interrupted(d.to_path_buf(), names.join(", "), what));
         }
     }
     let is_run = |d: &Path| d.join("summary.json").is_file() || d.join("config.toml").is_file();
@@ -242,8 +342,9 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dir.join("summary.json")).unwrap(), "b");
         assert!(!dir.join("votes.parquet").exists(), "nothing of the old run survives");
         assert!(dir.join(MARKER).is_file());
-        let names: Vec<_> = std::fs::read_dir(root.path()).unwrap().flatten().map(|e| e.file_name()).collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("latest")]);
+        let mut names: Vec<_> = std::fs::read_dir(root.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        names.sort();
+        assert_eq!(names, vec![std::ffi::OsString::from(".latest.lock"), std::ffi::OsString::from("latest")]);
     }
 
     #[test]
@@ -254,20 +355,54 @@ mod tests {
         std::fs::create_dir_all(root.path().join("latest.old-999999991")).unwrap();
         std::fs::write(root.path().join("latest.old-999999991").join(MARKER), "").unwrap();
         std::fs::create_dir_all(root.path().join("latest.tmp-999999991")).unwrap();
+        std::fs::write(root.path().join("latest.tmp-999999991").join(STAGING), "").unwrap();
         std::fs::write(root.path().join("latest.tmp-999999991/summary.json"), "new").unwrap();
         std::fs::write(root.path().join("latest.tmp-999999991").join(MARKER), "").unwrap();
         let notes = recover(&dir).unwrap();
         assert_eq!(std::fs::read_to_string(dir.join("summary.json")).unwrap(), "new");
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(!root.path().join("latest.old-999999991").exists());
-        // Killed before the marker: the unfinished folder goes, DIR stays.
+        // Killed before the marker: the unfinished folder goes, DIR stays; a user's folder
+        // that merely looks like a leftover (no staging mark) is not touched.
         std::fs::create_dir_all(root.path().join("latest.tmp-999999992")).unwrap();
+        std::fs::write(root.path().join("latest.tmp-999999992").join(STAGING), "").unwrap();
+        std::fs::create_dir_all(root.path().join("latest.old-2024")).unwrap();
         recover(&dir).unwrap();
         assert!(!root.path().join("latest.tmp-999999992").exists() && dir.join(MARKER).is_file());
+        assert!(root.path().join("latest.old-2024").exists());
+        assert!(!dir.join(STAGING).exists());
         // Only the old run aside: it comes back.
         std::fs::rename(&dir, root.path().join("latest.old-999999993")).unwrap();
         recover(&dir).unwrap();
         assert!(dir.join(MARKER).is_file());
+    }
+
+    #[test]
+    fn test_staging_refuses_targets_it_must_not_replace() {
+        let root = tempfile::tempdir().unwrap();
+        let precious = root.path().join("precious");
+        std::fs::create_dir_all(&precious).unwrap();
+        std::fs::write(precious.join("thesis.txt"), "mine").unwrap();
+        let e = Staging::begin(&precious).unwrap_err().to_string();
+        assert!(e.contains("not a quorum run folder"), "{e}");
+        assert!(precious.join("thesis.txt").is_file());
+        let file = root.path().join("afile");
+        std::fs::write(&file, "hi").unwrap();
+        assert!(Staging::begin(&file).unwrap_err().to_string().contains("not a folder"));
+        for bad in [".", "..", "/", "a/.."] {
+            assert!(normalise(Path::new(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(normalise(Path::new("out/.")).unwrap(), PathBuf::from("out"));
+        assert_eq!(normalise(Path::new("a/../b")).unwrap(), PathBuf::from("b"));
+        // One run at a time per folder: a second one waits for the first.
+        let dir = root.path().join("latest");
+        let (held, _) = Staging::begin(&dir).unwrap();
+        let d2 = dir.clone();
+        let second = std::thread::spawn(move || Staging::begin(&d2).map(|_| ()));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(!second.is_finished(), "waits while the first holds the folder");
+        drop(held);
+        second.join().unwrap().unwrap();
     }
 
     #[test]

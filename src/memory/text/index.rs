@@ -204,14 +204,18 @@ pub(crate) fn deterministic_names(dir: &std::path::Path) -> Result<()> {
         .as_array()
         .map(|a| a.iter().filter_map(|s| s["segment_id"].as_str().map(str::to_string)).collect())
         .unwrap_or_default();
-    let [id] = ids.as_slice() else {
-        return Err(MemoryError::Invalid(format!("{}: expected one segment, found {}", dir.display(), ids.len())));
+    let (id, plain) = match ids.as_slice() {
+        // An empty store has no segment: nothing to rename.
+        [] => (String::from(FIXED), String::from(FIXED)),
+        [id] => (id.clone(), id.replace('-', "")),
+        _ => {
+            return Err(MemoryError::Invalid(format!("{}: expected one segment, found {}", dir.display(), ids.len())));
+        }
     };
-    let plain = id.replace('-', "");
     for e in std::fs::read_dir(dir).map_err(io)? {
         let p = e.map_err(io)?.path();
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-        if let Some(rest) = name.strip_prefix(&plain) {
+        if let Some(rest) = name.strip_prefix(plain.as_str()).filter(|_| plain != FIXED) {
             std::fs::rename(&p, dir.join(format!("{FIXED}{rest}"))).map_err(io)?;
         }
     }
