@@ -457,3 +457,32 @@ fn test_composer_cap_at_or_below_one_over_n_is_refused() {
     let e = backtest(&cfg, &mut |_, _| {}).unwrap_err().to_string();
     assert!(e.contains("composer.cap") && e.contains("0.2") && e.contains("analysts"), "{e}");
 }
+
+/// The composed book's P&L, split among the analysts by their signed contributions, plus
+/// the unattributed residual, is the book's P&L to the cent (real data, composer ungated so
+/// it trades); the split is in summary.json and attribution.json.
+#[test]
+fn test_attribution_parts_sum_to_the_total_on_real_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small(dir.path());
+    cfg.composer.cost_aware = false;
+    let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let att = out.summary.attribution.clone().unwrap();
+    assert!(out.run.fills.len() > 10, "the book traded");
+    let parts: f64 = att.agents.iter().map(|a| a.pnl).sum::<f64>() + att.unattributed;
+    let total = out.run.equity.equity.last().unwrap() - out.run.initial_cash;
+    assert!((parts - total).abs() < 0.005, "{parts} vs {total}");
+    assert!((att.total_pnl - total).abs() < 1e-9);
+    assert!(att.agents.iter().any(|a| a.pnl != 0.0));
+    let costs: f64 = att.agents.iter().map(|a| a.costs).sum();
+    assert!(costs > 0.0 && costs <= out.summary.strategies[0].metrics.total_costs + 1e-6);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("attribution.json")).unwrap()).unwrap();
+    assert_eq!(json["agents"].as_array().unwrap().len(), att.agents.len());
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_quorum"))
+        .args(["attribution", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&cli.stdout);
+    assert!(cli.status.success() && text.contains("who earned what") && text.contains("unattributed"), "{text}");
+}

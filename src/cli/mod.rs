@@ -39,6 +39,11 @@ enum Command {
     /// Work with a memory checkpoint: ingest, search, stats, bench.
     #[command(subcommand)]
     Memory(memory::MemoryCommand),
+    /// Show who earned what in a graph run folder (its attribution.json).
+    Attribution {
+        /// A run folder written by `quorum backtest` (the analyst graph).
+        run_dir: PathBuf,
+    },
     /// Print the resolved configuration (defaults + --config file) as TOML.
     Config {
         /// Config file to resolve.
@@ -52,6 +57,17 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Backtest(args) => cmd_backtest(&args),
         Command::Memory(cmd) => memory::run(cmd),
+        Command::Attribution { run_dir } => {
+            quorum::run::check_complete(&run_dir)?;
+            let p = run_dir.join("attribution.json");
+            let text = std::fs::read_to_string(&p).map_err(|e| {
+                anyhow::anyhow!("{}: cannot read ({e}); only analyst-graph runs write an attribution", p.display())
+            })?;
+            let att: quorum::report::attribution::PnlAttribution =
+                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            print!("{}", quorum::report::table::render_attribution(&att));
+            Ok(())
+        }
         Command::Config { config } => {
             let cfg = Config::load(config.as_deref())?;
             cfg.validate()?;

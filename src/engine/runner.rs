@@ -192,6 +192,7 @@ struct GraphRun {
     agents: Vec<String>,
     store: Arc<MemoryStore>,
     calibration: Vec<AnalystCalibration>,
+    attribution: crate::report::attribution::PnlAttribution,
 }
 
 fn run_graph(
@@ -301,7 +302,14 @@ fn run_graph(
             .collect();
         handles.into_iter().map(|(what, h)| joined(what, h)).collect::<Result<Vec<_>, _>>()
     })?;
-    Ok(GraphRun { live, baselines, votes, weights, agents, store, calibration })
+    let trading: Vec<Vec<f64>> = (0..weights.ts.len())
+        .map(|k| match cfg.composer.mode {
+            ComposerMode::Composed => weights.step(k).iter().map(|w| w.weight).collect(),
+            ComposerMode::Equal => vec![1.0 / n as f64; n],
+        })
+        .collect();
+    let attribution = crate::report::attribution::attribute(bars, &live, &votes, &trading, &agents);
+    Ok(GraphRun { live, baselines, votes, weights, agents, store, calibration, attribution })
 }
 
 /// Runs a whole backtest as `cfg` says and writes its run folder.
@@ -370,6 +378,7 @@ pub fn backtest_with(
         analysts: graph.as_ref().map(|g| g.agents.clone()).unwrap_or_default(),
         strategies,
         learning: graph.as_ref().map(|g| g.calibration.clone()).unwrap_or_default(),
+        attribution: graph.as_ref().map(|g| g.attribution.clone()),
     };
     let extra = graph.as_ref().map(|g| GraphArtifacts { votes: &g.votes, weights: &g.weights, agents: &g.agents });
     let config_toml = cfg.to_toml();

@@ -80,6 +80,9 @@ pub struct RunSummary {
     /// Graph runs: per analyst, whether its posterior win rate at each vote predicted the
     /// vote's result (see `engine::graph` learning).
     pub learning: Vec<crate::engine::graph::AnalystCalibration>,
+    /// Graph runs: the strategy under test's P&L split among the analysts
+    /// (`report::attribution`); also written alone to `attribution.json`.
+    pub attribution: Option<super::attribution::PnlAttribution>,
 }
 
 /// What a graph run adds to the run folder.
@@ -256,6 +259,10 @@ pub fn write_run(dir: &Path, a: &RunArtifacts<'_>) -> Result<()> {
     crate::run::fault("artifacts");
     let p = dir.join("equity.parquet");
     write_parquet(&p, equity_frame(&p, a.run, a.baselines, a.benchmark)?)?;
+    if let Some(att) = &a.summary.attribution {
+        let json = serde_json::to_string_pretty(att).expect("attribution serializes");
+        write_text(&dir.join("attribution.json"), &(json + "\n"))?;
+    }
     if let Some(g) = &a.graph {
         let p = dir.join("votes.parquet");
         write_parquet(&p, votes_frame(&p, g, a.symbols)?)?;

@@ -1,6 +1,7 @@
 //! Reporting: metrics, run artifacts (Parquet/JSON) and the terminal summary.
 
 mod artifacts;
+pub mod attribution;
 mod json;
 pub mod metrics;
 pub mod table;

@@ -41,6 +41,22 @@ const ROWS: [Row; 21] = [
     ("Final equity", |m| money(m.final_equity)),
 ];
 
+/// Renders who earned what: the book's P&L split among the analysts.
+pub fn render_attribution(att: &crate::report::attribution::PnlAttribution) -> String {
+    let mut out = format!(
+        "who earned what (the book's P&L {:.2}, split by each analyst's signed contribution to the decisions)\n",
+        att.total_pnl
+    );
+    for a in &att.agents {
+        out.push_str(&format!(
+            "  {:<12} P&L {:>10.2}  costs {:>9.2}  votes {:>7}  mean confidence {:>5.2}  mean weight {:>5.3}\n",
+            a.agent, a.pnl, a.costs, a.votes, a.mean_confidence, a.mean_weight
+        ));
+    }
+    out.push_str(&format!("  {:<12} P&L {:>10.2}\n", "unattributed", att.unattributed));
+    out
+}
+
 /// Renders the summary table as text.
 pub fn render(summary: &RunSummary) -> String {
     let d = &summary.data;
@@ -91,6 +107,10 @@ pub fn render(summary: &RunSummary) -> String {
             out.push_str(&format!("{:>w$}", c[i]));
         }
         out.push('\n');
+    }
+    if let Some(att) = &summary.attribution {
+        out.push('\n');
+        out.push_str(&render_attribution(att));
     }
     if !summary.learning.is_empty() {
         out.push_str("\ndoes the remembered win rate predict the next outcome? (correlation with win = 1, loss = 0)\n");
