@@ -479,6 +479,11 @@ fn test_attribution_parts_sum_to_the_total_on_real_data() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("attribution.json")).unwrap()).unwrap();
     assert_eq!(json["agents"].as_array().unwrap().len(), att.agents.len());
+    use polars::prelude::SerReader;
+    let file = std::fs::File::open(dir.path().join("attribution.parquet")).unwrap();
+    let df = polars::prelude::ParquetReader::new(file).finish().unwrap();
+    assert_eq!(df.height(), att.agents.len());
+    assert!(out.summary.learning.iter().all(|l| l.brier.is_some_and(|b| (0.0..=1.0).contains(&b))));
     let cli = std::process::Command::new(env!("CARGO_BIN_EXE_quorum"))
         .args(["attribution", dir.path().to_str().unwrap()])
         .output()

@@ -188,6 +188,40 @@ fn weights_frame(path: &Path, g: &GraphArtifacts<'_>) -> Result<DataFrame> {
     )
 }
 
+/// One row per analyst: its P&L share and the calibration of its votes.
+fn attribution_frame(
+    path: &Path,
+    att: &super::attribution::PnlAttribution,
+    learning: &[crate::engine::graph::AnalystCalibration],
+) -> Result<DataFrame> {
+    let cal = |name: &str| learning.iter().find(|l| l.agent == name);
+    let opt = |f: fn(&crate::engine::graph::AnalystCalibration) -> Option<f64>| -> Vec<Option<f64>> {
+        att.agents.iter().map(|a| cal(&a.agent).and_then(f)).collect()
+    };
+    frame(
+        path,
+        vec![
+            Column::new("agent".into(), att.agents.iter().map(|a| a.agent.as_str()).collect::<Vec<_>>()),
+            Column::new("pnl".into(), att.agents.iter().map(|a| a.pnl).collect::<Vec<_>>()),
+            Column::new("costs".into(), att.agents.iter().map(|a| a.costs).collect::<Vec<_>>()),
+            Column::new("votes".into(), att.agents.iter().map(|a| a.votes as u64).collect::<Vec<_>>()),
+            Column::new("mean_confidence".into(), att.agents.iter().map(|a| a.mean_confidence).collect::<Vec<_>>()),
+            Column::new("mean_weight".into(), att.agents.iter().map(|a| a.mean_weight).collect::<Vec<_>>()),
+            Column::new(
+                "horizon".into(),
+                att.agents.iter().map(|a| cal(&a.agent).map(|c| c.horizon as u64)).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "judged".into(),
+                att.agents.iter().map(|a| cal(&a.agent).map(|c| c.resolved as u64)).collect::<Vec<_>>(),
+            ),
+            Column::new("hit_rate".into(), opt(|c| c.hit_rate)),
+            Column::new("brier".into(), opt(|c| c.brier)),
+            Column::new("win_rate_outcome_corr".into(), opt(|c| c.win_rate_outcome_corr)),
+        ],
+    )
+}
+
 fn trades_frame(path: &Path, run: &RunResult, symbols: &[String]) -> Result<DataFrame> {
     let t = &run.trades;
     let name: Vec<&str> = t.iter().map(|x| symbols[x.symbol as usize].as_str()).collect();
@@ -262,6 +296,8 @@ pub fn write_run(dir: &Path, a: &RunArtifacts<'_>) -> Result<()> {
     if let Some(att) = &a.summary.attribution {
         let json = serde_json::to_string_pretty(att).expect("attribution serializes");
         write_text(&dir.join("attribution.json"), &(json + "\n"))?;
+        let p = dir.join("attribution.parquet");
+        write_parquet(&p, attribution_frame(&p, att, &a.summary.learning)?)?;
     }
     if let Some(g) = &a.graph {
         let p = dir.join("votes.parquet");

@@ -121,13 +121,14 @@ pub fn render(summary: &RunSummary) -> String {
         };
         for l in &summary.learning {
             out.push_str(&format!(
-                "  {:<12} judged {:>6} (flat {:>5})  hit rate {:>6}  mean win rate at vote {:>6}  correlation {}\n",
+                "  {:<12} judged {:>6} (flat {:>5})  hit rate {:>6}  mean win rate at vote {:>6}  correlation {}  Brier {}\n",
                 l.agent,
                 l.resolved,
                 l.flat,
                 opt(l.hit_rate, true),
                 opt(l.mean_win_rate, true),
-                opt(l.win_rate_outcome_corr, false)
+                opt(l.win_rate_outcome_corr, false),
+                l.brier.map_or("n/a".into(), |b| format!("{b:.3}"))
             ));
         }
     }

@@ -60,12 +60,15 @@ pub(crate) struct Resolution {
     pub(crate) memory_ids: Vec<ItemId>,
     /// The analyst's posterior win rate when it voted.
     pub(crate) win_rate: f64,
+    /// The vote's confidence, in [0, 1].
+    pub(crate) confidence: f64,
 }
 
 /// A vote held for judging.
 #[derive(Debug, Clone)]
 struct OpenVote {
     win_rate: f64,
+    confidence: f64,
     vote_ts: Ts,
     close: f64,
     direction: f64,
@@ -122,6 +125,7 @@ impl Learning {
                     state: ov.state,
                     memory_ids: ov.memory_ids,
                     win_rate: ov.win_rate,
+                    confidence: ov.confidence,
                 });
             }
         }
@@ -148,6 +152,7 @@ impl Learning {
                 let b = bars.iter().find(|b| b.symbol == v.symbol).ok_or((v.agent, v.symbol))?;
                 opens[v.symbol as usize] = Some(OpenVote {
                     win_rate: win_rates.get(v.agent).copied().unwrap_or(f64::NAN),
+                    confidence: v.confidence,
                     vote_ts: t,
                     close: b.features.bar.close,
                     direction: v.direction,
@@ -164,10 +169,30 @@ impl Learning {
 }
 
 /// Per analyst: resolved votes, and whether the posterior win rate at the vote predicted
-/// the result (see the module docs).
+/// the result (see the module docs); and whether the vote's own confidence, read as the
+/// probability of being right, is calibrated: Brier score `mean((c − y)²)` (Brier 1950) and
+/// a reliability table of five confidence buckets against the realised hit rate.
 #[derive(Debug, Clone, Default)]
 pub struct Calibration {
     sums: Vec<[f64; 7]>,
+    /// Per analyst: Σ (c − y)² over wins and losses.
+    brier: Vec<f64>,
+    /// Per analyst and bucket [0.2·b, 0.2·(b+1)): (votes, wins, Σ confidence).
+    buckets: Vec<[(f64, f64, f64); 5]>,
+    horizons: Vec<usize>,
+}
+
+/// One confidence bucket of a reliability table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReliabilityBucket {
+    /// Lower bound of the bucket's confidence (its upper bound is this + 0.2).
+    pub from: f64,
+    /// Judged votes (wins and losses) in the bucket.
+    pub votes: usize,
+    /// Mean confidence of those votes.
+    pub mean_confidence: Option<f64>,
+    /// Share of them that won.
+    pub hit_rate: Option<f64>,
 }
 
 /// One analyst's line of [`Calibration::report`].
@@ -190,22 +215,35 @@ pub struct AnalystCalibration {
     /// Pearson correlation of the posterior win rate at the vote with the result (1/0);
     /// None with fewer than 3 results or no variation.
     pub win_rate_outcome_corr: Option<f64>,
+    /// Bars a vote is held before it is judged (the profile's horizon): the hit rate is
+    /// per horizon.
+    pub horizon: usize,
+    /// Brier score of the votes' confidence as the probability of winning (0 is perfect,
+    /// 0.25 is a coin at confidence ½).
+    pub brier: Option<f64>,
+    /// Confidence buckets against the realised hit rate.
+    pub reliability: Vec<ReliabilityBucket>,
 }
 
 impl Calibration {
-    /// Empty sums for `n` analysts.
-    pub fn new(n: usize) -> Self {
-        Calibration { sums: vec![[0.0; 7]; n] }
+    /// Empty sums for analysts with these horizons (roster order).
+    pub fn new(horizons: Vec<usize>) -> Self {
+        let n = horizons.len();
+        Calibration { sums: vec![[0.0; 7]; n], brier: vec![0.0; n], buckets: vec![[(0.0, 0.0, 0.0); 5]; n], horizons }
     }
 
-    /// Adds analyst `a`'s resolved vote: win rate at the vote, outcome.
-    pub(crate) fn add(&mut self, a: usize, p: f64, outcome: f64) {
+    /// Adds analyst `a`'s resolved vote: win rate at the vote, outcome, confidence.
+    pub(crate) fn add(&mut self, a: usize, p: f64, outcome: f64, confidence: f64) {
         let Some(s) = self.sums.get_mut(a) else { return };
         if outcome == 0.0 || !p.is_finite() {
             s[6] += 1.0;
             return;
         }
         let y = if outcome > 0.0 { 1.0 } else { 0.0 };
+        let c = confidence.clamp(0.0, 1.0);
+        self.brier[a] += (c - y) * (c - y);
+        let b = &mut self.buckets[a][((c * 5.0) as usize).min(4)];
+        *b = (b.0 + 1.0, b.1 + y, b.2 + c);
         for (k, v) in [1.0, p, y, p * y, p * p, y * y].into_iter().enumerate() {
             s[k] += v;
         }
@@ -216,7 +254,8 @@ impl Calibration {
         self.sums
             .iter()
             .zip(agents)
-            .map(|(s, agent)| {
+            .enumerate()
+            .map(|(a, (s, agent))| {
                 let [n, sp, sy, spy, spp, syy, flat] = *s;
                 let mean = |x: f64| (n > 0.0).then(|| x / n);
                 let cov = spy / n.max(1.0) - (sp / n.max(1.0)) * (sy / n.max(1.0));
@@ -232,6 +271,18 @@ impl Calibration {
                     mean_win_rate: mean(sp),
                     hit_rate: mean(sy),
                     win_rate_outcome_corr: corr,
+                    horizon: self.horizons.get(a).copied().unwrap_or(0),
+                    brier: (n > 0.0).then(|| self.brier[a] / n),
+                    reliability: self.buckets[a]
+                        .iter()
+                        .enumerate()
+                        .map(|(b, &(k, w, c))| ReliabilityBucket {
+                            from: b as f64 * 0.2,
+                            votes: k as usize,
+                            mean_confidence: (k > 0.0).then(|| c / k),
+                            hit_rate: (k > 0.0).then(|| w / k),
+                        })
+                        .collect(),
                 }
             })
             .collect()
@@ -358,6 +409,7 @@ mod tests {
             state: vec![],
             memory_ids: vec![],
             win_rate: 0.5,
+            confidence: 0.5,
         };
         assert_eq!(outcome_text("wyckoff", &r), "wyckoff short SPY (upthrust failed) won +0.200% over 15 bars: win");
     }
@@ -384,9 +436,11 @@ mod tests {
     fn test_calibration_correlation_hand_computed() {
         // Win rates 0.4, 0.5, 0.6, 0.7 with results 0, 0, 1, 1 (and one flat, counted apart):
         // p̄ = 0.55, ȳ = 0.5, cov = 0.1625 − 0.275 = ... computed below by hand.
-        let mut c = Calibration::new(1);
-        for (p, o) in [(0.4, -0.01), (0.5, -0.02), (0.6, 0.01), (0.7, 0.03), (0.9, 0.0)] {
-            c.add(0, p, o);
+        let mut c = Calibration::new(vec![15]);
+        // Confidences 0.1, 0.3, 0.9, 0.9 (the flat vote's 0.5 is not judged).
+        for (p, o, conf) in [(0.4, -0.01, 0.1), (0.5, -0.02, 0.3), (0.6, 0.01, 0.9), (0.7, 0.03, 0.9), (0.9, 0.0, 0.5)]
+        {
+            c.add(0, p, o, conf);
         }
         let r = &c.report(&["a".into()])[0];
         assert_eq!((r.resolved, r.wins, r.losses, r.flat), (5, 2, 2, 1));
@@ -399,6 +453,11 @@ mod tests {
         assert!((r.win_rate_outcome_corr.unwrap() - want).abs() < 1e-9, "{r:?} vs {want}");
         assert!((want - 0.894427191).abs() < 1e-6);
         assert_eq!(r.hit_rate, Some(0.5));
-        assert_eq!(Calibration::new(1).report(&["b".into()])[0].win_rate_outcome_corr, None);
+        assert_eq!(Calibration::new(vec![1]).report(&["b".into()])[0].win_rate_outcome_corr, None);
+        // Brier: ((0.1−0)² + (0.3−0)² + (0.9−1)² + (0.9−1)²) / 4 = 0.12 / 4 = 0.03.
+        assert!((r.brier.unwrap() - 0.03).abs() < 1e-12, "{:?}", r.brier);
+        assert_eq!(r.horizon, 15);
+        let b: Vec<(usize, Option<f64>)> = r.reliability.iter().map(|b| (b.votes, b.hit_rate)).collect();
+        assert_eq!(b, vec![(1, Some(0.0)), (1, Some(0.0)), (0, None), (0, None), (2, Some(1.0))]);
     }
 }

@@ -103,7 +103,7 @@ impl GraphStrategy {
             actors: Actors::start(analysts, comp, store.clone())?,
             store,
             agent_names,
-            learning: Learning::new(horizons, min_vote, n_symbols),
+            learning: Learning::new(horizons.clone(), min_vote, n_symbols),
             features: (0..n_symbols)
                 .map(|s| {
                     let class = universe.classes.get(s).copied().unwrap_or(AssetClass::Equity);
@@ -116,7 +116,7 @@ impl GraphStrategy {
             news: NewsRouter::new(news),
             votes: VoteLog::default(),
             weights: WeightLog::new(n),
-            calibration: Calibration::new(n),
+            calibration: Calibration::new(horizons),
             costs,
             name,
         })
@@ -152,7 +152,7 @@ impl GraphStrategy {
         let outcomes = self.learning.due(&bars, t);
         for (a, rs) in outcomes.iter().enumerate() {
             for r in rs {
-                self.calibration.add(a, r.win_rate, r.outcome);
+                self.calibration.add(a, r.win_rate, r.outcome, r.confidence);
             }
         }
         let bars = Arc::new(bars);
