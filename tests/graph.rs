@@ -460,7 +460,8 @@ fn test_composer_cap_at_or_below_one_over_n_is_refused() {
 
 /// The composed book's P&L, split among the analysts by their signed contributions, plus
 /// the unattributed residual, is the book's P&L to the cent (real data, composer ungated so
-/// it trades); the split is in summary.json and attribution.json.
+/// it trades); the split is in summary.json and attribution.json; the Shapley values of
+/// the same run are efficient.
 #[test]
 fn test_attribution_parts_sum_to_the_total_on_real_data() {
     let dir = tempfile::tempdir().unwrap();
@@ -490,4 +491,11 @@ fn test_attribution_parts_sum_to_the_total_on_real_data() {
         .unwrap();
     let text = String::from_utf8_lossy(&cli.stdout);
     assert!(cli.status.success() && text.contains("who earned what") && text.contains("unattributed"), "{text}");
+    // Replay-mode Shapley values are efficient: they sum to the value of all analysts
+    // minus the value of none (which trades nothing).
+    let sh = out.summary.shapley.clone().unwrap();
+    assert_eq!(sh.agents.len(), out.summary.analysts.len());
+    let sum: f64 = sh.agents.iter().map(|a| a.total_return).sum();
+    assert!((sum - sh.total_return_all).abs() < 1e-12, "{sum} vs {}", sh.total_return_all);
+    assert!(sh.agents.iter().any(|a| a.total_return != 0.0 && a.total_costs > 0.0));
 }

@@ -193,7 +193,11 @@ struct GraphRun {
     store: Arc<MemoryStore>,
     calibration: Vec<AnalystCalibration>,
     attribution: crate::report::attribution::PnlAttribution,
+    shapley: Option<crate::report::shapley::ShapleyReport>,
 }
+
+/// Exact Shapley values in every graph run up to this many analysts (2^8 = 256 replays).
+const SHAPLEY_MAX_ANALYSTS: usize = 8;
 
 fn run_graph(
     cfg: &Config,
@@ -201,6 +205,7 @@ fn run_graph(
     bars: &Bars,
     universe: &Universe,
     engine: &EngineConfig,
+    value: &(dyn Fn(&RunResult) -> [f64; 3] + Sync),
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<GraphRun, RunError> {
     let profiles = load_profiles(&cfg.graph.agents_dir, cfg.graph.only.as_deref(), registry)?;
@@ -309,7 +314,50 @@ fn run_graph(
         })
         .collect();
     let attribution = crate::report::attribution::attribute(bars, &live, &votes, &trading, &agents);
-    Ok(GraphRun { live, baselines, votes, weights, agents, store, calibration, attribution })
+    drop(_span);
+    let shapley = (n <= SHAPLEY_MAX_ANALYSTS)
+        .then(|| -> Result<_, RunError> {
+            let _span = tracing::info_span!("shapley", coalitions = 1u32 << n).entered();
+            let trading = Arc::new(trading);
+            let masks: Vec<u32> = (0..1u32 << n).collect();
+            // Two workers (the machine's cores), each walking every other coalition.
+            let values = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..2usize)
+                    .map(|w| {
+                        let (masks, trading) = (&masks, trading.clone());
+                        let replay = &replay;
+                        s.spawn(move || -> Vec<(u32, [f64; 3])> {
+                            masks
+                                .iter()
+                                .skip(w)
+                                .step_by(2)
+                                .map(|&m| {
+                                    let mut r = replay("coalition", Replay::Coalition(trading.clone(), m));
+                                    let Ok(res) = run(bars, universe, &mut r, engine, &mut |_, _| {});
+                                    (m, value(&res))
+                                })
+                                .collect()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().map_err(|p| RunError::Panicked {
+                            what: "shapley coalitions".into(),
+                            message: panic_message(p),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })?;
+            let mut by_mask = vec![[0.0; 3]; 1 << n];
+            for (m, v) in values.into_iter().flatten() {
+                by_mask[m as usize] = v;
+            }
+            Ok(crate::report::shapley::report(&agents, &by_mask))
+        })
+        .transpose()?;
+    Ok(GraphRun { live, baselines, votes, weights, agents, store, calibration, attribution, shapley })
 }
 
 /// Runs a whole backtest as `cfg` says and writes its run folder.
@@ -337,12 +385,23 @@ pub fn backtest_with(
         return Err(RunError::WarmupAfterData { warmup: format_ts(t), last_bar: report.last.clone() });
     }
     let engine = EngineConfig { portfolio: cfg.portfolio.clone(), costs: cfg.costs.clone(), trade_from };
+    let a = annualisation(&bars, &report, cfg.metrics.periods_per_year);
+    let rf = cfg.metrics.risk_free_rate;
+    let measured = |r: &RunResult| match trade_from {
+        Some(t) => since(r, t),
+        None => r.clone(),
+    };
+    // A coalition's worth for Shapley values: total return, Sharpe, total costs.
+    let value = |r: &RunResult| {
+        let m = compute(&measured(r), &a, rf);
+        [m.total_return, m.sharpe, m.total_costs]
+    };
     let mut bench_engine = engine.clone();
     bench_engine.portfolio.flatten_at_close = false;
     let (benchmark, main) = std::thread::scope(|s| {
         let bench = s.spawn(|| run(&bars, &universe, &mut BuyAndHold::new(), &bench_engine, &mut |_, _| {}));
         let main = match cfg.strategy.name {
-            StrategyName::Graph => run_graph(cfg, registry, &bars, &universe, &engine, progress)
+            StrategyName::Graph => run_graph(cfg, registry, &bars, &universe, &engine, &value, progress)
                 .map(|g| (g.live.clone(), g.baselines.clone(), Some(g))),
             _ => {
                 let mut st = make_strategy(cfg);
@@ -354,12 +413,6 @@ pub fn backtest_with(
     });
     let (live, baselines, graph) = main?;
     let benchmark = benchmark?;
-    let a = annualisation(&bars, &report, cfg.metrics.periods_per_year);
-    let rf = cfg.metrics.risk_free_rate;
-    let measured = |r: &RunResult| match trade_from {
-        Some(t) => since(r, t),
-        None => r.clone(),
-    };
     let mut strategies =
         vec![StrategyReport { name: live.strategy.clone(), metrics: compute(&measured(&live), &a, rf) }];
     for b in &baselines {
@@ -379,6 +432,7 @@ pub fn backtest_with(
         strategies,
         learning: graph.as_ref().map(|g| g.calibration.clone()).unwrap_or_default(),
         attribution: graph.as_ref().map(|g| g.attribution.clone()),
+        shapley: graph.as_ref().and_then(|g| g.shapley.clone()),
     };
     let extra = graph.as_ref().map(|g| GraphArtifacts { votes: &g.votes, weights: &g.weights, agents: &g.agents });
     let config_toml = cfg.to_toml();

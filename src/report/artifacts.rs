@@ -83,6 +83,9 @@ pub struct RunSummary {
     /// Graph runs: the strategy under test's P&L split among the analysts
     /// (`report::attribution`); also written alone to `attribution.json`.
     pub attribution: Option<super::attribution::PnlAttribution>,
+    /// Graph runs: exact Shapley and leave-one-out values of each analyst (replay mode,
+    /// `report::shapley`).
+    pub shapley: Option<super::shapley::ShapleyReport>,
 }
 
 /// What a graph run adds to the run folder.

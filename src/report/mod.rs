@@ -4,6 +4,7 @@ mod artifacts;
 pub mod attribution;
 mod json;
 pub mod metrics;
+pub mod shapley;
 pub mod table;
 
 pub use artifacts::{GraphArtifacts, ReportError, RunArtifacts, RunSummary, StrategyReport, write_run};

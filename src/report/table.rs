@@ -112,6 +112,26 @@ pub fn render(summary: &RunSummary) -> String {
         out.push('\n');
         out.push_str(&render_attribution(att));
     }
+    if let Some(sh) = &summary.shapley {
+        out.push_str(&format!(
+            "\nShapley values ({} mode, all {} coalitions; they sum to v(all) − v(none) = {:+.3}% total return)\n",
+            sh.mode,
+            1u64 << sh.agents.len(),
+            sh.total_return_all * 100.0
+        ));
+        for a in &sh.agents {
+            out.push_str(&format!(
+                "  {:<12} total return {:>+8.3}%  Sharpe {:>+7.2}  costs {:>9.2}   leave-one-out: {:>+8.3}%  {:>+7.2}  {:>9.2}\n",
+                a.agent,
+                a.total_return * 100.0,
+                a.sharpe,
+                a.total_costs,
+                a.loo_total_return * 100.0,
+                a.loo_sharpe,
+                a.loo_total_costs
+            ));
+        }
+    }
     if !summary.learning.is_empty() {
         out.push_str("\ndoes the remembered win rate predict the next outcome? (correlation with win = 1, loss = 0)\n");
         let opt = |x: Option<f64>, pct: bool| match x {

@@ -30,6 +30,9 @@ pub enum Replay {
     Fixed(Vec<f64>),
     /// The weights recorded at each step.
     Logged(Arc<WeightLog>),
+    /// Per-step trading weights, with the analysts outside the coalition (bit i clear in
+    /// the mask) at 0: their votes no longer count (Shapley coalitions).
+    Coalition(Arc<Vec<Vec<f64>>>, u32),
 }
 
 impl VoteReplay {
@@ -70,6 +73,10 @@ impl Strategy for VoteReplay {
         let w: Vec<f64> = match &self.weights {
             Replay::Fixed(w) => w.clone(),
             Replay::Logged(log) => log.step(step.index).iter().map(|x| x.weight).collect(),
+            Replay::Coalition(w, mask) => w
+                .get(step.index)
+                .map(|w| w.iter().enumerate().map(|(i, x)| if mask & (1 << i) != 0 { *x } else { 0.0 }).collect())
+                .unwrap_or_default(),
         };
         let m: Vec<f64> = self.evidence.step(step.index).iter().map(|x| x.mean_outcome).collect();
         let book = Book {
