@@ -133,21 +133,7 @@ fn is_checkpoint(dir: &Path) -> bool {
 }
 
 fn open(dir: &Path) -> Result<MemoryStore> {
-    quorum::run::check_complete(dir)?;
-    if !is_checkpoint(dir) && is_checkpoint(&dir.join("memory")) {
-        bail!(
-            "{}: this is a run folder, not a memory checkpoint; its memory is at {}",
-            dir.display(),
-            dir.join("memory").display()
-        );
-    }
-    let run = dir.parent().filter(|_| dir.file_name().is_some_and(|n| n == "memory"));
-    if !is_checkpoint(dir) && run.is_some_and(|r| r.join(quorum::run::MARKER).is_file()) {
-        bail!(
-            "{}: this run folder holds no memory: only analyst-graph runs (the default strategy) write one",
-            dir.display()
-        );
-    }
+    quorum::run::check_memory_dir(dir)?;
     if !is_checkpoint(dir) {
         bail!(
             "{}: not a memory checkpoint (no manifest.json); create one with `quorum memory ingest FILE --into {}`",

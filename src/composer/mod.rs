@@ -113,6 +113,15 @@ impl Default for ComposerConfig {
 }
 
 impl ComposerConfig {
+    /// The weights a composer with this config trades with, from the evidence weights of a
+    /// step: those weights, or 1/n in mode `equal`.
+    pub fn trading_weights(&self, weights: &[AgentWeight]) -> Vec<f64> {
+        match self.mode {
+            ComposerMode::Composed => weights.iter().map(|x| x.weight).collect(),
+            ComposerMode::Equal => vec![1.0 / weights.len().max(1) as f64; weights.len()],
+        }
+    }
+
     /// Checks ranges; errors name the key.
     pub fn validate(&self) -> Result<(), InvalidValue> {
         let bad = |k: &str, v: f64, why: &str| Err(InvalidValue::new(format!("composer.{k}"), v, why));
@@ -265,10 +274,7 @@ impl Composer {
 
     /// The weights the composer trades with: the evidence weights, or 1/n in mode `equal`.
     pub fn trading_weights(&self, weights: &[AgentWeight]) -> Vec<f64> {
-        match self.cfg.mode {
-            ComposerMode::Composed => weights.iter().map(|x| x.weight).collect(),
-            ComposerMode::Equal => vec![1.0 / weights.len().max(1) as f64; weights.len()],
-        }
+        self.cfg.trading_weights(weights)
     }
 
     /// The composed signal of each symbol voted on (symbol order of first vote).

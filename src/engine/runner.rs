@@ -26,7 +26,7 @@ use crate::market::{AssetClass, Bars, DataError, LoadReport, Ts, load};
 use crate::memory::{MemoryError, MemoryStore};
 use crate::report::{Annualisation, RunArtifacts, RunSummary, StrategyReport, compute, write_run};
 use crate::report::{GraphArtifacts, ReportError};
-use crate::run::{FolderError, RunResult, Staging, VoteLog, WeightLog, check_complete};
+use crate::run::{FolderError, RunResult, Staging, VoteLog, WeightLog, check_memory_dir};
 use crate::strategy::{BuyAndHold, SmaCross, Strategy, Universe};
 
 /// Errors of a backtest run, by area.
@@ -232,13 +232,7 @@ fn run_graph(
     };
     let store = match &cfg.graph.memory_from {
         Some(dir) => {
-            check_complete(dir)?;
-            if !dir.join("manifest.json").is_file() && dir.join("memory/manifest.json").is_file() {
-                return Err(RunError::Folder(FolderError::Target(
-                    dir.clone(),
-                    "this is a run folder, not a memory checkpoint: pass its memory/ folder to --memory-from",
-                )));
-            }
+            check_memory_dir(dir)?;
             let s = MemoryStore::load(dir)?;
             let (now, first) = (s.snapshot().now(), bars.ts.first().copied().unwrap_or(i64::MAX));
             // Strictly before: a checkpoint published at the first bar could hold what was
@@ -307,12 +301,8 @@ fn run_graph(
             .collect();
         handles.into_iter().map(|(what, h)| joined(what, h)).collect::<Result<Vec<_>, _>>()
     })?;
-    let trading: Vec<Vec<f64>> = (0..weights.ts.len())
-        .map(|k| match cfg.composer.mode {
-            ComposerMode::Composed => weights.step(k).iter().map(|w| w.weight).collect(),
-            ComposerMode::Equal => vec![1.0 / n as f64; n],
-        })
-        .collect();
+    // The weights the live composer traded with, step by step (its own rule).
+    let trading: Vec<Vec<f64>> = (0..weights.ts.len()).map(|k| cfg.composer.trading_weights(weights.step(k))).collect();
     let attribution = crate::report::attribution::attribute(bars, &live, &votes, &trading, &agents);
     drop(_span);
     let shapley = (n <= SHAPLEY_MAX_ANALYSTS)
@@ -360,6 +350,15 @@ fn run_graph(
     Ok(GraphRun { live, baselines, votes, weights, agents, store, calibration, attribution, shapley })
 }
 
+/// The part of a run the metrics cover: from `trade_from` on, or the whole run, borrowed
+/// rather than copied (the Shapley coalitions alone are 2^n runs).
+fn measured(r: &RunResult, trade_from: Option<Ts>) -> std::borrow::Cow<'_, RunResult> {
+    match trade_from {
+        Some(t) => std::borrow::Cow::Owned(since(r, t)),
+        None => std::borrow::Cow::Borrowed(r),
+    }
+}
+
 /// Runs a whole backtest as `cfg` says and writes its run folder.
 pub fn backtest(cfg: &Config, progress: &mut dyn FnMut(usize, usize)) -> Result<BacktestOutput, RunError> {
     backtest_with(cfg, &Registry::default(), progress)
@@ -387,13 +386,9 @@ pub fn backtest_with(
     let engine = EngineConfig { portfolio: cfg.portfolio.clone(), costs: cfg.costs.clone(), trade_from };
     let a = annualisation(&bars, &report, cfg.metrics.periods_per_year);
     let rf = cfg.metrics.risk_free_rate;
-    let measured = |r: &RunResult| match trade_from {
-        Some(t) => since(r, t),
-        None => r.clone(),
-    };
     // A coalition's worth for Shapley values: total return, Sharpe, total costs.
     let value = |r: &RunResult| {
-        let m = compute(&measured(r), &a, rf);
+        let m = compute(&measured(r, trade_from), &a, rf);
         [m.total_return, m.sharpe, m.total_costs]
     };
     let mut bench_engine = engine.clone();
@@ -414,13 +409,15 @@ pub fn backtest_with(
     let (live, baselines, graph) = main?;
     let benchmark = benchmark?;
     let mut strategies =
-        vec![StrategyReport { name: live.strategy.clone(), metrics: compute(&measured(&live), &a, rf) }];
+        vec![StrategyReport { name: live.strategy.clone(), metrics: compute(&measured(&live, trade_from), &a, rf) }];
     for b in &baselines {
-        strategies.push(StrategyReport { name: b.strategy.clone(), metrics: compute(&measured(b), &a, rf) });
+        strategies
+            .push(StrategyReport { name: b.strategy.clone(), metrics: compute(&measured(b, trade_from), &a, rf) });
     }
     // `--strategy buy-and-hold` is itself under test: its benchmark column says what it is.
     let bench_name = if live.strategy == "buy-and-hold" { "benchmark" } else { "buy-and-hold" };
-    strategies.push(StrategyReport { name: bench_name.into(), metrics: compute(&measured(&benchmark), &a, rf) });
+    strategies
+        .push(StrategyReport { name: bench_name.into(), metrics: compute(&measured(&benchmark, trade_from), &a, rf) });
     let out_dir = cfg.output.dir.clone();
     let summary = RunSummary {
         quorum_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -40,18 +40,24 @@ pub struct Evidence {
     pub ret_sum: f64,
 }
 
+/// Adds an outcome `ret` of weight `w` to (wins, losses, count, return sum): a win if
+/// `ret > 0`, a loss if `ret < 0`, neither if flat. The one counting rule of every tally.
+fn credit([wins, losses, count, ret_sum]: [&mut f64; 4], ret: f64, w: f64) {
+    *count += w;
+    *ret_sum += w * ret;
+    if ret > 0.0 {
+        *wins += w;
+    } else if ret < 0.0 {
+        *losses += w;
+    }
+}
+
 impl Evidence {
     fn add(&mut self, ret: f64, lambda: f64) {
         for x in [&mut self.wins, &mut self.losses, &mut self.count, &mut self.ret_sum] {
             *x *= lambda;
         }
-        self.count += 1.0;
-        self.ret_sum += ret;
-        if ret > 0.0 {
-            self.wins += 1.0;
-        } else if ret < 0.0 {
-            self.losses += 1.0;
-        }
+        credit([&mut self.wins, &mut self.losses, &mut self.count, &mut self.ret_sum], ret, 1.0);
     }
 
     /// Posterior mean win rate under a Beta(a, b) prior: (a + wins) / (a + b + wins + losses).
@@ -99,13 +105,7 @@ impl Tally {
     fn add(&mut self, t: Ts, ret: f64, half_life_h: f64, lambda: f64) {
         let mut d = self.at(t, half_life_h);
         d.evidence.add(ret, lambda);
-        d.weight += 1.0;
-        d.ret_sum += ret;
-        if ret > 0.0 {
-            d.wins += 1.0;
-        } else if ret < 0.0 {
-            d.losses += 1.0;
-        }
+        credit([&mut d.wins, &mut d.losses, &mut d.weight, &mut d.ret_sum], ret, 1.0);
         *self = d;
     }
 }
@@ -235,13 +235,7 @@ impl Aggregates {
             if r.agent == agent && symbol.is_none_or(|s| r.symbol == s) && r.time <= t {
                 tl.evidence.add(r.ret, lambda);
                 let w = Tally::factor(h, r.time, t);
-                tl.weight += w;
-                tl.ret_sum += w * r.ret;
-                if r.ret > 0.0 {
-                    tl.wins += w;
-                } else if r.ret < 0.0 {
-                    tl.losses += w;
-                }
+                credit([&mut tl.wins, &mut tl.losses, &mut tl.weight, &mut tl.ret_sum], r.ret, w);
             }
         }
         AgentStats::from(&tl)

@@ -60,6 +60,12 @@ pub enum FolderError {
     /// No run folder, but leftovers of a run into it that was killed.
     #[error("{0}: missing: a run into this folder was killed ({1}); {2}")]
     Interrupted(PathBuf, String, &'static str),
+    /// A run folder was given where its memory checkpoint is meant.
+    #[error("{0}: this is a run folder, not a memory checkpoint; pass its memory/ folder: {0}/memory")]
+    RunNotMemory(PathBuf),
+    /// `RUN/memory` of a finished run that kept no memory (not an analyst-graph run).
+    #[error("{0}: this run folder holds no memory: only analyst-graph runs (the default strategy) write one")]
+    NoMemory(PathBuf),
     /// The folder holds a run that never finished (or one written by a quorum without
     /// completion markers).
     #[error(
@@ -309,6 +315,25 @@ pub fn check_complete(path: &Path) -> Result<(), FolderError> {
         Some(r) if !r.join(MARKER).is_file() => Err(FolderError::Incomplete(r.to_path_buf())),
         _ => Ok(()),
     }
+}
+
+/// What every reader of a memory checkpoint checks first (`memory stats/search/bench`,
+/// `--memory-from`): [`check_complete`], then that `dir` is a checkpoint and not the run
+/// folder holding one, nor the missing `memory/` of a run that kept none.
+pub fn check_memory_dir(dir: &Path) -> Result<(), FolderError> {
+    check_complete(dir)?;
+    let is_checkpoint = |d: &Path| d.join("manifest.json").is_file();
+    if is_checkpoint(dir) {
+        return Ok(());
+    }
+    if is_checkpoint(&dir.join("memory")) {
+        return Err(FolderError::RunNotMemory(dir.to_path_buf()));
+    }
+    let run = dir.parent().filter(|_| dir.file_name().is_some_and(|n| n == "memory"));
+    if run.is_some_and(|r| r.join(MARKER).is_file()) {
+        return Err(FolderError::NoMemory(dir.to_path_buf()));
+    }
+    Ok(())
 }
 
 /// Sends SIGKILL to this process when `QUORUM_FAULT` names `point` (crash tests only).

@@ -5,7 +5,7 @@
 mod folder;
 mod logs;
 
-pub use folder::{FolderError, MARKER, Staging, check_complete, fault, normalise};
+pub use folder::{FolderError, MARKER, Staging, check_complete, check_memory_dir, fault, normalise};
 pub use logs::{VoteLog, WeightLog};
 
 use crate::market::Ts;
