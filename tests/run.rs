@@ -25,7 +25,7 @@ fn metric(summary: &serde_json::Value, strategy: usize, key: &str) -> f64 {
 #[test]
 fn test_e2e_sma_cross_known_good_summary() {
     let dir = tempfile::tempdir().unwrap();
-    let out = backtest(&config(dir.path()), &mut |_, _| {}).unwrap();
+    let out = backtest(&config(dir.path()), &mut |_, _, _| {}).unwrap();
     let s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["data"]["bars"], 9357);
@@ -70,7 +70,7 @@ fn graph_config(out: &Path) -> Config {
 fn test_e2e_default_graph_backtest_known_good_summary() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = graph_config(dir.path());
-    let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let out = backtest(&cfg, &mut |_, _, _| {}).unwrap();
     let enabled: Vec<String> =
         quorum::agents::load_profiles(&root().join("agents"), None, &quorum::Registry::default())
             .unwrap()
@@ -83,9 +83,10 @@ fn test_e2e_default_graph_backtest_known_good_summary() {
     assert_eq!(s["data"]["bars"], 9357);
     // (name, total return, Sharpe, trades, fills, total costs, final equity)
     type Row = (&'static str, f64, f64, f64, f64, f64, f64);
-    let known: [Row; 8] = [
+    let known: [Row; 9] = [
         ("composed", 0.0, f64::NAN, 0.0, 0.0, 0.0, 100000.0),
         ("equal-weight", 0.0, f64::NAN, 0.0, 0.0, 0.0, 100000.0),
+        ("no-recall", 0.0, f64::NAN, 0.0, 0.0, 0.0, 100000.0),
         ("votes:hedge", -0.0013817924818063654, -15.294257567356599, 9.0, 27.0, 92.87924818062942, 99861.82075181937),
         ("votes:liquidity", -5.8660942414023864e-05, -8.84891723420686, 1.0, 2.0, 3.4660942413888733, 99994.1339057586),
         ("votes:markov", 0.0, f64::NAN, 0.0, 0.0, 0.0, 100000.0),
@@ -123,7 +124,7 @@ fn test_e2e_composer_without_cost_gate_known_good() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = graph_config(dir.path());
     cfg.composer.cost_aware = false;
-    let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let out = backtest(&cfg, &mut |_, _, _| {}).unwrap();
     for (i, (name, ret, fills, costs)) in UNGATED.into_iter().enumerate() {
         let m = &out.summary.strategies[i].metrics;
         assert_eq!(out.summary.strategies[i].name, name);
@@ -137,8 +138,8 @@ fn test_e2e_composer_without_cost_gate_known_good() {
 fn test_e2e_runs_are_byte_identical() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
-    backtest(&config(a.path()), &mut |_, _| {}).unwrap();
-    backtest(&config(b.path()), &mut |_, _| {}).unwrap();
+    backtest(&config(a.path()), &mut |_, _, _| {}).unwrap();
+    backtest(&config(b.path()), &mut |_, _, _| {}).unwrap();
     for f in ["summary.json", "equity.parquet", "trades.parquet", "fills.parquet", "config.toml"] {
         let x = std::fs::read(a.path().join(f)).unwrap();
         let y = std::fs::read(b.path().join(f)).unwrap();
@@ -177,7 +178,7 @@ fn test_sparse_minutes_are_annualised_by_observed_bars() {
         cfg.data.path = path.clone();
         cfg.strategy.name = quorum::config::StrategyName::BuyAndHold;
         cfg.data.resample = resample.map(|r| r.parse().unwrap());
-        let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+        let out = backtest(&cfg, &mut |_, _, _| {}).unwrap();
         (out.summary.annualisation.bars_per_session, out.summary.strategies[0].metrics.years)
     };
     let (per_session, y1) = years(None);
@@ -207,7 +208,7 @@ fn test_a_lone_missing_weekday_is_a_holiday_not_a_session() {
     let mut cfg = config(&dir.path().join("out"));
     cfg.data.path = path;
     cfg.strategy.name = quorum::config::StrategyName::BuyAndHold;
-    let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let out = backtest(&cfg, &mut |_, _, _| {}).unwrap();
     let y = out.summary.strategies[0].metrics.years;
     assert!((y - 5.0 / 252.0).abs() < 0.01 * 5.0 / 252.0, "5 sessions: {y}");
 }

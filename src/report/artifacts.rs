@@ -7,6 +7,9 @@
 //! - `trades.parquet`: round trips; `fills.parquet`: executions;
 //! - `votes.parquet`, `weights.parquet`: every vote and the composer's weights per step
 //!   (graph runs);
+//! - `attribution.json`, `attribution.parquet`: who earned what, Shapley values, hit rates,
+//!   calibration and memory evidence per analyst; `breakdown.parquet`: per analyst and the
+//!   book, by symbol, regime, time of day and day (graph runs);
 //! - `config.toml`: the resolved configuration (defaults + file + flags);
 //! - `memory/`: the memory checkpoint, written by the runner with `MemoryStore::save`
 //!   (graph runs).
@@ -86,6 +89,9 @@ pub struct RunSummary {
     /// Graph runs: exact Shapley and leave-one-out values of each analyst (replay mode,
     /// `report::shapley`).
     pub shapley: Option<super::shapley::ShapleyReport>,
+    /// Graph runs with `--shapley full`: the same values with each coalition re-running the
+    /// whole graph with its own memory.
+    pub shapley_full: Option<super::shapley::ShapleyReport>,
 }
 
 /// What a graph run adds to the run folder.
@@ -96,6 +102,8 @@ pub struct GraphArtifacts<'a> {
     pub weights: &'a WeightLog,
     /// Analyst names in roster order (the index a vote's `agent` refers to).
     pub agents: &'a [String],
+    /// Per analyst and the book: by symbol, regime, time of day and day.
+    pub breakdown: &'a [super::breakdown::BreakdownRow],
 }
 
 fn parquet_err(path: &Path, e: impl std::fmt::Display) -> ReportError {
@@ -221,6 +229,26 @@ fn attribution_frame(
             Column::new("hit_rate".into(), opt(|c| c.hit_rate)),
             Column::new("brier".into(), opt(|c| c.brier)),
             Column::new("win_rate_outcome_corr".into(), opt(|c| c.win_rate_outcome_corr)),
+            Column::new("hit_rate_evidence_agree".into(), opt(|c| c.evidence.first().and_then(|s| s.hit_rate))),
+            Column::new("hit_rate_evidence_disagree".into(), opt(|c| c.evidence.get(1).and_then(|s| s.hit_rate))),
+            Column::new("hit_rate_evidence_none".into(), opt(|c| c.evidence.get(2).and_then(|s| s.hit_rate))),
+        ],
+    )
+}
+
+fn breakdown_frame(path: &Path, rows: &[super::breakdown::BreakdownRow]) -> Result<DataFrame> {
+    frame(
+        path,
+        vec![
+            Column::new("who".into(), rows.iter().map(|r| r.who.as_str()).collect::<Vec<_>>()),
+            Column::new("dimension".into(), rows.iter().map(|r| r.dimension).collect::<Vec<_>>()),
+            Column::new("bucket".into(), rows.iter().map(|r| r.bucket.as_str()).collect::<Vec<_>>()),
+            Column::new("votes".into(), rows.iter().map(|r| r.votes).collect::<Vec<_>>()),
+            Column::new("judged".into(), rows.iter().map(|r| r.judged).collect::<Vec<_>>()),
+            Column::new("hits".into(), rows.iter().map(|r| r.hits).collect::<Vec<_>>()),
+            Column::new("hit_rate".into(), rows.iter().map(|r| r.hit_rate).collect::<Vec<_>>()),
+            Column::new("pnl".into(), rows.iter().map(|r| r.pnl).collect::<Vec<_>>()),
+            Column::new("costs".into(), rows.iter().map(|r| r.costs).collect::<Vec<_>>()),
         ],
     )
 }
@@ -297,7 +325,13 @@ pub fn write_run(dir: &Path, a: &RunArtifacts<'_>) -> Result<()> {
     let p = dir.join("equity.parquet");
     write_parquet(&p, equity_frame(&p, a.run, a.baselines, a.benchmark)?)?;
     if let Some(att) = &a.summary.attribution {
-        let json = serde_json::to_string_pretty(att).expect("attribution serializes");
+        let file = super::attribution::AttributionFile {
+            pnl: att.clone(),
+            shapley: a.summary.shapley.clone(),
+            shapley_full: a.summary.shapley_full.clone(),
+            learning: a.summary.learning.clone(),
+        };
+        let json = serde_json::to_string_pretty(&file).expect("attribution serializes");
         write_text(&dir.join("attribution.json"), &(json + "\n"))?;
         let p = dir.join("attribution.parquet");
         write_parquet(&p, attribution_frame(&p, att, &a.summary.learning)?)?;
@@ -307,6 +341,8 @@ pub fn write_run(dir: &Path, a: &RunArtifacts<'_>) -> Result<()> {
         write_parquet(&p, votes_frame(&p, g, a.symbols)?)?;
         let p = dir.join("weights.parquet");
         write_parquet(&p, weights_frame(&p, g)?)?;
+        let p = dir.join("breakdown.parquet");
+        write_parquet(&p, breakdown_frame(&p, g.breakdown)?)?;
     }
     let p = dir.join("trades.parquet");
     write_parquet(&p, trades_frame(&p, a.run, a.symbols)?)?;

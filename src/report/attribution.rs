@@ -64,6 +64,24 @@ pub struct PnlAttribution {
     pub agents: Vec<AgentPnl>,
 }
 
+/// `attribution.json`: the P&L split, the Shapley values and what each analyst's votes and
+/// memory were worth (the same parts as `summary.json`, alone for `quorum attribution`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributionFile {
+    /// The P&L split (its fields at the top level).
+    #[serde(flatten)]
+    pub pnl: PnlAttribution,
+    /// Shapley values in replay mode.
+    #[serde(default)]
+    pub shapley: Option<super::shapley::ShapleyReport>,
+    /// Shapley values in full mode (`--shapley full`).
+    #[serde(default)]
+    pub shapley_full: Option<super::shapley::ShapleyReport>,
+    /// Per analyst: judged votes, hit rate, calibration, memory evidence.
+    #[serde(default)]
+    pub learning: Vec<crate::engine::graph::AnalystCalibration>,
+}
+
 /// Splits `run`'s P&L among `agents` by the rule of the module docs. `trading_weights[k]`
 /// are the weights the composer traded with at step k (roster order).
 pub fn attribute(
@@ -74,48 +92,18 @@ pub fn attribute(
     agents: &[String],
 ) -> PnlAttribution {
     let n = agents.len();
-    let n_sym = bars.symbols.len();
     let mut pnl = vec![0.0; n];
     let mut costs = vec![0.0; n];
     let mut unattributed = 0.0;
-    let step_of = |ts: Ts| votes.steps.binary_search_by_key(&ts, |s| s.0).ok();
-    let shares = |ts: Ts, symbol: u32| -> Option<Vec<f64>> {
-        let k = step_of(ts)?;
-        let w = trading_weights.get(k)?;
-        let mut c = vec![0.0; n];
-        for v in votes.step(k).iter().filter(|v| v.symbol == symbol) {
-            c[v.agent] += w.get(v.agent).copied().unwrap_or(0.0) * v.direction * v.confidence;
-        }
-        let total: f64 = c.iter().sum();
-        (total.abs() > 1e-12).then(|| c.iter().map(|x| x / total).collect())
-    };
-    let credit = |value: f64, sh: &Option<Vec<f64>>, to: &mut [f64], un: &mut f64| match sh {
-        Some(sh) => to.iter_mut().zip(sh).for_each(|(p, s)| *p += value * s),
-        None => *un += value,
-    };
-    let mut pos = vec![0.0; n_sym];
-    let mut last_close = vec![f64::NAN; n_sym];
-    let mut held: Vec<Option<Vec<f64>>> = vec![None; n_sym];
-    let mut next_fill = 0usize;
-    let mut ignored_costs = 0.0;
-    for range in bars.steps() {
-        for i in range {
-            let s = bars.sym[i] as usize;
-            let close = bars.close[i];
-            if pos[s] != 0.0 && last_close[s].is_finite() {
-                credit(pos[s] * (close - last_close[s]), &held[s], &mut pnl, &mut unattributed);
+    walk(bars, run, votes, trading_weights, n, |part| match part.shares {
+        Some(sh) => {
+            for ((p, c), s) in pnl.iter_mut().zip(costs.iter_mut()).zip(sh) {
+                *p += part.pnl * s;
+                *c += part.costs * s;
             }
-            while let Some(f) = run.fills.get(next_fill).filter(|f| f.ts == bars.ts[i] && f.symbol as usize == s) {
-                let sh = shares(f.decided_at, f.symbol);
-                credit(f.qty * (close - f.price) - f.commission, &sh, &mut pnl, &mut unattributed);
-                credit(f.commission + f.slippage, &sh, &mut costs, &mut ignored_costs);
-                pos[s] += f.qty;
-                held[s] = sh;
-                next_fill += 1;
-            }
-            last_close[s] = close;
         }
-    }
+        None => unattributed += part.pnl,
+    });
     let steps = trading_weights.len().max(1) as f64;
     let agents = agents
         .iter()
@@ -139,6 +127,67 @@ pub fn attribute(
     }
 }
 
+/// One part of the book's P&L (module docs): at bar row `row`, a holding part or a fill
+/// part, with the shares of the decision behind it (None: no analyst contributed).
+pub(crate) struct Part<'a> {
+    /// Row of the bar in `Bars`.
+    pub row: usize,
+    /// The part's P&L, costs included.
+    pub pnl: f64,
+    /// Commission and slippage of a fill part (0 for a holding part).
+    pub costs: f64,
+    /// A holding part (the held position's move over the bar) rather than a fill part.
+    pub holding: bool,
+    /// Each analyst's share of the decision, roster order.
+    pub shares: Option<&'a [f64]>,
+}
+
+/// Walks `run`'s P&L part by part, in bar order (the parts sum to the book's P&L).
+pub(crate) fn walk(
+    bars: &Bars,
+    run: &RunResult,
+    votes: &VoteLog,
+    trading_weights: &[Vec<f64>],
+    n: usize,
+    mut on: impl FnMut(Part<'_>),
+) {
+    let n_sym = bars.symbols.len();
+    let step_of = |ts: Ts| votes.steps.binary_search_by_key(&ts, |s| s.0).ok();
+    let shares = |ts: Ts, symbol: u32| -> Option<Vec<f64>> {
+        let k = step_of(ts)?;
+        let w = trading_weights.get(k)?;
+        let mut c = vec![0.0; n];
+        for v in votes.step(k).iter().filter(|v| v.symbol == symbol) {
+            c[v.agent] += w.get(v.agent).copied().unwrap_or(0.0) * v.direction * v.confidence;
+        }
+        let total: f64 = c.iter().sum();
+        (total.abs() > 1e-12).then(|| c.iter().map(|x| x / total).collect())
+    };
+    let mut pos = vec![0.0; n_sym];
+    let mut last_close = vec![f64::NAN; n_sym];
+    let mut held: Vec<Option<Vec<f64>>> = vec![None; n_sym];
+    let mut next_fill = 0usize;
+    for range in bars.steps() {
+        for i in range {
+            let s = bars.sym[i] as usize;
+            let close = bars.close[i];
+            if pos[s] != 0.0 && last_close[s].is_finite() {
+                let pnl = pos[s] * (close - last_close[s]);
+                on(Part { row: i, pnl, costs: 0.0, holding: true, shares: held[s].as_deref() });
+            }
+            while let Some(f) = run.fills.get(next_fill).filter(|f| f.ts == bars.ts[i] && f.symbol as usize == s) {
+                let sh = shares(f.decided_at, f.symbol);
+                let (pnl, costs) = (f.qty * (close - f.price) - f.commission, f.commission + f.slippage);
+                on(Part { row: i, pnl, costs, holding: false, shares: sh.as_deref() });
+                pos[s] += f.qty;
+                held[s] = sh;
+                next_fill += 1;
+            }
+            last_close[s] = close;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,7 +197,16 @@ mod tests {
     use crate::run::EquityCurve;
 
     fn vote(ts: Ts, agent: usize, direction: f64) -> Vote {
-        Vote { ts, symbol: 0, agent, direction, confidence: 1.0, rationale: String::new(), memory_ids: vec![] }
+        Vote {
+            ts,
+            symbol: 0,
+            agent,
+            direction,
+            confidence: 1.0,
+            rationale: String::new(),
+            memory_ids: vec![],
+            memory: Default::default(),
+        }
     }
 
     /// The module docs' worked example: hedge +0.8 and wyckoff −0.2 at equal weights decide

@@ -2,6 +2,7 @@
 
 mod artifacts;
 pub mod attribution;
+pub mod breakdown;
 mod json;
 pub mod metrics;
 pub mod shapley;

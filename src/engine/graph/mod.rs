@@ -40,6 +40,7 @@ use self::actors::Actors;
 use self::learning::Learning;
 use self::news::NewsRouter;
 use crate::agents::actor::{Perceive, StepBar};
+use crate::agents::kinds::markov::RegimeTracker;
 use crate::agents::news::Headline;
 use crate::agents::{Analyst, Vote};
 use crate::composer::actor::{Compose, OwnedBook};
@@ -50,6 +51,7 @@ use crate::market::session::AssetClass;
 use crate::market::time::format_ts;
 use crate::memory::MemoryStore;
 use crate::portfolio::CostConfig;
+use crate::report::breakdown::Judged;
 use crate::run::{VoteLog, WeightLog};
 use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
 
@@ -76,6 +78,13 @@ pub struct GraphStrategy {
     pub calibration: Calibration,
     costs: CostConfig,
     name: String,
+    /// Does the analysts' recall run? Off for the memory ablation (`no-recall`).
+    recall: bool,
+    regime: RegimeTracker,
+    /// The Markov regime of every bar, in the bars' row order (`u8::MAX` warming up).
+    pub regimes: Vec<u8>,
+    /// Every judged vote: analyst, symbol, vote time, outcome.
+    pub judged: Vec<Judged>,
 }
 
 impl GraphStrategy {
@@ -119,7 +128,19 @@ impl GraphStrategy {
             calibration: Calibration::new(horizons),
             costs,
             name,
+            recall: true,
+            regime: RegimeTracker::default(),
+            regimes: Vec::new(),
+            judged: Vec::new(),
         })
+    }
+
+    /// The memory ablation: the analysts vote on perception alone (no recall), while the
+    /// memory is still written, so the composer's win rates exist. Renames the strategy.
+    pub fn without_recall(mut self, name: &str) -> Self {
+        self.recall = false;
+        self.name = name.to_string();
+        self
     }
 
     /// The step's bars as the analysts receive them: features, extra columns, headlines.
@@ -132,9 +153,12 @@ impl GraphStrategy {
             .map(|(k, bar)| {
                 let s = bar.symbol as usize;
                 let name = self.symbols[s].clone();
+                let features = self.features[s].update(&bar);
+                let regime = self.regime.observe(bar.symbol, &features);
+                self.regimes.push(regime.map_or(u8::MAX, |r| r as u8));
                 StepBar {
                     symbol: bar.symbol,
-                    features: self.features[s].update(&bar),
+                    features,
                     extra_names: names.clone(),
                     extra_values: columns.iter().map(|c| c[k]).collect(),
                     news: news::for_symbol(fresh, &name.to_ascii_lowercase()),
@@ -153,6 +177,8 @@ impl GraphStrategy {
         for (a, rs) in outcomes.iter().enumerate() {
             for r in rs {
                 self.calibration.add(a, r.win_rate, r.outcome, r.confidence);
+                self.calibration.add_memory(a, r.direction, r.outcome, &r.memory);
+                self.judged.push(Judged { agent: a, symbol: r.symbol, vote_ts: r.vote_ts, outcome: r.outcome });
             }
         }
         let bars = Arc::new(bars);
@@ -160,7 +186,12 @@ impl GraphStrategy {
         for ((addr, outcomes), agent) in self.actors.analysts.iter().zip(outcomes).zip(&self.agent_names) {
             learning::record(&self.store, agent, &outcomes)
                 .map_err(|source| GraphError::Memory { at: format_ts(t), source })?;
-            pending.push(addr.send(Perceive { ts: t, bars: bars.clone(), snapshot: snapshot.clone() }));
+            pending.push(addr.send(Perceive {
+                ts: t,
+                bars: bars.clone(),
+                snapshot: snapshot.clone(),
+                recall: self.recall,
+            }));
         }
         let mut votes: Vec<Vote> = Vec::new();
         for (r, agent) in block_on(join_all(pending)).into_iter().zip(&self.agent_names) {
