@@ -213,7 +213,7 @@ pub enum Phase {
 const SHAPLEY_MAX_ANALYSTS: usize = 8;
 
 /// A coalition's worth: total return, Sharpe, total costs (over the measured steps).
-type Worth<'a> = dyn Fn(&RunResult) -> [f64; 3] + Sync + 'a;
+pub type Worth<'a> = dyn Fn(&RunResult) -> [f64; 3] + Sync + 'a;
 
 /// The memory a graph starts from: empty, or `graph.memory_from` (published strictly
 /// before the first bar).
@@ -412,14 +412,8 @@ fn run_graph(
     let mut shapley_full = None;
     if cfg.graph.shapley != ShapleyMode::Off && n <= SHAPLEY_MAX_ANALYSTS {
         let _span = tracing::info_span!("shapley", coalitions = 1u32 << n).entered();
-        let trading = Arc::new(trading);
-        let job = |m: usize| -> Result<[f64; 3], RunError> {
-            let mut r = replay("coalition", Replay::Coalition(trading.clone(), m as u32));
-            let Ok(res) = run(bars, universe, &mut r, engine, &mut |_, _| {});
-            Ok(value(&res))
-        };
-        let by_mask = on_two_workers("shapley coalitions", 1 << n, &job, &|| {})?;
-        shapley = Some(crate::report::shapley::report("replay", &agents, &by_mask));
+        let (report, by_mask) = shapley_replay(cfg, bars, universe, engine, &votes, &weights, &agents, value)?;
+        shapley = Some(report);
         if cfg.graph.shapley == ShapleyMode::Full {
             let _span = tracing::info_span!("shapley full").entered();
             shapley_full = Some(shapley_full_graph(
@@ -440,6 +434,38 @@ fn run_graph(
         shapley,
         shapley_full,
     })
+}
+
+/// Replay-mode Shapley values (`report::shapley`): each of the 2ⁿ coalitions re-runs the
+/// composer and the portfolio over the logged `votes`, the weights of analysts outside it
+/// at 0, on two workers. Returns the report and every coalition's worth by mask.
+#[allow(clippy::too_many_arguments)]
+pub fn shapley_replay(
+    cfg: &Config,
+    bars: &Bars,
+    universe: &Universe,
+    engine: &EngineConfig,
+    votes: &Arc<VoteLog>,
+    weights: &Arc<WeightLog>,
+    agents: &[String],
+    value: &Worth<'_>,
+) -> Result<(ShapleyReport, Vec<[f64; 3]>), RunError> {
+    let trading: Arc<Vec<Vec<f64>>> =
+        Arc::new((0..weights.ts.len()).map(|k| cfg.composer.trading_weights(weights.step(k))).collect());
+    let job = |m: usize| -> Result<[f64; 3], RunError> {
+        let mut r = VoteReplay::new(
+            "coalition",
+            votes.clone(),
+            Replay::Coalition(trading.clone(), m as u32),
+            weights.clone(),
+            cfg.composer,
+            cfg.costs.clone(),
+        );
+        let Ok(res) = run(bars, universe, &mut r, engine, &mut |_, _| {});
+        Ok(value(&res))
+    };
+    let by_mask = on_two_workers("shapley coalitions", 1 << agents.len(), &job, &|| {})?;
+    Ok((crate::report::shapley::report("replay", agents, &by_mask), by_mask))
 }
 
 /// Full-mode Shapley: every non-empty coalition re-runs the whole graph with only its
