@@ -279,25 +279,36 @@ fn check_cap(cfg: &Config, analysts: usize) -> Result<(), RunError> {
 }
 
 /// Runs `jobs` on two workers (the machine's cores), each taking every other job, and
-/// returns the results in job order; `done` is called after each job on the worker.
+/// returns the results in job order; `done` is called after each job on the worker. The
+/// first failure stops both workers (no new job starts) and is returned.
 fn on_two_workers<T: Send>(
     what: &str,
     jobs: usize,
     job: &(dyn Fn(usize) -> Result<T, RunError> + Sync),
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<T>, RunError> {
+    let failed = std::sync::atomic::AtomicBool::new(false);
     let results = std::thread::scope(|s| {
         let handles: Vec<_> = (0..2usize)
             .map(|w| {
+                let failed = &failed;
                 s.spawn(move || -> Result<Vec<(usize, T)>, RunError> {
-                    (w..jobs)
-                        .step_by(2)
-                        .map(|k| {
-                            let r = job(k).map(|r| (k, r));
-                            done();
-                            r
-                        })
-                        .collect()
+                    let mut out = Vec::new();
+                    for k in (w..jobs).step_by(2) {
+                        if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        let r = job(k);
+                        done();
+                        match r {
+                            Ok(r) => out.push((k, r)),
+                            Err(e) => {
+                                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                    }
+                    Ok(out)
                 })
             })
             .collect();
@@ -396,7 +407,21 @@ fn run_graph(
     }
     // The weights the live composer traded with, step by step (its own rule).
     let trading: Vec<Vec<f64>> = (0..weights.ts.len()).map(|k| cfg.composer.trading_weights(weights.step(k))).collect();
-    let attribution = crate::report::attribution::attribute(bars, &live, &votes, &trading, &agents);
+    let mut attribution = crate::report::attribution::attribute(bars, &live, &votes, &trading, &agents);
+    let horizons: Vec<Vec<usize>> = calibration
+        .iter()
+        .map(|c| {
+            let mut h = crate::report::attribution::HORIZONS.to_vec();
+            h.push(c.horizon);
+            h.sort_unstable();
+            h.dedup();
+            h
+        })
+        .collect();
+    let by_horizon = crate::report::attribution::hit_rates_by_horizon(bars, &votes, n, cfg.graph.min_vote, &horizons);
+    for (a, h) in attribution.agents.iter_mut().zip(by_horizon) {
+        a.hit_rate_by_horizon = h;
+    }
     let breakdown = crate::report::breakdown::breakdown(
         bars,
         &universe.classes,
@@ -486,7 +511,6 @@ fn shapley_full_graph(
 ) -> Result<ShapleyReport, RunError> {
     let n = profiles.len();
     let total = (1usize << n) - 1;
-    let finished = std::sync::atomic::AtomicUsize::new(0);
     let job = |k: usize| -> Result<[f64; 3], RunError> {
         let mask = k + 1;
         let members: Vec<Profile> =
@@ -495,21 +519,23 @@ fn shapley_full_graph(
         Ok(value(&run(bars, universe, &mut g, engine, &mut |_, _| {})?))
     };
     let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let tx = std::sync::Mutex::new(tx);
-    let done = || {
-        finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Ok(tx) = tx.lock() {
-            let _ = tx.send(());
-        }
-    };
     progress(Phase::Coalitions, 0, total);
     let values = std::thread::scope(|s| {
-        let worker = s.spawn(|| on_two_workers("full-mode Shapley coalitions", total, &job, &done));
+        // The workers' thread owns the sender: when it ends (done, failed or panicked) the
+        // channel closes and the progress loop below ends with it.
+        let worker = s.spawn(move || {
+            let tx = std::sync::Mutex::new(tx);
+            let done = || {
+                if let Ok(tx) = tx.lock() {
+                    let _ = tx.send(());
+                }
+            };
+            on_two_workers("full-mode Shapley coalitions", total, &job, &done)
+        });
         // Progress on this thread: one tick per finished coalition.
-        for k in 1..=total {
-            if rx.recv().is_err() {
-                break;
-            }
+        let mut k = 0;
+        while rx.recv().is_ok() {
+            k += 1;
             progress(Phase::Coalitions, k, total);
         }
         worker.join().map_err(|p| RunError::Panicked { what: "full-mode Shapley".into(), message: panic_message(p) })?
@@ -635,4 +661,34 @@ pub fn backtest_with(
         votes: graph.as_ref().map(|g| g.votes.clone()),
         weights: graph.as_ref().map(|g| g.weights.clone()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Results come back in job order whatever the worker; the first failure is returned,
+    /// stops both workers from starting new jobs, and `done` still ticks for it.
+    #[test]
+    fn test_two_workers_order_and_first_failure() {
+        let ticks = std::sync::atomic::AtomicUsize::new(0);
+        let done = || {
+            ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        let squares = on_two_workers("squares", 7, &|k| Ok(k * k), &done).unwrap();
+        assert_eq!(squares, vec![0, 1, 4, 9, 16, 25, 36]);
+        assert_eq!(ticks.load(std::sync::atomic::Ordering::Relaxed), 7);
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        let job = |k: usize| -> Result<usize, RunError> {
+            started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if k == 0 {
+                return Err(RunError::Panicked { what: "job 0".into(), message: "failed".into() });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            Ok(k)
+        };
+        let e = on_two_workers("jobs", 100, &job, &|| {}).unwrap_err();
+        assert!(e.to_string().contains("job 0"), "{e}");
+        assert!(started.load(std::sync::atomic::Ordering::Relaxed) < 10, "the other worker stopped early");
+    }
 }

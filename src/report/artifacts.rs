@@ -206,6 +206,14 @@ fn attribution_frame(
     learning: &[crate::engine::graph::AnalystCalibration],
 ) -> Result<DataFrame> {
     let cal = |name: &str| learning.iter().find(|l| l.agent == name);
+    let at_horizon = |h: usize| -> Column {
+        let rates: Vec<Option<f64>> = att
+            .agents
+            .iter()
+            .map(|a| a.hit_rate_by_horizon.iter().find(|x| x.horizon == h).and_then(|x| x.hit_rate))
+            .collect();
+        Column::new(format!("hit_rate_h{h}").into(), rates)
+    };
     let opt = |f: fn(&crate::engine::graph::AnalystCalibration) -> Option<f64>| -> Vec<Option<f64>> {
         att.agents.iter().map(|a| cal(&a.agent).and_then(f)).collect()
     };
@@ -232,7 +240,10 @@ fn attribution_frame(
             Column::new("hit_rate_evidence_agree".into(), opt(|c| c.evidence.first().and_then(|s| s.hit_rate))),
             Column::new("hit_rate_evidence_disagree".into(), opt(|c| c.evidence.get(1).and_then(|s| s.hit_rate))),
             Column::new("hit_rate_evidence_none".into(), opt(|c| c.evidence.get(2).and_then(|s| s.hit_rate))),
-        ],
+        ]
+        .into_iter()
+        .chain(super::attribution::HORIZONS.map(at_horizon))
+        .collect(),
     )
 }
 

@@ -51,6 +51,76 @@ pub struct AgentPnl {
     pub mean_confidence: f64,
     /// Mean weight the composer traded it with, over the steps.
     pub mean_weight: f64,
+    /// Hit rate of its votes at several horizons ([`hit_rates_by_horizon`]).
+    #[serde(default)]
+    pub hit_rate_by_horizon: Vec<HorizonHit>,
+}
+
+/// The hit rate of an analyst's votes judged at one horizon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HorizonHit {
+    /// Bars of the symbol after the vote.
+    pub horizon: usize,
+    /// Votes judged (wins and losses; flat moves and votes too close to the end left out).
+    pub judged: usize,
+    /// Share of them that won.
+    pub hit_rate: Option<f64>,
+}
+
+/// The horizons every analyst's votes are judged at, in bars of the symbol (plus the
+/// analyst's own profile horizon).
+pub const HORIZONS: [usize; 4] = [1, 5, 15, 60];
+
+/// Per analyst, the hit rate of **every** vote with |direction| ≥ `min_vote` at each of
+/// `horizons`: a win when sign(direction) · (close h bars later − close at the vote) > 0.
+/// Unlike the learning loop's hit rate (one vote per horizon, so outcomes do not overlap),
+/// these votes overlap: read them as a description of how fast each analyst's edge decays,
+/// not as independent trials. Judged after the run from the bars, so nothing here feeds
+/// back into a decision.
+pub fn hit_rates_by_horizon(
+    bars: &Bars,
+    votes: &VoteLog,
+    n: usize,
+    min_vote: f64,
+    horizons: &[Vec<usize>],
+) -> Vec<Vec<HorizonHit>> {
+    // Each symbol's closes in order, and each row's place among them.
+    let mut closes: Vec<Vec<f64>> = vec![Vec::new(); bars.symbols.len()];
+    let mut place = vec![0usize; bars.len()];
+    for ((p, &s), &c) in place.iter_mut().zip(&bars.sym).zip(&bars.close) {
+        *p = closes[s as usize].len();
+        closes[s as usize].push(c);
+    }
+    // (judged, wins) per analyst and horizon.
+    let mut counts: Vec<Vec<(usize, usize)>> = horizons.iter().map(|h| vec![(0, 0); h.len()]).collect();
+    for (k, range) in bars.steps().enumerate() {
+        for v in votes.step(k).iter().filter(|v| v.agent < n && v.direction.abs() >= min_vote && v.direction != 0.0) {
+            let Some(i) = range.clone().find(|&i| bars.sym[i] == v.symbol) else { continue };
+            let (c, at) = (&closes[v.symbol as usize], place[i]);
+            for (cell, &h) in counts[v.agent].iter_mut().zip(&horizons[v.agent]) {
+                let Some(&later) = c.get(at + h) else { continue };
+                let edge = crate::num::sign(v.direction) * (later - c[at]);
+                if edge != 0.0 {
+                    *cell = (cell.0 + 1, cell.1 + usize::from(edge > 0.0));
+                }
+            }
+        }
+    }
+    counts
+        .iter()
+        .zip(horizons)
+        .map(|(cells, hs)| {
+            cells
+                .iter()
+                .zip(hs)
+                .map(|(&(judged, wins), &horizon)| HorizonHit {
+                    horizon,
+                    judged,
+                    hit_rate: (judged > 0).then(|| wins as f64 / judged as f64),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The book's P&L split among the analysts.
@@ -117,6 +187,7 @@ pub fn attribute(
                 votes: mine.len(),
                 mean_confidence: if mine.is_empty() { 0.0 } else { mine.iter().sum::<f64>() / mine.len() as f64 },
                 mean_weight: trading_weights.iter().map(|w| w.get(a).copied().unwrap_or(0.0)).sum::<f64>() / steps,
+                hit_rate_by_horizon: Vec::new(),
             }
         })
         .collect();
@@ -234,5 +305,26 @@ mod tests {
         let sum: f64 = a.agents.iter().map(|x| x.pnl).sum::<f64>() + a.unattributed;
         assert!((sum - a.total_pnl).abs() < 1e-9);
         assert!((a.agents[0].costs - 4.0 / 3.0).abs() < 1e-12);
+    }
+
+    /// Closes 100, 101, 100, 100, 103: a long vote at bar 0 wins at h = 1 and h = 4, is
+    /// flat (left out) at h = 2; a short vote at bar 1 wins at h = 1 and h = 2, is past the
+    /// end at h = 4; a vote under `min_vote` is not judged.
+    #[test]
+    fn test_hit_rates_by_horizon_hand_computed() {
+        let mut bars = Bars { symbols: vec!["X".into()], ..Default::default() };
+        for (k, c) in [100.0, 101.0, 100.0, 100.0, 103.0].into_iter().enumerate() {
+            bars.push(Bar { ts: k as i64, symbol: 0, open: c, high: c, low: c, close: c, volume: 1e6 });
+        }
+        let mut votes = VoteLog::default();
+        votes.push_step(0, &[vote(0, 0, 0.5), vote(0, 1, 0.01)]);
+        votes.push_step(1, &[vote(1, 0, -0.5)]);
+        for k in 2..5 {
+            votes.push_step(k, &[]);
+        }
+        let h = hit_rates_by_horizon(&bars, &votes, 2, 0.05, &[vec![1, 2, 4], vec![1]]);
+        let got: Vec<(usize, usize, Option<f64>)> = h[0].iter().map(|x| (x.horizon, x.judged, x.hit_rate)).collect();
+        assert_eq!(got, vec![(1, 2, Some(1.0)), (2, 1, Some(1.0)), (4, 1, Some(1.0))]);
+        assert_eq!((h[1][0].judged, h[1][0].hit_rate), (0, None), "under min_vote");
     }
 }

@@ -54,6 +54,14 @@ pub fn render_pnl(att: &crate::report::attribution::PnlAttribution) -> String {
         ));
     }
     out.push_str(&format!("  {:<12} P&L {:>10.2}\n", "unattributed", att.unattributed));
+    if att.agents.iter().any(|a| !a.hit_rate_by_horizon.is_empty()) {
+        out.push_str("\nhit rate of every vote by horizon (bars later; overlapping votes, so descriptive)\n");
+        for a in &att.agents {
+            let cells: Vec<String> =
+                a.hit_rate_by_horizon.iter().map(|h| format!("{:>3}: {:>6}", h.horizon, opt_pct(h.hit_rate))).collect();
+            out.push_str(&format!("  {:<12} {}\n", a.agent, cells.join("  ")));
+        }
+    }
     out
 }
 
