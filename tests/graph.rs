@@ -253,6 +253,16 @@ fn test_full_mode_shapley_is_efficient_and_reruns_the_live_graph() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("attribution.json")).unwrap()).unwrap();
     assert_eq!(json["shapley_full"]["mode"], "full");
+    // Above 8 analysts full mode (2^n − 1 graphs) is refused before anything runs.
+    let nine = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("agents/wyckoff.toml")).unwrap();
+    for k in 1..=9 {
+        let own = text.replacen("name = \"wyckoff\"", &format!("name = \"w{k}\""), 1);
+        std::fs::write(nine.path().join(format!("w{k}.toml")), own).unwrap();
+    }
+    cfg.graph.agents_dir = nine.path().to_path_buf();
+    let e = backtest(&cfg, &mut |_, _, _| {}).unwrap_err().to_string();
+    assert!(e.contains("graph.shapley") && e.contains("9 analysts"), "{e}");
 }
 
 /// Without the cost gate the composer trades every target past the no-trade band; with it,

@@ -222,16 +222,17 @@ impl MemoryUse {
         u
     }
 
-    /// How the evidence stood to a vote of `direction`: agreed (same sign), disagreed
-    /// (opposite sign) or none (no outcome memories, or evidence exactly 0).
-    pub fn stance(&self, direction: f64) -> Stance {
-        let (e, d) = (crate::num::sign(self.evidence), crate::num::sign(direction));
-        if self.outcomes == 0 || e == 0.0 || d == 0.0 {
-            Stance::None
-        } else if e == d {
-            Stance::Agree
-        } else {
-            Stance::Disagree
+    /// How the evidence stood to the vote. An outcome memory holds `sign(direction) ×
+    /// return` of an earlier vote — positive when that vote won, long or short — so `e > 0`
+    /// says similar votes won and backs this one (the evidence scales it up, see
+    /// [`evidence`]), `e < 0` says they lost and argues against it (scales it down), and no
+    /// outcome memories or `e = 0` is no evidence.
+    pub fn stance(&self) -> Stance {
+        match crate::num::sign(self.evidence) {
+            _ if self.outcomes == 0 => Stance::None,
+            s if s > 0.0 => Stance::Agree,
+            s if s < 0.0 => Stance::Disagree,
+            _ => Stance::None,
         }
     }
 }
@@ -239,9 +240,9 @@ impl MemoryUse {
 /// How a vote's recalled outcome evidence stood to the vote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stance {
-    /// The evidence had the vote's sign.
+    /// Similar earlier votes mostly won: the evidence backed the vote.
     Agree,
-    /// The evidence had the opposite sign.
+    /// Similar earlier votes mostly lost: the evidence argued against it.
     Disagree,
     /// No evidence.
     None,

@@ -79,6 +79,14 @@ pub enum RunError {
         /// The last bar's start, RFC 3339.
         last_bar: String,
     },
+    /// A full-mode Shapley coalition failed (the live run had succeeded).
+    #[error("full-mode Shapley, the coalition of {members}: {source}")]
+    Coalition {
+        /// The coalition's analysts, e.g. `hedge+markov`.
+        members: String,
+        /// What failed.
+        source: Box<RunError>,
+    },
     /// A run thread panicked (a bug); the message names the run.
     #[error("the {what} run stopped with a panic: {message}")]
     Panicked {
@@ -333,6 +341,20 @@ fn run_graph(
 ) -> Result<GraphRun, RunError> {
     let profiles = load_profiles(&cfg.graph.agents_dir, cfg.graph.only.as_deref(), registry)?;
     check_cap(cfg, profiles.len())?;
+    // Full mode re-runs the whole graph 2^n − 1 times: refused before anything runs.
+    if cfg.graph.shapley == ShapleyMode::Full && profiles.len() > SHAPLEY_MAX_ANALYSTS {
+        return Err(RunError::Config(
+            crate::error::InvalidValue::new(
+                "graph.shapley",
+                "full",
+                format!(
+                    "needs 2^n − 1 whole-graph runs; {} analysts is above the limit of {SHAPLEY_MAX_ANALYSTS}",
+                    profiles.len()
+                ),
+            )
+            .into(),
+        ));
+    }
     let headlines = match &cfg.graph.news {
         Some(p) => news::load(p)?,
         None => Vec::new(),
@@ -435,6 +457,12 @@ fn run_graph(
     drop(_span);
     let mut shapley = None;
     let mut shapley_full = None;
+    if cfg.graph.shapley != ShapleyMode::Off && n > SHAPLEY_MAX_ANALYSTS {
+        tracing::warn!(
+            analysts = n,
+            "Shapley values skipped: exact values need 2^{n} coalitions; at most {SHAPLEY_MAX_ANALYSTS} analysts"
+        );
+    }
     if cfg.graph.shapley != ShapleyMode::Off && n <= SHAPLEY_MAX_ANALYSTS {
         let _span = tracing::info_span!("shapley", coalitions = 1u32 << n).entered();
         let (report, by_mask) = shapley_replay(cfg, bars, universe, engine, &votes, &weights, &agents, value)?;
@@ -515,8 +543,11 @@ fn shapley_full_graph(
         let mask = k + 1;
         let members: Vec<Profile> =
             profiles.iter().enumerate().filter(|(i, _)| mask >> i & 1 == 1).map(|(_, p)| p.clone()).collect();
-        let mut g = build_graph(cfg, registry, &members, headlines, bars, universe)?;
-        Ok(value(&run(bars, universe, &mut g, engine, &mut |_, _| {})?))
+        let names = || members.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join("+");
+        let wrap = |e: RunError| RunError::Coalition { members: names(), source: Box::new(e) };
+        let mut g = build_graph(cfg, registry, &members, headlines, bars, universe).map_err(wrap)?;
+        let r = run(bars, universe, &mut g, engine, &mut |_, _| {}).map_err(|e| wrap(e.into()))?;
+        Ok(value(&r))
     };
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     progress(Phase::Coalitions, 0, total);

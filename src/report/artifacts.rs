@@ -169,6 +169,8 @@ fn votes_frame(path: &Path, g: &GraphArtifacts<'_>, symbols: &[String]) -> Resul
             Column::new("agent".into(), v.iter().map(|x| g.agents[x.agent].as_str()).collect::<Vec<_>>()),
             Column::new("direction".into(), v.iter().map(|x| x.direction).collect::<Vec<_>>()),
             Column::new("confidence".into(), v.iter().map(|x| x.confidence).collect::<Vec<_>>()),
+            Column::new("evidence".into(), v.iter().map(|x| x.memory.evidence).collect::<Vec<_>>()),
+            Column::new("evidence_n".into(), v.iter().map(|x| x.memory.outcomes).collect::<Vec<_>>()),
             Column::new(
                 "memory_ids".into(),
                 v.iter()

@@ -247,12 +247,18 @@ pub(crate) fn walk(
                 on(Part { row: i, pnl, costs: 0.0, holding: true, shares: held[s].as_deref() });
             }
             while let Some(f) = run.fills.get(next_fill).filter(|f| f.ts == bars.ts[i] && f.symbol as usize == s) {
-                let sh = shares(f.decided_at, f.symbol);
                 let (pnl, costs) = (f.qty * (close - f.price) - f.commission, f.commission + f.slippage);
-                on(Part { row: i, pnl, costs, holding: false, shares: sh.as_deref() });
                 pos[s] += f.qty;
-                held[s] = sh;
                 next_fill += 1;
+                if f.decided_at >= f.ts {
+                    // A cash-in-lieu payout: no decision made it, and the position left is
+                    // still the one the last decision built.
+                    on(Part { row: i, pnl, costs, holding: false, shares: None });
+                    continue;
+                }
+                let sh = shares(f.decided_at, f.symbol);
+                on(Part { row: i, pnl, costs, holding: false, shares: sh.as_deref() });
+                held[s] = sh;
             }
             last_close[s] = close;
         }
@@ -326,5 +332,38 @@ mod tests {
         let got: Vec<(usize, usize, Option<f64>)> = h[0].iter().map(|x| (x.horizon, x.judged, x.hit_rate)).collect();
         assert_eq!(got, vec![(1, 2, Some(1.0)), (2, 1, Some(1.0)), (4, 1, Some(1.0))]);
         assert_eq!((h[1][0].judged, h[1][0].hit_rate), (0, None), "under min_vote");
+    }
+
+    /// A cash-in-lieu payout (decided_at = its own bar) is unattributed, and the position
+    /// left keeps the shares of the decision that built it: hedge +0.8 / wyckoff −0.2 buy
+    /// 10 at 100; at bar 2 a payout sells 0.5 at 103 (no commission) while the votes of
+    /// bar 1 are all wyckoff's; the 9.5 left then earns 9.5 × 2 at bar 3.
+    #[test]
+    fn test_cash_in_lieu_is_unattributed_and_keeps_the_holding_shares() {
+        let mut bars = Bars { symbols: vec!["X".into()], ..Default::default() };
+        for (k, (o, c)) in [(100.0, 100.0), (100.0, 100.0), (102.0, 103.0), (105.0, 105.0)].into_iter().enumerate() {
+            bars.push(Bar { ts: k as i64, symbol: 0, open: o, high: c, low: o, close: c, volume: 1e6 });
+        }
+        let mut votes = VoteLog::default();
+        votes.push_step(0, &[vote(0, 0, 0.8), vote(0, 1, -0.2)]);
+        votes.push_step(1, &[vote(1, 1, 1.0)]);
+        votes.push_step(2, &[vote(2, 1, 1.0)]);
+        votes.push_step(3, &[]);
+        let buy = Fill { ts: 1, decided_at: 0, symbol: 0, qty: 10.0, price: 100.0, commission: 1.0, slippage: 0.0 };
+        let lieu = Fill { ts: 2, decided_at: 2, symbol: 0, qty: -0.5, price: 102.0, commission: 0.0, slippage: 0.0 };
+        let equity =
+            EquityCurve { ts: vec![0, 1, 2, 3], equity: vec![1000.0, 999.0, 1028.5, 1047.5], ..Default::default() };
+        let run = RunResult { initial_cash: 1000.0, equity, fills: vec![buy, lieu], ..Default::default() };
+        let a = attribute(&bars, &run, &votes, &vec![vec![0.5, 0.5]; 4], &["hedge".into(), "wyckoff".into()]);
+        // Holding: 10 × 3 at bar 2 and 9.5 × 2 at bar 3, both by the bar-0 shares (4/3, −1/3);
+        // the buy's −1 too; the payout's edge, sold at 102 against the close of 103, −0.5, is
+        // unattributed.
+        let attributed = 30.0 + 19.0 - 1.0;
+        assert!((a.agents[0].pnl - attributed * 4.0 / 3.0).abs() < 1e-9, "{a:?}");
+        assert!((a.agents[1].pnl + attributed / 3.0).abs() < 1e-9, "{a:?}");
+        assert_eq!(a.unattributed, -0.5);
+        assert_eq!(a.total_pnl, 47.5);
+        let sum: f64 = a.agents.iter().map(|x| x.pnl).sum::<f64>() + a.unattributed;
+        assert!((sum - a.total_pnl).abs() < 1e-9);
     }
 }

@@ -7,9 +7,13 @@
 //! - **dimension** and **bucket**: `symbol` (the symbol); `regime` (the six trend ×
 //!   volatility states of the Markov analyst, computed for every bar with its default
 //!   parameters whether or not it is in the roster, or `warming up`); `time_of_day` (the
-//!   30-minute bucket of the New York clock the bar starts in, `09:30` … `15:30`, or for
-//!   crypto the UTC hour, `14:00Z`); `day` (the session date: New York for equities, UTC for
-//!   crypto).
+//!   30-minute bucket of the New York clock the bar *starts* in — `09:30` … `15:30` for
+//!   minute bars, `09:00` … `15:00` for hourly bars, whose first bar starts at 09:00 — or
+//!   for crypto the UTC hour, `14:00Z`); `day` (the session date: New York for equities,
+//!   UTC for crypto). The first bucket of a session also holds the overnight gap.
+//!
+//! Everything the run did is counted, a warm-up included (`graph.warmup_until`): the
+//! analysts vote and are judged then, while the book trades nothing.
 //!
 //! For an analyst, `votes` counts its non-zero votes in the bucket (at the vote's bar),
 //! `judged` and `hits` its votes judged by the learning loop and the winners among them
@@ -17,7 +21,9 @@
 //! regime" is the regime the analyst voted in), and `pnl` / `costs` the P&L and costs
 //! attribution credited it (`attribution`'s rule; bucketed at the bar where the P&L
 //! accrued). For the book, `votes` counts its fills, `judged` the bars it held a position
-//! over and `hits` those whose holding P&L was positive, and `pnl` / `costs` are its own.
+//! over that moved (a bar with no price change is left out, as flat outcomes are for the
+//! analysts) and `hits` those whose holding P&L was positive, and `pnl` / `costs` are its
+//! own.
 //! Over any dimension the analysts' `pnl` plus the unattributed residual sum to the book's.
 
 use rustc_hash::FxHashMap;
@@ -189,8 +195,10 @@ pub fn breakdown(
             x.pnl += pnl;
             x.costs += costs;
             if holding {
-                x.judged += 1;
-                x.hits += u64::from(pnl > 0.0);
+                if pnl != 0.0 {
+                    x.judged += 1;
+                    x.hits += u64::from(pnl > 0.0);
+                }
             } else {
                 x.votes += 1;
             }
@@ -287,7 +295,7 @@ mod tests {
             rows.iter().find(|r| r.who == who && r.dimension == dim && r.bucket == bucket).cloned()
         };
         let book = get("composed", "time_of_day", "09:30").unwrap();
-        assert_eq!((book.votes, book.judged, book.hits), (1, 1, 0), "{book:?}");
+        assert_eq!((book.votes, book.judged, book.hits), (1, 0, 0), "a held bar with no move is not judged: {book:?}");
         assert!((book.pnl - 29.0).abs() < 1e-9 && (book.costs - 1.5).abs() < 1e-12);
         let late = get("composed", "time_of_day", "10:00").unwrap();
         assert_eq!((late.judged, late.hits), (1, 0));

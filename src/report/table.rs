@@ -109,25 +109,31 @@ pub fn render_learning(learning: &[crate::engine::graph::AnalystCalibration]) ->
         ));
     }
     out.push_str(
-        "\ndoes the memory's evidence help? (hit rate of judged votes by what their recalled outcomes said)\n",
+        "\ndoes the memory's evidence help? (hit rate of judged votes whose recalled outcomes won = agree, lost = disagree)\n",
     );
     for l in learning {
         let parts: Vec<String> =
             l.evidence.iter().map(|s| format!("{} {:>6} of {:>5}", s.stance, opt_pct(s.hit_rate), s.judged)).collect();
-        let w = &l.memory_of_wins;
-        let top: Vec<String> = {
-            let mut k: Vec<(&String, &u64)> = w.kinds.iter().filter(|(_, c)| **c > 0).collect();
-            k.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-            k.iter().take(3).map(|(n, c)| format!("{n} {:.2}", **c as f64 / w.votes.max(1) as f64)).collect()
-        };
+        out.push_str(&format!("  {:<12} {}\n", l.agent, parts.join("  ")));
         out.push_str(&format!(
-            "  {:<12} {}   wins recalled/vote: {}\n",
-            l.agent,
-            parts.join("  "),
-            if top.is_empty() { "nothing".to_string() } else { top.join(", ") }
+            "  {:<12} recalled per vote: wins {}  losses {}\n",
+            "",
+            per_vote(&l.memory_of_wins),
+            per_vote(&l.memory_of_losses)
         ));
     }
     out
+}
+
+/// "outcome 2.80 · short 2.10 mid 0.70": memories recalled per vote, by kind then layer.
+fn per_vote(m: &crate::engine::graph::MemoryUsed) -> String {
+    let part = |counts: &std::collections::BTreeMap<String, u64>| -> Vec<String> {
+        let mut k: Vec<(&String, &u64)> = counts.iter().filter(|(_, c)| **c > 0).collect();
+        k.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        k.iter().map(|(n, c)| format!("{n} {:.2}", **c as f64 / m.votes.max(1) as f64)).collect()
+    };
+    let (kinds, layers) = (part(&m.kinds), part(&m.layers));
+    if kinds.is_empty() { "nothing".into() } else { format!("{} · {}", kinds.join(" "), layers.join(" ")) }
 }
 
 /// Renders `attribution.json` (for `quorum attribution`).

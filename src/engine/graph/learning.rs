@@ -280,15 +280,15 @@ impl Calibration {
         }
     }
 
-    /// Adds what analyst `a`'s resolved vote of `direction` recalled, by its result:
-    /// whether the evidence agreed, and the kinds and layers used. Flat outcomes are left
-    /// out, as in the hit rate.
-    pub(crate) fn add_memory(&mut self, a: usize, direction: f64, outcome: f64, m: &MemoryUse) {
+    /// Adds what analyst `a`'s resolved vote recalled, by its result: whether the evidence
+    /// backed it ([`MemoryUse::stance`]), and the kinds and layers used. Flat outcomes are
+    /// left out, as in the hit rate.
+    pub(crate) fn add_memory(&mut self, a: usize, outcome: f64, m: &MemoryUse) {
         if outcome == 0.0 || a >= self.stances.len() {
             return;
         }
         let win = outcome > 0.0;
-        let s = match m.stance(direction) {
+        let s = match m.stance() {
             Stance::Agree => 0,
             Stance::Disagree => 1,
             Stance::None => 2,
@@ -569,8 +569,8 @@ mod tests {
     }
 
     /// The evidence stance of a vote and the memory kinds and layers of wins and losses,
-    /// hand-counted: a long vote with winning evidence agrees, with losing evidence
-    /// disagrees, without outcome memories has none; flat outcomes are left out.
+    /// hand-counted: winning evidence (similar votes won, long or short) agrees, losing
+    /// evidence disagrees, no outcome memories is none; flat outcomes are left out.
     #[test]
     fn test_memory_evidence_stances_and_kinds_hand_counted() {
         use crate::agents::Recalled;
@@ -589,17 +589,16 @@ mod tests {
         let losing = MemoryUse::of(&[rec(Kind::Outcome, Some(-0.01), Layer::Short)]);
         let none = MemoryUse::of(&[rec(Kind::Pattern, None, Layer::Long)]);
         assert_eq!((winning.evidence, winning.outcomes, winning.kinds[4], winning.kinds[2]), (1.0, 1, 1, 1));
-        assert_eq!(winning.stance(0.5), Stance::Agree);
-        assert_eq!(winning.stance(-0.5), Stance::Disagree);
-        assert_eq!(losing.stance(0.5), Stance::Disagree);
-        assert_eq!(none.stance(0.5), Stance::None);
-        assert_eq!(MemoryUse::default().stance(0.5), Stance::None);
+        assert_eq!(winning.stance(), Stance::Agree, "backs a short vote as much as a long one");
+        assert_eq!(losing.stance(), Stance::Disagree);
+        assert_eq!(none.stance(), Stance::None);
+        assert_eq!(MemoryUse::default().stance(), Stance::None);
         let mut c = Calibration::new(vec![5]);
-        c.add_memory(0, 0.5, 0.02, &winning); // agree, win
-        c.add_memory(0, 0.5, -0.01, &winning); // agree, loss
-        c.add_memory(0, 0.5, 0.01, &losing); // disagree, win
-        c.add_memory(0, 0.5, 0.0, &losing); // flat: left out
-        c.add_memory(0, -0.5, -0.01, &MemoryUse::default()); // none, loss
+        c.add_memory(0, 0.02, &winning); // agree, win
+        c.add_memory(0, -0.01, &winning); // agree, loss
+        c.add_memory(0, 0.01, &losing); // disagree, win
+        c.add_memory(0, 0.0, &losing); // flat: left out
+        c.add_memory(0, -0.01, &MemoryUse::default()); // none, loss
         let r = &c.report(&["a".into()])[0];
         let lines: Vec<(&str, usize, Option<f64>)> =
             r.evidence.iter().map(|s| (s.stance.as_str(), s.judged, s.hit_rate)).collect();

@@ -28,7 +28,7 @@ mod news;
 mod replay;
 
 pub use error::GraphError;
-pub use learning::{AnalystCalibration, Calibration};
+pub use learning::{AnalystCalibration, Calibration, MemoryUsed, StanceLine};
 pub use replay::{Replay, VoteReplay};
 
 use std::sync::Arc;
@@ -177,7 +177,7 @@ impl GraphStrategy {
         for (a, rs) in outcomes.iter().enumerate() {
             for r in rs {
                 self.calibration.add(a, r.win_rate, r.outcome, r.confidence);
-                self.calibration.add_memory(a, r.direction, r.outcome, &r.memory);
+                self.calibration.add_memory(a, r.outcome, &r.memory);
                 self.judged.push(Judged { agent: a, symbol: r.symbol, vote_ts: r.vote_ts, outcome: r.outcome });
             }
         }
