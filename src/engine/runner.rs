@@ -368,8 +368,9 @@ fn run_graph(
         let ablation = cfg.graph.ablation.then(|| {
             s.spawn(|| -> Result<RunResult, RunError> {
                 let _span = tracing::info_span!("no-recall").entered();
-                let mut g =
-                    build_graph(cfg, registry, &profiles, &headlines, bars, universe)?.without_recall("no-recall");
+                let mut g = build_graph(cfg, registry, &profiles, &headlines, bars, universe)?
+                    .without_recall("no-recall")
+                    .without_logs();
                 Ok(run(bars, universe, &mut g, engine, &mut |_, _| {})?)
             })
         });
@@ -545,7 +546,7 @@ fn shapley_full_graph(
             profiles.iter().enumerate().filter(|(i, _)| mask >> i & 1 == 1).map(|(_, p)| p.clone()).collect();
         let names = || members.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join("+");
         let wrap = |e: RunError| RunError::Coalition { members: names(), source: Box::new(e) };
-        let mut g = build_graph(cfg, registry, &members, headlines, bars, universe).map_err(wrap)?;
+        let mut g = build_graph(cfg, registry, &members, headlines, bars, universe).map_err(wrap)?.without_logs();
         let r = run(bars, universe, &mut g, engine, &mut |_, _| {}).map_err(|e| wrap(e.into()))?;
         Ok(value(&r))
     };

@@ -80,6 +80,9 @@ pub struct GraphStrategy {
     name: String,
     /// Does the analysts' recall run? Off for the memory ablation (`no-recall`).
     recall: bool,
+    /// Keep the vote, weight, regime and judged logs (off for runs whose only result is
+    /// their book: the ablation, full-mode Shapley coalitions).
+    logs: bool,
     regime: RegimeTracker,
     /// The Markov regime of every bar, in the bars' row order (`u8::MAX` warming up).
     pub regimes: Vec<u8>,
@@ -129,10 +132,18 @@ impl GraphStrategy {
             costs,
             name,
             recall: true,
+            logs: true,
             regime: RegimeTracker::default(),
             regimes: Vec::new(),
             judged: Vec::new(),
         })
+    }
+
+    /// A run whose only result is its book: the vote, weight, regime and judged logs are
+    /// not kept (a long run's logs are most of its memory).
+    pub fn without_logs(mut self) -> Self {
+        self.logs = false;
+        self
     }
 
     /// The memory ablation: the analysts vote on perception alone (no recall), while the
@@ -155,7 +166,9 @@ impl GraphStrategy {
                 let name = self.symbols[s].clone();
                 let features = self.features[s].update(&bar);
                 let regime = self.regime.observe(bar.symbol, &features);
-                self.regimes.push(regime.map_or(u8::MAX, |r| r as u8));
+                if self.logs {
+                    self.regimes.push(regime.map_or(u8::MAX, |r| r as u8));
+                }
                 StepBar {
                     symbol: bar.symbol,
                     features,
@@ -178,7 +191,9 @@ impl GraphStrategy {
             for r in rs {
                 self.calibration.add(a, r.win_rate, r.outcome, r.confidence);
                 self.calibration.add_memory(a, r.outcome, &r.memory);
-                self.judged.push(Judged { agent: a, symbol: r.symbol, vote_ts: r.vote_ts, outcome: r.outcome });
+                if self.logs {
+                    self.judged.push(Judged { agent: a, symbol: r.symbol, vote_ts: r.vote_ts, outcome: r.outcome });
+                }
             }
         }
         let bars = Arc::new(bars);
@@ -219,7 +234,9 @@ impl GraphStrategy {
         for (s, w) in composed.targets {
             targets.set(s, w);
         }
-        self.votes.push_step(t, &votes);
+        if self.logs {
+            self.votes.push_step(t, &votes);
+        }
         if tracing::enabled!(tracing::Level::TRACE) {
             let prev = self.weights.step(self.weights.ts.len().saturating_sub(1));
             for (w, p) in composed.weights.iter().zip(prev) {
@@ -229,7 +246,9 @@ impl GraphStrategy {
                 }
             }
         }
-        self.weights.push_step(t, composed.weights);
+        if self.logs {
+            self.weights.push_step(t, composed.weights);
+        }
         Ok(())
     }
 
