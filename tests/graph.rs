@@ -626,3 +626,64 @@ fn test_attribution_parts_sum_to_the_total_on_real_data() {
     }
     assert!(text.contains("does the memory's evidence help"), "{text}");
 }
+
+/// An analyst with nothing to say: every vote is 0.
+mod silent {
+    use quorum::agents::{Analyst, Core, Perception, Profile, ProfileError, Proposal};
+
+    pub struct Silent(Core);
+
+    impl Analyst for Silent {
+        fn core(&self) -> &Core {
+            &self.0
+        }
+
+        fn perceive(&mut self, _pc: &Perception<'_>) -> Proposal {
+            Proposal::neutral("silent")
+        }
+    }
+
+    pub fn build(profile: &Profile) -> Result<Box<dyn Analyst>, ProfileError> {
+        Ok(Box::new(Silent(Core::new(profile))))
+    }
+}
+
+/// The Shapley axioms on the real value function (replay mode, real bars): an analyst
+/// whose votes are all 0 is a null player (every value and leave-one-out exactly 0: a vote
+/// of 0 abstains), two identical analysts under different names get equal values, and the
+/// values are efficient.
+#[test]
+fn test_shapley_null_player_and_symmetry_on_real_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let agents = dir.path().join("agents");
+    std::fs::create_dir(&agents).unwrap();
+    std::fs::copy(root().join("agents/hedge.toml"), agents.join("hedge.toml")).unwrap();
+    let wyckoff = std::fs::read_to_string(root().join("agents/wyckoff.toml")).unwrap();
+    std::fs::write(agents.join("wyckoff.toml"), &wyckoff).unwrap();
+    // Same length of name, so the twins' memory texts score alike in BM25.
+    std::fs::write(agents.join("wyckofb.toml"), wyckoff.replacen("name = \"wyckoff\"", "name = \"wyckofb\"", 1))
+        .unwrap();
+    std::fs::write(agents.join("silent.toml"), "name = \"silent\"\nkind = \"silent\"\nhorizon = 10\n").unwrap();
+    let mut registry = Registry::default();
+    registry.register("silent", silent::build);
+    let mut cfg = small(&dir.path().join("run"));
+    cfg.graph.agents_dir = agents;
+    cfg.composer.cost_aware = false;
+    let out = quorum::engine::backtest_with(&cfg, &registry, &mut |_, _, _| {}).unwrap();
+    assert!(out.run.fills.len() > 5, "the book traded");
+    let sh = out.summary.shapley.clone().unwrap();
+    let get = |name: &str| sh.agents.iter().find(|a| a.agent == name).unwrap().clone();
+    let s = get("silent");
+    assert_eq!(
+        [s.total_return, s.sharpe, s.total_costs, s.loo_total_return, s.loo_sharpe, s.loo_total_costs],
+        [0.0; 6],
+        "null player: {s:?}"
+    );
+    let (a, b) = (get("wyckoff"), get("wyckofb"));
+    assert!(a.total_return != 0.0, "the twins matter: {a:?}");
+    for (x, y) in [(a.total_return, b.total_return), (a.sharpe, b.sharpe), (a.total_costs, b.total_costs)] {
+        assert!((x - y).abs() < 1e-12, "symmetry: {a:?} vs {b:?}");
+    }
+    let sum: f64 = sh.agents.iter().map(|a| a.total_return).sum();
+    assert!((sum - sh.total_return_all).abs() < 1e-12);
+}

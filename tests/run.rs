@@ -84,9 +84,9 @@ fn test_e2e_default_graph_backtest_known_good_summary() {
     // (name, total return, Sharpe, trades, fills, total costs, final equity)
     type Row = (&'static str, f64, f64, f64, f64, f64, f64);
     let known: [Row; 9] = [
-        ("composed", 0.0, f64::NAN, 0.0, 0.0, 0.0, 100000.0),
-        ("equal-weight", 0.0, f64::NAN, 0.0, 0.0, 0.0, 100000.0),
-        ("no-recall", 0.0, f64::NAN, 0.0, 0.0, 0.0, 100000.0),
+        ("composed", 1.677933149002442e-05, 0.27973236910227467, 3.0, 7.0, 13.672066850996828, 100001.67793314901),
+        ("equal-weight", 1.677933149002442e-05, 0.27973236910227467, 3.0, 7.0, 13.672066850996828, 100001.67793314901),
+        ("no-recall", 4.7192203017409895e-05, 0.7890824173812248, 3.0, 7.0, 13.600779698272987, 100004.71922030173),
         ("votes:hedge", -0.0013817924818063654, -15.294257567356599, 9.0, 27.0, 92.87924818062942, 99861.82075181937),
         ("votes:liquidity", -5.8660942414023864e-05, -8.84891723420686, 1.0, 2.0, 3.4660942413888733, 99994.1339057586),
         ("votes:markov", 0.0, f64::NAN, 0.0, 0.0, 0.0, 100000.0),
@@ -115,8 +115,8 @@ fn test_e2e_default_graph_backtest_known_good_summary() {
 /// trading (above), so the same run without the gate pins the weights, band and signal.
 /// (name, total return, fills, total costs)
 const UNGATED: [(&str, f64, f64, f64); 2] = [
-    ("composed", -0.008183652720837653, 454.0, 839.0752720836964),
-    ("equal-weight", -0.008278033728483458, 457.0, 850.7433728482488),
+    ("composed", -0.02750317225913479, 1266.0, 2728.767225913316),
+    ("equal-weight", -0.02755026273313721, 1266.0, 2730.3662733134706),
 ];
 
 #[test]

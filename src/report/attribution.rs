@@ -11,7 +11,8 @@
 //! Each part is split among the analysts by their signed contributions to the composed
 //! signal of the decision behind it. At the step k that decided an order for symbol s,
 //! analyst a contributed `c_a = w_a · direction_a · confidence_a` (w: the weight the
-//! composer traded with) and the signal was `S = Σ_a c_a / Σ_a w_a`; analyst a's share is
+//! composer traded with) and the signal was `S = Σ_a c_a / Σ_a w_a` (sums over the
+//! analysts that voted a direction; a vote of 0 abstains); analyst a's share is
 //! `c_a / Σ_b c_b` — shares sum to 1 and are negative for an analyst that voted against.
 //! A fill part uses the shares of the fill's own decision (`decided_at`); the holding part
 //! uses those of the decision of the symbol's latest fill (the position held is the one
