@@ -4,7 +4,9 @@
 //! prices and quantities). The unfilled rest of an order stays working for the following
 //! bars until filled or replaced; it pays the minimum commission once.
 
-use super::{Broker, Order};
+use std::convert::Infallible;
+
+use super::{Broker, Order, OrderId};
 use crate::market::Bar;
 use crate::portfolio::QTY_EPS;
 use crate::portfolio::{CostConfig, Fill, Venue};
@@ -21,6 +23,7 @@ pub struct Instrument {
 #[derive(Debug, Clone, Copy)]
 struct Working {
     order: Order,
+    id: OrderId,
     /// Commission rate of the parts filled so far (None before the first).
     paid_rate: Option<f64>,
 }
@@ -33,25 +36,29 @@ pub struct SimBroker {
     working: Vec<Option<Working>>,
     /// Volume of each symbol's latest bar: known at the next bar's open.
     last_volume: Vec<f64>,
+    next_id: u64,
 }
 
 impl SimBroker {
     /// A broker for `instruments.len()` symbols.
     pub fn new(costs: CostConfig, instruments: Vec<Instrument>) -> Self {
         let n = instruments.len();
-        SimBroker { costs, instruments, working: vec![None; n], last_volume: vec![0.0; n] }
-    }
-}
-
-impl Broker for SimBroker {
-    fn submit(&mut self, order: Order) {
-        self.working[order.symbol as usize] = (order.qty.abs() > QTY_EPS).then_some(Working { order, paid_rate: None });
+        SimBroker { costs, instruments, working: vec![None; n], last_volume: vec![0.0; n], next_id: 0 }
     }
 
-    #[inline]
-    fn on_open(&mut self, bar: &Bar, factor: f64) -> Option<Fill> {
+    /// The fill of `bar`'s symbol at its open, if any, with its order's id (what `on_open`
+    /// reports as an event). Most bars have no working order: that check is inlined into
+    /// the bar loop, the fill itself is not.
+    #[inline(always)]
+    pub fn fill_at_open(&mut self, bar: &Bar, factor: f64) -> Option<(OrderId, Fill)> {
         let s = bar.symbol as usize;
         let known_volume = std::mem::replace(&mut self.last_volume[s], bar.volume);
+        self.working[s]?;
+        self.fill(bar, factor, known_volume)
+    }
+
+    fn fill(&mut self, bar: &Bar, factor: f64, known_volume: f64) -> Option<(OrderId, Fill)> {
+        let s = bar.symbol as usize;
         let slot = &mut self.working[s];
         let w = (*slot)?;
         if w.order.decided_at >= bar.ts {
@@ -75,22 +82,59 @@ impl Broker for SimBroker {
         // Less than one whole share left (an order for old shares across a 5:4 split): a
         // remainder no fill can take is cancelled, not left working for ever.
         let dust = !inst.fractional && rest.abs() / factor < 1.0 - 1e-6;
-        *slot = (rest.abs() > QTY_EPS && !dust).then_some(Working { order: Order { qty: rest, ..w.order }, paid_rate });
-        Some(Fill {
-            ts: bar.ts,
-            decided_at: w.order.decided_at,
-            symbol: bar.symbol,
-            qty: q.qty,
-            price: q.price,
-            commission: q.commission,
-            slippage: q.slippage,
-        })
+        *slot = (rest.abs() > QTY_EPS && !dust).then_some(Working {
+            order: Order { qty: rest, ..w.order },
+            id: w.id,
+            paid_rate,
+        });
+        Some((
+            w.id,
+            Fill {
+                ts: bar.ts,
+                decided_at: w.order.decided_at,
+                symbol: bar.symbol,
+                qty: q.qty,
+                price: q.price,
+                commission: q.commission,
+                slippage: q.slippage,
+            },
+        ))
+    }
+}
+
+impl Broker for SimBroker {
+    type Error = Infallible;
+
+    fn submit(&mut self, order: Order) -> Result<OrderId, Infallible> {
+        let id = OrderId(self.next_id);
+        self.next_id += 1;
+        self.working[order.symbol as usize] =
+            (order.qty.abs() > QTY_EPS).then_some(Working { order, id, paid_rate: None });
+        Ok(id)
+    }
+
+    #[inline(always)]
+    fn on_open(&mut self, bar: &Bar, factor: f64) -> Result<Option<(OrderId, Fill)>, Infallible> {
+        Ok(self.fill_at_open(bar, factor))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fill of the bar's open through the trait, as the engine sees it.
+    fn open(b: &mut SimBroker, bar: &Bar, factor: f64) -> Option<Fill> {
+        let Ok(fill) = b.on_open(bar, factor);
+        let mut events = Vec::new();
+        let Ok(()) = b.poll(&mut events);
+        assert!(events.is_empty(), "the simulator reports nothing late");
+        fill.map(|(_, f)| f)
+    }
+
+    fn sub(b: &mut SimBroker, order: Order) {
+        let Ok(_) = b.submit(order);
+    }
 
     fn bar(ts: i64, open: f64, volume: f64) -> Bar {
         Bar { ts, symbol: 0, open, high: open, low: open, close: open, volume }
@@ -100,23 +144,23 @@ mod tests {
     fn test_sim_broker_partial_fill_carries_rest() {
         let costs = CostConfig { max_participation: 0.5, slippage_bps: 0.0, impact_bps: 0.0, ..Default::default() };
         let mut b = SimBroker::new(costs, vec![Instrument::default()]);
-        assert!(b.on_open(&bar(0, 10.0, 200.0), 1.0).is_none(), "no order yet; the volume is now known");
-        b.submit(Order { symbol: 0, qty: 150.0, decided_at: 0 });
-        let f1 = b.on_open(&bar(1, 10.0, 200.0), 1.0).unwrap();
+        assert!(open(&mut b, &bar(0, 10.0, 200.0), 1.0).is_none(), "no order yet; the volume is now known");
+        sub(&mut b, Order { symbol: 0, qty: 150.0, decided_at: 0 });
+        let f1 = open(&mut b, &bar(1, 10.0, 200.0), 1.0).unwrap();
         assert_eq!((f1.qty, f1.price), (100.0, 10.0));
         assert_eq!(f1.commission, 1.0, "the order's minimum");
-        let f2 = b.on_open(&bar(2, 11.0, 200.0), 1.0).unwrap();
+        let f2 = open(&mut b, &bar(2, 11.0, 200.0), 1.0).unwrap();
         assert_eq!(f2.qty, 50.0);
         assert_eq!(f2.commission, 0.0, "100 + 50 shares at 0.005 = 0.75 < the minimum, already paid");
-        assert!(b.on_open(&bar(3, 11.0, 200.0), 1.0).is_none());
+        assert!(open(&mut b, &bar(3, 11.0, 200.0), 1.0).is_none());
     }
 
     #[test]
     fn test_sim_broker_never_fills_same_bar_decision() {
         let mut b = SimBroker::new(CostConfig::default(), vec![Instrument::default()]);
-        b.submit(Order { symbol: 0, qty: 10.0, decided_at: 5 });
-        assert!(b.on_open(&bar(5, 10.0, 1e6), 1.0).is_none());
-        assert!(b.on_open(&bar(6, 10.0, 1e6), 1.0).is_some());
+        sub(&mut b, Order { symbol: 0, qty: 10.0, decided_at: 5 });
+        assert!(open(&mut b, &bar(5, 10.0, 1e6), 1.0).is_none());
+        assert!(open(&mut b, &bar(6, 10.0, 1e6), 1.0).is_some());
     }
 
     #[test]
@@ -124,9 +168,9 @@ mod tests {
         // The fill bar has a huge volume, unknown at its open: the cap uses the previous
         // bar's 100 (10% = 10 shares).
         let mut b = SimBroker::new(CostConfig::default(), vec![Instrument::default()]);
-        assert!(b.on_open(&bar(0, 10.0, 100.0), 1.0).is_none());
-        b.submit(Order { symbol: 0, qty: 50.0, decided_at: 0 });
-        let f = b.on_open(&bar(1, 10.0, 1e9), 1.0).unwrap();
+        assert!(open(&mut b, &bar(0, 10.0, 100.0), 1.0).is_none());
+        sub(&mut b, Order { symbol: 0, qty: 50.0, decided_at: 0 });
+        let f = open(&mut b, &bar(1, 10.0, 1e9), 1.0).unwrap();
         assert_eq!(f.qty, 10.0);
     }
 
@@ -136,10 +180,10 @@ mod tests {
         // fill (cap permitting), the half share is cancelled, not left working.
         let costs = CostConfig { slippage_bps: 0.0, impact_bps: 0.0, ..Default::default() };
         let mut b = SimBroker::new(costs, vec![Instrument::default()]);
-        assert!(b.on_open(&bar(0, 10.0, 1e6), 1.25).is_none());
-        b.submit(Order { symbol: 0, qty: 12.5, decided_at: 0 });
-        let f = b.on_open(&bar(1, 10.0, 1e6), 1.0).unwrap();
+        assert!(open(&mut b, &bar(0, 10.0, 1e6), 1.25).is_none());
+        sub(&mut b, Order { symbol: 0, qty: 12.5, decided_at: 0 });
+        let f = open(&mut b, &bar(1, 10.0, 1e6), 1.0).unwrap();
         assert_eq!(f.qty, 12.0);
-        assert!(b.on_open(&bar(2, 10.0, 1e6), 1.0).is_none(), "nothing left working");
+        assert!(open(&mut b, &bar(2, 10.0, 1e6), 1.0).is_none(), "nothing left working");
     }
 }

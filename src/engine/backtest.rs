@@ -23,8 +23,15 @@
 //!
 //! No allocation happens per bar: buffers are sized at the start; the equity curve and fills
 //! grow amortised. See benches/engine.rs for bars/s.
+//!
+//! The parts are injected (issue 14's seams): an [`Engine`] holds the state between steps
+//! and takes one step at a time; [`run_with`] drives it from a `Feed` of closed bars with a
+//! `Broker` (fallible, order ids, fills at a bar's open and late reports by `poll`); [`run`]
+//! is the backtest: the loaded bars and the simulated broker, byte-identical to the loop
+//! before the seams.
 
-use crate::broker::{Broker, Instrument, Order, SimBroker};
+use super::feed::{Feed, HistoricalFeed};
+use crate::broker::{Broker, BrokerEvent, Instrument, Order, SimBroker};
 use crate::market::session::{AssetClass, NyClock, close_minute};
 use crate::market::{AsTraded, Bars, Ts};
 use crate::portfolio::QTY_EPS;
@@ -76,8 +83,31 @@ impl Book {
     }
 }
 
-/// Runs `strategy` over `bars`. `progress(done_bars, total_bars)` is called every few
-/// thousand steps. Stops at the first step where the strategy fails, with its error.
+/// Why a run stopped: the strategy, the broker or the feed failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError<S, B, F>
+where
+    S: std::error::Error + 'static,
+    B: std::error::Error + 'static,
+    F: std::error::Error + 'static,
+{
+    /// The strategy failed at a step.
+    #[error(transparent)]
+    Strategy(S),
+    /// The broker failed (an order could not be placed, or its reports not read).
+    #[error("broker: {0}")]
+    Broker(#[source] B),
+    /// The feed failed (its next step could not be read).
+    #[error("feed: {0}")]
+    Feed(#[source] F),
+}
+
+/// The error of [`run_with`] for strategy `S`, broker `B` and feed `F`.
+pub type RunWithError<S, B, F> = EngineError<<S as Strategy>::Error, <B as Broker>::Error, <F as Feed>::Error>;
+
+/// Runs `strategy` over `bars` with the simulated broker. `progress(done_bars,
+/// total_bars)` is called every few thousand steps. Stops at the first step where the
+/// strategy fails, with its error.
 pub fn run<S: Strategy + ?Sized>(
     bars: &Bars,
     universe: &Universe,
@@ -85,43 +115,156 @@ pub fn run<S: Strategy + ?Sized>(
     cfg: &EngineConfig,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<RunResult, S::Error> {
-    let _span = tracing::debug_span!("run", strategy = %strategy.name()).entered();
-    let n = universe.symbols.len();
-    let pc = &cfg.portfolio;
-    let instruments: Vec<Instrument> = universe
+    let broker = SimBroker::new(cfg.costs.clone(), instruments(universe, &cfg.portfolio));
+    match run_with(&mut HistoricalFeed::new(bars), broker, universe, strategy, cfg, progress) {
+        Ok(r) => Ok(r),
+        Err(EngineError::Strategy(e)) => Err(e),
+        Err(EngineError::Broker(never)) => match never {},
+        Err(EngineError::Feed(never)) => match never {},
+    }
+}
+
+/// How each symbol trades: quote-currency volume and fractional quantities for crypto,
+/// fractional equities when `portfolio.fractional` says so.
+pub fn instruments(universe: &Universe, pc: &PortfolioConfig) -> Vec<Instrument> {
+    universe
         .classes
         .iter()
         .map(|c| Instrument {
             quote_volume: *c == AssetClass::Crypto,
             fractional: pc.fractional || *c == AssetClass::Crypto,
         })
-        .collect();
-    let mut broker = SimBroker::new(cfg.costs.clone(), instruments.clone());
-    let mut as_traded = AsTraded::new(bars);
-    let mut factor: Vec<f64> = (0..n).map(|s| as_traded.at(s, i64::MIN)).collect();
-    let mut last_ts = vec![i64::MIN; n];
-    let mut book = Book {
-        cash: pc.initial_cash,
-        pos: vec![0.0; n],
-        mark: vec![f64::NAN; n],
-        ledger: TradeLedger::new(n),
-        fills: Vec::new(),
-    };
-    let mut curve = EquityCurve::default();
-    let cap = bars.len() / n.max(1) + 1;
-    for v in [&mut curve.equity, &mut curve.cash, &mut curve.gross, &mut curve.net] {
-        v.reserve(cap);
-    }
-    curve.ts.reserve(cap);
-    let mut targets = Targets::new(n);
-    let mut desired = vec![0.0f64; n];
-    let mut scaled = vec![0.0f64; n];
-    let mut effective = vec![0.0f64; n];
-    let mut clock = NyClock::new();
-    let flatten = pc.flatten_at_close && universe.classes.contains(&AssetClass::Equity);
-    strategy.on_start(universe)?;
+        .collect()
+}
 
-    for (index, range) in bars.steps().enumerate() {
+/// Runs `strategy` over the steps of `feed`, orders going to `broker`: the loop of the
+/// module docs, with its parts injected. [`run`] is this with the loaded bars and the
+/// simulated broker.
+pub fn run_with<F: Feed, B: Broker, S: Strategy + ?Sized>(
+    feed: &mut F,
+    broker: B,
+    universe: &Universe,
+    strategy: &mut S,
+    cfg: &EngineConfig,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<RunResult, RunWithError<S, B, F>> {
+    let _span = tracing::debug_span!("run", strategy = %strategy.name()).entered();
+    let mut engine = Engine::new(feed.bars(), universe, cfg, broker);
+    strategy.on_start(universe).map_err(EngineError::Strategy)?;
+    let total = feed.len_hint().unwrap_or(0);
+    let mut index = 0usize;
+    while let Some(range) = feed.next_step().map_err(EngineError::Feed)? {
+        let end = range.end;
+        engine.step(feed.bars(), range, index, strategy)?;
+        progress_tick(index, end, total, progress);
+        index += 1;
+    }
+    progress(total, total);
+    Ok(engine.finish(strategy.name()))
+}
+
+/// The loop's state between steps: the book, the equity curve, the standing targets, the
+/// broker. One [`Engine::step`] per step of closed bars; [`Engine::finish`] makes the
+/// result. The backtest drives it from a historical feed; the paper runner from a live one.
+pub struct Engine<B: Broker> {
+    cfg: EngineConfig,
+    universe: Universe,
+    instruments: Vec<Instrument>,
+    broker: B,
+    events: Vec<BrokerEvent>,
+    as_traded: AsTraded,
+    factor: Vec<f64>,
+    last_ts: Vec<Ts>,
+    book: Book,
+    curve: EquityCurve,
+    targets: Targets,
+    desired: Vec<f64>,
+    scaled: Vec<f64>,
+    effective: Vec<f64>,
+    clock: NyClock,
+    flatten: bool,
+    rejected: usize,
+}
+
+impl<B: Broker> Engine<B> {
+    /// An engine for the symbols of `universe` (`bars`: the feed's bars, for their split
+    /// schedule and size), with `broker`.
+    pub fn new(bars: &Bars, universe: &Universe, cfg: &EngineConfig, broker: B) -> Self {
+        let n = universe.symbols.len();
+        let pc = &cfg.portfolio;
+        let mut as_traded = AsTraded::new(bars);
+        let factor: Vec<f64> = (0..n).map(|s| as_traded.at(s, i64::MIN)).collect();
+        let mut curve = EquityCurve::default();
+        let cap = bars.len() / n.max(1) + 1;
+        for v in [&mut curve.equity, &mut curve.cash, &mut curve.gross, &mut curve.net] {
+            v.reserve(cap);
+        }
+        curve.ts.reserve(cap);
+        Engine {
+            cfg: cfg.clone(),
+            universe: universe.clone(),
+            instruments: instruments(universe, pc),
+            broker,
+            events: Vec::with_capacity(4),
+            as_traded,
+            factor,
+            last_ts: vec![i64::MIN; n],
+            book: Book {
+                cash: pc.initial_cash,
+                pos: vec![0.0; n],
+                mark: vec![f64::NAN; n],
+                ledger: TradeLedger::new(n),
+                fills: Vec::new(),
+            },
+            curve,
+            targets: Targets::new(n),
+            desired: vec![0.0; n],
+            scaled: vec![0.0; n],
+            effective: vec![0.0; n],
+            clock: NyClock::new(),
+            flatten: pc.flatten_at_close && universe.classes.contains(&AssetClass::Equity),
+            rejected: 0,
+        }
+    }
+
+    /// Orders the broker rejected so far.
+    pub fn rejected(&self) -> usize {
+        self.rejected
+    }
+
+    /// Processes the step of rows `range` of `bars` (step number `index`): fills at the
+    /// bars' opens, marks, the equity point, the strategy's decision, the orders.
+    #[inline(always)]
+    pub fn step<S: Strategy + ?Sized, F: std::error::Error + 'static>(
+        &mut self,
+        bars: &Bars,
+        range: std::ops::Range<usize>,
+        index: usize,
+        strategy: &mut S,
+    ) -> Result<(), EngineError<S::Error, B::Error, F>> {
+        // Disjoint borrows of the state: the loop runs on locals the optimiser can keep in
+        // registers across the broker's calls (as the loop did before it was a seam).
+        let Engine {
+            cfg,
+            universe,
+            instruments,
+            broker,
+            events,
+            as_traded,
+            factor,
+            last_ts,
+            book,
+            curve,
+            targets,
+            desired,
+            scaled,
+            effective,
+            clock,
+            flatten,
+            rejected,
+        } = self;
+        let n = universe.symbols.len();
+        let pc = &cfg.portfolio;
         let t = bars.ts[range.start];
         for i in range.clone() {
             let bar = bars.bar(i);
@@ -129,15 +272,19 @@ pub fn run<S: Strategy + ?Sized>(
             let f = as_traded.at(s, bar.ts);
             if f != factor[s] {
                 factor[s] = f;
-                if let Some(cil) = cash_in_lieu(&book, &instruments, &bar, f, last_ts[s]) {
+                if let Some(cil) = cash_in_lieu(book, instruments, &bar, f, last_ts[s]) {
                     book.apply(cil);
                 }
             }
-            if let Some(f) = broker.on_open(&bar, factor[s]) {
-                book.apply(f);
+            if let Some((_, fill)) = broker.on_open(&bar, factor[s]).map_err(EngineError::Broker)? {
+                book.apply(fill);
             }
             last_ts[s] = bar.ts;
-            book.mark[bar.symbol as usize] = bar.close;
+            book.mark[s] = bar.close;
+        }
+        broker.poll(events).map_err(EngineError::Broker)?;
+        if !events.is_empty() {
+            apply_events(book, events, rejected, universe);
         }
         let (equity, gross, net) = book.marks();
         curve.ts.push(t);
@@ -148,8 +295,8 @@ pub fn run<S: Strategy + ?Sized>(
 
         let step = Step::new(bars, range.start, range.end, index);
         let view =
-            PortfolioView { equity, cash: book.cash, positions: &book.pos, prices: &book.mark, as_traded: &factor };
-        strategy.on_step(&step, &view, &mut targets)?;
+            PortfolioView { equity, cash: book.cash, positions: &book.pos, prices: &book.mark, as_traded: factor };
+        strategy.on_step(&step, &view, targets).map_err(EngineError::Strategy)?;
 
         let mut touched = !targets.is_empty();
         for (s, w) in targets.drain() {
@@ -159,23 +306,22 @@ pub fn run<S: Strategy + ?Sized>(
         if touched {
             let gross_w: f64 = desired.iter().map(|w| w.abs()).sum();
             let k = if gross_w > pc.max_gross { pc.max_gross / gross_w } else { 1.0 };
-            scaled.iter_mut().zip(&desired).for_each(|(x, w)| *x = w * k);
+            scaled.iter_mut().zip(desired.iter()).for_each(|(x, w)| *x = w * k);
         }
         let warming = cfg.trade_from.is_some_and(|f| t < f);
         if cfg.trade_from.is_some() {
             touched = true;
         }
-        let in_window = flatten && {
+        let in_window = *flatten && {
             let close_min = close_minute(clock.date(t));
             let close = clock.utc_at_local_minute(t, close_min);
             t + 2 * universe.interval >= close
         };
-        if flatten {
+        if *flatten {
             touched = true;
         }
         if !touched {
-            progress_tick(index, range.end, bars.len(), progress);
-            continue;
+            return Ok(());
         }
         for s in 0..n {
             let want =
@@ -194,22 +340,40 @@ pub fn run<S: Strategy + ?Sized>(
                 qty = (qty / factor[s]).trunc() * factor[s];
             }
             let diff = qty - book.pos[s];
-            broker.submit(Order { symbol: s as u32, qty: diff, decided_at: t });
+            broker.submit(Order { symbol: s as u32, qty: diff, decided_at: t }).map_err(EngineError::Broker)?;
         }
-        progress_tick(index, range.end, bars.len(), progress);
+        Ok(())
     }
-    progress(bars.len(), bars.len());
-    let end = curve.ts.last().copied().unwrap_or(0);
-    let positions = book.pos.clone();
-    let trades = book.ledger.finish(end, &book.mark);
-    Ok(RunResult {
-        strategy: strategy.name(),
-        initial_cash: pc.initial_cash,
-        equity: curve,
-        fills: book.fills,
-        trades,
-        positions,
-    })
+
+    /// The run's result: equity curve, fills, round trips (one still open is marked at the
+    /// last close), final positions.
+    pub fn finish(self, strategy: String) -> RunResult {
+        let end = self.curve.ts.last().copied().unwrap_or(0);
+        let positions = self.book.pos.clone();
+        let trades = self.book.ledger.finish(end, &self.book.mark);
+        RunResult {
+            strategy,
+            initial_cash: self.cfg.portfolio.initial_cash,
+            equity: self.curve,
+            fills: self.book.fills,
+            trades,
+            positions,
+        }
+    }
+}
+
+/// Applies the broker's reports of one bar: fills to the book, rejects counted and logged.
+fn apply_events(book: &mut Book, events: &mut Vec<BrokerEvent>, rejected: &mut usize, universe: &Universe) {
+    for e in events.drain(..) {
+        match e {
+            BrokerEvent::Filled { fill, .. } => book.apply(fill),
+            BrokerEvent::Rejected { order, symbol, reason } => {
+                *rejected += 1;
+                let name = universe.symbols.get(symbol as usize).map_or("?", |x| x.as_str());
+                tracing::warn!(order = order.0, symbol = name, %reason, "order rejected");
+            }
+        }
+    }
 }
 
 /// A split with a ratio such as 5:4 or 1:N turns a whole number of shares into a fraction;
