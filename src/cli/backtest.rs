@@ -88,6 +88,9 @@ pub struct BacktestArgs {
     /// Start from a memory checkpoint, e.g. an earlier run's memory/ (graph.memory_from).
     #[arg(long)]
     pub memory_from: Option<PathBuf>,
+    /// Do not write report.html into the run folder (output.report = false).
+    #[arg(long)]
+    pub no_report: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -130,6 +133,9 @@ impl BacktestArgs {
         }
         if let Some(v) = &self.out {
             cfg.output.dir = v.clone();
+        }
+        if self.no_report {
+            cfg.output.report = false;
         }
         if let Some(v) = self.strategy {
             cfg.strategy.name = v;

@@ -7,6 +7,8 @@
 //! - `trades.parquet`: round trips; `fills.parquet`: executions;
 //! - `votes.parquet`, `weights.parquet`: every vote and the composer's weights per step
 //!   (graph runs);
+//! - `prices.parquet`: the close of every bar the run used (after the session filter,
+//!   resampling and split adjustment), for the report's price charts;
 //! - `config.toml`: the resolved configuration (defaults + file + flags);
 //! - `memory/`: the memory checkpoint, written by the runner with `MemoryStore::save`
 //!   (graph runs).
@@ -23,7 +25,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::metrics::{Annualisation, Metrics};
-use crate::market::{LoadReport, Ts};
+use crate::market::{Bars, LoadReport, Ts};
 use crate::run::{RunResult, VoteLog, WeightLog};
 
 /// Errors writing artifacts.
@@ -46,6 +48,9 @@ pub enum ReportError {
         /// The polars error.
         message: String,
     },
+    /// The HTML report could not be built or written.
+    #[error(transparent)]
+    Page(#[from] super::html::PageError),
 }
 
 /// Result of the reporting area.
@@ -269,6 +274,21 @@ fn fills_frame(path: &Path, run: &RunResult, symbols: &[String]) -> Result<DataF
     )
 }
 
+/// The bars the run used: `timestamp, symbol, close`, one row per bar.
+fn prices_frame(path: &Path, bars: &Bars) -> Result<DataFrame> {
+    frame(
+        path,
+        vec![
+            time_column("timestamp", &bars.ts),
+            Column::new(
+                "symbol".into(),
+                bars.sym.iter().map(|&s| bars.symbols[s as usize].as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new("close".into(), &bars.close),
+        ],
+    )
+}
+
 /// Everything a run folder holds, as the runner has it at the end of a run.
 pub struct RunArtifacts<'a> {
     /// `summary.json`.
@@ -281,6 +301,8 @@ pub struct RunArtifacts<'a> {
     pub benchmark: &'a RunResult,
     /// Symbol names by id.
     pub symbols: &'a [String],
+    /// The bars the run used (their closes go to `prices.parquet`).
+    pub bars: &'a Bars,
     /// The resolved configuration as TOML (`config.toml`).
     pub config_toml: &'a str,
     /// Votes and weights of a graph run.
@@ -312,5 +334,7 @@ pub fn write_run(dir: &Path, a: &RunArtifacts<'_>) -> Result<()> {
     write_parquet(&p, trades_frame(&p, a.run, a.symbols)?)?;
     let p = dir.join("fills.parquet");
     write_parquet(&p, fills_frame(&p, a.run, a.symbols)?)?;
+    let p = dir.join("prices.parquet");
+    write_parquet(&p, prices_frame(&p, a.bars)?)?;
     write_text(&dir.join("config.toml"), a.config_toml)
 }

@@ -1,7 +1,8 @@
-//! Reporting: metrics, run artifacts (Parquet/JSON) and the terminal summary.
+//! Reporting: metrics, run artifacts (Parquet/JSON), the terminal summary and the HTML report.
 
 mod artifacts;
 pub mod attribution;
+pub mod html;
 mod json;
 pub mod metrics;
 pub mod shapley;
