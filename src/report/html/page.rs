@@ -156,7 +156,7 @@ table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size
 th, td { padding: 4px 8px; border-bottom: 1px solid var(--rule); text-align: left; vertical-align: top; }
 th { background: #f0f2f5; font-weight: 600; white-space: nowrap; }
 table.num td:not(:first-child), table.num th:not(:first-child) { text-align: right; white-space: nowrap; }
-table.num th { white-space: normal; }
+table.num th:not(:first-child) { white-space: normal; min-width: 4.5em; }
 td:first-child { white-space: nowrap; }
 table.metrics td:nth-child(2), table.metrics th:nth-child(2) { background: #eef4fc; font-weight: 600; }
 tr:hover td { background: #fafbfc; }

@@ -404,13 +404,13 @@ fn attribution(run: &RunFolder, charts: &mut Vec<Chart>) -> Result<Section> {
     r.extend(blank());
     r[4] = format!("<strong>{}</strong>", signed(att.total_pnl, money(att.total_pnl)));
     if let Some(sh) = shap {
-        r[6] = format!("v(all) − v(none) = {:+.3} pp", sh.total_return_all * 100.0);
+        r[6] = format!("{:+.3} pp", sh.total_return_all * 100.0);
     }
     rows.push(r);
     let mut body = note(
         "P&amp;L: each step's P&amp;L of the book (position moves and fills' edge, net of commission) credited to the analysts \
          by their signed contribution to the decision behind it; the parts and the unattributed rest sum to the book's P&amp;L. \
-         Shapley values (exact, over every coalition of analysts) and leave-one-out (v(all) − v(all but one)) of total return \
+         Shapley values (exact, over every coalition of analysts; they sum to v(all) − v(none), the book total row) and leave-one-out (v(all) − v(all but one)) of total return \
          in percentage points (pp), Sharpe and total costs.",
     );
     body.push_str(&table(&header, &rows, "num"));

@@ -185,3 +185,13 @@ fn test_report_refuses_to_overwrite_other_files() {
     std::fs::write(&notes, "<!DOCTYPE html>\n<html></html>").unwrap();
     super::check_target(&notes).unwrap();
 }
+
+#[test]
+fn test_png_of_a_chart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let svg = super::chart::heatmap("t", &["hedge".into()], &["09:30".into()], &|_, _| (0.6, 12)).unwrap();
+    let (files, _warnings) = super::png::write_all(&[super::Chart::new("chart-heat", svg)], tmp.path()).unwrap();
+    assert_eq!(files, vec![tmp.path().join("heat.png")]);
+    let bytes = std::fs::read(&files[0]).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+}
