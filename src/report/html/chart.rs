@@ -368,7 +368,8 @@ pub(super) fn heatmap(
     cell: &dyn Fn(usize, usize) -> (f64, u64),
 ) -> Result<String> {
     let (left, top, row_h) = (110i32, 58i32, 30i32);
-    let height = (top + row_h * rows.len() as i32 + 70) as u32;
+    // Room for the rows, or for the colour scale and its two captions if taller.
+    let height = (top + row_h * rows.len() as i32 + 30).max(top + 12 * 11 + 36) as u32;
     let width = (WIDTH - LEGEND) as i32 - left - 10;
     let col_w = (width / columns.len().max(1) as i32).max(1);
     let mut svg = String::new();
