@@ -22,11 +22,15 @@ fn main() {
         None => "unknown".to_string(),
     };
     println!("cargo:rustc-env=QUORUM_GIT_REVISION={revision}");
+    // Only files that exist: cargo treats a missing one as changed and would rerun this
+    // script (and rebuild the crate) on every build.
     if let (Some(git_dir), Some(common)) = (git(&["rev-parse", "--git-dir"]), git(&["rev-parse", "--git-common-dir"])) {
-        println!("cargo:rerun-if-changed={}", PathBuf::from(&git_dir).join("HEAD").display());
-        println!("cargo:rerun-if-changed={}", PathBuf::from(&common).join("packed-refs").display());
+        let mut watch = vec![PathBuf::from(&git_dir).join("HEAD"), PathBuf::from(&common).join("packed-refs")];
         if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={}", PathBuf::from(&common).join(branch).display());
+            watch.push(PathBuf::from(&common).join(branch));
+        }
+        for p in watch.iter().filter(|p| p.is_file()) {
+            println!("cargo:rerun-if-changed={}", p.display());
         }
     }
 }
