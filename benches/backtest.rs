@@ -28,10 +28,10 @@ fn bench_backtest(c: &mut Criterion) {
         cfg.data.path = shared_or_sample("spy_1m_2011.csv");
         cfg.strategy.name = strategy;
         cfg.output.dir = dir.path().join(label);
-        let bars = backtest(&cfg, &mut |_, _| {}).expect("backtest").summary.data.bars;
+        let bars = backtest(&cfg, &mut |_, _, _| {}).expect("backtest").summary.data.bars;
         g.sample_size(samples);
         g.throughput(Throughput::Elements(bars as u64));
-        g.bench_function(label, |b| b.iter(|| black_box(backtest(&cfg, &mut |_, _| {}).expect("backtest"))));
+        g.bench_function(label, |b| b.iter(|| black_box(backtest(&cfg, &mut |_, _, _| {}).expect("backtest"))));
     }
     g.finish();
 }

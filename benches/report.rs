@@ -29,7 +29,7 @@ fn bench_report(c: &mut Criterion) {
         cfg.data.path = data;
         cfg.output.dir = dir.path().join(label);
         cfg.output.report = false;
-        backtest(&cfg, &mut |_, _| {}).expect("backtest");
+        backtest(&cfg, &mut |_, _, _| {}).expect("backtest");
         let bytes = write_report(&cfg.output.dir).expect("report");
         eprintln!("report/{label}: report.html is {:.2} MB", bytes as f64 / 1e6);
         g.bench_function(label, |b| b.iter(|| write_report(&cfg.output.dir).expect("report")));

@@ -67,6 +67,19 @@ pub enum StrategyName {
     BuyAndHold,
 }
 
+/// How a graph run computes its analysts' Shapley values (`report::shapley`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ShapleyMode {
+    /// Not computed.
+    Off,
+    /// Each coalition re-runs the composer and portfolio over the logged votes (fast).
+    #[default]
+    Replay,
+    /// Replay, and each coalition also re-runs the whole graph with its own memory.
+    Full,
+}
+
 /// `[data]`: what bars to load and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -140,6 +153,10 @@ pub struct GraphConfig {
     pub warmup_until: Option<TimeBound>,
     /// Start from a saved memory checkpoint instead of an empty memory.
     pub memory_from: Option<PathBuf>,
+    /// Shapley values of the analysts: off, replay (every run) or full (and replay).
+    pub shapley: ShapleyMode,
+    /// Also run the memory ablation (`no-recall`: the analysts without recall).
+    pub ablation: bool,
 }
 
 impl Default for GraphConfig {
@@ -151,6 +168,8 @@ impl Default for GraphConfig {
             min_vote: 0.05,
             warmup_until: None,
             memory_from: None,
+            shapley: ShapleyMode::Replay,
+            ablation: true,
         }
     }
 }

@@ -15,7 +15,7 @@
 //! let mut cfg = Config::default();
 //! cfg.data.path = "data/bars".into();
 //! cfg.output.dir = std::env::temp_dir().join("quorum-doc-run");
-//! let out = quorum::engine::backtest(&cfg, &mut |_, _| {}).unwrap();
+//! let out = quorum::engine::backtest(&cfg, &mut |_, _, _| {}).unwrap();
 //! println!("{}", quorum::report::table::render(&out.summary));
 //! ```
 // No unsafe code, except calls of functions compiled for AVX2/POPCNT after checking that

@@ -93,13 +93,15 @@ fn small(out: &Path) -> Config {
     cfg.data.symbols = vec!["SPY".into(), "IBM".into()];
     cfg.data.from = Some("2013-10-07".parse().unwrap());
     cfg.data.to = Some("2013-10-08".parse().unwrap());
+    // The memory ablation is one more graph run: on where a test is about it.
+    cfg.graph.ablation = false;
     cfg
 }
 
 #[test]
 fn test_graph_end_to_end_on_real_multi_symbol_data() {
     let dir = tempfile::tempdir().unwrap();
-    let out = backtest(&config(dir.path()), &mut |_, _| {}).unwrap();
+    let out = backtest(&config(dir.path()), &mut |_, _, _| {}).unwrap();
     // The roster is whatever the shipped profiles enable, in file order.
     let roster: Vec<String> = load_profiles(&root().join("agents"), None, &Registry::default())
         .unwrap()
@@ -107,7 +109,7 @@ fn test_graph_end_to_end_on_real_multi_symbol_data() {
         .map(|p| p.name)
         .collect();
     assert!(roster.len() >= 2, "{roster:?}");
-    let mut want = vec!["composed".to_string(), "equal-weight".to_string()];
+    let mut want = vec!["composed".to_string(), "equal-weight".to_string(), "no-recall".to_string()];
     want.extend(roster.iter().map(|a| format!("votes:{a}")));
     want.push("buy-and-hold".into());
     let names: Vec<&str> = out.summary.strategies.iter().map(|s| s.name.as_str()).collect();
@@ -120,6 +122,7 @@ fn test_graph_end_to_end_on_real_multi_symbol_data() {
         "fills.parquet",
         "votes.parquet",
         "weights.parquet",
+        "breakdown.parquet",
         "config.toml",
         "memory/manifest.json",
     ] {
@@ -159,6 +162,107 @@ fn test_graph_end_to_end_on_real_multi_symbol_data() {
     let learning: Vec<&str> = out.summary.learning.iter().map(|l| l.agent.as_str()).collect();
     assert_eq!(learning, roster.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.summary.learning.iter().all(|l| l.resolved > 100 && l.win_rate_outcome_corr.is_some()));
+    // Does memory help: each judged vote (wins and losses) is in exactly one evidence
+    // stance, and the wins' and losses' memory use covers them all.
+    for l in &out.summary.learning {
+        let judged: usize = l.evidence.iter().map(|s| s.judged).sum();
+        assert_eq!(judged, l.wins + l.losses, "{}", l.agent);
+        assert_eq!((l.memory_of_wins.votes, l.memory_of_losses.votes), (l.wins, l.losses), "{}", l.agent);
+    }
+    assert!(out.summary.learning.iter().any(|l| l.evidence[0].judged > 0 && l.evidence[1].judged > 0));
+    assert!(
+        out.summary
+            .learning
+            .iter()
+            .any(|l| l.memory_of_wins.kinds["outcome"] > 0 && l.memory_of_wins.layers["short"] > 0)
+    );
+}
+
+/// The memory ablation: the same analysts without recall vote on perception alone (no
+/// memory shapes a vote, no evidence is seen), and memory is still written; with recall the
+/// same analysts do use memories.
+#[test]
+fn test_memory_ablation_votes_without_recall() {
+    let (bars, report) = quorum::market::load(&crate::common::opts(&crate::common::equities_1m())).unwrap();
+    let universe =
+        Universe { symbols: bars.symbols.clone(), classes: report.asset_classes.clone(), interval: report.interval_ns };
+    let graph = |recall: bool| {
+        let analysts = load_profiles(&root().join("agents"), None, &Registry::default())
+            .unwrap()
+            .iter()
+            .map(|p| Registry::default().build(p).unwrap())
+            .collect();
+        let store = Arc::new(MemoryStore::new(MemoryParams::default()).unwrap());
+        let g = GraphStrategy::new(
+            analysts,
+            ComposerConfig::default(),
+            store,
+            Vec::new(),
+            0.05,
+            Default::default(),
+            &universe,
+        )
+        .unwrap();
+        let mut g = if recall { g } else { g.without_recall("no-recall") };
+        let r = run(&bars, &universe, &mut g, &EngineConfig::default(), &mut |_, _| {}).unwrap();
+        (g, r)
+    };
+    let (ablated, r) = graph(false);
+    assert_eq!(r.strategy, "no-recall");
+    assert!(ablated.votes.votes.iter().all(|v| v.memory_ids.is_empty() && v.memory.outcomes == 0));
+    assert!(ablated.store.snapshot().counts().live > 100, "memory is still written");
+    assert!(ablated.calibration.report(&ablated.agent_names).iter().all(|l| l.evidence[2].judged == l.wins + l.losses));
+    let (with, _) = graph(true);
+    assert!(with.votes.votes.iter().filter(|v| v.memory.outcomes > 0).count() > 20);
+    assert_eq!(with.regimes.len(), bars.len(), "a regime per bar");
+}
+
+/// Full-mode Shapley (three analysts, so 7 whole-graph coalitions): efficient, and the
+/// coalition of every analyst, re-run with its own memory, is the live run to the bit.
+#[test]
+fn test_full_mode_shapley_is_efficient_and_reruns_the_live_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let agents = tempfile::tempdir().unwrap();
+    for a in ["hedge", "markov", "wyckoff"] {
+        let f = format!("{a}.toml");
+        std::fs::copy(root().join("agents").join(&f), agents.path().join(&f)).unwrap();
+    }
+    let mut cfg = small(dir.path());
+    cfg.data.symbols = vec!["SPY".into()];
+    cfg.graph.agents_dir = agents.path().to_path_buf();
+    cfg.composer.cost_aware = false;
+    cfg.graph.shapley = quorum::config::ShapleyMode::Full;
+    let mut ticks = Vec::new();
+    let out = backtest(&cfg, &mut |phase, done, total| {
+        if phase == quorum::engine::Phase::Coalitions {
+            ticks.push((done, total));
+        }
+    })
+    .unwrap();
+    assert_eq!(ticks.first(), Some(&(0, 7)));
+    assert_eq!(ticks.last(), Some(&(7, 7)));
+    let full = out.summary.shapley_full.clone().unwrap();
+    let replay = out.summary.shapley.clone().unwrap();
+    assert_eq!((full.mode.as_str(), replay.mode.as_str()), ("full", "replay"));
+    assert!(out.run.fills.len() > 5, "the book traded");
+    let live = out.summary.strategies[0].metrics.total_return;
+    assert_eq!(full.total_return_all, live, "v(all) in full mode is the live run");
+    assert_eq!(replay.total_return_all, live);
+    let sum: f64 = full.agents.iter().map(|a| a.total_return).sum();
+    assert!((sum - full.total_return_all).abs() < 1e-12);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("attribution.json")).unwrap()).unwrap();
+    assert_eq!(json["shapley_full"]["mode"], "full");
+    // Above 8 analysts full mode (2^n − 1 graphs) is refused before anything runs.
+    let nine = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("agents/wyckoff.toml")).unwrap();
+    for k in 1..=9 {
+        let own = text.replacen("name = \"wyckoff\"", &format!("name = \"w{k}\""), 1);
+        std::fs::write(nine.path().join(format!("w{k}.toml")), own).unwrap();
+    }
+    cfg.graph.agents_dir = nine.path().to_path_buf();
+    let e = backtest(&cfg, &mut |_, _, _| {}).unwrap_err().to_string();
+    assert!(e.contains("graph.shapley") && e.contains("9 analysts"), "{e}");
 }
 
 /// Without the cost gate the composer trades every target past the no-trade band; with it,
@@ -169,14 +273,14 @@ fn test_graph_cost_gate_and_equal_mode_logs_evidence_weights() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = small(dir.path());
     cfg.composer.cost_aware = false;
-    let free = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let free = backtest(&cfg, &mut |_, _, _| {}).unwrap();
     cfg.composer.cost_aware = true;
-    let gated = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let gated = backtest(&cfg, &mut |_, _, _| {}).unwrap();
     let fills = |o: &quorum::BacktestOutput| o.summary.strategies[0].metrics.fills;
     assert!(fills(&free) > 0, "ungated, the composed book trades");
     assert!(fills(&gated) <= fills(&free));
     cfg.composer.mode = quorum::composer::ComposerMode::Equal;
-    let equal = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let equal = backtest(&cfg, &mut |_, _, _| {}).unwrap();
     let w = equal.weights.unwrap();
     assert_eq!(w.weights, gated.weights.unwrap().weights, "the same evidence weights, whatever the mode");
     assert!(w.weights.iter().all(|x| (0.0..=1.0).contains(&x.weight)));
@@ -188,8 +292,13 @@ fn test_graph_cost_gate_and_equal_mode_logs_evidence_weights() {
 fn test_graph_runs_are_byte_identical() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
-    backtest(&small(a.path()), &mut |_, _| {}).unwrap();
-    backtest(&small(b.path()), &mut |_, _| {}).unwrap();
+    let with_ablation = |p: &Path| {
+        let mut cfg = small(p);
+        cfg.graph.ablation = true;
+        cfg
+    };
+    backtest(&with_ablation(a.path()), &mut |_, _, _| {}).unwrap();
+    backtest(&with_ablation(b.path()), &mut |_, _, _| {}).unwrap();
     // Every file of the two folders, the memory checkpoint's manifest and tantivy index
     // included; only the output folder's name (config.toml's `dir`, and report.html, which
     // names the run by it) may differ.
@@ -227,7 +336,7 @@ fn test_graph_runs_are_byte_identical() {
 #[test]
 fn test_graph_no_look_ahead() {
     let full_dir = tempfile::tempdir().unwrap();
-    let full = backtest(&small(full_dir.path()), &mut |_, _| {}).unwrap();
+    let full = backtest(&small(full_dir.path()), &mut |_, _, _| {}).unwrap();
     let full_votes = full.votes.unwrap();
     let mem = MemoryStore::load(&full_dir.path().join("memory")).unwrap();
     let snap = mem.snapshot();
@@ -235,7 +344,7 @@ fn test_graph_no_look_ahead() {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = small(dir.path());
         cfg.data.to = Some(cut.parse().unwrap());
-        let part = backtest(&cfg, &mut |_, _| {}).unwrap();
+        let part = backtest(&cfg, &mut |_, _, _| {}).unwrap();
         let pv = part.votes.unwrap();
         assert!(pv.votes.len() < full_votes.votes.len());
         assert_eq!(pv.votes[..], full_votes.votes[..pv.votes.len()], "votes up to {cut}");
@@ -261,7 +370,7 @@ fn test_graph_warmup_memory_reuse_only_and_equal() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = small(&dir.path().join("train"));
     cfg.graph.warmup_until = Some("2013-10-08".parse().unwrap());
-    let warm = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let warm = backtest(&cfg, &mut |_, _, _| {}).unwrap();
     let all_periods = warm.run.equity.len() - 1;
     let reported = warm.summary.strategies[0].metrics.periods;
     assert!(
@@ -277,21 +386,21 @@ fn test_graph_warmup_memory_reuse_only_and_equal() {
     // Train on the 7th, trade the 8th from that memory.
     let mut train = small(&dir.path().join("day1"));
     train.data.to = Some("2013-10-07".parse().unwrap());
-    backtest(&train, &mut |_, _| {}).unwrap();
+    backtest(&train, &mut |_, _, _| {}).unwrap();
     let mut test = small(&dir.path().join("day2"));
     test.data.from = Some("2013-10-08".parse().unwrap());
     test.graph.memory_from = Some(dir.path().join("day1/memory"));
-    let reused = backtest(&test, &mut |_, _| {}).unwrap();
+    let reused = backtest(&test, &mut |_, _, _| {}).unwrap();
     let fresh_dir = tempfile::tempdir().unwrap();
     let mut fresh = small(fresh_dir.path());
     fresh.data.from = Some("2013-10-08".parse().unwrap());
-    let fresh = backtest(&fresh, &mut |_, _| {}).unwrap();
+    let fresh = backtest(&fresh, &mut |_, _, _| {}).unwrap();
     assert_ne!(reused.votes.unwrap().votes, fresh.votes.unwrap().votes, "the warmed memory changes decisions");
     // A checkpoint from after the data is refused.
     let mut bad = small(&dir.path().join("bad"));
     bad.data.to = Some("2013-10-07".parse().unwrap());
     bad.graph.memory_from = Some(dir.path().join("day2/memory"));
-    let e = backtest(&bad, &mut |_, _| {}).unwrap_err();
+    let e = backtest(&bad, &mut |_, _, _| {}).unwrap_err();
     assert!(matches!(e, RunError::MemoryAfterData { .. }), "{e:?}");
     let e = e.to_string();
     assert!(e.contains("day2/memory") && e.contains("after the first bar"), "{e}");
@@ -300,17 +409,17 @@ fn test_graph_warmup_memory_reuse_only_and_equal() {
     let mut same = small(&dir.path().join("same"));
     same.data.from = Some(quorum::market::time::format_ts(day1_now).parse().unwrap());
     same.graph.memory_from = Some(dir.path().join("day1/memory"));
-    let e = backtest(&same, &mut |_, _| {}).unwrap_err();
+    let e = backtest(&same, &mut |_, _, _| {}).unwrap_err();
     assert!(matches!(e, RunError::MemoryAfterData { .. }), "{e:?}");
 
     let mut only = small(&dir.path().join("only"));
     let first = load_profiles(&root().join("agents"), None, &Registry::default()).unwrap()[0].name.clone();
     only.graph.only = Some(first.clone());
-    let o = backtest(&only, &mut |_, _| {}).unwrap();
+    let o = backtest(&only, &mut |_, _, _| {}).unwrap();
     assert_eq!(o.summary.analysts, vec![first]);
     let mut eq = small(&dir.path().join("eq"));
     eq.composer.mode = quorum::composer::ComposerMode::Equal;
-    let e = backtest(&eq, &mut |_, _| {}).unwrap();
+    let e = backtest(&eq, &mut |_, _, _| {}).unwrap();
     assert_eq!(e.summary.strategies[0].name, "equal-weight");
     assert_eq!(e.summary.strategies[1].name, "composed");
 }
@@ -399,7 +508,7 @@ fn test_graph_sixth_analyst_by_the_recipe() {
         .collect();
     let mut cfg = small(&dir.path().join("run"));
     cfg.graph.agents_dir = agents.clone();
-    let out = quorum::engine::backtest_with(&cfg, &registry, &mut |_, _| {}).unwrap();
+    let out = quorum::engine::backtest_with(&cfg, &registry, &mut |_, _, _| {}).unwrap();
     let want: Vec<String> = load_profiles(&agents, None, &registry).unwrap().into_iter().map(|p| p.name).collect();
     assert_eq!(want.len(), shipped.len() + 1);
     assert!(want.contains(&"momentum".to_string()));
@@ -444,7 +553,7 @@ fn test_graph_panicking_analyst_is_a_typed_error() {
     registry.register("panicky", |p| Ok(Box::new(Panicky(quorum::agents::Core::new(p), 0))));
     let mut cfg = small(&dir.path().join("run"));
     cfg.graph.agents_dir = agents;
-    let e = quorum::engine::backtest_with(&cfg, &registry, &mut |_, _| {}).unwrap_err();
+    let e = quorum::engine::backtest_with(&cfg, &registry, &mut |_, _, _| {}).unwrap_err();
     assert!(matches!(&e, RunError::Graph(GraphError::Mailbox { actor, .. }) if actor.contains("panicky")), "{e:?}");
     assert!(!dir.path().join("run/summary.json").exists(), "no run folder for a failed run");
 }
@@ -455,7 +564,7 @@ fn test_composer_cap_at_or_below_one_over_n_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = small(dir.path());
     cfg.composer.cap = 0.2;
-    let e = backtest(&cfg, &mut |_, _| {}).unwrap_err().to_string();
+    let e = backtest(&cfg, &mut |_, _, _| {}).unwrap_err().to_string();
     assert!(e.contains("composer.cap") && e.contains("0.2") && e.contains("analysts"), "{e}");
 }
 
@@ -468,7 +577,7 @@ fn test_attribution_parts_sum_to_the_total_on_real_data() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = small(dir.path());
     cfg.composer.cost_aware = false;
-    let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let out = backtest(&cfg, &mut |_, _, _| {}).unwrap();
     let att = out.summary.attribution.clone().unwrap();
     assert!(out.run.fills.len() > 10, "the book traded");
     let parts: f64 = att.agents.iter().map(|a| a.pnl).sum::<f64>() + att.unattributed;
@@ -499,4 +608,83 @@ fn test_attribution_parts_sum_to_the_total_on_real_data() {
     let sum: f64 = sh.agents.iter().map(|a| a.total_return).sum();
     assert!((sum - sh.total_return_all).abs() < 1e-12, "{sum} vs {}", sh.total_return_all);
     assert!(sh.agents.iter().any(|a| a.total_return != 0.0 && a.total_costs > 0.0));
+    // The breakdowns: in every dimension the analysts' parts plus the unattributed residual,
+    // and the book's own rows, each sum to the book's P&L.
+    let file = std::fs::File::open(dir.path().join("breakdown.parquet")).unwrap();
+    let df = polars::prelude::ParquetReader::new(file).finish().unwrap();
+    let col = |n: &str| df.column(n).unwrap().as_materialized_series().clone();
+    let (who, dim, pnl) = (col("who"), col("dimension"), col("pnl"));
+    let (who, dim, pnl) = (who.str().unwrap(), dim.str().unwrap(), pnl.f64().unwrap());
+    for d in ["symbol", "regime", "time_of_day", "day"] {
+        let (mut analysts, mut book) = (att.unattributed, 0.0);
+        for i in 0..df.height() {
+            if dim.get(i) == Some(d) {
+                let p = pnl.get(i).unwrap();
+                if who.get(i) == Some("composed") { book += p } else { analysts += p }
+            }
+        }
+        assert!((analysts - total).abs() < 0.005 && (book - total).abs() < 0.005, "{d}: {analysts} {book} {total}");
+    }
+    assert!(text.contains("does the memory's evidence help"), "{text}");
+}
+
+/// An analyst with nothing to say: every vote is 0.
+mod silent {
+    use quorum::agents::{Analyst, Core, Perception, Profile, ProfileError, Proposal};
+
+    pub struct Silent(Core);
+
+    impl Analyst for Silent {
+        fn core(&self) -> &Core {
+            &self.0
+        }
+
+        fn perceive(&mut self, _pc: &Perception<'_>) -> Proposal {
+            Proposal::neutral("silent")
+        }
+    }
+
+    pub fn build(profile: &Profile) -> Result<Box<dyn Analyst>, ProfileError> {
+        Ok(Box::new(Silent(Core::new(profile))))
+    }
+}
+
+/// The Shapley axioms on the real value function (replay mode, real bars): an analyst
+/// whose votes are all 0 is a null player (every value and leave-one-out exactly 0: a vote
+/// of 0 abstains), two identical analysts under different names get equal values, and the
+/// values are efficient.
+#[test]
+fn test_shapley_null_player_and_symmetry_on_real_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let agents = dir.path().join("agents");
+    std::fs::create_dir(&agents).unwrap();
+    std::fs::copy(root().join("agents/hedge.toml"), agents.join("hedge.toml")).unwrap();
+    let wyckoff = std::fs::read_to_string(root().join("agents/wyckoff.toml")).unwrap();
+    std::fs::write(agents.join("wyckoff.toml"), &wyckoff).unwrap();
+    // Same length of name, so the twins' memory texts score alike in BM25.
+    std::fs::write(agents.join("wyckofb.toml"), wyckoff.replacen("name = \"wyckoff\"", "name = \"wyckofb\"", 1))
+        .unwrap();
+    std::fs::write(agents.join("silent.toml"), "name = \"silent\"\nkind = \"silent\"\nhorizon = 10\n").unwrap();
+    let mut registry = Registry::default();
+    registry.register("silent", silent::build);
+    let mut cfg = small(&dir.path().join("run"));
+    cfg.graph.agents_dir = agents;
+    cfg.composer.cost_aware = false;
+    let out = quorum::engine::backtest_with(&cfg, &registry, &mut |_, _, _| {}).unwrap();
+    assert!(out.run.fills.len() > 5, "the book traded");
+    let sh = out.summary.shapley.clone().unwrap();
+    let get = |name: &str| sh.agents.iter().find(|a| a.agent == name).unwrap().clone();
+    let s = get("silent");
+    assert_eq!(
+        [s.total_return, s.sharpe, s.total_costs, s.loo_total_return, s.loo_sharpe, s.loo_total_costs],
+        [0.0; 6],
+        "null player: {s:?}"
+    );
+    let (a, b) = (get("wyckoff"), get("wyckofb"));
+    assert!(a.total_return != 0.0, "the twins matter: {a:?}");
+    for (x, y) in [(a.total_return, b.total_return), (a.sharpe, b.sharpe), (a.total_costs, b.total_costs)] {
+        assert!((x - y).abs() < 1e-12, "symmetry: {a:?} vs {b:?}");
+    }
+    let sum: f64 = sh.agents.iter().map(|a| a.total_return).sum();
+    assert!((sum - sh.total_return_all).abs() < 1e-12);
 }

@@ -25,7 +25,7 @@ fn metric(summary: &serde_json::Value, strategy: usize, key: &str) -> f64 {
 #[test]
 fn test_e2e_sma_cross_known_good_summary() {
     let dir = tempfile::tempdir().unwrap();
-    let out = backtest(&config(dir.path()), &mut |_, _| {}).unwrap();
+    let out = backtest(&config(dir.path()), &mut |_, _, _| {}).unwrap();
     let s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["data"]["bars"], 9357);
@@ -70,7 +70,7 @@ fn graph_config(out: &Path) -> Config {
 fn test_e2e_default_graph_backtest_known_good_summary() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = graph_config(dir.path());
-    let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let out = backtest(&cfg, &mut |_, _, _| {}).unwrap();
     let enabled: Vec<String> =
         quorum::agents::load_profiles(&root().join("agents"), None, &quorum::Registry::default())
             .unwrap()
@@ -83,9 +83,10 @@ fn test_e2e_default_graph_backtest_known_good_summary() {
     assert_eq!(s["data"]["bars"], 9357);
     // (name, total return, Sharpe, trades, fills, total costs, final equity)
     type Row = (&'static str, f64, f64, f64, f64, f64, f64);
-    let known: [Row; 8] = [
-        ("composed", 0.0, f64::NAN, 0.0, 0.0, 0.0, 100000.0),
-        ("equal-weight", 0.0, f64::NAN, 0.0, 0.0, 0.0, 100000.0),
+    let known: [Row; 9] = [
+        ("composed", 1.677933149002442e-05, 0.27973236910227467, 3.0, 7.0, 13.672066850996828, 100001.67793314901),
+        ("equal-weight", 1.677933149002442e-05, 0.27973236910227467, 3.0, 7.0, 13.672066850996828, 100001.67793314901),
+        ("no-recall", 4.7192203017409895e-05, 0.7890824173812248, 3.0, 7.0, 13.600779698272987, 100004.71922030173),
         ("votes:hedge", -0.0013817924818063654, -15.294257567356599, 9.0, 27.0, 92.87924818062942, 99861.82075181937),
         ("votes:liquidity", -5.8660942414023864e-05, -8.84891723420686, 1.0, 2.0, 3.4660942413888733, 99994.1339057586),
         ("votes:markov", 0.0, f64::NAN, 0.0, 0.0, 0.0, 100000.0),
@@ -114,8 +115,8 @@ fn test_e2e_default_graph_backtest_known_good_summary() {
 /// trading (above), so the same run without the gate pins the weights, band and signal.
 /// (name, total return, fills, total costs)
 const UNGATED: [(&str, f64, f64, f64); 2] = [
-    ("composed", -0.008183652720837653, 454.0, 839.0752720836964),
-    ("equal-weight", -0.008278033728483458, 457.0, 850.7433728482488),
+    ("composed", -0.02750317225913479, 1266.0, 2728.767225913316),
+    ("equal-weight", -0.02755026273313721, 1266.0, 2730.3662733134706),
 ];
 
 #[test]
@@ -123,7 +124,7 @@ fn test_e2e_composer_without_cost_gate_known_good() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = graph_config(dir.path());
     cfg.composer.cost_aware = false;
-    let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let out = backtest(&cfg, &mut |_, _, _| {}).unwrap();
     for (i, (name, ret, fills, costs)) in UNGATED.into_iter().enumerate() {
         let m = &out.summary.strategies[i].metrics;
         assert_eq!(out.summary.strategies[i].name, name);
@@ -137,8 +138,8 @@ fn test_e2e_composer_without_cost_gate_known_good() {
 fn test_e2e_runs_are_byte_identical() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
-    backtest(&config(a.path()), &mut |_, _| {}).unwrap();
-    backtest(&config(b.path()), &mut |_, _| {}).unwrap();
+    backtest(&config(a.path()), &mut |_, _, _| {}).unwrap();
+    backtest(&config(b.path()), &mut |_, _, _| {}).unwrap();
     let files = ["summary.json", "equity.parquet", "trades.parquet", "fills.parquet", "prices.parquet", "config.toml"];
     for f in files.into_iter().chain(["report.html"]) {
         let x = std::fs::read(a.path().join(f)).unwrap();
@@ -179,7 +180,7 @@ fn test_sparse_minutes_are_annualised_by_observed_bars() {
         cfg.data.path = path.clone();
         cfg.strategy.name = quorum::config::StrategyName::BuyAndHold;
         cfg.data.resample = resample.map(|r| r.parse().unwrap());
-        let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+        let out = backtest(&cfg, &mut |_, _, _| {}).unwrap();
         (out.summary.annualisation.bars_per_session, out.summary.strategies[0].metrics.years)
     };
     let (per_session, y1) = years(None);
@@ -209,7 +210,7 @@ fn test_a_lone_missing_weekday_is_a_holiday_not_a_session() {
     let mut cfg = config(&dir.path().join("out"));
     cfg.data.path = path;
     cfg.strategy.name = quorum::config::StrategyName::BuyAndHold;
-    let out = backtest(&cfg, &mut |_, _| {}).unwrap();
+    let out = backtest(&cfg, &mut |_, _, _| {}).unwrap();
     let y = out.summary.strategies[0].metrics.years;
     assert!((y - 5.0 / 252.0).abs() < 0.01 * 5.0 / 252.0, "5 sessions: {y}");
 }

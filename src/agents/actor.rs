@@ -11,7 +11,7 @@ use std::sync::Arc;
 use actix::{Actor, Context, Handler, Message};
 
 use super::news::Headline;
-use super::{Analyst, Extras, Perception, Recalled, Vote};
+use super::{Analyst, Extras, MemoryUse, Perception, Recalled, Vote};
 use crate::features::Features;
 use crate::market::{SymbolId, Ts};
 use crate::memory::{MemoryError, MemoryStore, Query, Snapshot};
@@ -37,6 +37,8 @@ pub(crate) struct Perceive {
     pub ts: Ts,
     pub bars: Arc<Vec<StepBar>>,
     pub snapshot: Arc<Snapshot>,
+    /// False for the memory ablation: the analysts vote on perception alone.
+    pub recall: bool,
 }
 
 /// Runs one analyst over one step: perceive each bar, write, recall, decide.
@@ -47,6 +49,7 @@ pub(crate) fn run_step(
     snap: &Snapshot,
     ts: Ts,
     bars: &[StepBar],
+    recall: bool,
 ) -> Result<Vec<Vote>, MemoryError> {
     let mut votes = Vec::with_capacity(bars.len());
     for b in bars {
@@ -61,7 +64,7 @@ pub(crate) fn run_step(
         for w in &proposal.writes {
             store.insert(w.clone())?;
         }
-        let recalled: Vec<Recalled> = match &proposal.recall {
+        let recalled: Vec<Recalled> = match proposal.recall.as_ref().filter(|_| recall) {
             None => Vec::new(),
             Some(spec) => {
                 let q = Query {
@@ -87,6 +90,7 @@ pub(crate) fn run_step(
                             agent: it.agent,
                             outcome: it.outcome,
                             text: it.text,
+                            layer: it.layer,
                         })
                     })
                     .collect()
@@ -101,6 +105,7 @@ pub(crate) fn run_step(
             confidence: d.confidence,
             rationale: d.rationale,
             memory_ids: d.memory_ids,
+            memory: MemoryUse::of(&recalled),
         });
     }
     Ok(votes)
@@ -121,6 +126,6 @@ impl Handler<Perceive> for AnalystActor {
     type Result = Result<Vec<Vote>, MemoryError>;
 
     fn handle(&mut self, msg: Perceive, _ctx: &mut Context<Self>) -> Self::Result {
-        run_step(self.analyst.as_mut(), self.index, &self.store, &msg.snapshot, msg.ts, &msg.bars)
+        run_step(self.analyst.as_mut(), self.index, &self.store, &msg.snapshot, msg.ts, &msg.bars, msg.recall)
     }
 }

@@ -69,6 +69,7 @@ mod tests {
             agent: "wyckoff".into(),
             outcome: Some(outcome),
             text: Arc::from("x"),
+            layer: crate::memory::Layer::Short,
         }
     }
 

@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use crate::features::Features;
 use crate::market::{SymbolId, Ts};
-use crate::memory::{ItemId, Kind, NewItem};
+use crate::memory::{ItemId, Kind, Layer, NewItem};
 
 pub use kinds::{Builder, Registry};
 pub use profile::{Profile, ProfileError, load_profiles, parse_profile};
@@ -189,6 +189,63 @@ pub struct Recalled {
     pub outcome: Option<f64>,
     /// The memory's text.
     pub text: Arc<str>,
+    /// The layer the memory was in when it was recalled.
+    pub layer: Layer,
+}
+
+/// What a vote's recall brought: the outcome evidence (see [`evidence`]) and the kinds and
+/// layers of the memories recalled. Kept with the vote so the attribution can ask whether
+/// votes whose evidence agreed with them won more often, and what winning votes used.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct MemoryUse {
+    /// Outcome evidence `e` in [-1, 1]: the score-weighted share of wins among the recalled
+    /// outcome memories (0 without any).
+    pub evidence: f64,
+    /// Recalled outcome memories with a result (`n` of the evidence).
+    pub outcomes: u32,
+    /// Recalled memories per kind, in [`Kind::ALL`] order.
+    pub kinds: [u16; 7],
+    /// Recalled memories per layer, in [`Layer::ALL`] order.
+    pub layers: [u16; 4],
+}
+
+impl MemoryUse {
+    /// The summary of one vote's recalled memories.
+    pub fn of(recalled: &[Recalled]) -> Self {
+        let (evidence, n) = evidence::outcome_evidence(recalled);
+        let mut u = MemoryUse { evidence, outcomes: n as u32, ..Default::default() };
+        for r in recalled {
+            let k = Kind::ALL.iter().position(|&k| k == r.kind).unwrap_or(0);
+            u.kinds[k] = u.kinds[k].saturating_add(1);
+            u.layers[r.layer.index()] = u.layers[r.layer.index()].saturating_add(1);
+        }
+        u
+    }
+
+    /// How the evidence stood to the vote. An outcome memory holds `sign(direction) ×
+    /// return` of an earlier vote — positive when that vote won, long or short — so `e > 0`
+    /// says similar votes won and backs this one (the evidence scales it up, see
+    /// [`evidence`]), `e < 0` says they lost and argues against it (scales it down), and no
+    /// outcome memories or `e = 0` is no evidence.
+    pub fn stance(&self) -> Stance {
+        match crate::num::sign(self.evidence) {
+            _ if self.outcomes == 0 => Stance::None,
+            s if s > 0.0 => Stance::Agree,
+            s if s < 0.0 => Stance::Disagree,
+            _ => Stance::None,
+        }
+    }
+}
+
+/// How a vote's recalled outcome evidence stood to the vote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stance {
+    /// Similar earlier votes mostly won: the evidence backed the vote.
+    Agree,
+    /// Similar earlier votes mostly lost: the evidence argued against it.
+    Disagree,
+    /// No evidence.
+    None,
 }
 
 /// An analyst's vote on one symbol at one step.
@@ -208,6 +265,8 @@ pub struct Vote {
     pub rationale: String,
     /// Ids of the memories that shaped the vote.
     pub memory_ids: Vec<ItemId>,
+    /// What the vote's recall brought (evidence, kinds, layers).
+    pub memory: MemoryUse,
 }
 
 /// What an analyst decides for one bar: the vote's direction and confidence, why, and the

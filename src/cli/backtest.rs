@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::choice::{BAD_ROWS, COMPOSERS, SESSIONS, STRATEGIES, choice};
+use super::choice::{BAD_ROWS, COMPOSERS, SESSIONS, SHAPLEY, STRATEGIES, choice};
 use quorum::config::{Config, StrategyName};
-use quorum::engine::backtest;
+use quorum::engine::{Phase, backtest};
 use quorum::market::time::{TimeBound, Timeframe};
 use quorum::market::{BadRowPolicy, SessionMode};
 use quorum::report::table::render;
@@ -88,6 +88,12 @@ pub struct BacktestArgs {
     /// Start from a memory checkpoint, e.g. an earlier run's memory/ (graph.memory_from).
     #[arg(long)]
     pub memory_from: Option<PathBuf>,
+    /// Shapley values of the analysts (graph.shapley).
+    #[arg(long, value_parser = choice(SHAPLEY))]
+    pub shapley: Option<quorum::config::ShapleyMode>,
+    /// Skip the memory ablation column `no-recall` (graph.ablation = false).
+    #[arg(long)]
+    pub no_ablation: bool,
     /// Do not write report.html into the run folder (output.report = false).
     #[arg(long)]
     pub no_report: bool,
@@ -174,6 +180,12 @@ impl BacktestArgs {
         if let Some(v) = &self.memory_from {
             g.memory_from = Some(v.clone());
         }
+        if let Some(v) = self.shapley {
+            g.shapley = v;
+        }
+        if self.no_ablation {
+            g.ablation = false;
+        }
         Ok(cfg)
     }
 }
@@ -213,7 +225,10 @@ impl Progress {
         Progress::Bar { pb, running: false }
     }
 
-    fn tick(&mut self, done: usize, total: usize) {
+    fn tick(&mut self, phase: Phase, done: usize, total: usize) {
+        if phase == Phase::Coalitions {
+            return self.coalitions(done, total);
+        }
         match self {
             Progress::Hidden => {}
             Progress::Bar { pb, running } => {
@@ -254,6 +269,34 @@ impl Progress {
         }
     }
 
+    /// Full-mode Shapley: one tick per coalition whose whole graph has run.
+    fn coalitions(&mut self, done: usize, total: usize) {
+        match self {
+            Progress::Hidden => {}
+            Progress::Bar { pb, .. } => {
+                if done == 0 {
+                    pb.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} Shapley (full mode) {bar:40} {pos}/{len} coalitions (eta {eta})",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    pb.set_length(total as u64);
+                    pb.reset_eta();
+                }
+                pb.set_position(done as u64);
+                if done >= total {
+                    pb.set_style(
+                        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                    pb.set_message("artifacts, memory checkpoint");
+                }
+            }
+            Progress::Lines { .. } => eprintln!("quorum: Shapley (full mode) {done}/{total} coalitions"),
+        }
+    }
+
     fn finish(self) {
         if let Progress::Bar { pb, .. } = self {
             pb.finish_and_clear();
@@ -266,7 +309,7 @@ pub fn cmd_backtest(args: &BacktestArgs) -> Result<()> {
     let cfg = args.resolve()?;
     let started = Instant::now();
     let mut progress = Progress::new(args.quiet, args.progress, &cfg.data.path.display().to_string());
-    let mut tick = |done: usize, total: usize| progress.tick(done, total);
+    let mut tick = |phase: Phase, done: usize, total: usize| progress.tick(phase, done, total);
     let out = backtest(&cfg, &mut tick);
     progress.finish();
     let out = out.context("backtest failed")?;

@@ -5,7 +5,7 @@
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 
 use quorum::composer::ComposerMode;
-use quorum::config::StrategyName;
+use quorum::config::{ShapleyMode, StrategyName};
 use quorum::market::{BadRowPolicy, SessionMode};
 use quorum::memory::{Kind, Layer};
 
@@ -45,6 +45,12 @@ pub(crate) const BAD_ROWS: Choices<BadRowPolicy> = &[
 pub(crate) const COMPOSERS: Choices<ComposerMode> = &[
     (ComposerMode::Composed, "composed", "weights by remembered win rate (Beta posterior, floor, cap)"),
     (ComposerMode::Equal, "equal", "every analyst weighs the same"),
+];
+
+pub(crate) const SHAPLEY: Choices<ShapleyMode> = &[
+    (ShapleyMode::Off, "off", "no Shapley values"),
+    (ShapleyMode::Replay, "replay", "each coalition re-runs the composer over the logged votes (fast)"),
+    (ShapleyMode::Full, "full", "also re-run the whole graph per coalition, each with its own memory"),
 ];
 
 pub(crate) const KINDS: Choices<Kind> = &[
@@ -90,6 +96,7 @@ mod tests {
         same_as_serde(SESSIONS, 3);
         same_as_serde(BAD_ROWS, 2);
         same_as_serde(COMPOSERS, 2);
+        same_as_serde(SHAPLEY, 3);
         same_as_serde(KINDS, Kind::ALL.len());
         same_as_serde(LAYERS, Layer::ALL.len());
     }

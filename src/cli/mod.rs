@@ -67,7 +67,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
             let text = std::fs::read_to_string(&p).map_err(|e| {
                 anyhow::anyhow!("{}: cannot read ({e}); only analyst-graph runs write an attribution", p.display())
             })?;
-            let att: quorum::report::attribution::PnlAttribution =
+            let att: quorum::report::attribution::AttributionFile =
                 serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
             print!("{}", quorum::report::table::render_attribution(&att));
             Ok(())

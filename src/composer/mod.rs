@@ -24,11 +24,13 @@
 //! streak from taking over. Mode `equal` trades with w_a = 1/n but still computes and logs
 //! the evidence weights above, so `weights.parquet` always shows what the memory says.
 //!
-//! **Signal** per symbol, over the analysts that voted:
+//! **Signal** per symbol, over the analysts that voted a direction (a vote of 0 abstains: it
+//! neither pushes the signal nor dilutes it, so an analyst with nothing to say changes
+//! nothing — in Shapley terms it is a null player):
 //!
 //! ```text
-//! s = Σ w_a · direction_a · confidence_a / Σ w_a          in [-1, 1]
-//! target weight = s / n_symbols
+//! s = Σ w_a · direction_a · confidence_a / Σ w_a          in [-1, 1]   (a: direction_a ≠ 0)
+//! target weight = s / n_symbols                            (s = 0 when every analyst abstains)
 //! ```
 //!
 //! **No-trade band:** a new target is emitted only when |s − s_held| ≥ `band` (or the sign
@@ -38,7 +40,7 @@
 //! is emitted only if its expected gain covers the round trip it starts:
 //!
 //! ```text
-//! ḡ    = Σ w_a · m_a / Σ w_a               over the analysts that voted on the symbol:
+//! ḡ    = Σ w_a · m_a / Σ w_a               over the analysts that voted a direction on it:
 //!                                          their remembered mean outcome per unit position
 //! gain = |Δ| · max(ḡ, 0)                    Δ: notional added (equity × weight change)
 //! cost = 2 · (commission(Δ / P) + slippage_bps · 1e-4 · |Δ|)      P: the price as traded
@@ -289,8 +291,10 @@ impl Composer {
                     acc.len() - 1
                 }
             };
-            acc[slot].1 += w * v.direction * v.confidence;
-            acc[slot].2 += w;
+            if v.direction != 0.0 {
+                acc[slot].1 += w * v.direction * v.confidence;
+                acc[slot].2 += w;
+            }
         }
         acc.into_iter().map(|(s, num, den)| (s, if den > 0.0 { (num / den).clamp(-1.0, 1.0) } else { 0.0 })).collect()
     }
@@ -316,7 +320,7 @@ impl Composer {
             let target = sig / self.n_symbols.max(1) as f64;
             if let Some(b) = book.filter(|_| self.cfg.cost_aware) {
                 let (mut num, mut den) = (0.0, 0.0);
-                for v in votes.iter().filter(|v| v.symbol == s) {
+                for v in votes.iter().filter(|v| v.symbol == s && v.direction != 0.0) {
                     let w = weights.get(v.agent).copied().unwrap_or(0.0);
                     num += w * outcomes.get(v.agent).copied().unwrap_or(0.0);
                     den += w;
@@ -359,7 +363,16 @@ mod tests {
     use super::*;
 
     fn vote(agent: usize, symbol: u32, d: f64, c: f64) -> Vote {
-        Vote { ts: 0, symbol, agent, direction: d, confidence: c, rationale: String::new(), memory_ids: vec![] }
+        Vote {
+            ts: 0,
+            symbol,
+            agent,
+            direction: d,
+            confidence: c,
+            rationale: String::new(),
+            memory_ids: vec![],
+            memory: Default::default(),
+        }
     }
 
     #[test]
@@ -490,5 +503,18 @@ mod tests {
         let votes = [vote(0, 0, 1.0, 1.0), vote(1, 1, 1.0, 1.0)];
         let t = c.targets(&votes, &[0.5, 0.5], &[0.0, 0.01], Some(&book));
         assert_eq!(t, vec![(1, 0.5)]);
+    }
+
+    /// A vote of 0 abstains: adding an analyst that votes 0 at any weight leaves every
+    /// signal unchanged (a null player), while a symbol everyone abstains on signals 0.
+    #[test]
+    fn test_zero_votes_abstain_and_do_not_dilute() {
+        let two = [vote(0, 0, 0.6, 1.0), vote(1, 0, -0.2, 0.5)];
+        let three = [vote(0, 0, 0.6, 1.0), vote(1, 0, -0.2, 0.5), vote(2, 0, 0.0, 0.9)];
+        let w = [0.3, 0.3, 0.4];
+        assert_eq!(Composer::signals(&two, &w), Composer::signals(&three, &w));
+        let s = Composer::signals(&two, &w)[0].1;
+        assert!((s - (0.3 * 0.6 - 0.3 * 0.1) / 0.6).abs() < 1e-12, "{s}");
+        assert_eq!(Composer::signals(&[vote(0, 1, 0.0, 1.0)], &w), vec![(1, 0.0)]);
     }
 }

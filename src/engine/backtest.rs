@@ -214,7 +214,8 @@ pub fn run<S: Strategy + ?Sized>(
 
 /// A split with a ratio such as 5:4 or 1:N turns a whole number of shares into a fraction;
 /// as a broker does, the fraction is paid out in cash at the first bar on the new basis
-/// (at its open, no commission), recorded as a fill decided at the symbol's previous bar.
+/// (at its open, no commission), recorded as a fill that no decision made: its
+/// `decided_at` is its own bar (`ts`), so the attribution leaves it unattributed.
 fn cash_in_lieu(book: &Book, instruments: &[Instrument], bar: &crate::market::Bar, f: f64, prev: Ts) -> Option<Fill> {
     let s = bar.symbol as usize;
     let real = book.pos[s] / f;
@@ -224,7 +225,7 @@ fn cash_in_lieu(book: &Book, instruments: &[Instrument], bar: &crate::market::Ba
     }
     Some(Fill {
         ts: bar.ts,
-        decided_at: prev,
+        decided_at: bar.ts,
         symbol: bar.symbol,
         qty: -frac * f,
         price: bar.open,
@@ -392,6 +393,7 @@ mod tests {
         let Ok(r) = run(&b, &u, &mut Script(script), &cfg, &mut |_, _| {});
         let q: Vec<(i64, f64, f64)> = r.fills.iter().map(|f| (f.ts / NS_PER_MIN, f.qty, f.commission)).collect();
         assert_eq!(q, vec![(1, 3.75, 1.0), (3, -0.75, 0.0), (5, -3.0, 1.0)]);
+        assert_eq!(r.fills[1].decided_at, r.fills[1].ts, "no decision made the payout");
         assert_eq!(r.positions, vec![0.0]);
     }
 }

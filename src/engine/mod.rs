@@ -10,4 +10,4 @@ mod runner;
 
 pub use crate::run::{EquityCurve, RunResult};
 pub use backtest::{EngineConfig, run};
-pub use runner::{BacktestOutput, RunError, backtest, backtest_with};
+pub use runner::{BacktestOutput, Phase, RunError, Worth, backtest, backtest_with, shapley_replay};

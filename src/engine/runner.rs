@@ -13,10 +13,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::agents::Registry;
+use crate::agents::news::Headline;
 use crate::agents::news::{self, NewsError};
-use crate::agents::{ProfileError, load_profiles};
+use crate::agents::{Profile, ProfileError, load_profiles};
 use crate::composer::ComposerMode;
-use crate::config::{Config, ConfigError, StrategyName};
+use crate::config::{Config, ConfigError, ShapleyMode, StrategyName};
 use crate::engine::graph::{AnalystCalibration, GraphError, GraphStrategy, Replay, VoteReplay};
 use crate::engine::{EngineConfig, run};
 use crate::error::panic_message;
@@ -24,6 +25,7 @@ use crate::market::session::{CRYPTO_DAYS_PER_YEAR, EQUITY_DAYS_PER_YEAR, NyClock
 use crate::market::time::format_ts;
 use crate::market::{AssetClass, Bars, DataError, LoadReport, Ts, load};
 use crate::memory::{MemoryError, MemoryStore};
+use crate::report::shapley::ShapleyReport;
 use crate::report::{Annualisation, RunArtifacts, RunSummary, StrategyReport, compute, write_run};
 use crate::report::{GraphArtifacts, ReportError};
 use crate::run::{FolderError, RunResult, Staging, VoteLog, WeightLog, check_memory_dir};
@@ -76,6 +78,14 @@ pub enum RunError {
         warmup: String,
         /// The last bar's start, RFC 3339.
         last_bar: String,
+    },
+    /// A full-mode Shapley coalition failed (the live run had succeeded).
+    #[error("full-mode Shapley, the coalition of {members}: {source}")]
+    Coalition {
+        /// The coalition's analysts, e.g. `hedge+markov`.
+        members: String,
+        /// What failed.
+        source: Box<RunError>,
     },
     /// A run thread panicked (a bug); the message names the run.
     #[error("the {what} run stopped with a panic: {message}")]
@@ -193,26 +203,73 @@ struct GraphRun {
     store: Arc<MemoryStore>,
     calibration: Vec<AnalystCalibration>,
     attribution: crate::report::attribution::PnlAttribution,
-    shapley: Option<crate::report::shapley::ShapleyReport>,
+    breakdown: Vec<crate::report::breakdown::BreakdownRow>,
+    shapley: Option<ShapleyReport>,
+    shapley_full: Option<ShapleyReport>,
+}
+
+/// What a backtest reports while it runs: `(phase, done, total)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The bar loop of the strategy under test: bars done of all.
+    Bars,
+    /// Full-mode Shapley: coalitions whose whole graph has run, of all.
+    Coalitions,
 }
 
 /// Exact Shapley values in every graph run up to this many analysts (2^8 = 256 replays).
 const SHAPLEY_MAX_ANALYSTS: usize = 8;
 
-fn run_graph(
+/// A coalition's worth: total return, Sharpe, total costs (over the measured steps).
+pub type Worth<'a> = dyn Fn(&RunResult) -> [f64; 3] + Sync + 'a;
+
+/// The memory a graph starts from: empty, or `graph.memory_from` (published strictly
+/// before the first bar).
+fn open_store(cfg: &Config, bars: &Bars) -> Result<Arc<MemoryStore>, RunError> {
+    let Some(dir) = &cfg.graph.memory_from else {
+        return Ok(Arc::new(MemoryStore::new(cfg.memory.clone())?));
+    };
+    check_memory_dir(dir)?;
+    let s = MemoryStore::load(dir)?;
+    let (now, first) = (s.snapshot().now(), bars.ts.first().copied().unwrap_or(i64::MAX));
+    // Strictly before: a checkpoint published at the first bar could hold what was
+    // written while that bar was processed.
+    if now >= first {
+        return Err(RunError::MemoryAfterData {
+            dir: dir.clone(),
+            memory_until: format_ts(now),
+            first_bar: format_ts(first),
+        });
+    }
+    Ok(Arc::new(s))
+}
+
+/// A graph of the analysts of `profiles` over its own memory, ready to run.
+fn build_graph(
     cfg: &Config,
     registry: &Registry,
+    profiles: &[Profile],
+    headlines: &[Headline],
     bars: &Bars,
     universe: &Universe,
-    engine: &EngineConfig,
-    value: &(dyn Fn(&RunResult) -> [f64; 3] + Sync),
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<GraphRun, RunError> {
-    let profiles = load_profiles(&cfg.graph.agents_dir, cfg.graph.only.as_deref(), registry)?;
+) -> Result<GraphStrategy, RunError> {
     let analysts = profiles.iter().map(|p| registry.build(p)).collect::<Result<Vec<_>, _>>()?;
-    // A cap at or below 1/n leaves every weight at exactly 1/n: the composer could never
-    // weigh by evidence. Refused, naming the cap and the roster size.
-    let n = analysts.len().max(1) as f64;
+    let store = open_store(cfg, bars)?;
+    Ok(GraphStrategy::new(
+        analysts,
+        cfg.composer,
+        store,
+        headlines.to_vec(),
+        cfg.graph.min_vote,
+        cfg.costs.clone(),
+        universe,
+    )?)
+}
+
+/// A cap at or below 1/n leaves every weight at exactly 1/n: the composer could never
+/// weigh by evidence. Refused, naming the cap and the roster size.
+fn check_cap(cfg: &Config, analysts: usize) -> Result<(), RunError> {
+    let n = analysts.max(1) as f64;
     if cfg.composer.mode == ComposerMode::Composed && n > 1.0 && cfg.composer.cap <= 1.0 / n + 1e-12 {
         return Err(RunError::Config(
             crate::error::InvalidValue::new(
@@ -226,43 +283,108 @@ fn run_graph(
             .into(),
         ));
     }
+    Ok(())
+}
+
+/// Runs `jobs` on two workers (the machine's cores), each taking every other job, and
+/// returns the results in job order; `done` is called after each job on the worker. The
+/// first failure stops both workers (no new job starts) and is returned.
+fn on_two_workers<T: Send>(
+    what: &str,
+    jobs: usize,
+    job: &(dyn Fn(usize) -> Result<T, RunError> + Sync),
+    done: &(dyn Fn() + Sync),
+) -> Result<Vec<T>, RunError> {
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let results = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2usize)
+            .map(|w| {
+                let failed = &failed;
+                s.spawn(move || -> Result<Vec<(usize, T)>, RunError> {
+                    let mut out = Vec::new();
+                    for k in (w..jobs).step_by(2) {
+                        if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        let r = job(k);
+                        done();
+                        match r {
+                            Ok(r) => out.push((k, r)),
+                            Err(e) => {
+                                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|p| RunError::Panicked { what: what.into(), message: panic_message(p) })?)
+            .collect::<Result<Vec<_>, RunError>>()
+    })?;
+    let mut all: Vec<(usize, T)> = results.into_iter().flatten().collect();
+    all.sort_by_key(|(k, _)| *k);
+    Ok(all.into_iter().map(|(_, r)| r).collect())
+}
+
+fn run_graph(
+    cfg: &Config,
+    registry: &Registry,
+    bars: &Bars,
+    universe: &Universe,
+    engine: &EngineConfig,
+    value: &Worth<'_>,
+    progress: &mut dyn FnMut(Phase, usize, usize),
+) -> Result<GraphRun, RunError> {
+    let profiles = load_profiles(&cfg.graph.agents_dir, cfg.graph.only.as_deref(), registry)?;
+    check_cap(cfg, profiles.len())?;
+    // Full mode re-runs the whole graph 2^n − 1 times: refused before anything runs.
+    if cfg.graph.shapley == ShapleyMode::Full && profiles.len() > SHAPLEY_MAX_ANALYSTS {
+        return Err(RunError::Config(
+            crate::error::InvalidValue::new(
+                "graph.shapley",
+                "full",
+                format!(
+                    "needs 2^n − 1 whole-graph runs; {} analysts is above the limit of {SHAPLEY_MAX_ANALYSTS}",
+                    profiles.len()
+                ),
+            )
+            .into(),
+        ));
+    }
     let headlines = match &cfg.graph.news {
         Some(p) => news::load(p)?,
         None => Vec::new(),
     };
-    let store = match &cfg.graph.memory_from {
-        Some(dir) => {
-            check_memory_dir(dir)?;
-            let s = MemoryStore::load(dir)?;
-            let (now, first) = (s.snapshot().now(), bars.ts.first().copied().unwrap_or(i64::MAX));
-            // Strictly before: a checkpoint published at the first bar could hold what was
-            // written while that bar was processed.
-            if now >= first {
-                return Err(RunError::MemoryAfterData {
-                    dir: dir.clone(),
-                    memory_until: format_ts(now),
-                    first_bar: format_ts(first),
-                });
-            }
-            s
-        }
-        None => MemoryStore::new(cfg.memory.clone())?,
-    };
-    let store = Arc::new(store);
-    let mut graph = GraphStrategy::new(
-        analysts,
-        cfg.composer,
-        store.clone(),
-        headlines,
-        cfg.graph.min_vote,
-        cfg.costs.clone(),
-        universe,
-    )?;
+    let mut graph = build_graph(cfg, registry, &profiles, &headlines, bars, universe)?;
+    let store = graph.store.clone();
     let started = std::time::Instant::now();
-    let live = {
-        let _span = tracing::info_span!("graph").entered();
-        run(bars, universe, &mut graph, engine, progress)?
-    };
+    // The memory ablation runs beside the live graph: the same analysts without recall,
+    // with their own memory (written as usual, so the composer's win rates exist).
+    let (live, ablation) = std::thread::scope(|s| {
+        let ablation = cfg.graph.ablation.then(|| {
+            s.spawn(|| -> Result<RunResult, RunError> {
+                let _span = tracing::info_span!("no-recall").entered();
+                let mut g = build_graph(cfg, registry, &profiles, &headlines, bars, universe)?
+                    .without_recall("no-recall")
+                    .without_logs();
+                Ok(run(bars, universe, &mut g, engine, &mut |_, _| {})?)
+            })
+        });
+        let live = {
+            let _span = tracing::info_span!("graph").entered();
+            run(bars, universe, &mut graph, engine, &mut |d, t| progress(Phase::Bars, d, t))
+        };
+        let ablation = ablation.map(|h| {
+            h.join().map_err(|p| RunError::Panicked { what: "no-recall".into(), message: panic_message(p) })?
+        });
+        (live, ablation)
+    });
+    let live = live?;
+    let ablation = ablation.transpose()?;
     let secs = started.elapsed().as_secs_f64();
     tracing::info!(
         bars = bars.len(),
@@ -275,6 +397,8 @@ fn run_graph(
     let calibration = graph.calibration.report(&agents);
     let votes = Arc::new(std::mem::take(&mut graph.votes));
     let weights = Arc::new(std::mem::take(&mut graph.weights));
+    let regimes = std::mem::take(&mut graph.regimes);
+    let judged = std::mem::take(&mut graph.judged);
     drop(graph);
     let n = agents.len();
     let replay = |name: &str, w: Replay| {
@@ -291,7 +415,7 @@ fn run_graph(
         replays.push(replay(&format!("votes:{a}"), Replay::Fixed(w)));
     }
     let _span = tracing::info_span!("baselines", replays = replays.len()).entered();
-    let baselines = std::thread::scope(|s| {
+    let mut baselines = std::thread::scope(|s| {
         let handles: Vec<_> = replays
             .into_iter()
             .map(|mut r| {
@@ -301,53 +425,156 @@ fn run_graph(
             .collect();
         handles.into_iter().map(|(what, h)| joined(what, h)).collect::<Result<Vec<_>, _>>()
     })?;
+    if let Some(a) = ablation {
+        baselines.insert(1.min(baselines.len()), a);
+    }
     // The weights the live composer traded with, step by step (its own rule).
     let trading: Vec<Vec<f64>> = (0..weights.ts.len()).map(|k| cfg.composer.trading_weights(weights.step(k))).collect();
-    let attribution = crate::report::attribution::attribute(bars, &live, &votes, &trading, &agents);
-    drop(_span);
-    let shapley = (n <= SHAPLEY_MAX_ANALYSTS)
-        .then(|| -> Result<_, RunError> {
-            let _span = tracing::info_span!("shapley", coalitions = 1u32 << n).entered();
-            let trading = Arc::new(trading);
-            let masks: Vec<u32> = (0..1u32 << n).collect();
-            // Two workers (the machine's cores), each walking every other coalition.
-            let values = std::thread::scope(|s| {
-                let handles: Vec<_> = (0..2usize)
-                    .map(|w| {
-                        let (masks, trading) = (&masks, trading.clone());
-                        let replay = &replay;
-                        s.spawn(move || -> Vec<(u32, [f64; 3])> {
-                            masks
-                                .iter()
-                                .skip(w)
-                                .step_by(2)
-                                .map(|&m| {
-                                    let mut r = replay("coalition", Replay::Coalition(trading.clone(), m));
-                                    let Ok(res) = run(bars, universe, &mut r, engine, &mut |_, _| {});
-                                    (m, value(&res))
-                                })
-                                .collect()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().map_err(|p| RunError::Panicked {
-                            what: "shapley coalitions".into(),
-                            message: panic_message(p),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })?;
-            let mut by_mask = vec![[0.0; 3]; 1 << n];
-            for (m, v) in values.into_iter().flatten() {
-                by_mask[m as usize] = v;
-            }
-            Ok(crate::report::shapley::report(&agents, &by_mask))
+    let mut attribution = crate::report::attribution::attribute(bars, &live, &votes, &trading, &agents);
+    let horizons: Vec<Vec<usize>> = calibration
+        .iter()
+        .map(|c| {
+            let mut h = crate::report::attribution::HORIZONS.to_vec();
+            h.push(c.horizon);
+            h.sort_unstable();
+            h.dedup();
+            h
         })
-        .transpose()?;
-    Ok(GraphRun { live, baselines, votes, weights, agents, store, calibration, attribution, shapley })
+        .collect();
+    let by_horizon = crate::report::attribution::hit_rates_by_horizon(bars, &votes, n, cfg.graph.min_vote, &horizons);
+    for (a, h) in attribution.agents.iter_mut().zip(by_horizon) {
+        a.hit_rate_by_horizon = h;
+    }
+    let breakdown = crate::report::breakdown::breakdown(
+        bars,
+        &universe.classes,
+        &live,
+        &votes,
+        &trading,
+        &agents,
+        &regimes,
+        &judged,
+    );
+    drop(_span);
+    let mut shapley = None;
+    let mut shapley_full = None;
+    if cfg.graph.shapley != ShapleyMode::Off && n > SHAPLEY_MAX_ANALYSTS {
+        tracing::warn!(
+            analysts = n,
+            "Shapley values skipped: exact values need 2^{n} coalitions; at most {SHAPLEY_MAX_ANALYSTS} analysts"
+        );
+    }
+    if cfg.graph.shapley != ShapleyMode::Off && n <= SHAPLEY_MAX_ANALYSTS {
+        let _span = tracing::info_span!("shapley", coalitions = 1u32 << n).entered();
+        let (report, by_mask) = shapley_replay(cfg, bars, universe, engine, &votes, &weights, &agents, value)?;
+        shapley = Some(report);
+        if cfg.graph.shapley == ShapleyMode::Full {
+            let _span = tracing::info_span!("shapley full").entered();
+            shapley_full = Some(shapley_full_graph(
+                cfg, registry, &profiles, &headlines, bars, universe, engine, value, by_mask[0], progress,
+            )?);
+        }
+    }
+    Ok(GraphRun {
+        live,
+        baselines,
+        votes,
+        weights,
+        agents,
+        store,
+        calibration,
+        attribution,
+        breakdown,
+        shapley,
+        shapley_full,
+    })
+}
+
+/// Replay-mode Shapley values (`report::shapley`): each of the 2ⁿ coalitions re-runs the
+/// composer and the portfolio over the logged `votes`, the weights of analysts outside it
+/// at 0, on two workers. Returns the report and every coalition's worth by mask.
+#[allow(clippy::too_many_arguments)]
+pub fn shapley_replay(
+    cfg: &Config,
+    bars: &Bars,
+    universe: &Universe,
+    engine: &EngineConfig,
+    votes: &Arc<VoteLog>,
+    weights: &Arc<WeightLog>,
+    agents: &[String],
+    value: &Worth<'_>,
+) -> Result<(ShapleyReport, Vec<[f64; 3]>), RunError> {
+    let trading: Arc<Vec<Vec<f64>>> =
+        Arc::new((0..weights.ts.len()).map(|k| cfg.composer.trading_weights(weights.step(k))).collect());
+    let job = |m: usize| -> Result<[f64; 3], RunError> {
+        let mut r = VoteReplay::new(
+            "coalition",
+            votes.clone(),
+            Replay::Coalition(trading.clone(), m as u32),
+            weights.clone(),
+            cfg.composer,
+            cfg.costs.clone(),
+        );
+        let Ok(res) = run(bars, universe, &mut r, engine, &mut |_, _| {});
+        Ok(value(&res))
+    };
+    let by_mask = on_two_workers("shapley coalitions", 1 << agents.len(), &job, &|| {})?;
+    Ok((crate::report::shapley::report("replay", agents, &by_mask), by_mask))
+}
+
+/// Full-mode Shapley: every non-empty coalition re-runs the whole graph with only its
+/// analysts and its own memory (the analysts share one memory, so a coalition's recalls
+/// depend on its members' writes). v(∅) is the empty book, `empty` (no votes, no trades).
+#[allow(clippy::too_many_arguments)]
+fn shapley_full_graph(
+    cfg: &Config,
+    registry: &Registry,
+    profiles: &[Profile],
+    headlines: &[Headline],
+    bars: &Bars,
+    universe: &Universe,
+    engine: &EngineConfig,
+    value: &Worth<'_>,
+    empty: [f64; 3],
+    progress: &mut dyn FnMut(Phase, usize, usize),
+) -> Result<ShapleyReport, RunError> {
+    let n = profiles.len();
+    let total = (1usize << n) - 1;
+    let job = |k: usize| -> Result<[f64; 3], RunError> {
+        let mask = k + 1;
+        let members: Vec<Profile> =
+            profiles.iter().enumerate().filter(|(i, _)| mask >> i & 1 == 1).map(|(_, p)| p.clone()).collect();
+        let names = || members.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join("+");
+        let wrap = |e: RunError| RunError::Coalition { members: names(), source: Box::new(e) };
+        let mut g = build_graph(cfg, registry, &members, headlines, bars, universe).map_err(wrap)?.without_logs();
+        let r = run(bars, universe, &mut g, engine, &mut |_, _| {}).map_err(|e| wrap(e.into()))?;
+        Ok(value(&r))
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    progress(Phase::Coalitions, 0, total);
+    let values = std::thread::scope(|s| {
+        // The workers' thread owns the sender: when it ends (done, failed or panicked) the
+        // channel closes and the progress loop below ends with it.
+        let worker = s.spawn(move || {
+            let tx = std::sync::Mutex::new(tx);
+            let done = || {
+                if let Ok(tx) = tx.lock() {
+                    let _ = tx.send(());
+                }
+            };
+            on_two_workers("full-mode Shapley coalitions", total, &job, &done)
+        });
+        // Progress on this thread: one tick per finished coalition.
+        let mut k = 0;
+        while rx.recv().is_ok() {
+            k += 1;
+            progress(Phase::Coalitions, k, total);
+        }
+        worker.join().map_err(|p| RunError::Panicked { what: "full-mode Shapley".into(), message: panic_message(p) })?
+    })?;
+    let agents: Vec<String> = profiles.iter().map(|p| p.name.clone()).collect();
+    let by_mask: Vec<[f64; 3]> = std::iter::once(empty).chain(values).collect();
+    Ok(crate::report::shapley::report("full", &agents, &by_mask))
 }
 
 /// The part of a run the metrics cover: from `trade_from` on, or the whole run, borrowed
@@ -360,7 +587,7 @@ fn measured(r: &RunResult, trade_from: Option<Ts>) -> std::borrow::Cow<'_, RunRe
 }
 
 /// Runs a whole backtest as `cfg` says and writes its run folder.
-pub fn backtest(cfg: &Config, progress: &mut dyn FnMut(usize, usize)) -> Result<BacktestOutput, RunError> {
+pub fn backtest(cfg: &Config, progress: &mut dyn FnMut(Phase, usize, usize)) -> Result<BacktestOutput, RunError> {
     backtest_with(cfg, &Registry::default(), progress)
 }
 
@@ -369,7 +596,7 @@ pub fn backtest(cfg: &Config, progress: &mut dyn FnMut(usize, usize)) -> Result<
 pub fn backtest_with(
     cfg: &Config,
     registry: &Registry,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(Phase, usize, usize),
 ) -> Result<BacktestOutput, RunError> {
     cfg.validate()?;
     // The run folder first: a refused --out or a busy folder costs nothing.
@@ -400,7 +627,7 @@ pub fn backtest_with(
                 .map(|g| (g.live.clone(), g.baselines.clone(), Some(g))),
             _ => {
                 let mut st = make_strategy(cfg);
-                let Ok(r) = run(&bars, &universe, &mut st, &engine, progress);
+                let Ok(r) = run(&bars, &universe, &mut st, &engine, &mut |d, t| progress(Phase::Bars, d, t));
                 Ok((r, Vec::new(), None))
             }
         };
@@ -430,8 +657,14 @@ pub fn backtest_with(
         learning: graph.as_ref().map(|g| g.calibration.clone()).unwrap_or_default(),
         attribution: graph.as_ref().map(|g| g.attribution.clone()),
         shapley: graph.as_ref().and_then(|g| g.shapley.clone()),
+        shapley_full: graph.as_ref().and_then(|g| g.shapley_full.clone()),
     };
-    let extra = graph.as_ref().map(|g| GraphArtifacts { votes: &g.votes, weights: &g.weights, agents: &g.agents });
+    let extra = graph.as_ref().map(|g| GraphArtifacts {
+        votes: &g.votes,
+        weights: &g.weights,
+        agents: &g.agents,
+        breakdown: &g.breakdown,
+    });
     let config_toml = cfg.to_toml();
     let artifacts = RunArtifacts {
         summary: &summary,
@@ -464,4 +697,34 @@ pub fn backtest_with(
         votes: graph.as_ref().map(|g| g.votes.clone()),
         weights: graph.as_ref().map(|g| g.weights.clone()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Results come back in job order whatever the worker; the first failure is returned,
+    /// stops both workers from starting new jobs, and `done` still ticks for it.
+    #[test]
+    fn test_two_workers_order_and_first_failure() {
+        let ticks = std::sync::atomic::AtomicUsize::new(0);
+        let done = || {
+            ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        let squares = on_two_workers("squares", 7, &|k| Ok(k * k), &done).unwrap();
+        assert_eq!(squares, vec![0, 1, 4, 9, 16, 25, 36]);
+        assert_eq!(ticks.load(std::sync::atomic::Ordering::Relaxed), 7);
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        let job = |k: usize| -> Result<usize, RunError> {
+            started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if k == 0 {
+                return Err(RunError::Panicked { what: "job 0".into(), message: "failed".into() });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            Ok(k)
+        };
+        let e = on_two_workers("jobs", 100, &job, &|| {}).unwrap_err();
+        assert!(e.to_string().contains("job 0"), "{e}");
+        assert!(started.load(std::sync::atomic::Ordering::Relaxed) < 10, "the other worker stopped early");
+    }
 }

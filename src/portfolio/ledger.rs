@@ -20,7 +20,8 @@ pub(crate) const QTY_EPS: f64 = 1e-9;
 pub struct Fill {
     /// Start of the bar whose open priced the fill.
     pub ts: Ts,
-    /// Step at whose close the order was decided (always before `ts`).
+    /// Step at whose close the order was decided (always before `ts`), or `ts` itself for
+    /// a cash-in-lieu payout at a split, which no decision made.
     pub decided_at: Ts,
     /// Dense symbol id of the instrument.
     pub symbol: SymbolId,

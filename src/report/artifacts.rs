@@ -7,6 +7,9 @@
 //! - `trades.parquet`: round trips; `fills.parquet`: executions;
 //! - `votes.parquet`, `weights.parquet`: every vote and the composer's weights per step
 //!   (graph runs);
+//! - `attribution.json`, `attribution.parquet`: who earned what, Shapley values, hit rates,
+//!   calibration and memory evidence per analyst; `breakdown.parquet`: per analyst and the
+//!   book, by symbol, regime, time of day and day (graph runs);
 //! - `prices.parquet`: the close of every bar the run used (after the session filter,
 //!   resampling and split adjustment), for the report's price charts;
 //! - `config.toml`: the resolved configuration (defaults + file + flags);
@@ -91,6 +94,9 @@ pub struct RunSummary {
     /// Graph runs: exact Shapley and leave-one-out values of each analyst (replay mode,
     /// `report::shapley`).
     pub shapley: Option<super::shapley::ShapleyReport>,
+    /// Graph runs with `--shapley full`: the same values with each coalition re-running the
+    /// whole graph with its own memory.
+    pub shapley_full: Option<super::shapley::ShapleyReport>,
 }
 
 /// What a graph run adds to the run folder.
@@ -101,6 +107,8 @@ pub struct GraphArtifacts<'a> {
     pub weights: &'a WeightLog,
     /// Analyst names in roster order (the index a vote's `agent` refers to).
     pub agents: &'a [String],
+    /// Per analyst and the book: by symbol, regime, time of day and day.
+    pub breakdown: &'a [super::breakdown::BreakdownRow],
 }
 
 fn parquet_err(path: &Path, e: impl std::fmt::Display) -> ReportError {
@@ -166,6 +174,8 @@ fn votes_frame(path: &Path, g: &GraphArtifacts<'_>, symbols: &[String]) -> Resul
             Column::new("agent".into(), v.iter().map(|x| g.agents[x.agent].as_str()).collect::<Vec<_>>()),
             Column::new("direction".into(), v.iter().map(|x| x.direction).collect::<Vec<_>>()),
             Column::new("confidence".into(), v.iter().map(|x| x.confidence).collect::<Vec<_>>()),
+            Column::new("evidence".into(), v.iter().map(|x| x.memory.evidence).collect::<Vec<_>>()),
+            Column::new("evidence_n".into(), v.iter().map(|x| x.memory.outcomes).collect::<Vec<_>>()),
             Column::new(
                 "memory_ids".into(),
                 v.iter()
@@ -203,6 +213,14 @@ fn attribution_frame(
     learning: &[crate::engine::graph::AnalystCalibration],
 ) -> Result<DataFrame> {
     let cal = |name: &str| learning.iter().find(|l| l.agent == name);
+    let at_horizon = |h: usize| -> Column {
+        let rates: Vec<Option<f64>> = att
+            .agents
+            .iter()
+            .map(|a| a.hit_rate_by_horizon.iter().find(|x| x.horizon == h).and_then(|x| x.hit_rate))
+            .collect();
+        Column::new(format!("hit_rate_h{h}").into(), rates)
+    };
     let opt = |f: fn(&crate::engine::graph::AnalystCalibration) -> Option<f64>| -> Vec<Option<f64>> {
         att.agents.iter().map(|a| cal(&a.agent).and_then(f)).collect()
     };
@@ -226,6 +244,29 @@ fn attribution_frame(
             Column::new("hit_rate".into(), opt(|c| c.hit_rate)),
             Column::new("brier".into(), opt(|c| c.brier)),
             Column::new("win_rate_outcome_corr".into(), opt(|c| c.win_rate_outcome_corr)),
+            Column::new("hit_rate_evidence_agree".into(), opt(|c| c.evidence.first().and_then(|s| s.hit_rate))),
+            Column::new("hit_rate_evidence_disagree".into(), opt(|c| c.evidence.get(1).and_then(|s| s.hit_rate))),
+            Column::new("hit_rate_evidence_none".into(), opt(|c| c.evidence.get(2).and_then(|s| s.hit_rate))),
+        ]
+        .into_iter()
+        .chain(super::attribution::HORIZONS.map(at_horizon))
+        .collect(),
+    )
+}
+
+fn breakdown_frame(path: &Path, rows: &[super::breakdown::BreakdownRow]) -> Result<DataFrame> {
+    frame(
+        path,
+        vec![
+            Column::new("who".into(), rows.iter().map(|r| r.who.as_str()).collect::<Vec<_>>()),
+            Column::new("dimension".into(), rows.iter().map(|r| r.dimension).collect::<Vec<_>>()),
+            Column::new("bucket".into(), rows.iter().map(|r| r.bucket.as_str()).collect::<Vec<_>>()),
+            Column::new("votes".into(), rows.iter().map(|r| r.votes).collect::<Vec<_>>()),
+            Column::new("judged".into(), rows.iter().map(|r| r.judged).collect::<Vec<_>>()),
+            Column::new("hits".into(), rows.iter().map(|r| r.hits).collect::<Vec<_>>()),
+            Column::new("hit_rate".into(), rows.iter().map(|r| r.hit_rate).collect::<Vec<_>>()),
+            Column::new("pnl".into(), rows.iter().map(|r| r.pnl).collect::<Vec<_>>()),
+            Column::new("costs".into(), rows.iter().map(|r| r.costs).collect::<Vec<_>>()),
         ],
     )
 }
@@ -319,7 +360,13 @@ pub fn write_run(dir: &Path, a: &RunArtifacts<'_>) -> Result<()> {
     let p = dir.join("equity.parquet");
     write_parquet(&p, equity_frame(&p, a.run, a.baselines, a.benchmark)?)?;
     if let Some(att) = &a.summary.attribution {
-        let json = serde_json::to_string_pretty(att).expect("attribution serializes");
+        let file = super::attribution::AttributionFile {
+            pnl: att.clone(),
+            shapley: a.summary.shapley.clone(),
+            shapley_full: a.summary.shapley_full.clone(),
+            learning: a.summary.learning.clone(),
+        };
+        let json = serde_json::to_string_pretty(&file).expect("attribution serializes");
         write_text(&dir.join("attribution.json"), &(json + "\n"))?;
         let p = dir.join("attribution.parquet");
         write_parquet(&p, attribution_frame(&p, att, &a.summary.learning)?)?;
@@ -329,6 +376,8 @@ pub fn write_run(dir: &Path, a: &RunArtifacts<'_>) -> Result<()> {
         write_parquet(&p, votes_frame(&p, g, a.symbols)?)?;
         let p = dir.join("weights.parquet");
         write_parquet(&p, weights_frame(&p, g)?)?;
+        let p = dir.join("breakdown.parquet");
+        write_parquet(&p, breakdown_frame(&p, g.breakdown)?)?;
     }
     let p = dir.join("trades.parquet");
     write_parquet(&p, trades_frame(&p, a.run, a.symbols)?)?;

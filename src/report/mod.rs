@@ -2,6 +2,7 @@
 
 mod artifacts;
 pub mod attribution;
+pub mod breakdown;
 pub mod html;
 mod json;
 pub mod metrics;

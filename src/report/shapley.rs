@@ -12,11 +12,19 @@
 //! equal values) and the null-player property (an analyst that never changes v gets 0).
 //! Leave-one-out is `v(N) − v(N ∖ {i})`.
 //!
-//! *Replay* mode (what `backtest` computes): v(S) re-runs the composer, its band and cost
-//! gate, and the portfolio with the same costs over the **logged** votes, with the weights
-//! of analysts outside S set to 0. The votes themselves are those of the run with every
-//! analyst: the analysts share one memory, and a coalition run with its own memory (the
-//! *full* mode of issue 13) could vote differently. That mode is not built yet.
+//! Two modes (`graph.shapley`, `--shapley`):
+//!
+//! - *Replay* (every graph run by default): v(S) re-runs the composer, its band and cost
+//!   gate, and the portfolio with the same costs over the **logged** votes, with the
+//!   weights of analysts outside S set to 0. Fast (2ⁿ portfolio replays, no analysts), but
+//!   the votes are those of the run with every analyst: the analysts share one memory, and
+//!   a coalition alone would have remembered — and so voted — differently.
+//! - *Full* (`--shapley full`): v(S) re-runs the **whole graph** with only S's analysts,
+//!   each coalition with its own fresh memory (or its own copy of `--memory-from`), so
+//!   recalls, outcome memories and the composer's win rates are the coalition's own.
+//!   2ⁿ − 1 graph runs, two at a time, with a progress bar; v(∅) is the empty book (no
+//!   votes, no trades), the same in both modes. The gap between the two modes is what
+//!   the shared memory changes.
 
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +90,8 @@ pub struct AgentShapley {
 /// Shapley values of every analyst, with the coalition values they came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShapleyReport {
-    /// `replay`: coalitions re-run the composer over the logged votes.
+    /// `replay`: coalitions re-run the composer over the logged votes; `full`: coalitions
+    /// re-run the whole graph, each with its own memory.
     pub mode: String,
     /// v(N) − v(∅) of total return: what the values sum to.
     pub total_return_all: f64,
@@ -92,14 +101,14 @@ pub struct ShapleyReport {
 
 /// Builds the report from the metrics of every coalition (`[return, sharpe, costs]` per
 /// mask; a NaN Sharpe counts as 0).
-pub fn report(agents: &[String], coalitions: &[[f64; 3]]) -> ShapleyReport {
+pub fn report(mode: &str, agents: &[String], coalitions: &[[f64; 3]]) -> ShapleyReport {
     let n = agents.len();
     let col = |j: usize| -> Vec<f64> { coalitions.iter().map(|c| if c[j].is_finite() { c[j] } else { 0.0 }).collect() };
     let (ret, sharpe, costs) = (col(0), col(1), col(2));
     let (pr, ps, pc) = (shapley_from(n, &ret), shapley_from(n, &sharpe), shapley_from(n, &costs));
     let (lr, ls, lc) = (leave_one_out(n, &ret), leave_one_out(n, &sharpe), leave_one_out(n, &costs));
     ShapleyReport {
-        mode: "replay".into(),
+        mode: mode.into(),
         total_return_all: ret[(1usize << n) - 1] - ret[0],
         agents: (0..n)
             .map(|i| AgentShapley {

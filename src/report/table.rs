@@ -42,7 +42,7 @@ pub(crate) const ROWS: [Row; 21] = [
 ];
 
 /// Renders who earned what: the book's P&L split among the analysts.
-pub fn render_attribution(att: &crate::report::attribution::PnlAttribution) -> String {
+pub fn render_pnl(att: &crate::report::attribution::PnlAttribution) -> String {
     let mut out = format!(
         "who earned what (the book's P&L {:.2}, split by each analyst's signed contribution to the decisions)\n",
         att.total_pnl
@@ -54,6 +54,99 @@ pub fn render_attribution(att: &crate::report::attribution::PnlAttribution) -> S
         ));
     }
     out.push_str(&format!("  {:<12} P&L {:>10.2}\n", "unattributed", att.unattributed));
+    if att.agents.iter().any(|a| !a.hit_rate_by_horizon.is_empty()) {
+        out.push_str("\nhit rate of every vote by horizon (bars later; overlapping votes, so descriptive)\n");
+        for a in &att.agents {
+            let cells: Vec<String> =
+                a.hit_rate_by_horizon.iter().map(|h| format!("{:>3}: {:>6}", h.horizon, opt_pct(h.hit_rate))).collect();
+            out.push_str(&format!("  {:<12} {}\n", a.agent, cells.join("  ")));
+        }
+    }
+    out
+}
+
+/// Renders Shapley and leave-one-out values.
+pub fn render_shapley(sh: &crate::report::shapley::ShapleyReport) -> String {
+    let mut out = format!(
+        "Shapley values ({} mode, all {} coalitions; they sum to v(all) − v(none) = {:+.3}% total return)\n",
+        sh.mode,
+        1u64 << sh.agents.len(),
+        sh.total_return_all * 100.0
+    );
+    for a in &sh.agents {
+        out.push_str(&format!(
+            "  {:<12} total return {:>+8.3}%  Sharpe {:>+7.2}  costs {:>9.2}   leave-one-out: {:>+8.3}%  {:>+7.2}  {:>9.2}\n",
+            a.agent,
+            a.total_return * 100.0,
+            a.sharpe,
+            a.total_costs,
+            a.loo_total_return * 100.0,
+            a.loo_sharpe,
+            a.loo_total_costs
+        ));
+    }
+    out
+}
+
+fn opt_pct(x: Option<f64>) -> String {
+    x.map_or("n/a".into(), |v| format!("{:.1}%", v * 100.0))
+}
+
+/// Renders whether the remembered win rates and the recalled evidence predicted outcomes.
+pub fn render_learning(learning: &[crate::engine::graph::AnalystCalibration]) -> String {
+    let mut out =
+        "does the remembered win rate predict the next outcome? (correlation with win = 1, loss = 0)\n".to_string();
+    for l in learning {
+        out.push_str(&format!(
+            "  {:<12} judged {:>6} (flat {:>5})  hit rate {:>6}  mean win rate at vote {:>6}  correlation {}  Brier {}\n",
+            l.agent,
+            l.resolved,
+            l.flat,
+            opt_pct(l.hit_rate),
+            opt_pct(l.mean_win_rate),
+            l.win_rate_outcome_corr.map_or("n/a".into(), |v| format!("{v:+.3}")),
+            l.brier.map_or("n/a".into(), |b| format!("{b:.3}"))
+        ));
+    }
+    out.push_str(
+        "\ndoes the memory's evidence help? (hit rate of judged votes whose recalled outcomes won = agree, lost = disagree)\n",
+    );
+    for l in learning {
+        let parts: Vec<String> =
+            l.evidence.iter().map(|s| format!("{} {:>6} of {:>5}", s.stance, opt_pct(s.hit_rate), s.judged)).collect();
+        out.push_str(&format!("  {:<12} {}\n", l.agent, parts.join("  ")));
+        out.push_str(&format!(
+            "  {:<12} recalled per vote: wins {}  losses {}\n",
+            "",
+            per_vote(&l.memory_of_wins),
+            per_vote(&l.memory_of_losses)
+        ));
+    }
+    out
+}
+
+/// "outcome 2.80 · short 2.10 mid 0.70": memories recalled per vote, by kind then layer.
+fn per_vote(m: &crate::engine::graph::MemoryUsed) -> String {
+    let part = |counts: &std::collections::BTreeMap<String, u64>| -> Vec<String> {
+        let mut k: Vec<(&String, &u64)> = counts.iter().filter(|(_, c)| **c > 0).collect();
+        k.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        k.iter().map(|(n, c)| format!("{n} {:.2}", **c as f64 / m.votes.max(1) as f64)).collect()
+    };
+    let (kinds, layers) = (part(&m.kinds), part(&m.layers));
+    if kinds.is_empty() { "nothing".into() } else { format!("{} · {}", kinds.join(" "), layers.join(" ")) }
+}
+
+/// Renders `attribution.json` (for `quorum attribution`).
+pub fn render_attribution(file: &crate::report::attribution::AttributionFile) -> String {
+    let mut out = render_pnl(&file.pnl);
+    for sh in [&file.shapley, &file.shapley_full].into_iter().flatten() {
+        out.push('\n');
+        out.push_str(&render_shapley(sh));
+    }
+    if !file.learning.is_empty() {
+        out.push('\n');
+        out.push_str(&render_learning(&file.learning));
+    }
     out
 }
 
@@ -110,47 +203,15 @@ pub fn render(summary: &RunSummary) -> String {
     }
     if let Some(att) = &summary.attribution {
         out.push('\n');
-        out.push_str(&render_attribution(att));
+        out.push_str(&render_pnl(att));
     }
-    if let Some(sh) = &summary.shapley {
-        out.push_str(&format!(
-            "\nShapley values ({} mode, all {} coalitions; they sum to v(all) − v(none) = {:+.3}% total return)\n",
-            sh.mode,
-            1u64 << sh.agents.len(),
-            sh.total_return_all * 100.0
-        ));
-        for a in &sh.agents {
-            out.push_str(&format!(
-                "  {:<12} total return {:>+8.3}%  Sharpe {:>+7.2}  costs {:>9.2}   leave-one-out: {:>+8.3}%  {:>+7.2}  {:>9.2}\n",
-                a.agent,
-                a.total_return * 100.0,
-                a.sharpe,
-                a.total_costs,
-                a.loo_total_return * 100.0,
-                a.loo_sharpe,
-                a.loo_total_costs
-            ));
-        }
+    for sh in [&summary.shapley, &summary.shapley_full].into_iter().flatten() {
+        out.push('\n');
+        out.push_str(&render_shapley(sh));
     }
     if !summary.learning.is_empty() {
-        out.push_str("\ndoes the remembered win rate predict the next outcome? (correlation with win = 1, loss = 0)\n");
-        let opt = |x: Option<f64>, pct: bool| match x {
-            Some(v) if pct => format!("{:.1}%", v * 100.0),
-            Some(v) => format!("{v:+.3}"),
-            None => "n/a".into(),
-        };
-        for l in &summary.learning {
-            out.push_str(&format!(
-                "  {:<12} judged {:>6} (flat {:>5})  hit rate {:>6}  mean win rate at vote {:>6}  correlation {}  Brier {}\n",
-                l.agent,
-                l.resolved,
-                l.flat,
-                opt(l.hit_rate, true),
-                opt(l.mean_win_rate, true),
-                opt(l.win_rate_outcome_corr, false),
-                l.brier.map_or("n/a".into(), |b| format!("{b:.3}"))
-            ));
-        }
+        out.push('\n');
+        out.push_str(&render_learning(&summary.learning));
     }
     out
 }

@@ -75,6 +75,7 @@ mod tests {
             confidence: 0.0,
             rationale: String::new(),
             memory_ids: Vec::new(),
+            memory: Default::default(),
         };
         let mut log = VoteLog::default();
         log.push_step(10, &[v(0), v(1)]);

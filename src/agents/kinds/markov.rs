@@ -31,7 +31,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::agents::{Analyst, Core, PerSymbol, Perception, Profile, Proposal};
-use crate::features::Window;
+use crate::features::{Features, Window};
 use crate::market::SymbolId;
 use crate::memory::Kind;
 
@@ -62,8 +62,45 @@ impl Default for Params {
 }
 
 const N: usize = 6;
-const NAMES: [&str; N] =
+/// The six states' names, by state index.
+pub const REGIMES: [&str; N] =
     ["calm downtrend", "calm range", "calm uptrend", "volatile downtrend", "volatile range", "volatile uptrend"];
+use REGIMES as NAMES;
+
+/// The state of the bar whose close was just pushed to `closes` (a window of
+/// `trend_bars + 1` closes), or None while the window or the long volatility warms up.
+pub fn regime(closes: &Window, f: &Features, p: &Params) -> Option<usize> {
+    if !closes.full() || f.sigma_long <= 0.0 {
+        return None;
+    }
+    let trend = (f.bar.close / closes.back(p.trend_bars).unwrap_or(f.bar.close)).ln();
+    let tz = trend / (f.sigma * (p.trend_bars as f64).sqrt());
+    Some(state_of(tz, p.trend_z, f.sigma_short / f.sigma_long))
+}
+
+/// Every symbol's regime bar by bar, with the default parameters, for the run's breakdowns
+/// (the same states the Markov analyst reads, whether or not it is in the roster).
+#[derive(Debug, Clone)]
+pub struct RegimeTracker {
+    p: Params,
+    closes: PerSymbol<Window>,
+}
+
+impl Default for RegimeTracker {
+    fn default() -> Self {
+        let p = Params::default();
+        RegimeTracker { p, closes: PerSymbol::new(Window::new(p.trend_bars + 1)) }
+    }
+}
+
+impl RegimeTracker {
+    /// The state of a symbol's next bar (None while warming up).
+    pub fn observe(&mut self, sym: SymbolId, f: &Features) -> Option<usize> {
+        let w = self.closes.get(sym);
+        w.push(f.bar.close);
+        regime(w, f, &self.p)
+    }
+}
 
 /// One symbol's chain.
 #[derive(Debug, Clone)]
@@ -171,12 +208,9 @@ impl Analyst for Markov {
         let f = pc.features;
         let c = self.chains.get(pc.sym);
         c.closes.push(f.bar.close);
-        if !c.closes.full() || f.sigma_long <= 0.0 {
+        let Some(s) = regime(&c.closes, f, &p) else {
             return Proposal::neutral("markov: warming up");
-        }
-        let trend = (f.bar.close / c.closes.back(p.trend_bars).unwrap_or(f.bar.close)).ln();
-        let tz = trend / (f.sigma * (p.trend_bars as f64).sqrt());
-        let s = state_of(tz, p.trend_z, f.sigma_short / f.sigma_long);
+        };
         c.observe(s, f.ret1, &p);
         let (expected, probs) = c.expected(s, p.prior);
         let entropy: f64 = -probs.iter().filter(|&&x| x > 0.0).map(|x| x * x.ln()).sum::<f64>();

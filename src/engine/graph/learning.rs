@@ -26,8 +26,8 @@
 //! means the remembered win rate says nothing about the next outcome, and weighting by it
 //! cannot help; the run summary shows it whatever it is.
 
-use crate::agents::Vote;
 use crate::agents::actor::StepBar;
+use crate::agents::{MemoryUse, Stance, Vote};
 use crate::market::{SymbolId, Ts};
 use crate::memory::{ItemId, Kind, MemoryError, MemoryStore, NewItem};
 
@@ -62,6 +62,8 @@ pub(crate) struct Resolution {
     pub(crate) win_rate: f64,
     /// The vote's confidence, in [0, 1].
     pub(crate) confidence: f64,
+    /// What the vote's recall brought.
+    pub(crate) memory: MemoryUse,
 }
 
 /// A vote held for judging.
@@ -77,6 +79,7 @@ struct OpenVote {
     rationale: String,
     state: Vec<f32>,
     memory_ids: Vec<ItemId>,
+    memory: MemoryUse,
 }
 
 /// The votes under evaluation, one slot per (analyst, symbol).
@@ -126,6 +129,7 @@ impl Learning {
                     memory_ids: ov.memory_ids,
                     win_rate: ov.win_rate,
                     confidence: ov.confidence,
+                    memory: ov.memory,
                 });
             }
         }
@@ -161,6 +165,7 @@ impl Learning {
                     rationale: v.rationale.clone(),
                     state: b.features.state.to_vec(),
                     memory_ids: v.memory_ids.clone(),
+                    memory: v.memory,
                 });
             }
         }
@@ -180,10 +185,39 @@ pub struct Calibration {
     /// Per analyst and bucket [0.2·b, 0.2·(b+1)): (votes, wins, Σ confidence).
     buckets: Vec<[(f64, f64, f64); 5]>,
     horizons: Vec<usize>,
+    /// Per analyst and stance (agree, disagree, none): (judged, wins).
+    stances: Vec<[(usize, usize); 3]>,
+    /// Per analyst, for wins [0] and losses [1]: votes, votes that recalled anything, and
+    /// recalled memories per kind (7) then per layer (4).
+    used: Vec<[(usize, usize, [u64; 11]); 2]>,
+}
+
+/// The hit rate of one analyst's judged votes whose recalled evidence stood one way.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StanceLine {
+    /// `agree`, `disagree` or `none`.
+    pub stance: String,
+    /// Judged votes (wins and losses).
+    pub judged: usize,
+    /// Share of them that won.
+    pub hit_rate: Option<f64>,
+}
+
+/// What the judged votes of one result (wins or losses) recalled.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MemoryUsed {
+    /// Judged votes with this result.
+    pub votes: usize,
+    /// Of them, votes that recalled at least one memory.
+    pub recalled_any: usize,
+    /// Recalled memories per kind (snake_case names), summed over those votes.
+    pub kinds: std::collections::BTreeMap<String, u64>,
+    /// Recalled memories per layer, summed over those votes.
+    pub layers: std::collections::BTreeMap<String, u64>,
 }
 
 /// One confidence bucket of a reliability table.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReliabilityBucket {
     /// Lower bound of the bucket's confidence (its upper bound is this + 0.2).
     pub from: f64,
@@ -196,7 +230,7 @@ pub struct ReliabilityBucket {
 }
 
 /// One analyst's line of [`Calibration::report`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AnalystCalibration {
     /// Analyst name.
     pub agent: String,
@@ -223,13 +257,65 @@ pub struct AnalystCalibration {
     pub brier: Option<f64>,
     /// Confidence buckets against the realised hit rate.
     pub reliability: Vec<ReliabilityBucket>,
+    /// Hit rate of the judged votes whose recalled outcome evidence agreed with the vote,
+    /// disagreed, or was absent.
+    pub evidence: Vec<StanceLine>,
+    /// What the winning votes recalled, by memory kind and layer.
+    pub memory_of_wins: MemoryUsed,
+    /// The same for the losing votes, to compare.
+    pub memory_of_losses: MemoryUsed,
 }
 
 impl Calibration {
     /// Empty sums for analysts with these horizons (roster order).
     pub fn new(horizons: Vec<usize>) -> Self {
         let n = horizons.len();
-        Calibration { sums: vec![[0.0; 7]; n], brier: vec![0.0; n], buckets: vec![[(0.0, 0.0, 0.0); 5]; n], horizons }
+        Calibration {
+            sums: vec![[0.0; 7]; n],
+            brier: vec![0.0; n],
+            buckets: vec![[(0.0, 0.0, 0.0); 5]; n],
+            horizons,
+            stances: vec![[(0, 0); 3]; n],
+            used: vec![[(0, 0, [0; 11]); 2]; n],
+        }
+    }
+
+    /// Adds what analyst `a`'s resolved vote recalled, by its result: whether the evidence
+    /// backed it ([`MemoryUse::stance`]), and the kinds and layers used. Flat outcomes are
+    /// left out, as in the hit rate.
+    pub(crate) fn add_memory(&mut self, a: usize, outcome: f64, m: &MemoryUse) {
+        if outcome == 0.0 || a >= self.stances.len() {
+            return;
+        }
+        let win = outcome > 0.0;
+        let s = match m.stance() {
+            Stance::Agree => 0,
+            Stance::Disagree => 1,
+            Stance::None => 2,
+        };
+        let line = &mut self.stances[a][s];
+        *line = (line.0 + 1, line.1 + usize::from(win));
+        let (votes, any, counts) = &mut self.used[a][usize::from(!win)];
+        *votes += 1;
+        let all = m.kinds.iter().chain(&m.layers).map(|&c| u64::from(c));
+        *any += usize::from(m.kinds.iter().any(|&c| c > 0));
+        for (c, x) in counts.iter_mut().zip(all) {
+            *c += x;
+        }
+    }
+
+    fn memory_used(&self, a: usize, r: usize) -> MemoryUsed {
+        let (votes, recalled_any, counts) = self.used[a][r];
+        MemoryUsed {
+            votes,
+            recalled_any,
+            kinds: crate::memory::Kind::ALL.iter().zip(&counts[..7]).map(|(k, &c)| (k.name().to_string(), c)).collect(),
+            layers: crate::memory::Layer::ALL
+                .iter()
+                .zip(&counts[7..])
+                .map(|(l, &c)| (l.name().to_string(), c))
+                .collect(),
+        }
     }
 
     /// Adds analyst `a`'s resolved vote: win rate at the vote, outcome, confidence.
@@ -283,6 +369,17 @@ impl Calibration {
                             hit_rate: (k > 0.0).then(|| w / k),
                         })
                         .collect(),
+                    evidence: ["agree", "disagree", "none"]
+                        .iter()
+                        .zip(self.stances[a])
+                        .map(|(&stance, (judged, wins))| StanceLine {
+                            stance: stance.to_string(),
+                            judged,
+                            hit_rate: (judged > 0).then(|| wins as f64 / judged as f64),
+                        })
+                        .collect(),
+                    memory_of_wins: self.memory_used(a, 0),
+                    memory_of_losses: self.memory_used(a, 1),
                 }
             })
             .collect()
@@ -353,7 +450,16 @@ mod tests {
     }
 
     fn vote(agent: usize, symbol: u32, direction: f64) -> Vote {
-        Vote { ts: 0, symbol, agent, direction, confidence: 1.0, rationale: "r".into(), memory_ids: vec![7] }
+        Vote {
+            ts: 0,
+            symbol,
+            agent,
+            direction,
+            confidence: 1.0,
+            rationale: "r".into(),
+            memory_ids: vec![7],
+            memory: Default::default(),
+        }
     }
 
     /// A vote is judged after exactly its analyst's horizon in bars of its symbol, as
@@ -410,6 +516,7 @@ mod tests {
             memory_ids: vec![],
             win_rate: 0.5,
             confidence: 0.5,
+            memory: MemoryUse::default(),
         };
         assert_eq!(outcome_text("wyckoff", &r), "wyckoff short SPY (upthrust failed) won +0.200% over 15 bars: win");
     }
@@ -459,5 +566,47 @@ mod tests {
         assert_eq!(r.horizon, 15);
         let b: Vec<(usize, Option<f64>)> = r.reliability.iter().map(|b| (b.votes, b.hit_rate)).collect();
         assert_eq!(b, vec![(1, Some(0.0)), (1, Some(0.0)), (0, None), (0, None), (2, Some(1.0))]);
+    }
+
+    /// The evidence stance of a vote and the memory kinds and layers of wins and losses,
+    /// hand-counted: winning evidence (similar votes won, long or short) agrees, losing
+    /// evidence disagrees, no outcome memories is none; flat outcomes are left out.
+    #[test]
+    fn test_memory_evidence_stances_and_kinds_hand_counted() {
+        use crate::agents::Recalled;
+        use crate::memory::Layer;
+        let rec = |kind: Kind, outcome: Option<f64>, layer: Layer| Recalled {
+            id: 1,
+            score: 1.0,
+            kind,
+            agent: "a".into(),
+            outcome,
+            text: Arc::from("x"),
+            layer,
+        };
+        let winning =
+            MemoryUse::of(&[rec(Kind::Outcome, Some(0.01), Layer::Mid), rec(Kind::Pattern, None, Layer::Short)]);
+        let losing = MemoryUse::of(&[rec(Kind::Outcome, Some(-0.01), Layer::Short)]);
+        let none = MemoryUse::of(&[rec(Kind::Pattern, None, Layer::Long)]);
+        assert_eq!((winning.evidence, winning.outcomes, winning.kinds[4], winning.kinds[2]), (1.0, 1, 1, 1));
+        assert_eq!(winning.stance(), Stance::Agree, "backs a short vote as much as a long one");
+        assert_eq!(losing.stance(), Stance::Disagree);
+        assert_eq!(none.stance(), Stance::None);
+        assert_eq!(MemoryUse::default().stance(), Stance::None);
+        let mut c = Calibration::new(vec![5]);
+        c.add_memory(0, 0.02, &winning); // agree, win
+        c.add_memory(0, -0.01, &winning); // agree, loss
+        c.add_memory(0, 0.01, &losing); // disagree, win
+        c.add_memory(0, 0.0, &losing); // flat: left out
+        c.add_memory(0, -0.01, &MemoryUse::default()); // none, loss
+        let r = &c.report(&["a".into()])[0];
+        let lines: Vec<(&str, usize, Option<f64>)> =
+            r.evidence.iter().map(|s| (s.stance.as_str(), s.judged, s.hit_rate)).collect();
+        assert_eq!(lines, vec![("agree", 2, Some(0.5)), ("disagree", 1, Some(1.0)), ("none", 1, Some(0.0))]);
+        let w = &r.memory_of_wins;
+        assert_eq!((w.votes, w.recalled_any, w.kinds["outcome"], w.kinds["pattern"]), (2, 2, 2, 1));
+        assert_eq!((w.layers["mid"], w.layers["short"], w.layers["long"]), (1, 2, 0));
+        let l = &r.memory_of_losses;
+        assert_eq!((l.votes, l.recalled_any, l.kinds["outcome"]), (2, 1, 1));
     }
 }

@@ -28,7 +28,7 @@ mod news;
 mod replay;
 
 pub use error::GraphError;
-pub use learning::{AnalystCalibration, Calibration};
+pub use learning::{AnalystCalibration, Calibration, MemoryUsed, StanceLine};
 pub use replay::{Replay, VoteReplay};
 
 use std::sync::Arc;
@@ -40,6 +40,7 @@ use self::actors::Actors;
 use self::learning::Learning;
 use self::news::NewsRouter;
 use crate::agents::actor::{Perceive, StepBar};
+use crate::agents::kinds::markov::RegimeTracker;
 use crate::agents::news::Headline;
 use crate::agents::{Analyst, Vote};
 use crate::composer::actor::{Compose, OwnedBook};
@@ -50,6 +51,7 @@ use crate::market::session::AssetClass;
 use crate::market::time::format_ts;
 use crate::memory::MemoryStore;
 use crate::portfolio::CostConfig;
+use crate::report::breakdown::Judged;
 use crate::run::{VoteLog, WeightLog};
 use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
 
@@ -76,6 +78,16 @@ pub struct GraphStrategy {
     pub calibration: Calibration,
     costs: CostConfig,
     name: String,
+    /// Does the analysts' recall run? Off for the memory ablation (`no-recall`).
+    recall: bool,
+    /// Keep the vote, weight, regime and judged logs (off for runs whose only result is
+    /// their book: the ablation, full-mode Shapley coalitions).
+    logs: bool,
+    regime: RegimeTracker,
+    /// The Markov regime of every bar, in the bars' row order (`u8::MAX` warming up).
+    pub regimes: Vec<u8>,
+    /// Every judged vote: analyst, symbol, vote time, outcome.
+    pub judged: Vec<Judged>,
 }
 
 impl GraphStrategy {
@@ -119,7 +131,27 @@ impl GraphStrategy {
             calibration: Calibration::new(horizons),
             costs,
             name,
+            recall: true,
+            logs: true,
+            regime: RegimeTracker::default(),
+            regimes: Vec::new(),
+            judged: Vec::new(),
         })
+    }
+
+    /// A run whose only result is its book: the vote, weight, regime and judged logs are
+    /// not kept (a long run's logs are most of its memory).
+    pub fn without_logs(mut self) -> Self {
+        self.logs = false;
+        self
+    }
+
+    /// The memory ablation: the analysts vote on perception alone (no recall), while the
+    /// memory is still written, so the composer's win rates exist. Renames the strategy.
+    pub fn without_recall(mut self, name: &str) -> Self {
+        self.recall = false;
+        self.name = name.to_string();
+        self
     }
 
     /// The step's bars as the analysts receive them: features, extra columns, headlines.
@@ -132,9 +164,14 @@ impl GraphStrategy {
             .map(|(k, bar)| {
                 let s = bar.symbol as usize;
                 let name = self.symbols[s].clone();
+                let features = self.features[s].update(&bar);
+                let regime = self.regime.observe(bar.symbol, &features);
+                if self.logs {
+                    self.regimes.push(regime.map_or(u8::MAX, |r| r as u8));
+                }
                 StepBar {
                     symbol: bar.symbol,
-                    features: self.features[s].update(&bar),
+                    features,
                     extra_names: names.clone(),
                     extra_values: columns.iter().map(|c| c[k]).collect(),
                     news: news::for_symbol(fresh, &name.to_ascii_lowercase()),
@@ -153,6 +190,10 @@ impl GraphStrategy {
         for (a, rs) in outcomes.iter().enumerate() {
             for r in rs {
                 self.calibration.add(a, r.win_rate, r.outcome, r.confidence);
+                self.calibration.add_memory(a, r.outcome, &r.memory);
+                if self.logs {
+                    self.judged.push(Judged { agent: a, symbol: r.symbol, vote_ts: r.vote_ts, outcome: r.outcome });
+                }
             }
         }
         let bars = Arc::new(bars);
@@ -160,7 +201,12 @@ impl GraphStrategy {
         for ((addr, outcomes), agent) in self.actors.analysts.iter().zip(outcomes).zip(&self.agent_names) {
             learning::record(&self.store, agent, &outcomes)
                 .map_err(|source| GraphError::Memory { at: format_ts(t), source })?;
-            pending.push(addr.send(Perceive { ts: t, bars: bars.clone(), snapshot: snapshot.clone() }));
+            pending.push(addr.send(Perceive {
+                ts: t,
+                bars: bars.clone(),
+                snapshot: snapshot.clone(),
+                recall: self.recall,
+            }));
         }
         let mut votes: Vec<Vote> = Vec::new();
         for (r, agent) in block_on(join_all(pending)).into_iter().zip(&self.agent_names) {
@@ -188,7 +234,9 @@ impl GraphStrategy {
         for (s, w) in composed.targets {
             targets.set(s, w);
         }
-        self.votes.push_step(t, &votes);
+        if self.logs {
+            self.votes.push_step(t, &votes);
+        }
         if tracing::enabled!(tracing::Level::TRACE) {
             let prev = self.weights.step(self.weights.ts.len().saturating_sub(1));
             for (w, p) in composed.weights.iter().zip(prev) {
@@ -198,7 +246,9 @@ impl GraphStrategy {
                 }
             }
         }
-        self.weights.push_step(t, composed.weights);
+        if self.logs {
+            self.weights.push_step(t, composed.weights);
+        }
         Ok(())
     }
 

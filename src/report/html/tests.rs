@@ -136,7 +136,7 @@ fn sma_run(dir: &Path) -> PathBuf {
     cfg.data.symbols = vec!["SPY".into(), "IBM".into()];
     cfg.strategy.name = crate::config::StrategyName::SmaCross;
     cfg.output.dir = dir.join("run");
-    crate::engine::backtest(&cfg, &mut |_, _| {}).unwrap();
+    crate::engine::backtest(&cfg, &mut |_, _, _| {}).unwrap();
     cfg.output.dir
 }
 
