@@ -359,6 +359,21 @@ pub(super) fn hit_colour(h: f64) -> RGBColor {
     RGBColor(mix(full.0), mix(full.1), mix(full.2))
 }
 
+/// A label split at the space or `/` nearest its middle (the whole label when it has none).
+fn split_label(label: &str) -> (&str, &str) {
+    let mid = label.len() / 2;
+    let cut = label
+        .char_indices()
+        .filter(|(_, ch)| *ch == ' ' || *ch == '/')
+        .map(|(i, _)| i)
+        .min_by_key(|&i| i.abs_diff(mid));
+    match cut {
+        Some(i) if label[i..].starts_with('/') => (&label[..=i], &label[i + 1..]),
+        Some(i) => (&label[..i], &label[i + 1..]),
+        None => (label, ""),
+    }
+}
+
 /// A heatmap: one row per `rows` entry, one column per `columns` entry; `cell(r, c)` gives
 /// (hit rate, judged). Colour = hit rate ([`hit_colour`]), text = votes judged.
 pub(super) fn heatmap(
@@ -367,31 +382,28 @@ pub(super) fn heatmap(
     columns: &[String],
     cell: &dyn Fn(usize, usize) -> (f64, u64),
 ) -> Result<String> {
-    let (left, top, row_h) = (110i32, 58i32, 30i32);
-    // Room for the rows, or for the colour scale and its two captions if taller.
-    let height = (top + row_h * rows.len() as i32 + 30).max(top + 12 * 11 + 36) as u32;
+    let (left, row_h) = (110i32, 30i32);
     let width = (WIDTH - LEGEND) as i32 - left - 10;
     let col_w = (width / columns.len().max(1) as i32).max(1);
+    // A label wider than its column (about 7 px a character) goes on two lines.
+    let two_lines = columns.iter().any(|c| c.chars().count() as i32 * 7 > col_w - 6);
+    let top = if two_lines { 74 } else { 58 };
+    // Room for the rows, or for the colour scale and its two captions if taller.
+    let height = (top + row_h * rows.len() as i32 + 30).max(top + 12 * 11 + 36) as u32;
     let mut svg = String::new();
     {
         let root = svg_root(&mut svg, height);
         root.fill(&WHITE).map_err(chart_err)?;
-        root.draw(&Text::new(
-            title,
-            ((WIDTH - LEGEND) as i32 / 2, 16),
-            font(16).pos(Pos::new(HPos::Center, VPos::Center)),
-        ))
-        .map_err(chart_err)?;
         let centred = |size| font(size).pos(Pos::new(HPos::Center, VPos::Center));
-        let rotate = columns.iter().map(|c| c.chars().count()).max().unwrap_or(0) as i32 * 7 > col_w;
+        root.draw(&Text::new(title, ((WIDTH - LEGEND) as i32 / 2, 16), centred(16))).map_err(chart_err)?;
         for (c, name) in columns.iter().enumerate() {
             let x = left + col_w * c as i32 + col_w / 2;
-            let style = if rotate {
-                font(11).pos(Pos::new(HPos::Left, VPos::Center)).transform(FontTransform::Rotate270)
-            } else {
-                centred(12)
-            };
-            root.draw(&Text::new(name.clone(), (x, top - 10), style)).map_err(chart_err)?;
+            let (first, second) = if two_lines { split_label(name) } else { (name.as_str(), "") };
+            let y = if second.is_empty() { top - 10 } else { top - 26 };
+            root.draw(&Text::new(first.to_string(), (x, y), centred(12))).map_err(chart_err)?;
+            if !second.is_empty() {
+                root.draw(&Text::new(second.to_string(), (x, top - 11), centred(12))).map_err(chart_err)?;
+            }
         }
         for (r, name) in rows.iter().enumerate() {
             let y = top + row_h * r as i32;
