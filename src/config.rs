@@ -190,11 +190,13 @@ pub struct MetricsConfig {
 pub struct OutputConfig {
     /// Run folder.
     pub dir: PathBuf,
+    /// Write `report.html` into the run folder (`--no-report` turns it off).
+    pub report: bool,
 }
 
 impl Default for OutputConfig {
     fn default() -> Self {
-        OutputConfig { dir: PathBuf::from("runs/latest") }
+        OutputConfig { dir: PathBuf::from("runs/latest"), report: true }
     }
 }
 

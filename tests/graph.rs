@@ -300,7 +300,8 @@ fn test_graph_runs_are_byte_identical() {
     backtest(&with_ablation(a.path()), &mut |_, _, _| {}).unwrap();
     backtest(&with_ablation(b.path()), &mut |_, _, _| {}).unwrap();
     // Every file of the two folders, the memory checkpoint's manifest and tantivy index
-    // included; only config.toml's `dir` (the output folder itself) may differ.
+    // included; only the output folder's name (config.toml's `dir`, and report.html, which
+    // names the run by it) may differ.
     fn files(root: &Path, dir: &Path, out: &mut Vec<String>) {
         for e in std::fs::read_dir(dir).unwrap().flatten() {
             let p = e.path();
@@ -320,7 +321,7 @@ fn test_graph_runs_are_byte_identical() {
     assert!(fa.iter().any(|f| f.starts_with("memory/index/")) && fa.contains(&"memory/manifest.json".to_string()));
     for f in &fa {
         let (x, y) = (std::fs::read(a.path().join(f)).unwrap(), std::fs::read(b.path().join(f)).unwrap());
-        if f == "config.toml" {
+        if f == "config.toml" || f == "report.html" {
             let strip = |v: Vec<u8>| String::from_utf8(v).unwrap().replace(&a.path().display().to_string(), "");
             assert_eq!(strip(x), strip(y.clone()).replace(&b.path().display().to_string(), ""), "{f}");
         } else {

@@ -140,15 +140,17 @@ fn test_e2e_runs_are_byte_identical() {
     let b = tempfile::tempdir().unwrap();
     backtest(&config(a.path()), &mut |_, _, _| {}).unwrap();
     backtest(&config(b.path()), &mut |_, _, _| {}).unwrap();
-    for f in ["summary.json", "equity.parquet", "trades.parquet", "fills.parquet", "config.toml"] {
+    let files = ["summary.json", "equity.parquet", "trades.parquet", "fills.parquet", "prices.parquet", "config.toml"];
+    for f in files.into_iter().chain(["report.html"]) {
         let x = std::fs::read(a.path().join(f)).unwrap();
         let y = std::fs::read(b.path().join(f)).unwrap();
-        let same_except_out_dir = f == "config.toml";
+        let same_except_out_dir = f == "config.toml" || f == "report.html";
         if same_except_out_dir {
-            let strip = |v: Vec<u8>| {
-                String::from_utf8(v).unwrap().lines().filter(|l| !l.starts_with("dir =")).collect::<Vec<_>>().join("\n")
+            let strip = |v: Vec<u8>, dir: &Path| {
+                let text = String::from_utf8(v).unwrap().replace(&dir.display().to_string(), "");
+                text.lines().filter(|l| !l.starts_with("dir =")).collect::<Vec<_>>().join("\n")
             };
-            assert_eq!(strip(x), strip(y), "{f}");
+            assert_eq!(strip(x, a.path()), strip(y, b.path()), "{f}");
         } else {
             assert!(x == y, "{f} differs between runs");
         }

@@ -8,5 +8,6 @@ mod loader;
 mod memory;
 mod memory_cli;
 mod pipeline;
+mod report;
 mod run;
 mod serde;

@@ -94,6 +94,9 @@ pub struct BacktestArgs {
     /// Skip the memory ablation column `no-recall` (graph.ablation = false).
     #[arg(long)]
     pub no_ablation: bool,
+    /// Do not write report.html into the run folder (output.report = false).
+    #[arg(long)]
+    pub no_report: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -136,6 +139,9 @@ impl BacktestArgs {
         }
         if let Some(v) = &self.out {
             cfg.output.dir = v.clone();
+        }
+        if self.no_report {
+            cfg.output.report = false;
         }
         if let Some(v) = self.strategy {
             cfg.strategy.name = v;

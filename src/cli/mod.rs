@@ -4,6 +4,7 @@
 mod backtest;
 mod choice;
 mod memory;
+mod report;
 
 use std::path::PathBuf;
 
@@ -44,6 +45,9 @@ enum Command {
         /// A run folder written by `quorum backtest` (the analyst graph).
         run_dir: PathBuf,
     },
+    /// Write the HTML report of a run folder (RUN_DIR/report.html), or compare several runs
+    /// on one page (./compare.html unless --out).
+    Report(report::ReportArgs),
     /// Print the resolved configuration (defaults + --config file) as TOML.
     Config {
         /// Config file to resolve.
@@ -68,6 +72,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
             print!("{}", quorum::report::table::render_attribution(&att));
             Ok(())
         }
+        Command::Report(args) => report::cmd_report(&args),
         Command::Config { config } => {
             let cfg = Config::load(config.as_deref())?;
             cfg.validate()?;

@@ -672,6 +672,7 @@ pub fn backtest_with(
         baselines: &baselines,
         benchmark: &benchmark,
         symbols: &bars.symbols,
+        bars: &bars,
         config_toml: &config_toml,
         graph: extra,
     };
@@ -681,6 +682,9 @@ pub fn backtest_with(
     if let Some(g) = &graph {
         g.store.save(&staging.path().join("memory"))?;
         crate::run::fault("memory");
+    }
+    if cfg.output.report {
+        crate::report::html::write_report(staging.path()).map_err(ReportError::from)?;
     }
     staging.commit()?;
     tracing::info!(dir = %out_dir.display(), "run folder swapped in");

@@ -10,6 +10,8 @@
 //! - `attribution.json`, `attribution.parquet`: who earned what, Shapley values, hit rates,
 //!   calibration and memory evidence per analyst; `breakdown.parquet`: per analyst and the
 //!   book, by symbol, regime, time of day and day (graph runs);
+//! - `prices.parquet`: the close of every bar the run used (after the session filter,
+//!   resampling and split adjustment), for the report's price charts;
 //! - `config.toml`: the resolved configuration (defaults + file + flags);
 //! - `memory/`: the memory checkpoint, written by the runner with `MemoryStore::save`
 //!   (graph runs).
@@ -26,7 +28,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::metrics::{Annualisation, Metrics};
-use crate::market::{LoadReport, Ts};
+use crate::market::{Bars, LoadReport, Ts};
 use crate::run::{RunResult, VoteLog, WeightLog};
 
 /// Errors writing artifacts.
@@ -49,6 +51,9 @@ pub enum ReportError {
         /// The polars error.
         message: String,
     },
+    /// The HTML report could not be built or written.
+    #[error(transparent)]
+    Page(#[from] super::html::PageError),
 }
 
 /// Result of the reporting area.
@@ -310,6 +315,21 @@ fn fills_frame(path: &Path, run: &RunResult, symbols: &[String]) -> Result<DataF
     )
 }
 
+/// The bars the run used: `timestamp, symbol, close`, one row per bar.
+fn prices_frame(path: &Path, bars: &Bars) -> Result<DataFrame> {
+    frame(
+        path,
+        vec![
+            time_column("timestamp", &bars.ts),
+            Column::new(
+                "symbol".into(),
+                bars.sym.iter().map(|&s| bars.symbols[s as usize].as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new("close".into(), &bars.close),
+        ],
+    )
+}
+
 /// Everything a run folder holds, as the runner has it at the end of a run.
 pub struct RunArtifacts<'a> {
     /// `summary.json`.
@@ -322,6 +342,8 @@ pub struct RunArtifacts<'a> {
     pub benchmark: &'a RunResult,
     /// Symbol names by id.
     pub symbols: &'a [String],
+    /// The bars the run used (their closes go to `prices.parquet`).
+    pub bars: &'a Bars,
     /// The resolved configuration as TOML (`config.toml`).
     pub config_toml: &'a str,
     /// Votes and weights of a graph run.
@@ -361,5 +383,7 @@ pub fn write_run(dir: &Path, a: &RunArtifacts<'_>) -> Result<()> {
     write_parquet(&p, trades_frame(&p, a.run, a.symbols)?)?;
     let p = dir.join("fills.parquet");
     write_parquet(&p, fills_frame(&p, a.run, a.symbols)?)?;
+    let p = dir.join("prices.parquet");
+    write_parquet(&p, prices_frame(&p, a.bars)?)?;
     write_text(&dir.join("config.toml"), a.config_toml)
 }

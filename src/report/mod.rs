@@ -1,8 +1,9 @@
-//! Reporting: metrics, run artifacts (Parquet/JSON) and the terminal summary.
+//! Reporting: metrics, run artifacts (Parquet/JSON), the terminal summary and the HTML report.
 
 mod artifacts;
 pub mod attribution;
 pub mod breakdown;
+pub mod html;
 mod json;
 pub mod metrics;
 pub mod shapley;

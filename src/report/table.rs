@@ -15,9 +15,9 @@ fn money(x: f64) -> String {
     if x.is_finite() { format!("{x:.2}") } else { "-".into() }
 }
 
-type Row = (&'static str, fn(&Metrics) -> String);
+pub(crate) type Row = (&'static str, fn(&Metrics) -> String);
 
-const ROWS: [Row; 21] = [
+pub(crate) const ROWS: [Row; 21] = [
     ("Total return", |m| pct(m.total_return)),
     ("CAGR", |m| pct(m.cagr)),
     ("Volatility (ann.)", |m| pct(m.volatility)),
