@@ -40,6 +40,11 @@ pub(super) struct Learning {
     pub brier: Option<f64>,
     #[serde(default)]
     pub reliability: Vec<Bucket>,
+    #[serde(default)]
+    pub win_rate_outcome_corr: Option<f64>,
+    /// Hit rates by what the recalled outcome evidence said (agree, disagree, none).
+    #[serde(default)]
+    pub evidence: Vec<crate::engine::graph::StanceLine>,
 }
 
 /// What the report uses of `summary.json`; the data report stays JSON (shown as given).
@@ -59,6 +64,8 @@ pub(super) struct Summary {
     pub learning: Vec<Learning>,
     pub attribution: Option<PnlAttribution>,
     pub shapley: Option<ShapleyReport>,
+    #[serde(default)]
+    pub shapley_full: Option<ShapleyReport>,
 }
 
 /// `equity.parquet`: the step times and each strategy's equity, strategy under test first,

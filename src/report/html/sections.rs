@@ -417,18 +417,24 @@ fn attribution(run: &RunFolder, charts: &mut Vec<Chart>) -> Result<Section> {
     match shap {
         Some(sh) if !sh.agents.is_empty() => {
             let labels: Vec<String> = sh.agents.iter().map(|a| a.agent.clone()).collect();
-            let groups = [
-                BarGroup {
-                    name: format!("Shapley value ({} mode)", sh.mode),
-                    color: UNDER_TEST,
-                    values: sh.agents.iter().map(|a| a.total_return).collect(),
-                },
-                BarGroup {
-                    name: "leave-one-out".into(),
-                    color: RGBColor(90, 130, 200),
-                    values: sh.agents.iter().map(|a| a.loo_total_return).collect(),
-                },
-            ];
+            let mut groups = vec![BarGroup {
+                name: format!("Shapley value ({} mode)", sh.mode),
+                color: UNDER_TEST,
+                values: sh.agents.iter().map(|a| a.total_return).collect(),
+            }];
+            // Full mode (each coalition re-ran the graph with its own memory), when computed.
+            if let Some(full) = s.shapley_full.as_ref().filter(|f| f.agents.len() == sh.agents.len()) {
+                groups.push(BarGroup {
+                    name: "Shapley value (full mode)".into(),
+                    color: RGBColor(120, 90, 170),
+                    values: full.agents.iter().map(|a| a.total_return).collect(),
+                });
+            }
+            groups.push(BarGroup {
+                name: "leave-one-out".into(),
+                color: RGBColor(90, 130, 200),
+                values: sh.agents.iter().map(|a| a.loo_total_return).collect(),
+            });
             let svg = chart::hbars(
                 "Each analyst's contribution to total return (percentage points)",
                 &labels,
@@ -476,19 +482,57 @@ fn calibration(run: &RunFolder, charts: &mut Vec<Chart>) -> Result<Section> {
         ));
         charts.push(Chart::new("calibration", svg));
     }
+    // Hit rates at fixed horizons, from the attribution (every vote, overlapping).
+    let horizons: Vec<usize> = s
+        .attribution
+        .as_ref()
+        .and_then(|a| a.agents.first())
+        .map(|a| a.hit_rate_by_horizon.iter().map(|h| h.horizon).filter(|h| [1, 5, 15, 60].contains(h)).collect())
+        .unwrap_or_default();
+    let by_horizon = |agent: &str, h: usize| -> String {
+        let a = s.attribution.as_ref().and_then(|a| a.agents.iter().find(|x| x.agent == agent));
+        let hit = a.and_then(|a| a.hit_rate_by_horizon.iter().find(|x| x.horizon == h)).and_then(|x| x.hit_rate);
+        pct(hit.unwrap_or(f64::NAN), 1)
+    };
+    let stance = |l: &crate::report::html::read::Learning, k: usize| -> String {
+        l.evidence.get(k).map_or("–".into(), |x| format!("{} ({})", pct(x.hit_rate.unwrap_or(f64::NAN), 1), x.judged))
+    };
     let rows: Vec<Vec<String>> = s
         .learning
         .iter()
         .map(|l| {
-            vec![
+            let mut r = vec![
                 esc(&l.agent),
                 l.resolved.to_string(),
                 pct(l.hit_rate.unwrap_or(f64::NAN), 1),
                 l.brier.map_or("–".into(), |b| format!("{b:.3}")),
-            ]
+                l.win_rate_outcome_corr.map_or("–".into(), |c| format!("{c:+.3}")),
+                stance(l, 0),
+                stance(l, 1),
+                stance(l, 2),
+            ];
+            r.extend(horizons.iter().map(|&h| by_horizon(&l.agent, h)));
+            r
         })
         .collect();
-    body.push_str(&table(&["analyst".into(), "votes judged".into(), "hit rate".into(), "Brier".into()], &rows, "num"));
+    let mut header: Vec<String> = [
+        "analyst",
+        "votes judged",
+        "hit rate",
+        "Brier",
+        "win rate ↔ outcome",
+        "evidence agreed",
+        "evidence disagreed",
+        "no evidence",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    header.extend(horizons.iter().map(|h| format!("hit rate at {h} bar{}", if *h == 1 { "" } else { "s" })));
+    body.push_str(&table(&header, &rows, "num"));
+    body.push_str(&note(
+        "Does the memory help? <em>win rate ↔ outcome</em>: correlation of the composer's remembered win rate at each vote          with its result (near 0: it does not predict). <em>Evidence agreed / disagreed</em>: hit rate (and count) of the judged          votes whose recalled outcome memories mostly won / mostly lost; if <em>agreed</em> does not beat <em>disagreed</em>,          the evidence is not informative. Compare also the <code>no-recall</code> column (the same analysts without recall) in          the metrics. Hit rate at h bars: every vote, judged h bars later (overlapping: descriptive).",
+    ));
     Ok(Section { id: "calibration", title, body })
 }
 
@@ -748,34 +792,31 @@ fn costs(run: &RunFolder, charts: &mut Vec<Chart>) -> Result<Section> {
     let steps = Steps { ts: &run.equity.ts };
     let mut order: Vec<usize> = (0..f.ts.len()).collect();
     order.sort_by_key(|&i| f.ts[i]);
-    let x: Vec<f64> = order.iter().map(|&i| steps.index(f.ts[i])).collect();
-    let running = |g: &dyn Fn(usize) -> f64| -> Vec<f64> {
-        order
-            .iter()
-            .scan(0.0, |acc, &i| {
-                *acc += g(i);
-                Some(*acc)
-            })
-            .collect()
+    // A step line over the whole run: 0 from the first step, a jump at each fill, flat to
+    // the last step (so the x axis is the run's time, not the fills' few days).
+    let last = run.equity.ts.len().saturating_sub(1) as f64;
+    let running = |g: &dyn Fn(usize) -> f64| -> (Vec<f64>, Vec<f64>) {
+        let (mut x, mut y, mut acc) = (vec![0.0], vec![0.0], 0.0);
+        for &i in &order {
+            let at = steps.index(f.ts[i]);
+            x.push(at);
+            y.push(acc);
+            acc += g(i);
+            x.push(at);
+            y.push(acc);
+        }
+        x.push(last.max(x[x.len() - 1]));
+        y.push(acc);
+        (x, y)
+    };
+    let line = |name: &str, g: &dyn Fn(usize) -> f64, color| {
+        let (x, y) = running(g);
+        Line { name: name.into(), x, y, color, width: 2, fill: false }
     };
     let lines = vec![
-        Line {
-            name: "commission + slippage".into(),
-            x: x.clone(),
-            y: running(&|i| f.commission[i] + f.slippage[i]),
-            color: BENCHMARK,
-            width: 2,
-            fill: false,
-        },
-        Line {
-            name: "commission".into(),
-            x: x.clone(),
-            y: running(&|i| f.commission[i]),
-            color: UNDER_TEST,
-            width: 2,
-            fill: false,
-        },
-        Line { name: "slippage".into(), x, y: running(&|i| f.slippage[i]), color: EQUAL, width: 2, fill: false },
+        line("commission + slippage", &|i| f.commission[i] + f.slippage[i], BENCHMARK),
+        line("commission", &|i| f.commission[i], UNDER_TEST),
+        line("slippage", &|i| f.slippage[i], EQUAL),
     ];
     let total: f64 = lines[0].y.last().copied().unwrap_or(0.0);
     let svg = chart::lines(
