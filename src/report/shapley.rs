@@ -24,7 +24,9 @@
 //!   recalls, outcome memories and the composer's win rates are the coalition's own.
 //!   2ⁿ − 1 graph runs, two at a time, with a progress bar; v(∅) is the empty book (no
 //!   votes, no trades), the same in both modes. The gap between the two modes is what
-//!   the shared memory changes.
+//!   the shared memory changes. A coalition of m analysts is not refused for a
+//!   `composer.cap` at or below 1/m (the full roster passed that check): its weights are
+//!   then simply equal.
 
 use serde::{Deserialize, Serialize};
 
