@@ -6,6 +6,7 @@
 //! and another broker.
 
 mod backtest;
+pub mod clock;
 pub mod feed;
 pub mod graph;
 mod runner;
