@@ -17,6 +17,15 @@ use crate::common::root;
 
 const T0: i64 = 1_381_152_600_000_000_000;
 
+/// The shipped roster's analysts, built by the default registry.
+fn shipped_analysts() -> Vec<Box<dyn quorum::agents::Analyst>> {
+    load_profiles(&root().join("agents"), None, &Registry::default())
+        .unwrap()
+        .iter()
+        .map(|p| Registry::default().build(p).unwrap())
+        .collect()
+}
+
 #[test]
 fn test_composer_winner_gains_weight_loser_floors_and_recovers() {
     let store = MemoryStore::new(MemoryParams::default()).unwrap();
@@ -57,11 +66,7 @@ fn test_graph_refuses_symbols_it_was_not_built_for() {
     let run_universe =
         Universe { symbols: bars.symbols.clone(), classes: report.asset_classes.clone(), interval: report.interval_ns };
     let built_for = Universe { symbols: vec!["SPY".into()], ..run_universe.clone() };
-    let analysts = load_profiles(&root().join("agents"), None, &Registry::default())
-        .unwrap()
-        .iter()
-        .map(|p| Registry::default().build(p).unwrap())
-        .collect();
+    let analysts = shipped_analysts();
     let store = Arc::new(MemoryStore::new(MemoryParams::default()).unwrap());
     let mut g = GraphStrategy::new(
         analysts,
@@ -187,11 +192,7 @@ fn test_memory_ablation_votes_without_recall() {
     let universe =
         Universe { symbols: bars.symbols.clone(), classes: report.asset_classes.clone(), interval: report.interval_ns };
     let graph = |recall: bool| {
-        let analysts = load_profiles(&root().join("agents"), None, &Registry::default())
-            .unwrap()
-            .iter()
-            .map(|p| Registry::default().build(p).unwrap())
-            .collect();
+        let analysts = shipped_analysts();
         let store = Arc::new(MemoryStore::new(MemoryParams::default()).unwrap());
         let g = GraphStrategy::new(
             analysts,
@@ -704,11 +705,7 @@ fn test_replay_feed_gives_the_backtest_votes_and_fills() {
         Universe { symbols: bars.symbols.clone(), classes: report.asset_classes.clone(), interval: report.interval_ns };
     let engine = EngineConfig { portfolio: cfg.portfolio.clone(), costs: cfg.costs.clone(), trade_from: None };
     let graph = || {
-        let analysts = load_profiles(&root().join("agents"), None, &Registry::default())
-            .unwrap()
-            .iter()
-            .map(|p| Registry::default().build(p).unwrap())
-            .collect();
+        let analysts = shipped_analysts();
         let store = Arc::new(MemoryStore::new(MemoryParams::default()).unwrap());
         let composer = ComposerConfig { cost_aware: false, ..Default::default() };
         GraphStrategy::new(analysts, composer, store, Vec::new(), 0.05, cfg.costs.clone(), &universe).unwrap()
