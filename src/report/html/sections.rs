@@ -531,7 +531,13 @@ fn calibration(run: &RunFolder, charts: &mut Vec<Chart>) -> Result<Section> {
     header.extend(horizons.iter().map(|h| format!("hit rate at {h} bar{}", if *h == 1 { "" } else { "s" })));
     body.push_str(&table(&header, &rows, "num"));
     body.push_str(&note(
-        "Does the memory help? <em>win rate ↔ outcome</em>: correlation of the composer's remembered win rate at each vote          with its result (near 0: it does not predict). <em>Evidence agreed / disagreed</em>: hit rate (and count) of the judged          votes whose recalled outcome memories mostly won / mostly lost; if <em>agreed</em> does not beat <em>disagreed</em>,          the evidence is not informative. Compare also the <code>no-recall</code> column (the same analysts without recall) in          the metrics. Hit rate at h bars: every vote, judged h bars later (overlapping: descriptive).",
+        "Does the memory help? <em>win rate ↔ outcome</em>: correlation of the composer's remembered win rate at each \
+         vote with its result (near 0: it does not predict). <em>Evidence agreed / disagreed</em>: hit rate (and count) of \
+         the judged votes whose recalled outcome memories mostly won / mostly lost; if <em>agreed</em> does not beat \
+         <em>disagreed</em>, the evidence is not informative. Compare also the <code>no-recall</code> column (the same \
+         analysts without recall) in the metrics. Hit rate at h bars: every vote, judged h bars later (overlapping: \
+         descriptive).",
+
     ));
     Ok(Section { id: "calibration", title, body })
 }
@@ -578,7 +584,10 @@ pub(super) fn breakdown_heatmap(
             .find(|x| x.who == who[r] && x.bucket == buckets[c])
             .map_or((f64::NAN, 0), |x| (if x.judged > 0 { x.hit_rate } else { f64::NAN }, x.judged))
     };
-    chart::heatmap(title, &who, &buckets, &cell).map(Some)
+    // Crypto's 24 UTC hours: "14Z" rather than "14:00Z", so the column labels fit.
+    let labels: Vec<String> =
+        buckets.iter().map(|b| b.strip_suffix(":00Z").map_or_else(|| b.clone(), |h| format!("{h}Z"))).collect();
+    chart::heatmap(title, &who, &labels, &cell).map(Some)
 }
 
 fn by_day_table(rows: &[BreakdownRow], analysts: &[String]) -> String {
