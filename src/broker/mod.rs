@@ -9,8 +9,10 @@
 //! market orders at the next bar's open with the cost model, never failing. The paper
 //! runner's local broker and the Alpaca adapter are the others.
 
+pub mod ids;
 mod sim;
 
+pub use ids::client_order_id;
 pub use sim::{Instrument, SimBroker};
 
 use crate::market::{Bar, SymbolId, Ts};
