@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use quorum::config::{Config, ShapleyMode};
-use quorum::engine::{EngineConfig, backtest, shapley_replay};
+use quorum::engine::{EngineConfig, backtest, shapley_replay, trading_weights};
 use quorum::market::load;
 use quorum::report::compute;
 use quorum::run::RunResult;
@@ -35,6 +35,7 @@ fn bench_shapley_replay(c: &mut Criterion) {
     let out = backtest(&cfg, &mut |_, _, _| {}).expect("backtest");
     let (votes, weights) = (out.votes.expect("graph run"), out.weights.expect("graph run"));
     let agents = out.summary.analysts.clone();
+    let trading = std::sync::Arc::new(trading_weights(&cfg, &weights));
     let (bars, report) = load(&cfg.load_options().expect("options")).expect("load");
     let universe =
         Universe { symbols: bars.symbols.clone(), classes: report.asset_classes.clone(), interval: report.interval_ns };
@@ -49,7 +50,8 @@ fn bench_shapley_replay(c: &mut Criterion) {
     g.bench_function("shapley_replay_spy_1m_2011", |b| {
         b.iter(|| {
             black_box(
-                shapley_replay(&cfg, &bars, &universe, &engine, &votes, &weights, &agents, &value).expect("shapley"),
+                shapley_replay(&cfg, &bars, &universe, &engine, &votes, &weights, &trading, &agents, &value)
+                    .expect("shapley"),
             )
         })
     });

@@ -269,6 +269,22 @@ pub struct Vote {
     pub memory: MemoryUse,
 }
 
+impl Vote {
+    /// A vote with no rationale and no memories (replays, tests).
+    pub fn new(ts: Ts, symbol: SymbolId, agent: usize, direction: f64, confidence: f64) -> Self {
+        Vote {
+            ts,
+            symbol,
+            agent,
+            direction,
+            confidence,
+            rationale: String::new(),
+            memory_ids: Vec::new(),
+            memory: MemoryUse::default(),
+        }
+    }
+}
+
 /// What an analyst decides for one bar: the vote's direction and confidence, why, and the
 /// memories that shaped it (reinforced later by the vote's outcome).
 #[derive(Debug, Clone, PartialEq)]

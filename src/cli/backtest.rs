@@ -216,11 +216,7 @@ impl Progress {
             };
         }
         let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        pb.set_style(
-            ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        pb.set_message(format!("loading {what}"));
+        as_spinner(&pb, &format!("loading {what}"));
         pb.enable_steady_tick(std::time::Duration::from_millis(120));
         Progress::Bar { pb, running: false }
     }
@@ -234,23 +230,12 @@ impl Progress {
             Progress::Bar { pb, running } => {
                 if !*running && done < total {
                     *running = true;
-                    pb.set_style(
-                        ProgressStyle::with_template(
-                            "{spinner} running {bar:40} {pos}/{len} bars ({per_sec}, eta {eta})",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                    );
-                    pb.set_length(total as u64);
-                    pb.reset_eta();
+                    as_bar(pb, "{spinner} running {bar:40} {pos}/{len} bars ({per_sec}, eta {eta})", total);
                 }
                 pb.set_position(done as u64);
                 if *running && done >= total {
                     *running = false;
-                    pb.set_style(
-                        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                    );
-                    pb.set_message("baselines, artifacts, memory checkpoint");
+                    as_spinner(pb, "baselines, artifacts, memory checkpoint");
                 }
             }
             Progress::Lines { started, last } => {
@@ -275,22 +260,11 @@ impl Progress {
             Progress::Hidden => {}
             Progress::Bar { pb, .. } => {
                 if done == 0 {
-                    pb.set_style(
-                        ProgressStyle::with_template(
-                            "{spinner} Shapley (full mode) {bar:40} {pos}/{len} coalitions (eta {eta})",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                    );
-                    pb.set_length(total as u64);
-                    pb.reset_eta();
+                    as_bar(pb, "{spinner} Shapley (full mode) {bar:40} {pos}/{len} coalitions (eta {eta})", total);
                 }
                 pb.set_position(done as u64);
                 if done >= total {
-                    pb.set_style(
-                        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                    );
-                    pb.set_message("artifacts, memory checkpoint");
+                    as_spinner(pb, "artifacts, memory checkpoint");
                 }
             }
             Progress::Lines { .. } => eprintln!("quorum: Shapley (full mode) {done}/{total} coalitions"),
@@ -302,6 +276,21 @@ impl Progress {
             pb.finish_and_clear();
         }
     }
+}
+
+/// Turns `pb` into a bar of `total` drawn with `template`, its ETA measured from now.
+fn as_bar(pb: &ProgressBar, template: &str, total: usize) {
+    pb.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    pb.set_length(total as u64);
+    pb.reset_eta();
+}
+
+/// Turns `pb` into a spinner showing `message` and the time elapsed.
+fn as_spinner(pb: &ProgressBar, message: &str) {
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.set_message(message.to_string());
 }
 
 /// Runs `quorum backtest`.

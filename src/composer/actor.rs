@@ -72,16 +72,7 @@ mod tests {
     const T0: Ts = 1_381_152_600_000_000_000;
 
     fn vote(agent: usize, symbol: SymbolId, direction: f64) -> Vote {
-        Vote {
-            ts: T0,
-            symbol,
-            agent,
-            direction,
-            confidence: 1.0,
-            rationale: String::new(),
-            memory_ids: vec![],
-            memory: Default::default(),
-        }
+        Vote::new(T0, symbol, agent, direction, 1.0)
     }
 
     /// The actor answers exactly what the plain composer computes, and keeps its no-trade

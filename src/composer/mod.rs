@@ -363,16 +363,7 @@ mod tests {
     use super::*;
 
     fn vote(agent: usize, symbol: u32, d: f64, c: f64) -> Vote {
-        Vote {
-            ts: 0,
-            symbol,
-            agent,
-            direction: d,
-            confidence: c,
-            rationale: String::new(),
-            memory_ids: vec![],
-            memory: Default::default(),
-        }
+        Vote::new(0, symbol, agent, d, c)
     }
 
     #[test]

@@ -13,4 +13,4 @@ mod runner;
 
 pub use crate::run::{EquityCurve, RunResult};
 pub use backtest::{Engine, EngineConfig, EngineError, RunWithError, instruments, run, run_with};
-pub use runner::{BacktestOutput, Phase, RunError, Worth, backtest, backtest_with, shapley_replay};
+pub use runner::{BacktestOutput, Phase, RunError, Worth, backtest, backtest_with, shapley_replay, trading_weights};

@@ -428,8 +428,7 @@ fn run_graph(
     if let Some(a) = ablation {
         baselines.insert(1.min(baselines.len()), a);
     }
-    // The weights the live composer traded with, step by step (its own rule).
-    let trading: Vec<Vec<f64>> = (0..weights.ts.len()).map(|k| cfg.composer.trading_weights(weights.step(k))).collect();
+    let trading = Arc::new(trading_weights(cfg, &weights));
     let mut attribution = crate::report::attribution::attribute(bars, &live, &votes, &trading, &agents);
     let horizons: Vec<Vec<usize>> = calibration
         .iter()
@@ -466,7 +465,8 @@ fn run_graph(
     }
     if cfg.graph.shapley != ShapleyMode::Off && n <= SHAPLEY_MAX_ANALYSTS {
         let _span = tracing::info_span!("shapley", coalitions = 1u32 << n).entered();
-        let (report, by_mask) = shapley_replay(cfg, bars, universe, engine, &votes, &weights, &agents, value)?;
+        let (report, by_mask) =
+            shapley_replay(cfg, bars, universe, engine, &votes, &weights, &trading, &agents, value)?;
         shapley = Some(report);
         if cfg.graph.shapley == ShapleyMode::Full {
             let _span = tracing::info_span!("shapley full").entered();
@@ -490,9 +490,16 @@ fn run_graph(
     })
 }
 
+/// The weights the live composer traded with, step by step (its own rule over the logged
+/// evidence weights).
+pub fn trading_weights(cfg: &Config, weights: &WeightLog) -> Vec<Vec<f64>> {
+    (0..weights.ts.len()).map(|k| cfg.composer.trading_weights(weights.step(k))).collect()
+}
+
 /// Replay-mode Shapley values (`report::shapley`): each of the 2ⁿ coalitions re-runs the
 /// composer and the portfolio over the logged `votes`, the weights of analysts outside it
-/// at 0, on two workers. Returns the report and every coalition's worth by mask.
+/// at 0 (`trading`: [`trading_weights`] of `weights`), on two workers. Returns the report
+/// and every coalition's worth by mask.
 #[allow(clippy::too_many_arguments)]
 pub fn shapley_replay(
     cfg: &Config,
@@ -501,11 +508,10 @@ pub fn shapley_replay(
     engine: &EngineConfig,
     votes: &Arc<VoteLog>,
     weights: &Arc<WeightLog>,
+    trading: &Arc<Vec<Vec<f64>>>,
     agents: &[String],
     value: &Worth<'_>,
 ) -> Result<(ShapleyReport, Vec<[f64; 3]>), RunError> {
-    let trading: Arc<Vec<Vec<f64>>> =
-        Arc::new((0..weights.ts.len()).map(|k| cfg.composer.trading_weights(weights.step(k))).collect());
     let job = |m: usize| -> Result<[f64; 3], RunError> {
         let mut r = VoteReplay::new(
             "coalition",

@@ -275,16 +275,7 @@ mod tests {
     use crate::run::EquityCurve;
 
     fn vote(ts: Ts, agent: usize, direction: f64) -> Vote {
-        Vote {
-            ts,
-            symbol: 0,
-            agent,
-            direction,
-            confidence: 1.0,
-            rationale: String::new(),
-            memory_ids: vec![],
-            memory: Default::default(),
-        }
+        Vote::new(ts, 0, agent, direction, 1.0)
     }
 
     /// The module docs' worked example: hedge +0.8 and wyckoff −0.2 at equal weights decide

@@ -239,16 +239,7 @@ mod tests {
     const OPEN: i64 = 1_381_152_600 * 1_000_000_000;
 
     fn vote(ts: Ts, agent: usize, direction: f64) -> Vote {
-        Vote {
-            ts,
-            symbol: 0,
-            agent,
-            direction,
-            confidence: 1.0,
-            rationale: String::new(),
-            memory_ids: vec![],
-            memory: Default::default(),
-        }
+        Vote::new(ts, 0, agent, direction, 1.0)
     }
 
     /// Three 1-minute bars from 09:30 and one at 10:00: hedge long, wyckoff against; a buy

@@ -67,16 +67,7 @@ mod tests {
 
     #[test]
     fn test_vote_log_steps_slice_their_votes() {
-        let v = |symbol: u32| Vote {
-            ts: 0,
-            symbol,
-            agent: 0,
-            direction: 0.0,
-            confidence: 0.0,
-            rationale: String::new(),
-            memory_ids: Vec::new(),
-            memory: Default::default(),
-        };
+        let v = |symbol: u32| Vote::new(0, symbol, 0, 0.0, 0.0);
         let mut log = VoteLog::default();
         log.push_step(10, &[v(0), v(1)]);
         log.push_step(20, &[]);
