@@ -33,6 +33,7 @@ pub mod features;
 pub mod market;
 pub mod memory;
 pub mod num;
+pub mod paper;
 pub mod portfolio;
 pub mod report;
 pub mod rng;

@@ -7,6 +7,7 @@ mod graph;
 mod loader;
 mod memory;
 mod memory_cli;
+mod paper;
 mod pipeline;
 mod report;
 mod run;

@@ -57,6 +57,30 @@ impl SimBroker {
         self.fill(bar, factor, known_volume)
     }
 
+    /// Places `order` under the id `id` (a broker that numbers its own orders, such as the
+    /// paper runner's durable local broker); [`Broker::submit`] numbers them itself.
+    pub fn place(&mut self, order: Order, id: OrderId) {
+        self.working[order.symbol as usize] =
+            (order.qty.abs() > QTY_EPS).then_some(Working { order, id, paid_rate: None });
+    }
+
+    /// The working order of symbol `s`: the order (its quantity the unfilled rest), its id
+    /// and the commission rate of its parts filled so far.
+    pub fn working(&self, s: usize) -> Option<(Order, OrderId, Option<f64>)> {
+        self.working.get(s).copied().flatten().map(|w| (w.order, w.id, w.paid_rate))
+    }
+
+    /// Restores symbol `s`'s working order as [`SimBroker::working`] gave it (a durable
+    /// broker reopening its book).
+    pub fn restore(&mut self, s: usize, working: Option<(Order, OrderId, Option<f64>)>) {
+        self.working[s] = working.map(|(order, id, paid_rate)| Working { order, id, paid_rate });
+    }
+
+    /// Notes `bar`'s volume without trading (a bar whose fills are already on record).
+    pub fn observe(&mut self, bar: &Bar) {
+        self.last_volume[bar.symbol as usize] = bar.volume;
+    }
+
     fn fill(&mut self, bar: &Bar, factor: f64, known_volume: f64) -> Option<(OrderId, Fill)> {
         let s = bar.symbol as usize;
         let slot = &mut self.working[s];
@@ -108,8 +132,7 @@ impl Broker for SimBroker {
     fn submit(&mut self, order: Order) -> Result<OrderId, Infallible> {
         let id = OrderId(self.next_id);
         self.next_id += 1;
-        self.working[order.symbol as usize] =
-            (order.qty.abs() > QTY_EPS).then_some(Working { order, id, paid_rate: None });
+        self.place(order, id);
         Ok(id)
     }
 

@@ -4,6 +4,7 @@
 mod backtest;
 mod choice;
 mod memory;
+mod paper;
 mod report;
 
 use std::path::PathBuf;
@@ -37,6 +38,9 @@ impl Cli {
 enum Command {
     /// Run a backtest and write a run folder (summary.json, equity/trades/fills.parquet, config.toml).
     Backtest(Box<BacktestArgs>),
+    /// Paper-trade the analyst graph on a replayed feed with a durable local broker and a
+    /// crash-safe journal (`paper status` reads a state folder).
+    Paper(Box<paper::PaperArgs>),
     /// Work with a memory checkpoint: ingest, search, stats, bench.
     #[command(subcommand)]
     Memory(memory::MemoryCommand),
@@ -61,6 +65,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Backtest(args) => cmd_backtest(&args),
         Command::Memory(cmd) => memory::run(cmd),
+        Command::Paper(args) => paper::cmd_paper(&args),
         Command::Attribution { run_dir } => {
             quorum::run::check_complete(&run_dir)?;
             let p = run_dir.join("attribution.json");

@@ -232,6 +232,36 @@ impl<B: Broker> Engine<B> {
         self.rejected
     }
 
+    /// The broker.
+    pub fn broker(&self) -> &B {
+        &self.broker
+    }
+
+    /// The broker, to act on it between steps (the paper runner places the step's orders).
+    pub fn broker_mut(&mut self) -> &mut B {
+        &mut self.broker
+    }
+
+    /// Cash now.
+    pub fn cash(&self) -> f64 {
+        self.book.cash
+    }
+
+    /// Positions now, by symbol id.
+    pub fn positions(&self) -> &[f64] {
+        &self.book.pos
+    }
+
+    /// Equity at the latest step's closes (the starting cash before the first step).
+    pub fn equity(&self) -> f64 {
+        self.curve.equity.last().copied().unwrap_or(self.cfg.portfolio.initial_cash)
+    }
+
+    /// Every fill so far, cash in lieu at splits included, in the order applied.
+    pub fn fills(&self) -> &[Fill] {
+        &self.book.fills
+    }
+
     /// Processes the step of rows `range` of `bars` (step number `index`): fills at the
     /// bars' opens, marks, the equity point, the strategy's decision, the orders.
     #[inline(always)]

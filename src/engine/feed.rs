@@ -106,6 +106,19 @@ impl<C: Clock> ReplayFeed<C> {
         ReplayFeed { source, bars, next: 0, interval, speed: speed.filter(|s| *s > 0.0), clock, anchor: None }
     }
 
+    /// Paces the steps from the next one on at `speed` (`None`: as fast as possible), from
+    /// the next step's close: a restarted paper run replays its journaled steps at once,
+    /// then plays the rest of the file at the speed asked.
+    pub fn set_speed(&mut self, speed: Option<f64>) {
+        self.speed = speed.filter(|s| *s > 0.0);
+        self.anchor = None;
+    }
+
+    /// The clock pacing the replay.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
     /// How far the wall clock is past the close of the latest step handed out, in ns (0
     /// before the first step, or when replaying as fast as possible).
     pub fn lag(&self) -> i64 {

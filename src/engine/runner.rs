@@ -128,7 +128,7 @@ pub struct BacktestOutput {
 /// must not be annualised as if it had the calendar's 390: that counted a year of such data
 /// as 0.57 years. On complete data this is the calendar's figure (98,280 at 1m equities,
 /// 525,600 at 1m crypto).
-pub(super) fn annualisation(bars: &Bars, report: &LoadReport, override_ppy: Option<f64>) -> Annualisation {
+pub(crate) fn annualisation(bars: &Bars, report: &LoadReport, override_ppy: Option<f64>) -> Annualisation {
     if let Some(n) = override_ppy {
         return Annualisation::fixed(n);
     }
@@ -194,9 +194,9 @@ fn joined(
     }
 }
 
-struct GraphRun {
-    live: RunResult,
-    baselines: Vec<RunResult>,
+pub(crate) struct GraphRun {
+    pub(crate) live: RunResult,
+    pub(crate) baselines: Vec<RunResult>,
     votes: Arc<VoteLog>,
     weights: Arc<WeightLog>,
     agents: Vec<String>,
@@ -245,7 +245,7 @@ fn open_store(cfg: &Config, bars: &Bars) -> Result<Arc<MemoryStore>, RunError> {
 }
 
 /// A graph of the analysts of `profiles` over its own memory, ready to run.
-fn build_graph(
+pub(crate) fn build_graph(
     cfg: &Config,
     registry: &Registry,
     profiles: &[Profile],
@@ -330,15 +330,8 @@ fn on_two_workers<T: Send>(
     Ok(all.into_iter().map(|(_, r)| r).collect())
 }
 
-fn run_graph(
-    cfg: &Config,
-    registry: &Registry,
-    bars: &Bars,
-    universe: &Universe,
-    engine: &EngineConfig,
-    value: &Worth<'_>,
-    progress: &mut dyn FnMut(Phase, usize, usize),
-) -> Result<GraphRun, RunError> {
+/// The analysts' profiles and the headlines of a graph run, checked against the config.
+pub(crate) fn graph_inputs(cfg: &Config, registry: &Registry) -> Result<(Vec<Profile>, Vec<Headline>), RunError> {
     let profiles = load_profiles(&cfg.graph.agents_dir, cfg.graph.only.as_deref(), registry)?;
     check_cap(cfg, profiles.len())?;
     // Full mode re-runs the whole graph 2^n − 1 times: refused before anything runs.
@@ -359,21 +352,44 @@ fn run_graph(
         Some(p) => news::load(p)?,
         None => Vec::new(),
     };
+    Ok((profiles, headlines))
+}
+
+/// The memory ablation `no-recall`: the same analysts without recall, with their own
+/// memory (written as usual, so the composer's win rates exist).
+pub(crate) fn ablation_run(
+    cfg: &Config,
+    registry: &Registry,
+    profiles: &[Profile],
+    headlines: &[Headline],
+    bars: &Bars,
+    universe: &Universe,
+    engine: &EngineConfig,
+) -> Result<RunResult, RunError> {
+    let _span = tracing::info_span!("no-recall").entered();
+    let mut g =
+        build_graph(cfg, registry, profiles, headlines, bars, universe)?.without_recall("no-recall").without_logs();
+    Ok(run(bars, universe, &mut g, engine, &mut |_, _| {})?)
+}
+
+fn run_graph(
+    cfg: &Config,
+    registry: &Registry,
+    bars: &Bars,
+    universe: &Universe,
+    engine: &EngineConfig,
+    value: &Worth<'_>,
+    progress: &mut dyn FnMut(Phase, usize, usize),
+) -> Result<GraphRun, RunError> {
+    let (profiles, headlines) = graph_inputs(cfg, registry)?;
     let mut graph = build_graph(cfg, registry, &profiles, &headlines, bars, universe)?;
-    let store = graph.store.clone();
     let started = std::time::Instant::now();
-    // The memory ablation runs beside the live graph: the same analysts without recall,
-    // with their own memory (written as usual, so the composer's win rates exist).
+    // The memory ablation runs beside the live graph.
     let (live, ablation) = std::thread::scope(|s| {
-        let ablation = cfg.graph.ablation.then(|| {
-            s.spawn(|| -> Result<RunResult, RunError> {
-                let _span = tracing::info_span!("no-recall").entered();
-                let mut g = build_graph(cfg, registry, &profiles, &headlines, bars, universe)?
-                    .without_recall("no-recall")
-                    .without_logs();
-                Ok(run(bars, universe, &mut g, engine, &mut |_, _| {})?)
-            })
-        });
+        let ablation = cfg
+            .graph
+            .ablation
+            .then(|| s.spawn(|| ablation_run(cfg, registry, &profiles, &headlines, bars, universe, engine)));
         let live = {
             let _span = tracing::info_span!("graph").entered();
             run(bars, universe, &mut graph, engine, &mut |d, t| progress(Phase::Bars, d, t))
@@ -393,6 +409,28 @@ fn run_graph(
         fills = live.fills.len(),
         "graph run done"
     );
+    graph_results(cfg, registry, &profiles, &headlines, bars, universe, engine, value, progress, live, graph, ablation)
+}
+
+/// Everything a run folder shows of a graph run, from its live run, the graph that made it
+/// and the ablation run: the baselines on the graph's votes, attribution, breakdown,
+/// Shapley values.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn graph_results(
+    cfg: &Config,
+    registry: &Registry,
+    profiles: &[Profile],
+    headlines: &[Headline],
+    bars: &Bars,
+    universe: &Universe,
+    engine: &EngineConfig,
+    value: &Worth<'_>,
+    progress: &mut dyn FnMut(Phase, usize, usize),
+    live: RunResult,
+    mut graph: GraphStrategy,
+    ablation: Option<RunResult>,
+) -> Result<GraphRun, RunError> {
+    let store = graph.store.clone();
     let agents = graph.agent_names.clone();
     let calibration = graph.calibration.report(&agents);
     let votes = Arc::new(std::mem::take(&mut graph.votes));
@@ -471,7 +509,7 @@ fn run_graph(
         if cfg.graph.shapley == ShapleyMode::Full {
             let _span = tracing::info_span!("shapley full").entered();
             shapley_full = Some(shapley_full_graph(
-                cfg, registry, &profiles, &headlines, bars, universe, engine, value, by_mask[0], progress,
+                cfg, registry, profiles, headlines, bars, universe, engine, value, by_mask[0], progress,
             )?);
         }
     }
@@ -618,16 +656,9 @@ pub fn backtest_with(
     }
     let engine = EngineConfig { portfolio: cfg.portfolio.clone(), costs: cfg.costs.clone(), trade_from };
     let a = annualisation(&bars, &report, cfg.metrics.periods_per_year);
-    let rf = cfg.metrics.risk_free_rate;
-    // A coalition's worth for Shapley values: total return, Sharpe, total costs.
-    let value = |r: &RunResult| {
-        let m = compute(&measured(r, trade_from), &a, rf);
-        [m.total_return, m.sharpe, m.total_costs]
-    };
-    let mut bench_engine = engine.clone();
-    bench_engine.portfolio.flatten_at_close = false;
+    let value = worth(&a, cfg.metrics.risk_free_rate, trade_from);
     let (benchmark, main) = std::thread::scope(|s| {
-        let bench = s.spawn(|| run(&bars, &universe, &mut BuyAndHold::new(), &bench_engine, &mut |_, _| {}));
+        let bench = s.spawn(|| benchmark_run(&bars, &universe, &engine));
         let main = match cfg.strategy.name {
             StrategyName::Graph => run_graph(cfg, registry, &bars, &universe, &engine, &value, progress)
                 .map(|g| (g.live.clone(), g.baselines.clone(), Some(g))),
@@ -641,6 +672,42 @@ pub fn backtest_with(
     });
     let (live, baselines, graph) = main?;
     let benchmark = benchmark?;
+    write_folder(cfg, staging, &bars, report, a, live, baselines, benchmark, graph)
+}
+
+/// The benchmark: equal-weight buy-and-hold of the same symbols with the same costs, held
+/// overnight whatever `portfolio.flatten_at_close` says.
+pub(crate) fn benchmark_run(bars: &Bars, universe: &Universe, engine: &EngineConfig) -> Result<RunResult, Infallible> {
+    let mut bench_engine = engine.clone();
+    bench_engine.portfolio.flatten_at_close = false;
+    run(bars, universe, &mut BuyAndHold::new(), &bench_engine, &mut |_, _| {})
+}
+
+/// The value of a coalition for Shapley values: total return, Sharpe, total costs of the
+/// measured part of a run.
+pub(crate) fn worth(a: &Annualisation, rf: f64, trade_from: Option<Ts>) -> impl Fn(&RunResult) -> [f64; 3] + Sync + '_ {
+    move |r: &RunResult| {
+        let m = compute(&measured(r, trade_from), a, rf);
+        [m.total_return, m.sharpe, m.total_costs]
+    }
+}
+
+/// Metrics, the summary and every artifact of a finished run, written into `staging`, which
+/// is then swapped in as `cfg.output.dir`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_folder(
+    cfg: &Config,
+    staging: Staging,
+    bars: &Bars,
+    report: LoadReport,
+    a: Annualisation,
+    live: RunResult,
+    baselines: Vec<RunResult>,
+    benchmark: RunResult,
+    graph: Option<GraphRun>,
+) -> Result<BacktestOutput, RunError> {
+    let trade_from = cfg.warmup_until();
+    let rf = cfg.metrics.risk_free_rate;
     let mut strategies =
         vec![StrategyReport { name: live.strategy.clone(), metrics: compute(&measured(&live, trade_from), &a, rf) }];
     for b in &baselines {
@@ -678,7 +745,7 @@ pub fn backtest_with(
         baselines: &baselines,
         benchmark: &benchmark,
         symbols: &bars.symbols,
-        bars: &bars,
+        bars,
         config_toml: &config_toml,
         graph: extra,
     };

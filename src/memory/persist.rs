@@ -9,8 +9,9 @@
 //! DIR/index/...         the tantivy index files
 //! ```
 //!
-//! Saving commits the text index (so it holds every item), writes everything into
-//! `DIR.tmp-<pid>`, fsyncs each file and the folder, then renames it over `DIR` (the old
+//! Saving leaves the live store untouched (no commit, no compaction: saving mid-run
+//! changes no later recall), writes everything into `DIR.tmp-<pid>`, fsyncs each file and
+//! the folder, then renames it over `DIR` (the old
 //! folder is moved aside first and removed last): a crash leaves either the old checkpoint
 //! or the new one, never a mix. Loading checks the format and version, then every file's
 //! size and CRC-32 before parsing, and that the index holds exactly the items' ids; a
@@ -146,13 +147,9 @@ impl MemoryStore {
     /// Saves the published state to the checkpoint folder `dir` (atomically replaced).
     pub fn save(&self, dir: &Path) -> Result<()> {
         let started = std::time::Instant::now();
-        // A compacted store's index holds exactly its live items.
-        let c = self.snapshot().counts();
-        if c.slots > c.live {
-            self.compact()?;
-        } else {
-            self.commit()?;
-        }
+        // The live store is left as it is (no commit, no compaction): a run that saves a
+        // checkpoint mid-way (the paper runner, every N steps) must recall exactly what one
+        // that never saves does. The checkpoint's own index is a copy of the live items.
         let snap = self.snapshot();
         let w = self.writer();
         let tmp = sibling(dir, "tmp");
@@ -203,7 +200,8 @@ impl MemoryStore {
         let mut docs: Vec<(ItemId, tantivy::TantivyDocument)> = Vec::with_capacity(count);
         for seg in &w.table.segments {
             for i in 0..seg.len() {
-                if w.table.position(seg.ids[i]).is_none() {
+                // Live items only: dead ones keep their slot until the store compacts.
+                if w.table.position(seg.ids[i]).is_none_or(|pos| !w.table.state(pos).alive) {
                     continue;
                 }
                 let (agent, symbol) =

@@ -336,10 +336,20 @@ pub fn check_memory_dir(dir: &Path) -> Result<(), FolderError> {
     Ok(())
 }
 
-/// Sends SIGKILL to this process when `QUORUM_FAULT` names `point` (crash tests only).
+/// Sends SIGKILL to this process when `QUORUM_FAULT` names `point` (crash tests only):
+/// `point` kills at its first pass, `point@N` at its N-th (1-based).
 pub fn fault(point: &str) {
-    static FAULT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if FAULT.get_or_init(|| std::env::var("QUORUM_FAULT").ok()).as_deref() == Some(point) {
+    static FAULT: std::sync::OnceLock<Option<(String, usize)>> = std::sync::OnceLock::new();
+    static HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let armed = FAULT.get_or_init(|| {
+        let v = std::env::var("QUORUM_FAULT").ok()?;
+        Some(match v.split_once('@') {
+            Some((p, n)) => (p.to_string(), n.parse().unwrap_or(1)),
+            None => (v, 1),
+        })
+    });
+    let Some((name, nth)) = armed else { return };
+    if name == point && HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 == *nth {
         let pid = std::process::id().to_string();
         let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
         // SIGKILL cannot be caught; if `kill` is missing, stop as abruptly as we can.

@@ -121,6 +121,11 @@ impl Targets {
         self.changed.drain(..).map(move |s| (s, w[s as usize].take().unwrap_or(0.0)))
     }
 
+    /// The targets set this step, in the order first set (left in place).
+    pub fn iter(&self) -> impl Iterator<Item = (SymbolId, f64)> + '_ {
+        self.changed.iter().map(|&s| (s, self.weights[s as usize].unwrap_or(0.0)))
+    }
+
     /// True if nothing was set this step.
     pub fn is_empty(&self) -> bool {
         self.changed.is_empty()

@@ -1,0 +1,736 @@
+//! Paper trading: the backtest's loop, live.
+//!
+//! `quorum paper --feed replay:FILE --broker local --state DIR` runs the same analysts,
+//! memory, composer and [`Engine`] as `quorum backtest`, with three parts swapped: the
+//! feed hands out one step of closed bars at a time (a file replayed at `--speed N`× wall
+//! time, or as fast as possible), the broker is the durable local broker ([`local`]: the
+//! backtest's fill model behind a book of its own), and everything the run decides and does
+//! goes to a journal ([`journal`]) **before** it acts.
+//!
+//! One step:
+//! 1. the feed hands out the step's bars (paced by the wall clock);
+//! 2. the engine processes them: the broker fills working orders at the bars' opens (each
+//!    fill committed to the broker's book first), marks, the graph votes, the composer sets
+//!    targets, the engine sizes orders and hands them to [`PaperBroker::submit`], which only
+//!    names them (client order id `q<run>-<step>-<symbol>-<attempt>`, `broker::ids`);
+//! 3. the step is journaled in one commit: bars, fills, votes, targets, cash, equity,
+//!    positions and the order intents;
+//! 4. only then are the orders placed at the broker, and its answers journaled;
+//! 5. every `checkpoint_every` steps (and at the end) the memory is saved atomically to
+//!    `DIR/memory` and the checkpoint journaled. Saving leaves the live store untouched
+//!    (`memory::persist`), so a run that checkpoints recalls exactly what the backtest does,
+//!    and recomputed steps after a restart do not save again.
+//!
+//! Restart. The same command on a folder with a journal resumes. It refuses a journal of a
+//! newer format or another config; reconciles every order without a final status with the
+//! broker's book (found: its status and fills are journaled; not found: it never arrived,
+//! and is re-sent under the same id when its step is recomputed); then recomputes every
+//! journaled step from the journal's bars (the replayed file's, checked equal) with the
+//! same graph, so the analysts' own state (indicator windows, Markov counts, pending
+//! outcomes, regimes) and the memory are exactly an uninterrupted run's; each recomputed
+//! step is checked against its journal row (a difference is an error naming the step and
+//! field), and the broker answers the steps it already saw from its book (it never fills or
+//! places anything twice). Then the run carries on with the feed.
+//!
+//! Why recompute from the first step rather than from the last memory checkpoint: the
+//! checkpoint holds the memory, but the analysts' perception state is not in it, and
+//! votes depend on both; recomputing is what makes a restarted run equal, byte for byte, to
+//! one that never stopped (the crash test checks it). It costs the graph's speed over the
+//! journaled bars (see BENCHMARKS.md); the checkpoint is what `--memory-from` warm-starts
+//! other runs from, and what `quorum paper status` reports.
+//!
+//! Stopping. Ctrl-C or SIGTERM stops after the current step: the step is journaled, the
+//! memory checkpointed, the run folder `DIR/run` written (the backtest's artifacts for the
+//! bars seen: summary, equity, fills, votes, attribution, report). With
+//! `--flatten-on-exit` the runner first closes every position: it keeps taking steps (the
+//! graph still perceives them), with all targets at zero, until the book is flat or the
+//! feed ends. A second Ctrl-C exits at once (the journal is consistent at any instant).
+//! SIGKILL at any point loses nothing: the next start resumes as above.
+
+pub mod journal;
+pub mod local;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+
+use self::journal::{Identity, Journal, JournalError, JournalFill, JournalOrder, StepRow};
+use self::local::{LocalBroker, LocalBrokerError};
+use crate::agents::Registry;
+use crate::broker::{Broker, Order, OrderId, client_order_id};
+use crate::config::{Config, StrategyName};
+use crate::engine::clock::{Clock, WallClock};
+use crate::engine::feed::{Feed, ReplayFeed};
+use crate::engine::graph::{GraphError, GraphStrategy};
+use crate::engine::{Engine, EngineConfig, EngineError, RunError, instruments};
+use crate::market::time::format_ts;
+use crate::market::{Bars, Ts, load};
+use crate::portfolio::Fill;
+use crate::run::Staging;
+use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
+
+/// Why a paper run stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum PaperError {
+    /// Config, data, memory or the run folder (as in a backtest).
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// The journal.
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    /// The local broker.
+    #[error("broker: {0}")]
+    Broker(#[from] LocalBrokerError),
+    /// The analyst graph.
+    #[error("analyst graph: {0}")]
+    Graph(#[from] GraphError),
+    /// The state folder.
+    #[error("{path}: {reason}")]
+    State {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// How a paper run goes, besides the config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaperOptions {
+    /// The state folder: journal, broker book, memory checkpoint, run folder.
+    pub state: PathBuf,
+    /// Replay speed: `Some(60.0)` plays a minute of bars a second; `None` as fast as
+    /// possible.
+    pub speed: Option<f64>,
+    /// On stop, close every position before exiting.
+    pub flatten_on_exit: bool,
+    /// Save the memory every this many steps (and at the end).
+    pub checkpoint_every: u64,
+}
+
+/// What the status line shows, once a step.
+#[derive(Debug)]
+pub struct PaperStatus<'a> {
+    /// The step just done.
+    pub step: u64,
+    /// Its bars' start.
+    pub ts: Ts,
+    /// Recomputing journaled steps after a restart (not yet live).
+    pub replaying: bool,
+    /// Closing positions before exit.
+    pub flattening: bool,
+    /// Equity at the step's closes.
+    pub equity: f64,
+    /// Positions by symbol id.
+    pub positions: &'a [f64],
+    /// The step's composed targets: (symbol id, weight).
+    pub targets: &'a [(u32, f64)],
+    /// Symbol names by id.
+    pub symbols: &'a [String],
+    /// How far the wall clock is behind the feed's latest close, ns.
+    pub lag_ns: i64,
+    /// Bars handed out so far, and the feed's total when known.
+    pub bars: (usize, usize),
+}
+
+/// What a finished paper run reports.
+#[derive(Debug)]
+pub struct PaperOutput {
+    /// Steps taken (journaled), of which recomputed after a restart.
+    pub steps: u64,
+    /// Steps recomputed from the journal at start.
+    pub replayed: u64,
+    /// Orders reconciled with the broker at start.
+    pub reconciled: usize,
+    /// Why the run ended: `end of feed` or `stopped`.
+    pub ended: &'static str,
+    /// The run folder written (`DIR/run`), with the backtest's summary.
+    pub run: Option<crate::engine::BacktestOutput>,
+}
+
+/// The broker the engine sees in a paper run: names each order, holds it until the step is
+/// journaled, then places it at the local broker (see the module docs).
+#[derive(Debug)]
+pub struct PaperBroker {
+    local: LocalBroker,
+    journal: Journal,
+    run_id: String,
+    step: u64,
+    pending: Vec<(String, Order)>,
+    /// This step's fills: (symbol, bar start) → the order's client id.
+    coid_at: HashMap<(u32, Ts), String>,
+    submitted: u64,
+}
+
+impl Broker for PaperBroker {
+    type Error = PaperError;
+
+    fn submit(&mut self, order: Order) -> Result<OrderId, PaperError> {
+        let coid = client_order_id(&self.run_id, self.step, order.symbol, 0);
+        self.pending.push((coid, order));
+        self.submitted += 1;
+        Ok(OrderId(self.submitted))
+    }
+
+    fn on_open(&mut self, bar: &crate::market::Bar, factor: f64) -> Result<Option<(OrderId, Fill)>, PaperError> {
+        let r = self.local.on_open(bar, factor)?;
+        if let Some((id, _)) = &r
+            && let Some(o) = self.local.by_id(*id)
+        {
+            self.coid_at.insert((bar.symbol, bar.ts), o.coid.clone());
+        }
+        Ok(r)
+    }
+}
+
+/// The graph as the engine drives it in a paper run: keeps the step's composed targets for
+/// the journal, and sets every target to zero while flattening.
+struct Recorder<'a> {
+    graph: &'a mut GraphStrategy,
+    targets: Vec<(u32, f64)>,
+    flatten: bool,
+    n: usize,
+}
+
+impl Strategy for Recorder<'_> {
+    type Error = GraphError;
+
+    fn name(&self) -> String {
+        self.graph.name()
+    }
+
+    fn on_start(&mut self, universe: &Universe) -> Result<(), GraphError> {
+        self.graph.on_start(universe)
+    }
+
+    fn on_step(&mut self, step: &Step<'_>, view: &PortfolioView<'_>, targets: &mut Targets) -> Result<(), GraphError> {
+        self.graph.on_step(step, view, targets)?;
+        if self.flatten {
+            let _ = targets.drain().count();
+            for s in 0..self.n {
+                targets.set(s as u32, 0.0);
+            }
+        }
+        self.targets.clear();
+        self.targets.extend(targets.iter());
+        Ok(())
+    }
+}
+
+/// A wall clock whose waits end early when `stop` is set (Ctrl-C during a night's gap).
+struct StopClock<'a> {
+    stop: &'a AtomicBool,
+}
+
+impl Clock for StopClock<'_> {
+    fn now(&self) -> Ts {
+        WallClock.now()
+    }
+
+    fn sleep_until(&self, t: Ts) {
+        loop {
+            let now = self.now();
+            if now >= t || self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_nanos(((t - now) as u64).min(50_000_000)));
+        }
+    }
+}
+
+/// The journal's JSON of a value (floats round-trip exactly).
+fn json<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// The step's bars as journaled: `[symbol, open, high, low, close, volume, extra…]` each
+/// (extra columns in the file's order; a missing value is `null`).
+fn bars_json(bars: &Bars, range: std::ops::Range<usize>) -> String {
+    let rows: Vec<(u32, [f64; 5], Vec<f64>)> = range
+        .map(|i| {
+            let b = bars.bar(i);
+            let extra = bars.extra.iter().map(|c| c.values.get(i).copied().unwrap_or(f64::NAN)).collect();
+            (b.symbol, [b.open, b.high, b.low, b.close, b.volume], extra)
+        })
+        .collect();
+    json(&rows)
+}
+
+/// Holds the state folder's lock for the run's life: one runner per folder.
+fn lock_state(dir: &Path) -> Result<std::fs::File, PaperError> {
+    let p = dir.join("lock");
+    let state = |reason: String| PaperError::State { path: p.clone(), reason };
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| state(format!("cannot open ({e})")))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(state("another `quorum paper` is running on this state folder".into()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(state(format!("cannot lock ({e})"))),
+    }
+}
+
+/// A new run's id: the config's digest and the wall time it started (unique per state
+/// folder; kept in the journal, so a restart reuses it).
+fn new_run_id(config: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(config.as_bytes());
+    let hex: String = d[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{hex}-{}", WallClock.now())
+}
+
+/// Runs a paper session as `cfg` and `opts` say, until the feed ends or `stop` is set;
+/// `status` is called after every step. `cfg.data.path` is the replayed file.
+pub fn paper(
+    cfg: &Config,
+    registry: &Registry,
+    opts: &PaperOptions,
+    stop: &AtomicBool,
+    status: &mut dyn FnMut(&PaperStatus<'_>),
+) -> Result<PaperOutput, PaperError> {
+    cfg.validate().map_err(RunError::from)?;
+    if cfg.strategy.name != StrategyName::Graph {
+        return Err(RunError::Config(
+            crate::error::InvalidValue::new(
+                "strategy.name",
+                format!("{:?}", cfg.strategy.name),
+                "quorum paper trades the analyst graph (strategy.name = \"graph\")",
+            )
+            .into(),
+        )
+        .into());
+    }
+    std::fs::create_dir_all(&opts.state)
+        .map_err(|e| PaperError::State { path: opts.state.clone(), reason: format!("cannot create ({e})") })?;
+    let _lock = lock_state(&opts.state)?;
+    let (source, report) = load(&cfg.load_options().map_err(RunError::from)?).map_err(RunError::from)?;
+    let universe = Universe {
+        symbols: source.symbols.clone(),
+        classes: report.asset_classes.clone(),
+        interval: report.interval_ns,
+    };
+    let config = cfg.to_toml();
+    let (mut journal, identity, resumed) = Journal::open(
+        &opts.state.join("journal.db"),
+        &Identity { config: config.clone(), run_id: new_run_id(&config) },
+    )?;
+    let local = LocalBroker::open(
+        &opts.state.join("broker.db"),
+        &universe.symbols,
+        cfg.costs.clone(),
+        instruments(&universe, &cfg.portfolio),
+    )?;
+    // Reconcile: every order without a final status, asked of the broker's book.
+    let mut open: BTreeMap<String, (String, f64)> = BTreeMap::new();
+    let mut updates = Vec::new();
+    let mut reconciled = 0;
+    for o in journal.open_orders()? {
+        reconciled += 1;
+        match local.lookup(&o.coid) {
+            Some(rec) => {
+                if o.status != rec.status.as_str() || o.filled != rec.filled {
+                    let detail = format!(
+                        "{}: journal {} → broker {} (filled {})",
+                        o.coid,
+                        o.status,
+                        rec.status.as_str(),
+                        rec.filled
+                    );
+                    journal.event(Some(o.step), "reconciled", &detail)?;
+                    tracing::info!(%detail, "reconciled");
+                }
+                updates.push((o.coid.clone(), rec.status.as_str(), rec.filled, Some(rec.id.0)));
+                if !rec.status.is_final() {
+                    open.insert(o.coid.clone(), (rec.status.as_str().to_string(), rec.filled));
+                }
+            }
+            None => {
+                let detail = format!(
+                    "{}: not at the broker (it never arrived); re-sent under the same id at step {}",
+                    o.coid, o.step
+                );
+                journal.event(Some(o.step), "reconciled", &detail)?;
+                tracing::warn!(%detail, "reconciled");
+                open.insert(o.coid.clone(), (o.status.clone(), o.filled));
+            }
+        }
+    }
+    journal.update_orders(&updates)?;
+    let journaled = journal.steps()?;
+    if resumed {
+        let detail = format!("{journaled} steps journaled; recomputing them, then resuming the feed");
+        journal.event(Some(journaled), "restart", &detail)?;
+        tracing::info!(steps = journaled, reconciled, "resuming a paper run");
+    }
+
+    let (profiles, headlines) = crate::engine::graph_inputs(cfg, registry)?;
+    let mut graph = crate::engine::build_graph(cfg, registry, &profiles, &headlines, &source, &universe)?;
+    let trade_from = cfg.warmup_until();
+    let engine_cfg = EngineConfig { portfolio: cfg.portfolio.clone(), costs: cfg.costs.clone(), trade_from };
+    let clock = StopClock { stop };
+    let interval = report.interval_ns.max(1);
+    let mut feed = ReplayFeed::new(source, interval, if journaled == 0 { opts.speed } else { None }, clock);
+    let broker = PaperBroker {
+        local,
+        journal,
+        run_id: identity.run_id.clone(),
+        step: 0,
+        pending: Vec::new(),
+        coid_at: HashMap::new(),
+        submitted: 0,
+    };
+    let mut engine = Engine::new(feed.bars(), &universe, &engine_cfg, broker);
+    let n = universe.symbols.len();
+    let mut rec = Recorder { graph: &mut graph, targets: Vec::new(), flatten: false, n };
+    rec.on_start(&universe)?;
+    let memory_dir = opts.state.join("memory");
+    let mut index: u64 = 0;
+    let mut flattening = false;
+    let mut last_ts = None;
+    let mut saved_at = None;
+    let ended = loop {
+        let live = index >= journaled;
+        if live && stop.load(Ordering::Relaxed) {
+            let flat = engine.positions().iter().all(|p| *p == 0.0);
+            if !opts.flatten_on_exit || flat {
+                break "stopped";
+            }
+            if !flattening {
+                flattening = true;
+                engine.broker_mut().journal.event(Some(index), "flatten", "stop asked: closing every position")?;
+                tracing::info!("stop asked: closing every position before exit (--flatten-on-exit)");
+            }
+        }
+        if index == journaled && journaled > 0 {
+            feed.set_speed(opts.speed);
+            tracing::info!(steps = journaled, "journaled steps recomputed; live from here");
+        }
+        let Ok(step) = feed.next_step();
+        let Some(range) = step else { break "end of feed" };
+        let ts = feed.bars().ts[range.start];
+        if last_ts.is_some_and(|l| ts <= l) {
+            return Err(PaperError::State {
+                path: cfg.data.path.clone(),
+                reason: format!(
+                    "the feed went back in time: a step at {} after one at {}",
+                    format_ts(ts),
+                    format_ts(last_ts.unwrap_or(ts))
+                ),
+            });
+        }
+        last_ts = Some(ts);
+        let journal_row = if live { None } else { engine.broker().journal.step(index)? };
+        rec.flatten = journal_row.as_ref().map_or(flattening, |r| r.flatten);
+        engine.broker_mut().step = index;
+        engine.broker_mut().coid_at.clear();
+        let before = engine.fills().len();
+        engine.step::<_, std::convert::Infallible>(feed.bars(), range.clone(), index as usize, &mut rec).map_err(
+            |e| match e {
+                EngineError::Strategy(e) => PaperError::Graph(e),
+                EngineError::Broker(e) => e,
+                EngineError::Feed(never) => match never {},
+            },
+        )?;
+        crate::run::fault("step-decided");
+        let votes = rec.graph.votes.step(rec.graph.votes.steps.len().saturating_sub(1));
+        let row = StepRow {
+            step: index,
+            ts,
+            flatten: rec.flatten,
+            bars: bars_json(feed.bars(), range.clone()),
+            fills: json(&engine.fills()[before..]),
+            votes: json(votes),
+            targets: json(&rec.targets),
+            cash: engine.cash(),
+            equity: engine.equity(),
+            positions: json(engine.positions()),
+        };
+        let broker = engine.broker();
+        let fills: Vec<JournalFill> = broker_fills(broker, index, &engine_fills_of(&engine, before));
+        let broker = engine.broker_mut();
+        let intents: Vec<JournalOrder> = broker
+            .pending
+            .iter()
+            .map(|(coid, o)| JournalOrder {
+                coid: coid.clone(),
+                step: index,
+                symbol: o.symbol,
+                attempt: 0,
+                qty: o.qty,
+                decided_at: o.decided_at,
+                status: "intent".into(),
+                filled: 0.0,
+                broker_id: None,
+            })
+            .collect();
+        if live {
+            broker.journal.write_step(&row, &fills, &intents)?;
+        } else {
+            broker.journal.verify(&row)?;
+            let added = broker.journal.add_fills(&fills)?;
+            if added > 0 {
+                let detail = format!("{added} fill(s) the broker made at step {index} were not yet journaled");
+                broker.journal.event(Some(index), "reconciled", &detail)?;
+            }
+        }
+        crate::run::fault("journal-step");
+        // Act: the step is on disk; place its orders.
+        let mut updates = Vec::new();
+        for (coid, order) in std::mem::take(&mut broker.pending) {
+            let (r, new) = broker.local.place(&coid, order)?;
+            if new && !live {
+                let detail = format!("{coid}: re-sent (it had not reached the broker)");
+                broker.journal.event(Some(index), "reconciled", &detail)?;
+            }
+            updates.push((coid.clone(), r.status.as_str(), r.filled, Some(r.id.0)));
+            if !r.status.is_final() {
+                open.insert(coid, (r.status.as_str().to_string(), r.filled));
+            }
+        }
+        crate::run::fault("orders-placed");
+        // Orders whose status moved (fills at this step's opens, replacements).
+        let mut done = Vec::new();
+        for (coid, (st, filled)) in open.iter_mut() {
+            if let Some(r) = broker.local.lookup(coid)
+                && (r.status.as_str() != st.as_str() || r.filled != *filled)
+            {
+                *st = r.status.as_str().to_string();
+                *filled = r.filled;
+                if !updates.iter().any(|u| &u.0 == coid) {
+                    updates.push((coid.clone(), r.status.as_str(), r.filled, Some(r.id.0)));
+                }
+                if r.status.is_final() {
+                    done.push(coid.clone());
+                }
+            }
+        }
+        for c in done {
+            open.remove(&c);
+        }
+        broker.journal.update_orders(&updates)?;
+        // Saving leaves the live store as it is, so recomputed steps need not save again
+        // (and must not: they would put an older checkpoint over a newer one).
+        if live && (index + 1).is_multiple_of(opts.checkpoint_every.max(1)) {
+            checkpoint(&rec.graph.store, &memory_dir, &mut engine.broker_mut().journal, index, ts)?;
+            saved_at = Some(index);
+        }
+        status(&PaperStatus {
+            step: index,
+            ts,
+            replaying: !live,
+            flattening,
+            equity: engine.equity(),
+            positions: engine.positions(),
+            targets: &rec.targets,
+            symbols: &universe.symbols,
+            lag_ns: feed.lag(),
+            bars: (feed.bars().len(), feed.len_hint().unwrap_or(0)),
+        });
+        index += 1;
+        if flattening && engine.positions().iter().all(|p| *p == 0.0) {
+            break "stopped";
+        }
+    };
+    if index < journaled {
+        return Err(PaperError::State {
+            path: cfg.data.path.clone(),
+            reason: format!(
+                "the feed ended after {index} steps; the journal holds {journaled}: the file is not the one the run was started on"
+            ),
+        });
+    }
+    if flattening && engine.positions().iter().any(|p| *p != 0.0) {
+        tracing::warn!("the feed ended before every position could be closed; the positions stay open at the broker");
+    }
+    let last = index.saturating_sub(1);
+    if let Some(ts) = last_ts
+        && saved_at != Some(last)
+    {
+        checkpoint(&rec.graph.store, &memory_dir, &mut engine.broker_mut().journal, last, ts)?;
+    }
+    let detail = format!("{ended} after step {last}");
+    engine.broker_mut().journal.event(Some(last), "shutdown", &detail)?;
+    drop(rec);
+    let name = graph.name();
+    let live_run = engine.finish(name);
+    let run = if last_ts.is_some() {
+        Some(write_run_folder(
+            cfg,
+            registry,
+            &profiles,
+            &headlines,
+            feed.bars(),
+            report,
+            &universe,
+            &engine_cfg,
+            live_run,
+            graph,
+        )?)
+    } else {
+        None
+    };
+    Ok(PaperOutput { steps: index, replayed: journaled, reconciled, ended, run })
+}
+
+/// The engine's fills since `before`.
+fn engine_fills_of<B: Broker>(engine: &Engine<B>, before: usize) -> Vec<Fill> {
+    engine.fills()[before..].to_vec()
+}
+
+/// The journal's rows of `fills`, each with its order's client id (none for cash in lieu).
+fn broker_fills(broker: &PaperBroker, step: u64, fills: &[Fill]) -> Vec<JournalFill> {
+    fills
+        .iter()
+        .map(|f| JournalFill {
+            coid: (f.decided_at != f.ts).then(|| broker.coid_at.get(&(f.symbol, f.ts)).cloned()).flatten(),
+            step,
+            fill: *f,
+        })
+        .collect()
+}
+
+fn checkpoint(
+    store: &crate::memory::MemoryStore,
+    dir: &Path,
+    journal: &mut Journal,
+    step: u64,
+    ts: Ts,
+) -> Result<(), PaperError> {
+    store.save(dir).map_err(RunError::from)?;
+    crate::run::fault("checkpoint");
+    journal.checkpoint(step, ts, store.snapshot().counts().live)?;
+    Ok(())
+}
+
+/// The run folder of a paper run: the backtest's artifacts over the bars seen.
+#[allow(clippy::too_many_arguments)]
+fn write_run_folder(
+    cfg: &Config,
+    registry: &Registry,
+    profiles: &[crate::agents::Profile],
+    headlines: &[crate::agents::news::Headline],
+    bars: &Bars,
+    mut report: crate::market::LoadReport,
+    universe: &Universe,
+    engine: &EngineConfig,
+    live: crate::run::RunResult,
+    graph: GraphStrategy,
+) -> Result<crate::engine::BacktestOutput, PaperError> {
+    let staging = Staging::begin(&cfg.output.dir).map_err(RunError::from)?.0;
+    report.bars = bars.len();
+    if let Some(&t) = bars.ts.last() {
+        report.last = format_ts(t);
+    }
+    let a = crate::engine::annualisation(bars, &report, cfg.metrics.periods_per_year);
+    let value = crate::engine::worth(&a, cfg.metrics.risk_free_rate, cfg.warmup_until());
+    let ablation = if cfg.graph.ablation {
+        Some(crate::engine::ablation_run(cfg, registry, profiles, headlines, bars, universe, engine)?)
+    } else {
+        None
+    };
+    let g = crate::engine::graph_results(
+        cfg,
+        registry,
+        profiles,
+        headlines,
+        bars,
+        universe,
+        engine,
+        &value,
+        &mut |_, _, _| {},
+        live,
+        graph,
+        ablation,
+    )?;
+    let Ok(benchmark) = crate::engine::benchmark_run(bars, universe, engine);
+    let (live, baselines) = (g.live.clone(), g.baselines.clone());
+    Ok(crate::engine::write_folder(cfg, staging, bars, report, a, live, baselines, benchmark, Some(g))?)
+}
+
+/// What `quorum paper status` prints: the journal's view of a state folder.
+pub fn status_report(state: &Path) -> Result<String, PaperError> {
+    use std::fmt::Write as _;
+    let jp = state.join("journal.db");
+    if !jp.is_file() {
+        return Err(PaperError::State {
+            path: jp,
+            reason: "no journal: not a paper state folder (start one with `quorum paper`)".into(),
+        });
+    }
+    let j = Journal::read(&jp)?;
+    let mut out = String::new();
+    let running = match std::fs::OpenOptions::new().write(true).open(state.join("lock")) {
+        Ok(f) => match f.try_lock() {
+            Ok(()) => "stopped",
+            Err(_) => "running",
+        },
+        Err(_) => "stopped",
+    };
+    let _ = writeln!(out, "state     {} ({running})", state.display());
+    let _ = writeln!(out, "run id    {}", j.meta("run_id")?.unwrap_or_default());
+    let steps = j.steps()?;
+    let _ = writeln!(out, "steps     {steps}");
+    if let Some(last) = j.last_step()? {
+        let first = j.step(0)?.map(|r| r.ts).unwrap_or(last.ts);
+        let _ = writeln!(out, "bars      {} → {}", format_ts(first), format_ts(last.ts));
+        let _ = writeln!(out, "equity    {:.2}   cash {:.2}", last.equity, last.cash);
+        let _ = writeln!(out, "positions {}", last.positions);
+        let _ = writeln!(out, "targets   {}", last.targets);
+    }
+    let orders = j.all_orders()?;
+    let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+    for o in &orders {
+        *by.entry(o.status.as_str()).or_default() += 1;
+    }
+    let counts: Vec<String> = by.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let _ = writeln!(out, "orders    {} ({})", orders.len(), counts.join(", "));
+    for o in orders.iter().filter(|o| o.status == "intent" || o.status == "working") {
+        let _ = writeln!(
+            out,
+            "  open    {} step {} symbol #{} qty {} status {}",
+            o.coid, o.step, o.symbol, o.qty, o.status
+        );
+    }
+    let fills = j.fills()?;
+    let _ = writeln!(out, "fills     {} journaled", fills.len());
+    let bp = state.join("broker.db");
+    if bp.is_file()
+        && let Ok(db) = rusqlite::Connection::open_with_flags(&bp, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    {
+        let n: i64 = db.query_row("SELECT COUNT(*) FROM fills", [], |r| r.get(0)).unwrap_or(-1);
+        let note = if n == fills.len() as i64 { "agrees" } else { "DIFFERS: restart the run to reconcile" };
+        let _ = writeln!(out, "broker    {n} fills in the local broker's book ({note})");
+    }
+    match j.last_checkpoint()? {
+        Some((step, ts, items)) => {
+            let _ = writeln!(
+                out,
+                "memory    checkpoint after step {step} ({}), {items} items, {}",
+                format_ts(ts),
+                state.join("memory").display()
+            );
+        }
+        None => {
+            let _ = writeln!(out, "memory    no checkpoint yet");
+        }
+    }
+    let events = j.events(8)?;
+    if !events.is_empty() {
+        let _ = writeln!(out, "events (latest {}):", events.len());
+        for (step, kind, detail) in events {
+            let s = step.map(|s| format!("step {s}")).unwrap_or_default();
+            let _ = writeln!(out, "  {kind:<10} {s:<10} {detail}");
+        }
+    }
+    if state.join("run").join("summary.json").is_file() {
+        let _ = writeln!(out, "run folder {}", state.join("run").display());
+    }
+    Ok(out)
+}

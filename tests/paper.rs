@@ -1,0 +1,259 @@
+//! `quorum paper` through the CLI, on the shipped minute file: parity with `quorum
+//! backtest`, the SIGKILL crash test, graceful stops, restart refusals, status.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use quorum::rng::SplitMix64;
+use rusqlite::Connection;
+
+use crate::common::{equities_1m, write};
+
+/// Trades often (cost gate off) so that kills land among orders and fills; no ablation,
+/// Shapley or HTML report (not what these tests are about, and slow in a debug build).
+const BUSY: &str =
+    "[composer]\ncost_aware = false\n\n[graph]\nablation = false\nshapley = \"off\"\n\n[output]\nreport = false\n";
+
+fn quorum() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_quorum"))
+}
+
+/// One session of the five shipped symbols (390 steps).
+fn day() -> Vec<String> {
+    ["--from", "2013-10-07", "--to", "2013-10-07"].map(String::from).to_vec()
+}
+
+fn paper_cmd(config: &Path, state: &Path, extra: &[&str]) -> Command {
+    paper_until(config, state, "2013-10-07", extra)
+}
+
+/// `quorum paper` on the shipped file from 2013-10-07 to `to`.
+fn paper_until(config: &Path, state: &Path, to: &str, extra: &[&str]) -> Command {
+    let mut c = quorum();
+    c.arg("paper")
+        .arg("--config")
+        .arg(config)
+        .arg("--feed")
+        .arg(format!("replay:{}", equities_1m().display()))
+        .args(["--from", "2013-10-07", "--to", to])
+        .arg("--state")
+        .arg(state)
+        .args(["-q", "--checkpoint-every", "50"])
+        .args(extra);
+    c
+}
+
+fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn bytes(p: PathBuf) -> Vec<u8> {
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The broker's orders as decided (symbol, quantity, decision time), in placement order.
+fn broker_orders(state: &Path) -> Vec<(i64, f64, i64, String)> {
+    let db = Connection::open(state.join("broker.db")).unwrap();
+    let mut q = db.prepare("SELECT symbol, qty, decided_at, status FROM orders ORDER BY id").unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(|r| r.unwrap()).collect()
+}
+
+/// Fills as (symbol, bar, qty, price, commission) from `db`'s `fills` table.
+fn fills_of(path: &Path) -> Vec<(i64, i64, f64, f64, f64)> {
+    let db = Connection::open(path).unwrap();
+    let mut q = db.prepare("SELECT symbol, ts, qty, price, commission FROM fills ORDER BY ts, symbol").unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// The artifacts that must be equal between two runs of the same file and config.
+fn assert_same_run(a: &Path, b: &Path) {
+    for f in ["votes.parquet", "fills.parquet", "equity.parquet", "trades.parquet", "weights.parquet"] {
+        assert!(bytes(a.join(f)) == bytes(b.join(f)), "{f} differs between {} and {}", a.display(), b.display());
+    }
+}
+
+/// `quorum paper --feed replay:FILE --broker local` makes exactly the votes, targets and
+/// fills of `quorum backtest` on the same file and config (the shipped config, and one that
+/// trades all day); the memory it leaves is the backtest's, byte for byte.
+#[test]
+fn test_paper_replay_equals_the_backtest() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = write(dir.path(), "busy.toml", BUSY);
+    let quiet =
+        write(dir.path(), "quiet.toml", "[graph]\nablation = false\nshapley = \"off\"\n\n[output]\nreport = false\n");
+    for cfg in [&busy, &quiet] {
+        let (state, out) = (dir.path().join("state"), dir.path().join("bt"));
+        let _ = std::fs::remove_dir_all(&state);
+        ok(paper_cmd(cfg, &state, &["--broker", "local"]).output().unwrap());
+        let mut bt = quorum();
+        bt.arg("backtest").arg("--config").arg(cfg).arg("--data").arg(equities_1m()).args(day()).arg("--out").arg(&out);
+        ok(bt.arg("-q").output().unwrap());
+        assert_same_run(&out, &state.join("run"));
+        assert!(bytes(out.join("summary.json")) == bytes(state.join("run/summary.json")), "summary.json");
+        for f in ["items.jsonl", "aggregates.json", "manifest.json"] {
+            assert!(bytes(out.join("memory").join(f)) == bytes(state.join("memory").join(f)), "memory/{f}");
+        }
+        // The journal's fills are the broker's and the run's.
+        let journaled = fills_of(&state.join("journal.db"));
+        assert_eq!(journaled, fills_of(&state.join("broker.db")));
+        let status =
+            String::from_utf8(ok(quorum().args(["paper", "status", "--state"]).arg(&state).output().unwrap()).stdout)
+                .unwrap();
+        assert!(status.contains("steps     390"), "{status}");
+        assert!(status.contains("(agrees)"), "{status}");
+    }
+}
+
+/// SIGKILL at ≥ 20 random points (and at five named ones: mid-transaction at the broker,
+/// between the journal's commit and the orders, after the orders, during a memory
+/// checkpoint), restarting each time: the last restart ends with the fills, votes,
+/// positions, equity and memory of an uninterrupted run, byte for byte, no fill missing
+/// from the journal, and no order placed twice.
+#[test]
+fn test_paper_survives_sigkill_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "busy.toml", BUSY);
+    let (clean, crashed) = (dir.path().join("clean"), dir.path().join("crashed"));
+    let t0 = Instant::now();
+    ok(paper_cmd(&cfg, &clean, &[]).output().unwrap());
+    let whole = t0.elapsed();
+    let mut rng = SplitMix64(0x5eed_c4a5);
+    let mut kills = 0;
+    for point in [
+        "broker-place@40",
+        "journal-step@120",
+        "orders-placed@200",
+        "broker-fill@5",
+        "step-decided@260",
+        "checkpoint@2",
+    ] {
+        let out = paper_cmd(&cfg, &crashed, &[]).env("QUORUM_FAULT", point).output().unwrap();
+        assert!(!out.status.success(), "the fault {point} should have killed the run");
+        kills += 1;
+    }
+    let mut attempts = 0;
+    while kills < 25 {
+        attempts += 1;
+        assert!(attempts < 80, "only {kills} kills landed in {attempts} attempts");
+        let mut child = paper_cmd(&cfg, &crashed, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        // Anywhere in the run, start-up and recomputation included.
+        let wait = whole.mul_f64(0.05 + 0.9 * (rng.next_u64() % 10_000) as f64 / 10_000.0);
+        std::thread::sleep(wait);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        let _ = child.wait();
+    }
+    ok(paper_cmd(&cfg, &crashed, &[]).output().unwrap());
+    assert_same_run(&clean.join("run"), &crashed.join("run"));
+    for f in ["items.jsonl", "aggregates.json", "manifest.json"] {
+        assert!(bytes(clean.join("memory").join(f)) == bytes(crashed.join("memory").join(f)), "memory/{f}");
+    }
+    // No order twice: the broker holds exactly the uninterrupted run's orders.
+    assert_eq!(broker_orders(&crashed), broker_orders(&clean));
+    // No fill lost: the journal holds every fill the broker made, once.
+    assert_eq!(fills_of(&crashed.join("journal.db")), fills_of(&crashed.join("broker.db")));
+    assert_eq!(fills_of(&crashed.join("journal.db")), fills_of(&clean.join("journal.db")));
+    let db = Connection::open(crashed.join("journal.db")).unwrap();
+    let restarts: i64 = db.query_row("SELECT COUNT(*) FROM events WHERE kind = 'restart'", [], |r| r.get(0)).unwrap();
+    assert!(restarts >= 20, "{restarts} restarts journaled");
+}
+
+/// SIGTERM stops after the step in progress with a run folder; the same command resumes
+/// to the uninterrupted result. With --flatten-on-exit, the book is flat at the end.
+#[test]
+fn test_paper_stops_on_sigterm_and_flattens_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "busy.toml", BUSY);
+    let (clean, stopped, flat) = (dir.path().join("clean"), dir.path().join("stopped"), dir.path().join("flat"));
+    ok(paper_cmd(&cfg, &clean, &[]).output().unwrap());
+    // 390 minutes at 1200× is about 20 s: SIGTERM lands mid-run.
+    for (state, extra) in [(&stopped, &[][..]), (&flat, &["--flatten-on-exit"][..])] {
+        let child =
+            paper_cmd(&cfg, state, &[&["--speed", "1200"], extra].concat()).stdout(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(2500));
+        let pid = child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let out = ok(child.wait_with_output().unwrap());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.is_empty(), "-q prints nothing: {text}");
+        assert!(state.join("run/summary.json").is_file(), "a run folder at the stop");
+    }
+    let status =
+        String::from_utf8(ok(quorum().args(["paper", "status", "--state"]).arg(&flat).output().unwrap()).stdout)
+            .unwrap();
+    let positions = status.lines().find(|l| l.starts_with("positions")).unwrap_or_default().to_string();
+    let held: Vec<f64> = serde_json::from_str(positions.trim_start_matches("positions").trim()).unwrap();
+    assert!(!held.is_empty() && held.iter().all(|p| *p == 0.0), "flat after --flatten-on-exit: {status}");
+    assert!(status.contains("flatten"), "the journal says why: {status}");
+    // Resuming the plain stop (as fast as possible) ends where an uninterrupted run does.
+    ok(paper_cmd(&cfg, &stopped, &[]).output().unwrap());
+    assert_same_run(&clean.join("run"), &stopped.join("run"));
+}
+
+/// A state folder refuses another config (naming the key), a journal of a newer format,
+/// a second runner, and a feed other than replay:FILE; each with a non-zero exit.
+#[test]
+fn test_paper_refuses_what_it_cannot_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "busy.toml", BUSY);
+    let state = dir.path().join("s");
+    let hour = "2013-10-07T14:30:00Z";
+    ok(paper_until(&cfg, &state, hour, &[]).output().unwrap());
+    let fail = |mut c: Command| {
+        let out = c.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let e = fail(paper_until(&cfg, &state, hour, &["--cash", "5000"]));
+    assert!(e.contains("another configuration") && e.contains("initial_cash"), "{e}");
+    let db = Connection::open(state.join("journal.db")).unwrap();
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'format'", []).unwrap();
+    drop(db);
+    let e = fail(paper_until(&cfg, &state, hour, &[]));
+    assert!(e.contains("journal format 2"), "{e}");
+    let e = fail({
+        let mut c = quorum();
+        c.args(["paper", "--feed", "alpaca:SPY", "--state"]).arg(dir.path().join("x"));
+        c
+    });
+    assert!(e.contains("expected replay:FILE"), "{e}");
+    let e = fail({
+        let mut c = quorum();
+        c.args(["paper", "status", "--state"]).arg(dir.path());
+        c
+    });
+    assert!(e.contains("not a paper state folder"), "{e}");
+    // A replayed file edited under a journal: the recomputed step names what differs.
+    let file = dir.path().join("bars.csv");
+    let text = std::fs::read_to_string(equities_1m()).unwrap();
+    std::fs::write(&file, &text).unwrap();
+    let run = |state: &Path| {
+        let mut c = quorum();
+        c.args(["paper", "-q", "--feed"]).arg(format!("replay:{}", file.display()));
+        c.args(["--from", "2013-10-07", "--to", hour, "--state"]).arg(state).arg("--config").arg(&cfg);
+        c
+    };
+    let edited = dir.path().join("edited");
+    ok(run(&edited).output().unwrap());
+    let row = text.lines().position(|l| l.starts_with("2013-10-07T13:45:00Z,SPY")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut f: Vec<String> = lines[row].split(',').map(String::from).collect();
+    f[6] = "1".into(); // the volume
+    lines[row] = f.join(",");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let e = fail(run(&edited));
+    assert!(e.contains("differs from the journal in `bars`") && e.contains("2013-10-07T13:45:00Z"), "{e}");
+}
