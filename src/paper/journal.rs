@@ -279,6 +279,13 @@ impl Journal {
         .map_err(|e| self.err(e))
     }
 
+    /// Every journaled step's time and bars, in step order (a resumed run's first steps).
+    pub fn step_bars(&self) -> Result<Vec<(i64, String)>, JournalError> {
+        let mut q = self.db.prepare("SELECT ts, bars FROM steps ORDER BY step").map_err(|e| self.err(e))?;
+        let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
     /// The last step journaled.
     pub fn last_step(&self) -> Result<Option<StepRow>, JournalError> {
         match self.steps()? {

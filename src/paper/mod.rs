@@ -25,8 +25,9 @@
 //! newer format or another config; reconciles every order without a final status with the
 //! broker's book (found: its status and fills are journaled; not found: it never arrived,
 //! and is re-sent under the same id when its step is recomputed); then recomputes every
-//! journaled step from the journal's bars (the replayed file's, checked equal) with the
-//! same graph, so the analysts' own state (indicator windows, Markov counts, pending
+//! journaled step from the journal's bars ([`feed::ResumeFeed`]: what the run saw, not
+//! what the source says now — a difference is journaled as a `correction`) with the same
+//! graph, so the analysts' own state (indicator windows, Markov counts, pending
 //! outcomes, regimes) and the memory are exactly an uninterrupted run's; each recomputed
 //! step is checked against its journal row (a difference is an error naming the step and
 //! field), and the broker answers the steps it already saw from its book (it never fills or
@@ -47,6 +48,7 @@
 //! feed ends. A second Ctrl-C exits at once (the journal is consistent at any instant).
 //! SIGKILL at any point loses nothing: the next start resumes as above.
 
+pub mod feed;
 pub mod journal;
 pub mod local;
 
@@ -56,6 +58,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
+use self::feed::ResumeFeed;
 use self::journal::{Identity, Journal, JournalError, JournalFill, JournalOrder, StepRow};
 use self::local::{LocalBroker, LocalBrokerError};
 use crate::agents::Registry;
@@ -86,7 +89,7 @@ pub enum PaperError {
     /// The analyst graph.
     #[error("analyst graph: {0}")]
     Graph(#[from] GraphError),
-    /// The state folder.
+    /// The state folder or the feed.
     #[error("{path}: {reason}")]
     State {
         /// The file or folder.
@@ -94,6 +97,12 @@ pub enum PaperError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl From<std::convert::Infallible> for PaperError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
 }
 
 /// How a paper run goes, besides the config.
@@ -376,7 +385,9 @@ pub fn paper(
     let engine_cfg = EngineConfig { portfolio: cfg.portfolio.clone(), costs: cfg.costs.clone(), trade_from };
     let clock = StopClock { stop };
     let interval = report.interval_ns.max(1);
-    let mut feed = ReplayFeed::new(source, interval, if journaled == 0 { opts.speed } else { None }, clock);
+    let replay = ReplayFeed::new(source, interval, if journaled == 0 { opts.speed } else { None }, clock);
+    let rows = engine_journal_rows(&journal)?;
+    let mut feed = ResumeFeed::new(replay, rows);
     let broker = PaperBroker {
         local,
         journal,
@@ -409,11 +420,20 @@ pub fn paper(
             }
         }
         if index == journaled && journaled > 0 {
-            feed.set_speed(opts.speed);
+            feed.inner_mut().set_speed(opts.speed);
             tracing::info!(steps = journaled, "journaled steps recomputed; live from here");
+            let fixes = feed.corrections();
+            if !fixes.is_empty() {
+                let detail = format!(
+                    "{} journaled step(s) differ in the source now; the journal's bars were used (first: {})",
+                    fixes.len(),
+                    fixes[0]
+                );
+                tracing::warn!(%detail, "corrections not applied");
+                engine.broker_mut().journal.event(Some(index), "correction", &detail)?;
+            }
         }
-        let Ok(step) = feed.next_step();
-        let Some(range) = step else { break "end of feed" };
+        let Some(range) = feed.next_step()? else { break "end of feed" };
         let ts = feed.bars().ts[range.start];
         if last_ts.is_some_and(|l| ts <= l) {
             return Err(PaperError::State {
@@ -530,7 +550,7 @@ pub fn paper(
             positions: engine.positions(),
             targets: &rec.targets,
             symbols: &universe.symbols,
-            lag_ns: feed.lag(),
+            lag_ns: feed.inner().lag(),
             bars: (feed.bars().len(), feed.len_hint().unwrap_or(0)),
         });
         index += 1;
@@ -538,14 +558,6 @@ pub fn paper(
             break "stopped";
         }
     };
-    if index < journaled {
-        return Err(PaperError::State {
-            path: cfg.data.path.clone(),
-            reason: format!(
-                "the feed ended after {index} steps; the journal holds {journaled}: the file is not the one the run was started on"
-            ),
-        });
-    }
     if flattening && engine.positions().iter().any(|p| *p != 0.0) {
         tracing::warn!("the feed ended before every position could be closed; the positions stay open at the broker");
     }
@@ -577,6 +589,11 @@ pub fn paper(
         None
     };
     Ok(PaperOutput { steps: index, replayed: journaled, reconciled, ended, run })
+}
+
+/// Every journaled step's bars (a resumed run replays these, not the source).
+fn engine_journal_rows(journal: &Journal) -> Result<Vec<(Ts, String)>, PaperError> {
+    Ok(journal.step_bars()?)
 }
 
 /// The engine's fills since `before`.
