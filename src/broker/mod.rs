@@ -59,6 +59,10 @@ pub trait Broker {
     /// Why the broker could not go on (the simulated one cannot fail: `Infallible`).
     type Error: std::error::Error + Send + Sync + 'static;
 
+    /// Whether [`Broker::poll`] can report anything: a broker whose reports all come with
+    /// a bar's open (the simulator) says `false`, and the bar loop skips the call.
+    const REPORTS_LATE: bool = true;
+
     /// Replaces the working order of `order.symbol` (a zero quantity cancels it); returns
     /// the new order's id.
     fn submit(&mut self, order: Order) -> Result<OrderId, Self::Error>;

@@ -7,7 +7,7 @@
 use std::convert::Infallible;
 
 use super::{Broker, Order, OrderId};
-use crate::market::Bar;
+use crate::market::{Bar, SymbolId, Ts};
 use crate::portfolio::QTY_EPS;
 use crate::portfolio::{CostConfig, Fill, Venue};
 
@@ -54,7 +54,9 @@ impl SimBroker {
         let s = bar.symbol as usize;
         let known_volume = std::mem::replace(&mut self.last_volume[s], bar.volume);
         self.working[s]?;
-        self.fill(bar, factor, known_volume)
+        // Scalars, not `&Bar`: a reference would make the bar loop build every bar in
+        // memory (all seven columns loaded) for a call that almost never happens.
+        self.fill(bar.symbol, bar.ts, bar.open, bar.volume, factor, known_volume)
     }
 
     /// Places `order` under the id `id` (a broker that numbers its own orders, such as the
@@ -81,18 +83,27 @@ impl SimBroker {
         self.last_volume[bar.symbol as usize] = bar.volume;
     }
 
-    fn fill(&mut self, bar: &Bar, factor: f64, known_volume: f64) -> Option<(OrderId, Fill)> {
-        let s = bar.symbol as usize;
+    #[inline(never)]
+    fn fill(
+        &mut self,
+        symbol: SymbolId,
+        ts: Ts,
+        open: f64,
+        volume: f64,
+        factor: f64,
+        known_volume: f64,
+    ) -> Option<(OrderId, Fill)> {
+        let s = symbol as usize;
         let slot = &mut self.working[s];
         let w = (*slot)?;
-        if w.order.decided_at >= bar.ts {
+        if w.order.decided_at >= ts {
             return None;
         }
         let inst = self.instruments[s];
         let venue = Venue {
-            open: bar.open,
+            open,
             known_volume,
-            trades: bar.volume > 0.0,
+            trades: volume > 0.0,
             quote_volume: inst.quote_volume,
             fractional: inst.fractional,
             factor,
@@ -114,9 +125,9 @@ impl SimBroker {
         Some((
             w.id,
             Fill {
-                ts: bar.ts,
+                ts,
                 decided_at: w.order.decided_at,
-                symbol: bar.symbol,
+                symbol,
                 qty: q.qty,
                 price: q.price,
                 commission: q.commission,
@@ -128,6 +139,7 @@ impl SimBroker {
 
 impl Broker for SimBroker {
     type Error = Infallible;
+    const REPORTS_LATE: bool = false;
 
     fn submit(&mut self, order: Order) -> Result<OrderId, Infallible> {
         let id = OrderId(self.next_id);

@@ -312,9 +312,11 @@ impl<B: Broker> Engine<B> {
             last_ts[s] = bar.ts;
             book.mark[s] = bar.close;
         }
-        broker.poll(events).map_err(EngineError::Broker)?;
-        if !events.is_empty() {
-            apply_events(book, events, rejected, universe);
+        if B::REPORTS_LATE {
+            broker.poll(events).map_err(EngineError::Broker)?;
+            if !events.is_empty() {
+                apply_events(book, events, rejected, universe);
+            }
         }
         let (equity, gross, net) = book.marks();
         curve.ts.push(t);
