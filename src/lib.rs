@@ -24,6 +24,7 @@
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod agents;
+pub mod alpaca;
 pub mod broker;
 pub mod composer;
 pub mod config;

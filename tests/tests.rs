@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a module per area.
 
+mod alpaca;
 mod common;
 mod engine;
 mod features;
