@@ -26,7 +26,7 @@ use quorum::Registry;
 use quorum::config::Config;
 use quorum::engine::backtest;
 use quorum::paper::journal::{Identity, Journal, JournalOrder, StepRow};
-use quorum::paper::{PaperOptions, paper};
+use quorum::paper::{PaperOptions, Venue, paper};
 
 use common::shared_or_sample;
 
@@ -47,7 +47,7 @@ fn run_paper(cfg: &Config, state: &Path) {
     let stop = AtomicBool::new(false);
     let mut cfg = cfg.clone();
     cfg.output.dir = state.join("run");
-    black_box(paper(&cfg, &Registry::default(), &options(state), &stop, &mut |_| {}).expect("paper"));
+    black_box(paper(&cfg, &Registry::default(), &options(state), Venue::Local, &stop, &mut |_| {}).expect("paper"));
 }
 
 /// The rows and order intents of a real paper run over the shipped week.
@@ -71,8 +71,8 @@ fn write_all(j: &mut Journal, steps: &[(StepRow, Vec<JournalOrder>)], times: Opt
     for (row, intents) in steps {
         let t = Instant::now();
         j.write_step(row, &[], intents).expect("write");
-        let acks: Vec<(String, &str, f64, Option<u64>)> =
-            intents.iter().map(|o| (o.coid.clone(), "working", 0.0, Some(1))).collect();
+        let acks: Vec<(String, String, f64, Option<String>)> =
+            intents.iter().map(|o| (o.coid.clone(), "working".to_string(), 0.0, Some("1".to_string()))).collect();
         j.update_orders(&acks).expect("acks");
         if let Some(v) = times.as_deref_mut() {
             v.push(t.elapsed().as_secs_f64() * 1e3);
@@ -83,7 +83,7 @@ fn write_all(j: &mut Journal, steps: &[(StepRow, Vec<JournalOrder>)], times: Opt
 fn bench_journal(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let steps = real_steps(dir.path());
-    let identity = Identity { config: "bench".into(), run_id: "bench".into() };
+    let identity = Identity { config: "bench".into(), broker: "local".into(), run_id: "bench".into() };
     // p50 / p99 per step over every real step, into a fresh journal.
     let mut times = Vec::with_capacity(steps.len());
     let (mut j, _, _) = Journal::open(&dir.path().join("p99.db"), &identity).expect("journal");

@@ -222,6 +222,8 @@ pub struct Config {
     pub graph: GraphConfig,
     /// `[composer]`: how analyst votes are weighted into targets.
     pub composer: ComposerConfig,
+    /// `[alpaca]`: Alpaca's URLs and the client's limits (`quorum paper --broker alpaca`).
+    pub alpaca: crate::alpaca::AlpacaConfig,
 }
 
 fn check(ok: bool, key: &str, value: impl std::fmt::Display, reason: &str) -> Result<()> {
@@ -307,6 +309,7 @@ impl Config {
         }
         self.memory.validate()?;
         self.composer.validate()?;
+        self.alpaca.validate()?;
         let g = &self.graph;
         check(
             g.min_vote.is_finite() && (0.0..1.0).contains(&g.min_vote),

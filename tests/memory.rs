@@ -8,6 +8,8 @@ use quorum::market::time::{NS_PER_HOUR, NS_PER_MIN};
 use quorum::memory::{Kind, Layer, MemoryParams, MemoryStore, NewItem, Query};
 use quorum::rng::SplitMix64;
 
+use crate::common::walk;
+
 const H: i64 = NS_PER_HOUR;
 const T0: i64 = 1_381_152_600_000_000_000; // 2013-10-07T13:30:00Z
 
@@ -576,19 +578,6 @@ mod checkpoint {
         let d = copy("garbage");
         std::fs::write(d.join("manifest.json"), "{ not json").unwrap();
         expect_corrupt(&d, &["manifest.json", "not valid JSON"]);
-    }
-
-    fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
-        let mut out = Vec::new();
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-        out
     }
 }
 

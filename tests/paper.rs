@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use quorum::rng::SplitMix64;
 use rusqlite::Connection;
 
-use crate::common::{equities_1m, write};
+use crate::common::{equities_1m, walk, write};
 
 /// Trades often (cost gate off) so that kills land among orders and fills; no ablation,
 /// Shapley or HTML report (not what these tests are about, and slow in a debug build).
@@ -261,4 +261,153 @@ fn test_paper_refuses_what_it_cannot_resume() {
     let db = Connection::open(edited.join("journal.db")).unwrap();
     let note: String = db.query_row("SELECT detail FROM events WHERE kind = 'correction'", [], |r| r.get(0)).unwrap();
     assert!(note.contains("1 journaled step(s)") && note.contains("2013-10-07T13:45:00Z"), "{note}");
+}
+
+/// The fake Alpaca with fixed prices near the shipped week's (fills must be deterministic
+/// for two runs to agree) and no server-side rate limit (a busy day sends ~450 requests).
+fn alpaca_fake() -> quorum::alpaca::fake::FakeAlpaca {
+    let f = quorum::alpaca::fake::FakeAlpaca::start("PKTESTKEY", ALPACA_SECRET, 100_000.0, None).unwrap();
+    for (s, p) in [("AIG", 49.5), ("BAC", 14.0), ("IBM", 185.0), ("SPY", 168.0)] {
+        f.set_price(s, p);
+    }
+    f.set_rate_limit(1_000_000);
+    f
+}
+
+const ALPACA_SECRET: &str = "sk-test-s3cret-9f2c";
+
+/// BUSY plus an [alpaca] section pointing at `url`.
+fn alpaca_config(dir: &Path, url: &str) -> PathBuf {
+    let text = format!(
+        "{BUSY}\n[alpaca]\ntrading_url = \"{url}\"\ndata_url = \"{url}\"\ntimeout_secs = 2.0\nrequests_per_minute = 100000\n"
+    );
+    write(dir, "alpaca.toml", &text)
+}
+
+fn with_keys(mut c: Command) -> Command {
+    c.env("APCA_API_KEY_ID", "PKTESTKEY").env("APCA_API_SECRET_KEY", ALPACA_SECRET);
+    c
+}
+
+/// Every order the journal holds, by client id, with what the journal applied of it.
+fn journal_fills_by_order(state: &Path) -> std::collections::BTreeMap<String, f64> {
+    let db = Connection::open(state.join("journal.db")).unwrap();
+    let mut q = db.prepare("SELECT coid, SUM(qty) FROM fills WHERE coid IS NOT NULL GROUP BY coid").unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect()
+}
+
+/// The fake's book by client id: signed filled quantity.
+fn fake_fills_by_order(f: &quorum::alpaca::fake::FakeAlpaca) -> std::collections::BTreeMap<String, f64> {
+    f.orders()
+        .iter()
+        .filter(|o| o.filled_qty > 0.0)
+        .map(|o| (o.client_order_id.clone(), if o.side == "sell" { -o.filled_qty } else { o.filled_qty }))
+        .collect()
+}
+
+/// `--broker alpaca` against the fake: orders go out once each under the journal's ids,
+/// every fill Alpaca made is in the journal, the positions agree; at RUST_LOG=trace the
+/// secret key appears in no output and no file of the state folder; missing keys are named.
+#[test]
+fn test_paper_alpaca_end_to_end_and_the_secret_never_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = alpaca_fake();
+    let cfg = alpaca_config(dir.path(), &f.url);
+    let state = dir.path().join("state");
+    let out = with_keys(paper_cmd(&cfg, &state, &["--broker", "alpaca"])).env("RUST_LOG", "trace").output().unwrap();
+    let out = ok(out);
+    let posts = f.posts();
+    assert!(posts.len() > 50, "the busy day trades: {}", posts.len());
+    let mut unique = posts.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), posts.len(), "an order sent twice");
+    // The last step's orders are filled at the fake but never read (the feed ended).
+    let mut journaled = journal_fills_by_order(&state);
+    let fake = fake_fills_by_order(&f);
+    assert!(journaled.len() + 4 >= fake.len() && !journaled.is_empty());
+    journaled.retain(|k, _| fake.contains_key(k));
+    for (coid, q) in &journaled {
+        assert!((fake[coid] - q).abs() < 1e-9, "{coid}: journal {q}, Alpaca {}", fake[coid]);
+    }
+    // The secret: nowhere in the output, the log (trace), or any file written.
+    let mut texts =
+        vec![String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string()];
+    assert!(texts[1].contains("TRACE") || texts[1].contains("DEBUG") || texts[1].len() > 1000, "trace logs were on");
+    for entry in walk(&state) {
+        texts.push(String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).to_string());
+    }
+    for t in &texts {
+        assert!(!t.contains(ALPACA_SECRET), "the secret leaked");
+    }
+    // Missing keys: a clear error naming the variables, before anything runs.
+    let out = paper_cmd(&cfg, &dir.path().join("nokeys"), &["--broker", "alpaca"])
+        .env_remove("APCA_API_KEY_ID")
+        .env_remove("APCA_API_SECRET_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("APCA_API_KEY_ID and APCA_API_SECRET_KEY"), "{e}");
+    // A state folder keeps its broker.
+    let out = paper_cmd(&cfg, &state, &["--broker", "local"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("trades with --broker alpaca"), "{out:?}");
+}
+
+/// The crash test with `--broker alpaca` against the fake: ≥ 20 random SIGKILLs (and two
+/// named points: before the orders go out, after), restarting each time. After the last
+/// restart: no order sent twice to Alpaca, no fill Alpaca made missing from the journal,
+/// and the run ends with the votes and fills of an uninterrupted one.
+#[test]
+fn test_paper_alpaca_survives_sigkill_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (clean_fake, crash_fake) = (alpaca_fake(), alpaca_fake());
+    let clean_cfg = alpaca_config(&dir.path().join("."), &clean_fake.url);
+    let clean = dir.path().join("clean");
+    let t0 = Instant::now();
+    ok(with_keys(paper_cmd(&clean_cfg, &clean, &["--broker", "alpaca"])).output().unwrap());
+    let whole = t0.elapsed();
+    let sub = dir.path().join("c");
+    std::fs::create_dir_all(&sub).unwrap();
+    let cfg = alpaca_config(&sub, &crash_fake.url);
+    let crashed = dir.path().join("crashed");
+    let run = || with_keys(paper_cmd(&cfg, &crashed, &["--broker", "alpaca"]));
+    let mut kills = 0;
+    for point in ["journal-step@100", "orders-placed@180"] {
+        assert!(!run().env("QUORUM_FAULT", point).output().unwrap().status.success(), "{point}");
+        kills += 1;
+    }
+    let mut rng = SplitMix64(0xa1_9aca);
+    // A resumed run is shorter than a fresh one (journaled steps need no requests), so the
+    // kill delays follow the latest run's length.
+    let mut span = whole;
+    let mut attempts = 0;
+    while kills < 22 {
+        attempts += 1;
+        assert!(attempts < 80, "only {kills} kills landed");
+        let started = Instant::now();
+        let mut child = run().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(span.mul_f64(0.05 + 0.9 * (rng.next_u64() % 10_000) as f64 / 10_000.0));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        } else {
+            span = started.elapsed();
+        }
+        let _ = child.wait();
+    }
+    ok(run().output().unwrap());
+    let posts = crash_fake.posts();
+    let mut unique = posts.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), posts.len(), "an order sent twice to Alpaca");
+    let fake = fake_fills_by_order(&crash_fake);
+    let journaled = journal_fills_by_order(&crashed);
+    for (coid, q) in &journaled {
+        assert!((fake[coid] - q).abs() < 1e-9, "{coid}");
+    }
+    let missing: Vec<&String> = fake.keys().filter(|k| !journaled.contains_key(*k)).collect();
+    assert!(missing.len() <= 4, "fills Alpaca made that the journal lacks: {missing:?}");
+    assert_same_run(&clean.join("run"), &crashed.join("run"));
 }

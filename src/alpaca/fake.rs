@@ -4,7 +4,7 @@
 //! with a simple fill model and scriptable faults.
 //!
 //! Endpoints: `POST /v2/orders`, `GET /v2/orders` (`status=open|closed|all`),
-//! `GET /v2/orders/{id}`, `GET /v2/orders:by_client_order_id`, `GET /v2/account`,
+//! `GET /v2/orders/{id}`, `DELETE /v2/orders/{id}` (204; 422 when already final), `GET /v2/orders:by_client_order_id`, `GET /v2/account`,
 //! `GET /v2/positions`, `GET /v2/clock`, `GET /v2/stocks/bars` and
 //! `GET /v1beta3/crypto/us/bars` (from a [`Bars`] table: `limit` counts bars of all symbols
 //! together, sorted by symbol then time, `next_page_token` until `null`). Every trading reply
@@ -379,6 +379,12 @@ fn respond(req: tiny_http::Request, r: Reply) {
     if !typed && let Ok(h) = tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]) {
         resp.add_header(h);
     }
+    // One request per connection: tiny_http writes a reply in several small segments, and
+    // on a kept-alive connection Nagle's algorithm meets the client's delayed ACK (~40 ms a
+    // request on Linux); closing flushes at once.
+    if let Ok(h) = tiny_http::Header::from_bytes(&b"Connection"[..], &b"close"[..]) {
+        resp.add_header(h);
+    }
     let _ = req.respond(resp);
 }
 
@@ -417,6 +423,17 @@ fn route(
                 .map(FakeOrder::to_json)
                 .collect();
             reply(200, Value::Array(list))
+        }
+        ("DELETE", p) if p.starts_with("/v2/orders/") => {
+            let id = &p["/v2/orders/".len()..];
+            match st.orders.iter_mut().find(|o| o.id == id) {
+                Some(o) if matches!(o.status.as_str(), "new" | "accepted" | "partially_filled") => {
+                    o.status = "canceled".into();
+                    Reply { status: 204, body: String::new(), headers: Vec::new() }
+                }
+                Some(o) => error(422, 42210000, &format!("order is already in \"{}\" state", o.status)),
+                None => error(404, 40410000, "order not found"),
+            }
         }
         ("GET", p) if p.starts_with("/v2/orders/") => {
             let id = &p["/v2/orders/".len()..];

@@ -270,6 +270,11 @@ impl Http {
         }
     }
 
+    /// `DELETE path` (the body of the reply, if any, is ignored).
+    pub fn delete(&mut self, path: &str) -> Result<(), AlpacaError> {
+        self.send("DELETE", path, None, Idempotent::Yes).map(|_| ())
+    }
+
     /// `POST path` with `body` as JSON, parsed as `T`.
     pub fn post<B: Serialize, T: DeserializeOwned>(
         &mut self,

@@ -27,3 +27,74 @@ pub use trading::{Placed, Trading};
 pub const PAPER_TRADING_URL: &str = "https://paper-api.alpaca.markets";
 /// Alpaca's market-data API.
 pub const DATA_URL: &str = "https://data.alpaca.markets";
+
+use serde::{Deserialize, Serialize};
+
+/// `[alpaca]`: where Alpaca is and how quorum talks to it. The keys are never here: they
+/// come from the environment only (`http::Keys`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlpacaConfig {
+    /// Trading API base URL: paper by default (`https://api.alpaca.markets` trades real money).
+    pub trading_url: String,
+    /// Market-data API base URL.
+    pub data_url: String,
+    /// Stock data feed: `iex` (free) or `sip`.
+    pub feed: String,
+    /// Seconds before a request without a reply is given up (then retried or looked up).
+    pub timeout_secs: f64,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// Requests per minute the client allows itself (Alpaca: 200 per account).
+    pub requests_per_minute: usize,
+    /// Send market orders for stocks outside the regular session (Alpaca queues or rejects them).
+    pub outside_session: bool,
+}
+
+impl Default for AlpacaConfig {
+    fn default() -> Self {
+        AlpacaConfig {
+            trading_url: PAPER_TRADING_URL.into(),
+            data_url: DATA_URL.into(),
+            feed: "iex".into(),
+            timeout_secs: 10.0,
+            max_attempts: 5,
+            requests_per_minute: 200,
+            outside_session: false,
+        }
+    }
+}
+
+impl AlpacaConfig {
+    /// Checks every key, naming the first bad one.
+    pub fn validate(&self) -> Result<(), crate::error::InvalidValue> {
+        use crate::error::InvalidValue;
+        for (key, url) in [("alpaca.trading_url", &self.trading_url), ("alpaca.data_url", &self.data_url)] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(InvalidValue::new(key, url, "must be an http:// or https:// URL"));
+            }
+        }
+        if self.feed != "iex" && self.feed != "sip" {
+            return Err(InvalidValue::new("alpaca.feed", &self.feed, "must be \"iex\" or \"sip\""));
+        }
+        if !(self.timeout_secs.is_finite() && self.timeout_secs > 0.0) {
+            return Err(InvalidValue::new("alpaca.timeout_secs", self.timeout_secs, "must be > 0"));
+        }
+        if self.max_attempts == 0 {
+            return Err(InvalidValue::new("alpaca.max_attempts", self.max_attempts, "must be >= 1"));
+        }
+        if self.requests_per_minute == 0 {
+            return Err(InvalidValue::new("alpaca.requests_per_minute", self.requests_per_minute, "must be >= 1"));
+        }
+        Ok(())
+    }
+
+    /// The HTTP settings for `base` (one of the URLs above).
+    pub fn http(&self, base: &str) -> HttpConfig {
+        let mut h = HttpConfig::new(base);
+        h.timeout = std::time::Duration::from_secs_f64(self.timeout_secs);
+        h.max_attempts = self.max_attempts;
+        h.per_minute = self.requests_per_minute;
+        h
+    }
+}

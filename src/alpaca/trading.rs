@@ -80,6 +80,16 @@ impl Trading {
         self.http.get_opt(&format!("/v2/orders:by_client_order_id?client_order_id={}", encode(coid)))
     }
 
+    /// `DELETE /v2/orders/{id}`: asks Alpaca to cancel an order; an order that is gone or
+    /// already finished (404, 422) is not an error.
+    pub fn cancel(&mut self, id: &str) -> Result<(), AlpacaError> {
+        match self.http.delete(&format!("/v2/orders/{}", encode(id))) {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(e.status(), Some(404 | 422)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Places `order` exactly once (see the module docs).
     pub fn place(&mut self, order: &NewOrder) -> Result<Placed, AlpacaError> {
         let mut last = None;

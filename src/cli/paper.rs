@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::backtest::BacktestArgs;
 use quorum::market::time::format_ts;
-use quorum::paper::{PaperOptions, PaperStatus, paper, status_report};
+use quorum::paper::{PaperOptions, PaperStatus, Venue, paper, status_report};
 use quorum::report::table::render;
 
 /// Flags of `quorum paper`.
@@ -29,8 +29,10 @@ pub struct PaperArgs {
     /// when omitted.
     #[arg(long)]
     speed: Option<f64>,
-    /// Where orders go: `local` (the backtest's fill model with a durable book in --state).
-    #[arg(long, default_value = "local", value_parser = ["local"])]
+    /// Where orders go: `local` (the backtest's fill model with a durable book in --state)
+    /// or `alpaca` (the trading API at alpaca.trading_url, paper by default; keys from
+    /// APCA_API_KEY_ID and APCA_API_SECRET_KEY).
+    #[arg(long, default_value = "local", value_parser = ["local", "alpaca"])]
     broker: String,
     /// State folder: journal.db, broker.db, memory/, run/. The same command on an existing
     /// folder resumes the run.
@@ -98,7 +100,16 @@ pub fn cmd_paper(args: &PaperArgs) -> Result<()> {
     }
     let started = Instant::now();
     let mut line = StatusLine::new(args.run.quiet, args.run.progress);
-    let out = paper(&cfg, &quorum::Registry::default(), &opts, &stop, &mut |s| line.show(s));
+    let venue = match args.broker.as_str() {
+        "alpaca" => {
+            cfg.validate()?;
+            let keys = quorum::alpaca::Keys::from_env()?;
+            let http = quorum::alpaca::Http::new(cfg.alpaca.http(&cfg.alpaca.trading_url), keys)?;
+            Venue::Alpaca(Box::new(quorum::alpaca::Trading::new(http)))
+        }
+        _ => Venue::Local,
+    };
+    let out = paper(&cfg, &quorum::Registry::default(), &opts, venue, &stop, &mut |s| line.show(s));
     line.finish();
     let out = out.context("paper run failed")?;
     if !args.run.quiet {

@@ -69,6 +69,16 @@ pub enum JournalError {
         /// The differing lines.
         diff: String,
     },
+    /// The journal was written trading with another broker.
+    #[error("{path}: the state folder trades with --broker {journal}, not {now}; use a new --state folder")]
+    OtherBroker {
+        /// `journal.db`.
+        path: PathBuf,
+        /// The journal's broker.
+        journal: String,
+        /// This run's.
+        now: String,
+    },
     /// A recomputed step differs from the journal's.
     #[error(
         "{path}: step {step} ({at}) recomputed on restart differs from the journal in `{field}`: the journal was written by another build, or edited; refusing to trade on it"
@@ -84,6 +94,9 @@ pub enum JournalError {
         field: &'static str,
     },
 }
+
+/// What a broker said of an order: client id, status, signed filled quantity, broker id.
+pub type OrderUpdate = (String, String, f64, Option<String>);
 
 /// One step as journaled.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,8 +142,8 @@ pub struct JournalOrder {
     pub status: String,
     /// Quantity filled (as last known).
     pub filled: f64,
-    /// The broker's id, once known.
-    pub broker_id: Option<u64>,
+    /// The broker's id, once known (a number for the local broker, a UUID for Alpaca).
+    pub broker_id: Option<String>,
 }
 
 /// A fill to journal, with the order it belongs to (none for cash in lieu at a split).
@@ -161,6 +174,8 @@ impl std::fmt::Debug for Journal {
 pub struct Identity {
     /// The resolved config, TOML (its digest is the run's identity).
     pub config: String,
+    /// The broker the run trades with (`local`, `alpaca`): a state folder keeps its broker.
+    pub broker: String,
     /// A name for the run, unique per state folder (the client order ids' prefix).
     pub run_id: String,
 }
@@ -182,7 +197,7 @@ impl Journal {
              CREATE TABLE IF NOT EXISTS orders(coid TEXT PRIMARY KEY, step INTEGER NOT NULL,
                 symbol INTEGER NOT NULL, attempt INTEGER NOT NULL, qty REAL NOT NULL,
                 decided_at INTEGER NOT NULL, status TEXT NOT NULL, filled REAL NOT NULL DEFAULT 0,
-                broker_id INTEGER);
+                broker_id TEXT);
              CREATE INDEX IF NOT EXISTS orders_status ON orders(status);
              CREATE TABLE IF NOT EXISTS fills(symbol INTEGER NOT NULL, ts INTEGER NOT NULL, coid TEXT,
                 step INTEGER NOT NULL, decided_at INTEGER NOT NULL, qty REAL NOT NULL, price REAL NOT NULL,
@@ -199,8 +214,8 @@ impl Journal {
         let format = get("format")?;
         let Some(format) = format else {
             db.execute(
-                "INSERT INTO meta VALUES ('format', ?1), ('config', ?2), ('run_id', ?3)",
-                params![FORMAT.to_string(), identity.config, identity.run_id],
+                "INSERT INTO meta VALUES ('format', ?1), ('config', ?2), ('run_id', ?3), ('broker', ?4)",
+                params![FORMAT.to_string(), identity.config, identity.run_id, identity.broker],
             )
             .map_err(db_err)?;
             return Ok((Journal { path: path.to_path_buf(), db }, identity.clone(), existed));
@@ -213,8 +228,16 @@ impl Journal {
         if config != identity.config {
             return Err(JournalError::OtherConfig { path: path.to_path_buf(), diff: diff(&config, &identity.config) });
         }
+        let broker = get("broker")?.unwrap_or_else(|| "local".into());
+        if broker != identity.broker {
+            return Err(JournalError::OtherBroker {
+                path: path.to_path_buf(),
+                journal: broker,
+                now: identity.broker.clone(),
+            });
+        }
         let run_id = get("run_id")?.unwrap_or_default();
-        Ok((Journal { path: path.to_path_buf(), db }, Identity { config, run_id }, true))
+        Ok((Journal { path: path.to_path_buf(), db }, Identity { config, broker, run_id }, true))
     }
 
     /// Opens an existing journal to read it (`quorum paper status`).
@@ -372,7 +395,7 @@ impl Journal {
     }
 
     /// Records what the broker said of orders: (client id, status, filled, broker id).
-    pub fn update_orders(&mut self, updates: &[(String, &str, f64, Option<u64>)]) -> Result<(), JournalError> {
+    pub fn update_orders(&mut self, updates: &[OrderUpdate]) -> Result<(), JournalError> {
         if updates.is_empty() {
             return Ok(());
         }
@@ -382,7 +405,7 @@ impl Journal {
                 "UPDATE orders SET status = ?2, filled = ?3, broker_id = COALESCE(?4, broker_id) WHERE coid = ?1",
             )?;
             for (coid, status, filled, id) in updates {
-                q.execute(params![coid, status, filled, id.map(|x| x as i64)])?;
+                q.execute(params![coid, status, filled, id])?;
             }
             Ok(())
         })();
@@ -402,7 +425,7 @@ impl Journal {
 
     fn orders_where(&self, cond: &str) -> Result<Vec<JournalOrder>, JournalError> {
         let sql = format!(
-            "SELECT coid, step, symbol, attempt, qty, decided_at, status, filled, broker_id FROM orders WHERE {cond} ORDER BY step, symbol, attempt"
+            "SELECT coid, step, symbol, attempt, qty, decided_at, status, filled, CAST(broker_id AS TEXT) FROM orders WHERE {cond} ORDER BY step, symbol, attempt"
         );
         let mut q = self.db.prepare(&sql).map_err(|e| self.err(e))?;
         let rows = q
@@ -416,7 +439,7 @@ impl Journal {
                     decided_at: r.get(5)?,
                     status: r.get(6)?,
                     filled: r.get(7)?,
-                    broker_id: r.get::<_, Option<i64>>(8)?.map(|x| x as u64),
+                    broker_id: r.get::<_, Option<String>>(8)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -425,12 +448,22 @@ impl Journal {
 
     /// Every journaled fill, in (bar start, symbol) order, with its order's client id.
     pub fn fills(&self) -> Result<Vec<JournalFill>, JournalError> {
-        let mut q = self
-            .db
-            .prepare("SELECT symbol, ts, coid, step, decided_at, qty, price, commission, slippage FROM fills ORDER BY ts, symbol")
-            .map_err(|e| self.err(e))?;
+        self.fills_where("1", None)
+    }
+
+    /// The broker's fills journaled at step `step` (not cash in lieu), in symbol order.
+    pub fn broker_fills_of_step(&self, step: u64) -> Result<Vec<JournalFill>, JournalError> {
+        self.fills_where("step = ?1 AND coid IS NOT NULL", Some(step))
+    }
+
+    fn fills_where(&self, cond: &str, step: Option<u64>) -> Result<Vec<JournalFill>, JournalError> {
+        let sql = format!(
+            "SELECT symbol, ts, coid, step, decided_at, qty, price, commission, slippage FROM fills WHERE {cond} ORDER BY ts, symbol"
+        );
+        let mut q = self.db.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let args: Vec<i64> = step.map(|s| s as i64).into_iter().collect();
         let rows = q
-            .query_map([], |r| {
+            .query_map(rusqlite::params_from_iter(args), |r| {
                 Ok(JournalFill {
                     coid: r.get(2)?,
                     step: r.get::<_, i64>(3)? as u64,
@@ -538,7 +571,7 @@ mod tests {
     use super::*;
 
     fn id(config: &str) -> Identity {
-        Identity { config: config.into(), run_id: "r1".into() }
+        Identity { config: config.into(), broker: "local".into(), run_id: "r1".into() }
     }
 
     fn row(step: u64) -> StepRow {
@@ -592,7 +625,7 @@ mod tests {
         };
         j.write_step(&row(1), std::slice::from_ref(&fill), &[]).unwrap();
         assert_eq!(j.add_fills(std::slice::from_ref(&fill)).unwrap(), 0, "on record already");
-        j.update_orders(&[("q-1".into(), "filled", 5.0, Some(7))]).unwrap();
+        j.update_orders(&[("q-1".into(), "filled".into(), 5.0, Some("7".into()))]).unwrap();
         drop(j);
         let (j, again, existed) =
             Journal::open(&p, &Identity { run_id: "other".into(), ..id("[a]\nx = 1\n") }).unwrap();
@@ -600,7 +633,7 @@ mod tests {
         assert_eq!(again.run_id, ident.run_id, "the journal's own run id");
         assert_eq!(j.steps().unwrap(), 2);
         assert_eq!(j.open_orders().unwrap(), vec![]);
-        assert_eq!(j.all_orders().unwrap()[0].broker_id, Some(7));
+        assert_eq!(j.all_orders().unwrap()[0].broker_id.as_deref(), Some("7"));
         assert_eq!(j.fills().unwrap(), vec![fill]);
         j.verify(&row(1)).unwrap();
         let mut bad = row(1);

@@ -48,6 +48,7 @@
 //! feed ends. A second Ctrl-C exits at once (the journal is consistent at any instant).
 //! SIGKILL at any point loses nothing: the next start resumes as above.
 
+pub mod alpaca;
 pub mod feed;
 pub mod journal;
 pub mod local;
@@ -58,10 +59,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
+use self::alpaca::AlpacaVenue;
 use self::feed::ResumeFeed;
-use self::journal::{Identity, Journal, JournalError, JournalFill, JournalOrder, StepRow};
+use self::journal::{Identity, Journal, JournalError, JournalFill, JournalOrder, OrderUpdate, StepRow};
 use self::local::{LocalBroker, LocalBrokerError};
 use crate::agents::Registry;
+use crate::alpaca::AlpacaError;
+use crate::broker::BrokerEvent;
 use crate::broker::{Broker, Order, OrderId, client_order_id};
 use crate::config::{Config, StrategyName};
 use crate::engine::clock::{Clock, WallClock};
@@ -89,6 +93,10 @@ pub enum PaperError {
     /// The analyst graph.
     #[error("analyst graph: {0}")]
     Graph(#[from] GraphError),
+    /// Alpaca (after its retries); the journal holds what was decided, a restart
+    /// reconciles it.
+    #[error("alpaca: {0}")]
+    Alpaca(#[from] AlpacaError),
     /// The state folder or the feed.
     #[error("{path}: {reason}")]
     State {
@@ -117,6 +125,32 @@ pub struct PaperOptions {
     pub flatten_on_exit: bool,
     /// Save the memory every this many steps (and at the end).
     pub checkpoint_every: u64,
+}
+
+/// Where a paper run's orders go.
+#[derive(Debug)]
+pub enum Venue {
+    /// The local broker: the backtest's fill model with a durable book (`STATE/broker.db`).
+    Local,
+    /// Alpaca's trading API through this client (paper by default).
+    Alpaca(Box<crate::alpaca::Trading>),
+}
+
+impl Venue {
+    /// The name journaled (`--broker`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Venue::Local => "local",
+            Venue::Alpaca(_) => "alpaca",
+        }
+    }
+}
+
+/// A venue as the runner holds it.
+#[derive(Debug)]
+enum Venues {
+    Local(Box<LocalBroker>),
+    Alpaca(Box<AlpacaVenue>),
 }
 
 /// What the status line shows, once a step.
@@ -163,7 +197,7 @@ pub struct PaperOutput {
 /// journaled, then places it at the local broker (see the module docs).
 #[derive(Debug)]
 pub struct PaperBroker {
-    local: LocalBroker,
+    venue: Venues,
     journal: Journal,
     run_id: String,
     step: u64,
@@ -171,6 +205,13 @@ pub struct PaperBroker {
     /// This step's fills: (symbol, bar start) → the order's client id.
     coid_at: HashMap<(u32, Ts), String>,
     submitted: u64,
+    /// The current step's bars' start (fills read by a poll are stamped with it).
+    step_ts: Ts,
+    /// Recomputing a journaled step of an Alpaca run: the fills journaled at it, handed to
+    /// the engine by `poll` instead of asking Alpaca.
+    replay: Option<Vec<JournalFill>>,
+    /// The statuses the last poll read: (client id, status, signed filled).
+    statuses: Vec<(String, String, f64)>,
 }
 
 impl Broker for PaperBroker {
@@ -184,13 +225,116 @@ impl Broker for PaperBroker {
     }
 
     fn on_open(&mut self, bar: &crate::market::Bar, factor: f64) -> Result<Option<(OrderId, Fill)>, PaperError> {
-        let r = self.local.on_open(bar, factor)?;
+        let Venues::Local(local) = &mut self.venue else { return Ok(None) };
+        let r = local.on_open(bar, factor)?;
         if let Some((id, _)) = &r
-            && let Some(o) = self.local.by_id(*id)
+            && let Some(o) = local.by_id(*id)
         {
             self.coid_at.insert((bar.symbol, bar.ts), o.coid.clone());
         }
         Ok(r)
+    }
+
+    fn poll(&mut self, events: &mut Vec<BrokerEvent>) -> Result<(), PaperError> {
+        let Venues::Alpaca(venue) = &mut self.venue else { return Ok(()) };
+        let fills: Vec<(String, Fill)> = match self.replay.take() {
+            Some(journaled) => journaled.into_iter().map(|f| (f.coid.unwrap_or_default(), f.fill)).collect(),
+            None => {
+                let polled = venue.poll(self.step_ts)?;
+                self.statuses = polled.statuses;
+                polled.fills
+            }
+        };
+        for (coid, fill) in fills {
+            self.coid_at.insert((fill.symbol, fill.ts), coid);
+            events.push(BrokerEvent::Filled { order: OrderId(0), fill });
+        }
+        Ok(())
+    }
+}
+
+impl PaperBroker {
+    /// Sends the step's orders (journaled already) to the venue; returns the journal's
+    /// updates. While recomputing journaled steps (`live` false) the local broker answers
+    /// from its book (placing only what never reached it), and Alpaca is sent only the
+    /// orders of the last journaled step that never reached it (`resend`).
+    fn flush(
+        &mut self,
+        index: u64,
+        live: bool,
+        resend: &std::collections::BTreeSet<String>,
+        open: &mut BTreeMap<String, (String, f64)>,
+    ) -> Result<Vec<OrderUpdate>, PaperError> {
+        let mut updates = Vec::new();
+        for (coid, order) in std::mem::take(&mut self.pending) {
+            match &mut self.venue {
+                Venues::Local(local) => {
+                    let (r, new) = local.place(&coid, order)?;
+                    if new && !live {
+                        let detail = format!("{coid}: re-sent (it had not reached the broker)");
+                        self.journal.event(Some(index), "reconciled", &detail)?;
+                    }
+                    updates.push((coid.clone(), r.status.as_str().to_string(), r.filled, Some(r.id.0.to_string())));
+                    if !r.status.is_final() {
+                        open.insert(coid, (r.status.as_str().to_string(), r.filled));
+                    }
+                }
+                Venues::Alpaca(venue) => {
+                    if !live && !resend.contains(&coid) {
+                        continue;
+                    }
+                    let ack = venue.place(&coid, order)?;
+                    if let Some(reason) = &ack.reason {
+                        let detail = format!("{coid}: {} ({reason})", ack.status);
+                        tracing::warn!(%detail, "order not placed");
+                        self.journal.event(Some(index), &ack.status, &detail)?;
+                    } else if !live {
+                        let detail = format!("{coid}: re-sent (it had not reached Alpaca)");
+                        self.journal.event(Some(index), "reconciled", &detail)?;
+                    }
+                    updates.push((coid.clone(), ack.status.clone(), ack.filled, ack.id.clone()));
+                    if ack.reason.is_none() {
+                        open.insert(coid, (ack.status, ack.filled));
+                    }
+                }
+            }
+        }
+        Ok(updates)
+    }
+
+    /// Orders whose status moved since last journaled (the local book's fills and
+    /// replacements, or what the last poll read from Alpaca); drops final ones from `open`.
+    fn moved(&mut self, open: &mut BTreeMap<String, (String, f64)>, updates: &mut Vec<OrderUpdate>) {
+        let mut now: Vec<(String, String, f64, bool)> = Vec::new();
+        match &self.venue {
+            Venues::Local(local) => {
+                for coid in open.keys() {
+                    if let Some(r) = local.lookup(coid) {
+                        now.push((coid.clone(), r.status.as_str().to_string(), r.filled, r.status.is_final()));
+                    }
+                }
+            }
+            Venues::Alpaca(_) => {
+                for (coid, status, filled) in std::mem::take(&mut self.statuses) {
+                    let fin = matches!(
+                        status.as_str(),
+                        "filled" | "canceled" | "expired" | "rejected" | "replaced" | "done_for_day"
+                    );
+                    now.push((coid, status, filled, fin));
+                }
+            }
+        }
+        for (coid, status, filled, fin) in now {
+            let changed = open.get(&coid).is_none_or(|(s, f)| *s != status || *f != filled);
+            if changed && !updates.iter().any(|u| u.0 == coid) {
+                updates.push((coid.clone(), status.clone(), filled, None));
+            }
+            if fin {
+                open.remove(&coid);
+            } else {
+                open.insert(coid, (status, filled));
+            }
+        }
     }
 }
 
@@ -301,6 +445,7 @@ pub fn paper(
     cfg: &Config,
     registry: &Registry,
     opts: &PaperOptions,
+    venue: Venue,
     stop: &AtomicBool,
     status: &mut dyn FnMut(&PaperStatus<'_>),
 ) -> Result<PaperOutput, PaperError> {
@@ -328,51 +473,28 @@ pub fn paper(
     let config = cfg.to_toml();
     let (mut journal, identity, resumed) = Journal::open(
         &opts.state.join("journal.db"),
-        &Identity { config: config.clone(), run_id: new_run_id(&config) },
+        &Identity { config: config.clone(), broker: venue.name().into(), run_id: new_run_id(&config) },
     )?;
-    let local = LocalBroker::open(
-        &opts.state.join("broker.db"),
-        &universe.symbols,
-        cfg.costs.clone(),
-        instruments(&universe, &cfg.portfolio),
-    )?;
-    // Reconcile: every order without a final status, asked of the broker's book.
-    let mut open: BTreeMap<String, (String, f64)> = BTreeMap::new();
-    let mut updates = Vec::new();
-    let mut reconciled = 0;
-    for o in journal.open_orders()? {
-        reconciled += 1;
-        match local.lookup(&o.coid) {
-            Some(rec) => {
-                if o.status != rec.status.as_str() || o.filled != rec.filled {
-                    let detail = format!(
-                        "{}: journal {} → broker {} (filled {})",
-                        o.coid,
-                        o.status,
-                        rec.status.as_str(),
-                        rec.filled
-                    );
-                    journal.event(Some(o.step), "reconciled", &detail)?;
-                    tracing::info!(%detail, "reconciled");
-                }
-                updates.push((o.coid.clone(), rec.status.as_str(), rec.filled, Some(rec.id.0)));
-                if !rec.status.is_final() {
-                    open.insert(o.coid.clone(), (rec.status.as_str().to_string(), rec.filled));
-                }
-            }
-            None => {
-                let detail = format!(
-                    "{}: not at the broker (it never arrived); re-sent under the same id at step {}",
-                    o.coid, o.step
-                );
-                journal.event(Some(o.step), "reconciled", &detail)?;
-                tracing::warn!(%detail, "reconciled");
-                open.insert(o.coid.clone(), (o.status.clone(), o.filled));
-            }
-        }
-    }
-    journal.update_orders(&updates)?;
     let journaled = journal.steps()?;
+    let mut venue = match venue {
+        Venue::Local => Venues::Local(Box::new(LocalBroker::open(
+            &opts.state.join("broker.db"),
+            &universe.symbols,
+            cfg.costs.clone(),
+            instruments(&universe, &cfg.portfolio),
+        )?)),
+        Venue::Alpaca(trading) => {
+            Venues::Alpaca(Box::new(AlpacaVenue::new(*trading, &universe, cfg.alpaca.outside_session)))
+        }
+    };
+    // Reconcile: every order without a final status, asked of the broker.
+    let mut open: BTreeMap<String, (String, f64)> = BTreeMap::new();
+    let mut resend = std::collections::BTreeSet::new();
+    let reconciled = reconcile(&mut journal, &mut venue, journaled, &mut open, &mut resend)?;
+    if let Venues::Alpaca(v) = &mut venue {
+        track_unfilled(&journal, v)?;
+        positions_check(&mut journal, v, &universe, journaled)?;
+    }
     if resumed {
         let detail = format!("{journaled} steps journaled; recomputing them, then resuming the feed");
         journal.event(Some(journaled), "restart", &detail)?;
@@ -389,13 +511,16 @@ pub fn paper(
     let rows = engine_journal_rows(&journal)?;
     let mut feed = ResumeFeed::new(replay, rows);
     let broker = PaperBroker {
-        local,
+        venue,
         journal,
         run_id: identity.run_id.clone(),
         step: 0,
         pending: Vec::new(),
         coid_at: HashMap::new(),
         submitted: 0,
+        step_ts: 0,
+        replay: None,
+        statuses: Vec::new(),
     };
     let mut engine = Engine::new(feed.bars(), &universe, &engine_cfg, broker);
     let n = universe.symbols.len();
@@ -448,8 +573,13 @@ pub fn paper(
         last_ts = Some(ts);
         let journal_row = if live { None } else { engine.broker().journal.step(index)? };
         rec.flatten = journal_row.as_ref().map_or(flattening, |r| r.flatten);
-        engine.broker_mut().step = index;
-        engine.broker_mut().coid_at.clear();
+        let b = engine.broker_mut();
+        b.step = index;
+        b.step_ts = ts;
+        b.coid_at.clear();
+        if !live && matches!(b.venue, Venues::Alpaca(_)) {
+            b.replay = Some(b.journal.broker_fills_of_step(index)?);
+        }
         let before = engine.fills().len();
         engine.step::<_, std::convert::Infallible>(feed.bars(), range.clone(), index as usize, &mut rec).map_err(
             |e| match e {
@@ -502,38 +632,10 @@ pub fn paper(
         }
         crate::run::fault("journal-step");
         // Act: the step is on disk; place its orders.
-        let mut updates = Vec::new();
-        for (coid, order) in std::mem::take(&mut broker.pending) {
-            let (r, new) = broker.local.place(&coid, order)?;
-            if new && !live {
-                let detail = format!("{coid}: re-sent (it had not reached the broker)");
-                broker.journal.event(Some(index), "reconciled", &detail)?;
-            }
-            updates.push((coid.clone(), r.status.as_str(), r.filled, Some(r.id.0)));
-            if !r.status.is_final() {
-                open.insert(coid, (r.status.as_str().to_string(), r.filled));
-            }
-        }
+        let mut updates = broker.flush(index, live, &resend, &mut open)?;
         crate::run::fault("orders-placed");
-        // Orders whose status moved (fills at this step's opens, replacements).
-        let mut done = Vec::new();
-        for (coid, (st, filled)) in open.iter_mut() {
-            if let Some(r) = broker.local.lookup(coid)
-                && (r.status.as_str() != st.as_str() || r.filled != *filled)
-            {
-                *st = r.status.as_str().to_string();
-                *filled = r.filled;
-                if !updates.iter().any(|u| &u.0 == coid) {
-                    updates.push((coid.clone(), r.status.as_str(), r.filled, Some(r.id.0)));
-                }
-                if r.status.is_final() {
-                    done.push(coid.clone());
-                }
-            }
-        }
-        for c in done {
-            open.remove(&c);
-        }
+        // Orders whose status moved (fills at this step's opens or read by its poll).
+        broker.moved(&mut open, &mut updates);
         broker.journal.update_orders(&updates)?;
         // Saving leaves the live store as it is, so recomputed steps need not save again
         // (and must not: they would put an older checkpoint over a newer one).
@@ -589,6 +691,118 @@ pub fn paper(
         None
     };
     Ok(PaperOutput { steps: index, replayed: journaled, reconciled, ended, run })
+}
+
+/// Asks the venue about every journaled order without a final status; journals what it
+/// says. Local: an order not in the book never arrived and is re-sent when its step is
+/// recomputed. Alpaca: one not there is re-sent (`resend`) only if it belongs to the last
+/// journaled step (the run stopped between journaling and sending it); an older one is
+/// journaled `expired`, never sent late. Returns how many orders were looked at.
+fn reconcile(
+    journal: &mut Journal,
+    venue: &mut Venues,
+    journaled: u64,
+    open: &mut BTreeMap<String, (String, f64)>,
+    resend: &mut std::collections::BTreeSet<String>,
+) -> Result<usize, PaperError> {
+    let mut updates = Vec::new();
+    let orders = journal.open_orders()?;
+    for o in &orders {
+        let found: Option<(String, f64, String, bool)> = match venue {
+            Venues::Local(local) => local
+                .lookup(&o.coid)
+                .map(|r| (r.status.as_str().to_string(), r.filled, r.id.0.to_string(), r.status.is_final())),
+            Venues::Alpaca(v) => v.trading().by_client_id(&o.coid)?.map(|a| {
+                let fin = a.is_final();
+                (a.status.clone(), a.signed_filled(), a.id.clone(), fin)
+            }),
+        };
+        match found {
+            Some((status, filled, id, fin)) => {
+                if o.status != status || o.filled != filled {
+                    let detail = format!("{}: journal {} → broker {status} (filled {filled})", o.coid, o.status);
+                    journal.event(Some(o.step), "reconciled", &detail)?;
+                    tracing::info!(%detail, "reconciled");
+                }
+                updates.push((o.coid.clone(), status.clone(), filled, Some(id)));
+                if !fin {
+                    open.insert(o.coid.clone(), (status, filled));
+                }
+            }
+            None if matches!(venue, Venues::Local(_)) || o.step + 1 >= journaled => {
+                let detail = format!(
+                    "{}: not at the broker (it never arrived); re-sent under the same id at step {}",
+                    o.coid, o.step
+                );
+                journal.event(Some(o.step), "reconciled", &detail)?;
+                tracing::warn!(%detail, "reconciled");
+                resend.insert(o.coid.clone());
+                open.insert(o.coid.clone(), (o.status.clone(), o.filled));
+            }
+            None => {
+                let detail = format!(
+                    "{}: not at Alpaca (it never arrived); decided at step {}, too old to send now: expired",
+                    o.coid, o.step
+                );
+                journal.event(Some(o.step), "reconciled", &detail)?;
+                tracing::warn!(%detail, "reconciled");
+                updates.push((o.coid.clone(), "expired".into(), 0.0, None));
+            }
+        }
+    }
+    journal.update_orders(&updates)?;
+    Ok(orders.len())
+}
+
+/// Alpaca orders whose fills are not all in the journal are tracked again, with what the
+/// journal applied of them.
+fn track_unfilled(journal: &Journal, venue: &mut AlpacaVenue) -> Result<(), PaperError> {
+    let fills = journal.fills()?;
+    for o in journal.all_orders()? {
+        if matches!(o.status.as_str(), "rejected" | "skipped" | "canceled" | "expired" | "intent") {
+            continue;
+        }
+        let mine = fills.iter().filter(|f| f.coid.as_deref() == Some(o.coid.as_str()));
+        let (applied, value) =
+            mine.fold((0.0, 0.0), |(q, v), f| (q + f.fill.qty.abs(), v + f.fill.qty.abs() * f.fill.price));
+        if applied + crate::portfolio::QTY_EPS < o.qty.abs() {
+            let order = Order { symbol: o.symbol, qty: o.qty, decided_at: o.decided_at };
+            venue.track(&o.coid, &order, applied, value, o.broker_id.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Alpaca's positions against the journal's (the broker is the truth): every difference is
+/// journaled and logged, and shown by `quorum paper status`.
+fn positions_check(
+    journal: &mut Journal,
+    venue: &mut AlpacaVenue,
+    universe: &Universe,
+    journaled: u64,
+) -> Result<(), PaperError> {
+    let at_alpaca = venue.trading().positions()?;
+    let ours: Vec<f64> = match journal.last_step()? {
+        Some(r) => serde_json::from_str(&r.positions).unwrap_or_default(),
+        None => vec![0.0; universe.symbols.len()],
+    };
+    let norm = |s: &str| s.replace('/', "");
+    for (i, sym) in universe.symbols.iter().enumerate() {
+        let theirs: f64 = at_alpaca.iter().filter(|p| norm(&p.symbol) == norm(sym)).map(|p| p.qty).sum();
+        let mine = ours.get(i).copied().unwrap_or(0.0);
+        if (theirs - mine).abs() > crate::portfolio::QTY_EPS {
+            let detail = format!("{sym}: journal {mine}, Alpaca {theirs} (the book follows quorum's own orders)");
+            tracing::warn!(%detail, "position differs");
+            journal.event(Some(journaled), "position", &detail)?;
+        }
+    }
+    for p in &at_alpaca {
+        if !universe.symbols.iter().any(|s| norm(s) == norm(&p.symbol)) {
+            let detail = format!("{}: Alpaca holds {} of a symbol this run does not trade", p.symbol, p.qty);
+            journal.event(Some(journaled), "position", &detail)?;
+        }
+    }
+    Ok(())
 }
 
 /// Every journaled step's bars (a resumed run replays these, not the source).
