@@ -203,3 +203,40 @@ fn test_alpaca_bars_paginate_across_symbols_into_the_canonical_table() {
         (0..got.len()).map(|i| (got.ts[i], got.symbols[got.sym[i] as usize].clone(), got.close[i])).collect();
     assert_eq!(have, want);
 }
+
+/// `quorum fetch alpaca` writes the fake's bars as a canonical Parquet file that loads to
+/// the same rows as the source file; bad flags and missing keys are named.
+#[test]
+fn test_cli_fetch_alpaca_writes_what_the_loader_reads() {
+    let (bars, _) = quorum::market::load(&opts(&equities_1m())).unwrap();
+    let f = FakeAlpaca::start(KEY, SECRET, 0.0, Some(bars)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::common::write(dir.path(), "a.toml", &format!("[alpaca]\ndata_url = \"{}\"\n", f.url));
+    let out = dir.path().join("spy_ibm.parquet");
+    let fetch = |extra: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_quorum"));
+        c.args(["fetch", "alpaca", "--symbols", "SPY,IBM", "--from", "2013-10-07", "--to", "2013-10-07"])
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .env("APCA_API_KEY_ID", KEY)
+            .env("APCA_API_SECRET_KEY", SECRET);
+        c
+    };
+    let o = fetch(&[]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("IBM,SPY (1Min)"), "{}", String::from_utf8_lossy(&o.stdout));
+    let (got, _) = quorum::market::load(&opts(&out)).unwrap();
+    let mut want = opts(&equities_1m());
+    want.symbols = vec!["SPY".into(), "IBM".into()];
+    want.from = Some(quorum::market::time::parse_bound("2013-10-07", false).unwrap());
+    want.to = Some(quorum::market::time::parse_bound("2013-10-07", true).unwrap());
+    let (want, _) = quorum::market::load(&want).unwrap();
+    assert_eq!((got.symbols.clone(), got.ts.clone(), got.close.clone()), (want.symbols, want.ts, want.close));
+    let o = fetch(&["--timeframe", "90m"]).output().unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--timeframe 90m"));
+    let o = fetch(&[]).env_remove("APCA_API_SECRET_KEY").output().unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("APCA_API_SECRET_KEY"));
+}

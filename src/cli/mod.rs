@@ -3,6 +3,7 @@
 
 mod backtest;
 mod choice;
+mod fetch;
 mod memory;
 mod paper;
 mod report;
@@ -41,6 +42,9 @@ enum Command {
     /// Paper-trade the analyst graph on a replayed feed with a durable local broker and a
     /// crash-safe journal (`paper status` reads a state folder).
     Paper(Box<paper::PaperArgs>),
+    /// Download bars from a vendor into a canonical Parquet file (`fetch alpaca`).
+    #[command(subcommand)]
+    Fetch(fetch::FetchCommand),
     /// Work with a memory checkpoint: ingest, search, stats, bench.
     #[command(subcommand)]
     Memory(memory::MemoryCommand),
@@ -65,6 +69,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Backtest(args) => cmd_backtest(&args),
         Command::Memory(cmd) => memory::run(cmd),
+        Command::Fetch(cmd) => fetch::run(cmd),
         Command::Paper(args) => paper::cmd_paper(&args),
         Command::Attribution { run_dir } => {
             quorum::run::check_complete(&run_dir)?;

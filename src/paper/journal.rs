@@ -44,12 +44,12 @@ pub(crate) fn pragmas(db: &Connection) -> Result<(), rusqlite::Error> {
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     /// SQLite failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Db {
         /// `journal.db`.
         path: PathBuf,
         /// What SQLite said.
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
     /// The journal was written by a newer build.
     #[error("{path}: journal format {found}, this build reads format {FORMAT} or older; use the quorum that wrote it")]
@@ -61,7 +61,7 @@ pub enum JournalError {
     },
     /// The journal belongs to another configuration.
     #[error(
-        "{path}: the state folder was started with another configuration; these keys differ (journal → now):\n{diff}\nuse a new --state folder, or run with the journal's config (`quorum paper status --state DIR --config` prints it)"
+        "{path}: the state folder was started with another configuration; these keys differ (journal → now):\n{diff}\nuse a new --state folder, or resume with the journal's configuration (STATE/run/config.toml holds it after any stop)"
     )]
     OtherConfig {
         /// `journal.db`.
@@ -185,7 +185,7 @@ impl Journal {
     /// whether it already existed; an existing journal must be of this format (or older)
     /// and of the same config. The run id of an existing journal is its own.
     pub fn open(path: &Path, identity: &Identity) -> Result<(Journal, Identity, bool), JournalError> {
-        let db_err = |source| JournalError::Db { path: path.to_path_buf(), source };
+        let db_err = |error| JournalError::Db { path: path.to_path_buf(), error };
         let existed = path.is_file();
         let db = Connection::open(path).map_err(db_err)?;
         pragmas(&db).map_err(db_err)?;
@@ -242,7 +242,7 @@ impl Journal {
 
     /// Opens an existing journal to read it (`quorum paper status`).
     pub fn read(path: &Path) -> Result<Journal, JournalError> {
-        let db_err = |source| JournalError::Db { path: path.to_path_buf(), source };
+        let db_err = |error| JournalError::Db { path: path.to_path_buf(), error };
         let db = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db_err)?;
         db.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
         let j = Journal { path: path.to_path_buf(), db };
@@ -253,8 +253,8 @@ impl Journal {
         }
     }
 
-    fn err(&self, source: rusqlite::Error) -> JournalError {
-        JournalError::Db { path: self.path.clone(), source }
+    fn err(&self, error: rusqlite::Error) -> JournalError {
+        JournalError::Db { path: self.path.clone(), error }
     }
 
     /// The journal's file.
@@ -355,7 +355,7 @@ impl Journal {
         fills: &[JournalFill],
         intents: &[JournalOrder],
     ) -> Result<(), JournalError> {
-        let tx = self.db.transaction().map_err(|e| JournalError::Db { path: self.path.clone(), source: e })?;
+        let tx = self.db.transaction().map_err(|e| JournalError::Db { path: self.path.clone(), error: e })?;
         let r: Result<(), rusqlite::Error> = (|| {
             tx.prepare_cached(
                 "INSERT INTO steps(step, ts, flatten, bars, fills, votes, targets, cash, equity, positions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -381,16 +381,16 @@ impl Journal {
             }
             Ok(())
         })();
-        r.map_err(|e| JournalError::Db { path: self.path.clone(), source: e })?;
-        tx.commit().map_err(|e| JournalError::Db { path: self.path.clone(), source: e })
+        r.map_err(|e| JournalError::Db { path: self.path.clone(), error: e })?;
+        tx.commit().map_err(|e| JournalError::Db { path: self.path.clone(), error: e })
     }
 
     /// Journals fills that were missing (a step recomputed on restart whose fills the broker
     /// made but the journal had not yet recorded); a fill on record is left alone.
     pub fn add_fills(&mut self, fills: &[JournalFill]) -> Result<usize, JournalError> {
-        let tx = self.db.transaction().map_err(|e| JournalError::Db { path: self.path.clone(), source: e })?;
-        let n = insert_fills(&tx, fills).map_err(|e| JournalError::Db { path: self.path.clone(), source: e })?;
-        tx.commit().map_err(|e| JournalError::Db { path: self.path.clone(), source: e })?;
+        let tx = self.db.transaction().map_err(|e| JournalError::Db { path: self.path.clone(), error: e })?;
+        let n = insert_fills(&tx, fills).map_err(|e| JournalError::Db { path: self.path.clone(), error: e })?;
+        tx.commit().map_err(|e| JournalError::Db { path: self.path.clone(), error: e })?;
         Ok(n)
     }
 
@@ -399,7 +399,7 @@ impl Journal {
         if updates.is_empty() {
             return Ok(());
         }
-        let tx = self.db.transaction().map_err(|e| JournalError::Db { path: self.path.clone(), source: e })?;
+        let tx = self.db.transaction().map_err(|e| JournalError::Db { path: self.path.clone(), error: e })?;
         let r: Result<(), rusqlite::Error> = (|| {
             let mut q = tx.prepare_cached(
                 "UPDATE orders SET status = ?2, filled = ?3, broker_id = COALESCE(?4, broker_id) WHERE coid = ?1",
@@ -409,8 +409,8 @@ impl Journal {
             }
             Ok(())
         })();
-        r.map_err(|e| JournalError::Db { path: self.path.clone(), source: e })?;
-        tx.commit().map_err(|e| JournalError::Db { path: self.path.clone(), source: e })
+        r.map_err(|e| JournalError::Db { path: self.path.clone(), error: e })?;
+        tx.commit().map_err(|e| JournalError::Db { path: self.path.clone(), error: e })
     }
 
     /// Orders whose status is not final (`intent` or `working`), oldest first.

@@ -32,12 +32,12 @@ const FORMAT: i64 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum LocalBrokerError {
     /// SQLite failed on the book.
-    #[error("{path}: the local broker's book: {source}")]
+    #[error("{path}: the local broker's book: {error}")]
     Db {
         /// `broker.db`.
         path: PathBuf,
         /// What SQLite said.
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
     /// The book was written for other symbols or by a newer build.
     #[error("{path}: {reason}")]
@@ -132,7 +132,7 @@ impl LocalBroker {
         costs: CostConfig,
         instruments: Vec<Instrument>,
     ) -> Result<Self, LocalBrokerError> {
-        let db_err = |source| LocalBrokerError::Db { path: path.to_path_buf(), source };
+        let db_err = |error| LocalBrokerError::Db { path: path.to_path_buf(), error };
         let db = Connection::open(path).map_err(db_err)?;
         super::journal::pragmas(&db).map_err(db_err)?;
         db.execute_batch(
@@ -260,8 +260,8 @@ impl LocalBroker {
         Ok(LocalBroker { path: path.to_path_buf(), db, sim, seen, fills, orders, by_coid })
     }
 
-    fn db_err(&self, source: rusqlite::Error) -> LocalBrokerError {
-        LocalBrokerError::Db { path: self.path.clone(), source }
+    fn db_err(&self, error: rusqlite::Error) -> LocalBrokerError {
+        LocalBrokerError::Db { path: self.path.clone(), error }
     }
 
     /// The order placed under `coid`, if the book holds it.

@@ -84,19 +84,19 @@ pub enum PaperError {
     /// Config, data, memory or the run folder (as in a backtest).
     #[error(transparent)]
     Run(#[from] RunError),
-    /// The journal.
-    #[error("journal: {0}")]
+    /// The journal (its message names `journal.db`).
+    #[error(transparent)]
     Journal(#[from] JournalError),
     /// The local broker.
-    #[error("broker: {0}")]
+    #[error(transparent)]
     Broker(#[from] LocalBrokerError),
     /// The analyst graph.
     #[error("analyst graph: {0}")]
-    Graph(#[from] GraphError),
+    Graph(GraphError),
     /// Alpaca (after its retries); the journal holds what was decided, a restart
     /// reconciles it.
     #[error("alpaca: {0}")]
-    Alpaca(#[from] AlpacaError),
+    Alpaca(AlpacaError),
     /// The state folder or the feed.
     #[error("{path}: {reason}")]
     State {
@@ -105,6 +105,20 @@ pub enum PaperError {
         /// What is wrong.
         reason: String,
     },
+}
+
+// Not `#[from]`: that would also make the inner error the source, and `{:#}` would print
+// its message twice.
+impl From<GraphError> for PaperError {
+    fn from(e: GraphError) -> Self {
+        PaperError::Graph(e)
+    }
+}
+
+impl From<AlpacaError> for PaperError {
+    fn from(e: AlpacaError) -> Self {
+        PaperError::Alpaca(e)
+    }
 }
 
 impl From<std::convert::Infallible> for PaperError {
