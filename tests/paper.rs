@@ -411,3 +411,58 @@ fn test_paper_alpaca_survives_sigkill_anywhere() {
     assert!(missing.len() <= 4, "fills Alpaca made that the journal lacks: {missing:?}");
     assert_same_run(&clean.join("run"), &crashed.join("run"));
 }
+
+/// A paper run through Alpaca's faults: a lost reply, a 503 on an order, a partial fill, a
+/// 403 reject, a 429 and a 500 on reads, a malformed reply to a lookup. It ends with no
+/// panic, no client order id sent twice for an order Alpaca had, and a journal that agrees
+/// with the fake's book (fills per order, the rejected order journaled as such).
+#[test]
+fn test_paper_alpaca_faults_mid_run_keep_the_journal_true() {
+    use quorum::alpaca::fake::Fault;
+    let dir = tempfile::tempdir().unwrap();
+    let f = alpaca_fake();
+    let cfg = alpaca_config(dir.path(), &f.url);
+    let state = dir.path().join("state");
+    for fault in [
+        Fault::LostReply,
+        Fault::Status(503),
+        Fault::PartialFill(0.5),
+        Fault::Reject(403),
+        Fault::Slow(Duration::from_millis(2500)),
+    ] {
+        f.fault("POST", "/v2/orders", fault);
+    }
+    f.fault("GET", "/v2/orders:by_client_order_id", Fault::TooMany { retry_after: Some(0), reset_in: None });
+    f.fault("GET", "/v2/orders:by_client_order_id", Fault::Status(500));
+    f.fault("GET", "/v2/positions", Fault::Status(503));
+    let out = with_keys(paper_cmd(&cfg, &state, &["--broker", "alpaca"])).output().unwrap();
+    ok(out);
+    assert_eq!(f.pending_faults(), 0, "every fault was met");
+    // Sent twice only when the first send never arrived (the 503 before processing).
+    let posts = f.posts();
+    let book: std::collections::BTreeSet<String> = f.orders().iter().map(|o| o.client_order_id.clone()).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for p in &posts {
+        if !seen.insert(p.clone()) {
+            assert_eq!(f.orders().iter().filter(|o| &o.client_order_id == p).count(), 1, "{p} placed twice");
+        }
+    }
+    let fake = fake_fills_by_order(&f);
+    let journaled = journal_fills_by_order(&state);
+    for (coid, q) in &journaled {
+        assert!((fake[coid] - q).abs() < 1e-9, "{coid}: journal {q}, Alpaca {}", fake[coid]);
+    }
+    assert!(fake.keys().filter(|k| !journaled.contains_key(*k)).count() <= 4);
+    let db = Connection::open(state.join("journal.db")).unwrap();
+    let rejected: Vec<String> = db
+        .prepare("SELECT coid FROM orders WHERE status = 'rejected'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(rejected.len(), 1, "the 403: {rejected:?}");
+    assert!(!book.contains(&rejected[0]), "a rejected order is not in Alpaca's book");
+    let events: i64 = db.query_row("SELECT COUNT(*) FROM events WHERE kind = 'rejected'", [], |r| r.get(0)).unwrap();
+    assert_eq!(events, 1);
+}

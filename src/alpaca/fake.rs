@@ -182,6 +182,11 @@ impl FakeAlpaca {
         self.st().faults.push_back((method.into(), path.into(), fault));
     }
 
+    /// Faults queued and not yet triggered.
+    pub fn pending_faults(&self) -> usize {
+        self.st().faults.len()
+    }
+
     /// Sets the price market orders for `symbol` fill at.
     pub fn set_price(&self, symbol: &str, price: f64) {
         self.st().prices.insert(symbol.into(), price);
