@@ -220,10 +220,10 @@ fn test_paper_refuses_what_it_cannot_resume() {
     let e = fail(paper_until(&cfg, &state, hour, &["--cash", "5000"]));
     assert!(e.contains("another configuration") && e.contains("initial_cash"), "{e}");
     let db = Connection::open(state.join("journal.db")).unwrap();
-    db.execute("UPDATE meta SET value = '2' WHERE key = 'format'", []).unwrap();
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'format'", []).unwrap();
     drop(db);
     let e = fail(paper_until(&cfg, &state, hour, &[]));
-    assert!(e.contains("journal format 2"), "{e}");
+    assert!(e.contains("journal format 3"), "{e}");
     let e = fail({
         let mut c = quorum();
         c.args(["paper", "--feed", "alpaca:SPY", "--state"]).arg(dir.path().join("x"));
@@ -271,6 +271,8 @@ fn alpaca_fake() -> quorum::alpaca::fake::FakeAlpaca {
         f.set_price(s, p);
     }
     f.set_rate_limit(1_000_000);
+    // As Alpaca's paper API: a market order comes back `accepted`, unfilled, and fills later.
+    f.set_fill_on_read(true);
     f
 }
 
@@ -292,7 +294,7 @@ fn with_keys(mut c: Command) -> Command {
 /// Every order the journal holds, by client id, with what the journal applied of it.
 fn journal_fills_by_order(state: &Path) -> std::collections::BTreeMap<String, f64> {
     let db = Connection::open(state.join("journal.db")).unwrap();
-    let mut q = db.prepare("SELECT coid, SUM(qty) FROM fills WHERE coid IS NOT NULL GROUP BY coid").unwrap();
+    let mut q = db.prepare("SELECT coid, SUM(qty) FROM fills WHERE coid != '' GROUP BY coid").unwrap();
     q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect()
 }
 

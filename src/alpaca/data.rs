@@ -64,6 +64,7 @@ pub fn fetch_bars(
         }
         let list: Vec<String> = group.iter().map(|s| encode(s)).collect();
         let mut token: Option<String> = None;
+        let mut seen = std::collections::BTreeSet::new();
         loop {
             let mut path = format!(
                 "{base}?symbols={}&timeframe={}&start={}&end={}&limit={}&sort=asc{extra}",
@@ -86,18 +87,21 @@ pub fn fetch_bars(
                         detail: format!("bar of {sym}: time {:?} is not RFC 3339", b.t),
                         excerpt: String::new(),
                     })?;
-                    if rows.insert((ts, sym.clone()), [b.o, b.h, b.l, b.c, b.v]).is_some() {
-                        report.duplicates += 1;
+                    match rows.entry((ts, sym.clone())) {
+                        std::collections::btree_map::Entry::Occupied(_) => report.duplicates += 1,
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            v.insert([b.o, b.h, b.l, b.c, b.v]);
+                        }
                     }
                 }
             }
             match page.next_page_token.filter(|t| !t.is_empty()) {
-                Some(t) if token.as_deref() != Some(t.as_str()) => token = Some(t),
+                Some(t) if seen.insert(t.clone()) => token = Some(t),
                 Some(t) => {
                     return Err(AlpacaError::Malformed {
                         method: "GET",
                         path: base.into(),
-                        detail: format!("the same next_page_token twice ({t:?}): the pages would never end"),
+                        detail: format!("next_page_token {t:?} came back: the pages would never end"),
                         excerpt: String::new(),
                     });
                 }

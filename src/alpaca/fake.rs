@@ -131,6 +131,9 @@ struct State {
     posts: Vec<String>,
     bars: Option<Bars>,
     log: Vec<String>,
+    /// Orders come back `accepted` with nothing filled and fill when next read (as Alpaca's
+    /// paper API does), instead of filling inside the POST.
+    fill_on_read: bool,
 }
 
 /// The fake server (see the module docs). Stops when dropped.
@@ -190,6 +193,12 @@ impl FakeAlpaca {
     /// Sets the price market orders for `symbol` fill at.
     pub fn set_price(&self, symbol: &str, price: f64) {
         self.st().prices.insert(symbol.into(), price);
+    }
+
+    /// Orders are accepted unfilled and fill in full when next read (`true`), as Alpaca's
+    /// paper API answers a market order; or fill inside the POST (`false`, the default).
+    pub fn set_fill_on_read(&self, on: bool) {
+        self.st().fill_on_read = on;
     }
 
     /// Sets the requests allowed per minute before 429s.
@@ -486,10 +495,10 @@ fn route(
     }
 }
 
-/// A partly filled order fills its rest the next time it is read.
+/// A partly filled (or accepted, unfilled) order fills its rest the next time it is read.
 fn progress(st: &mut State, i: usize) {
     let o = &st.orders[i];
-    if o.status != "partially_filled" {
+    if o.status != "partially_filled" && o.status != "accepted" {
         return;
     }
     let (rest, price, symbol, side) = (o.qty - o.filled_qty, o.pending_price, o.symbol.clone(), o.side.clone());
@@ -559,6 +568,7 @@ fn place(st: &mut State, body: &str, fault: Option<&Fault>) -> Reply {
     let n = st.orders.len() + 1;
     let part = match fault {
         Some(Fault::PartialFill(f)) => (qty * f.clamp(0.0, 1.0)).floor().max(if crypto { 0.0 } else { 1.0 }).min(qty),
+        _ if st.fill_on_read => 0.0,
         _ => qty,
     };
     execute(st, &symbol, &side, part, price);
@@ -569,8 +579,14 @@ fn place(st: &mut State, body: &str, fault: Option<&Fault>) -> Reply {
         side,
         qty,
         filled_qty: part,
-        filled_avg_price: Some(price),
-        status: if part < qty { "partially_filled".into() } else { "filled".into() },
+        filled_avg_price: (part > 0.0).then_some(price),
+        status: if part == 0.0 {
+            "accepted".into()
+        } else if part < qty {
+            "partially_filled".into()
+        } else {
+            "filled".into()
+        },
         time_in_force: tif,
         created_at: format_ts(WallClock.now()),
         pending_price: price,

@@ -235,7 +235,9 @@ enum Attempt {
 impl Http {
     /// A client for `cfg.base` with `keys`.
     pub fn new(cfg: HttpConfig, keys: Keys) -> Result<Http, AlpacaError> {
+        // No redirects: reqwest would forward the APCA-API-* headers to another host.
         let client = reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout)
             .user_agent(concat!("quorum/", env!("CARGO_PKG_VERSION")))
@@ -261,11 +263,17 @@ impl Http {
         parse("GET", path, &body)
     }
 
-    /// `GET path` parsed as `T`, or `None` on 404.
+    /// `GET path` parsed as `T`, or `None` when Alpaca says it has no such thing (404 with
+    /// its "not found" body; a 404 from anything else, a proxy or a wrong base URL, is an
+    /// error, not an absence).
     pub fn get_opt<T: DeserializeOwned>(&mut self, path: &str) -> Result<Option<T>, AlpacaError> {
         match self.send("GET", path, None, Idempotent::Yes) {
             Ok(body) => parse("GET", path, &body).map(Some),
-            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(AlpacaError::Status { status: 404, code, message, .. })
+                if code == Some(40410000) || message.to_ascii_lowercase().contains("not found") =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
@@ -410,14 +418,16 @@ fn with_attempts(e: AlpacaError, n: u32) -> AlpacaError {
 /// (Unix seconds) when nothing is left of the quota.
 fn server_wait(h: &reqwest::header::HeaderMap) -> Option<Duration> {
     let num = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+    // Clamped before conversion: `inf` or 1e20 would panic `from_secs_f64`.
+    let secs = |s: f64| Duration::from_secs_f64(if s.is_finite() { s.clamp(0.0, 3600.0) } else { 3600.0 });
     if let Some(s) = num("retry-after").filter(|s| *s >= 0.0) {
-        return Some(Duration::from_secs_f64(s));
+        return Some(secs(s));
     }
     let remaining = num("x-ratelimit-remaining");
     match num("x-ratelimit-reset") {
         Some(reset) if remaining.is_none_or(|r| r <= 0.0) => {
             let now = WallClock.now() as f64 / 1e9;
-            Some(Duration::from_secs_f64((reset - now).max(0.0)))
+            Some(secs(reset - now))
         }
         _ => None,
     }

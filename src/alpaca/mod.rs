@@ -70,8 +70,14 @@ impl AlpacaConfig {
     pub fn validate(&self) -> Result<(), crate::error::InvalidValue> {
         use crate::error::InvalidValue;
         for (key, url) in [("alpaca.trading_url", &self.trading_url), ("alpaca.data_url", &self.data_url)] {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(InvalidValue::new(key, url, "must be an http:// or https:// URL"));
+            // The keys travel in headers: plain http only to this machine (the fake).
+            let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| url.starts_with(p));
+            if !(url.starts_with("https://") || local) {
+                return Err(InvalidValue::new(
+                    key,
+                    url,
+                    "must be an https:// URL (http:// only for 127.0.0.1 or localhost)",
+                ));
             }
         }
         if self.feed != "iex" && self.feed != "sip" {
@@ -96,5 +102,24 @@ impl AlpacaConfig {
         h.max_attempts = self.max_attempts;
         h.per_minute = self.requests_per_minute;
         h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Plain http only to this machine (the keys travel in headers); every key is checked.
+    #[test]
+    fn test_alpaca_config_refuses_plain_http_elsewhere() {
+        let mut c = AlpacaConfig::default();
+        c.validate().unwrap();
+        c.trading_url = "http://127.0.0.1:8080".into();
+        c.validate().unwrap();
+        c.trading_url = "http://paper-api.alpaca.markets".into();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("alpaca.trading_url") && e.contains("https://"), "{e}");
+        let c = AlpacaConfig { feed: "otc".into(), ..Default::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("alpaca.feed"));
     }
 }

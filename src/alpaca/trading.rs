@@ -100,7 +100,15 @@ impl Trading {
                     tracing::info!(coid = %order.client_order_id, "order already at Alpaca (duplicate id refused)");
                     return match self.by_client_id(&order.client_order_id)? {
                         Some(o) => Ok(Placed::AlreadyThere(o)),
-                        None => Ok(Placed::Rejected { status: 422, code, message }),
+                        // Alpaca has the id but will not show it: not a reject, an unknown
+                        // outcome; the caller stops and a restart reconciles it.
+                        None => Err(AlpacaError::Status {
+                            method: "POST",
+                            path: "/v2/orders".into(),
+                            status: 422,
+                            code,
+                            message: format!("{message}; yet the order is not found by its client id"),
+                        }),
                     };
                 }
                 Err(AlpacaError::Status { status: s @ (403 | 422), code, message, .. }) => {

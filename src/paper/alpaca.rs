@@ -121,6 +121,13 @@ impl AlpacaVenue {
     /// Sends `order` under `coid` (decided at the step starting `step_ts`).
     pub fn place(&mut self, coid: &str, order: Order) -> Result<Ack, AlpacaError> {
         let s = order.symbol as usize;
+        // Replace (the backtest's rule): what is still open of this symbol is cancelled; a
+        // zero quantity does only that.
+        let open: Vec<String> =
+            self.tracked.values().filter(|t| t.symbol == order.symbol).filter_map(|t| t.id.clone()).collect();
+        for id in open {
+            self.trading.cancel(&id)?;
+        }
         if order.qty.abs() < QTY_EPS {
             return Ok(Ack {
                 status: "canceled".into(),
@@ -140,12 +147,6 @@ impl AlpacaVenue {
                 id: None,
                 reason: Some("outside the regular session (alpaca.outside_session = false)".into()),
             });
-        }
-        // Replace: cancel what is still open of this symbol.
-        let open: Vec<String> =
-            self.tracked.values().filter(|t| t.symbol == order.symbol).filter_map(|t| t.id.clone()).collect();
-        for id in open {
-            self.trading.cancel(&id)?;
         }
         let symbol = self.universe.symbols[s].clone();
         let new = NewOrder {
@@ -176,15 +177,14 @@ impl AlpacaVenue {
     /// Fills of tracked orders not yet applied, read now and stamped `ts` (one per symbol),
     /// with the client id of the order they belong to; and the orders' latest statuses.
     pub fn poll(&mut self, ts: Ts) -> Result<Polled, AlpacaError> {
-        // Per symbol: (client id, decided at, signed quantity, signed value).
-        let mut by_symbol: BTreeMap<u32, (String, Ts, f64, f64)> = BTreeMap::new();
+        let mut fills = Vec::new();
         let mut statuses = Vec::new();
         let mut done = Vec::new();
         let coids: Vec<String> = self.tracked.keys().cloned().collect();
         for coid in coids {
             let Some(o) = self.trading.by_client_id(&coid)? else {
-                tracing::warn!(%coid, "a tracked order is not at Alpaca; no longer tracked");
-                done.push(coid);
+                // Alpaca said "order not found" for an order it acknowledged: keep asking.
+                tracing::warn!(%coid, "a tracked order is not found at Alpaca; still tracked");
                 continue;
             };
             let t = self.tracked.get_mut(&coid).expect("tracked");
@@ -196,13 +196,18 @@ impl AlpacaVenue {
                 let (dq, dv) = (filled - t.applied, value - t.value);
                 t.applied = filled;
                 t.value = value;
-                let e = by_symbol.entry(t.symbol).or_insert_with(|| (coid.clone(), t.decided_at, 0.0, 0.0));
-                e.2 += t.sign * dq;
-                e.3 += t.sign * dv;
-                if t.decided_at >= e.1 {
-                    e.1 = t.decided_at;
-                    e.0 = coid.clone();
-                }
+                fills.push((
+                    coid.clone(),
+                    Fill {
+                        ts,
+                        decided_at: t.decided_at,
+                        symbol: t.symbol,
+                        qty: t.sign * dq,
+                        price: dv / dq,
+                        commission: 0.0,
+                        slippage: 0.0,
+                    },
+                ));
             }
             if o.is_final() {
                 done.push(coid);
@@ -210,16 +215,6 @@ impl AlpacaVenue {
         }
         for c in done {
             self.tracked.remove(&c);
-        }
-        let mut fills = Vec::new();
-        for (symbol, (coid, decided_at, qty, value)) in by_symbol {
-            if qty.abs() < QTY_EPS {
-                // A buy and a sell of the same size read in one poll: no net trade to apply.
-                tracing::warn!(symbol, value, "opposite fills of one symbol netted to zero in one poll");
-                continue;
-            }
-            let price = value / qty;
-            fills.push((coid, Fill { ts, decided_at, symbol, qty, price, commission: 0.0, slippage: 0.0 }));
         }
         Ok(Polled { fills, statuses })
     }

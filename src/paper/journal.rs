@@ -17,7 +17,7 @@
 //!   order id (`broker::ids`) and status `intent`;
 //! - after the broker answers, the order's status (`working`, `filled`, `replaced`,
 //!   `canceled`, `rejected`) and the broker's id, in their own commit; fills in `fills`,
-//!   keyed by (symbol, bar), so a fill can never be journaled twice;
+//!   keyed by (symbol, bar, order), so a fill can never be journaled twice;
 //! - `checkpoints`: each memory checkpoint written (step, items); `events`: restarts,
 //!   reconciliations, shutdowns, in words.
 //!
@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The journal format this build writes and reads.
-pub const FORMAT: i64 = 1;
+pub const FORMAT: i64 = 2;
 
 /// WAL mode, every commit fsynced, a busy wait instead of an immediate "database is locked".
 pub(crate) fn pragmas(db: &Connection) -> Result<(), rusqlite::Error> {
@@ -54,6 +54,16 @@ pub enum JournalError {
     /// The journal was written by a newer build.
     #[error("{path}: journal format {found}, this build reads format {FORMAT} or older; use the quorum that wrote it")]
     Newer {
+        /// `journal.db`.
+        path: PathBuf,
+        /// The format on disk.
+        found: i64,
+    },
+    /// The journal was written by an earlier build, in a format this one does not resume.
+    #[error(
+        "{path}: journal format {found}, this build resumes format {FORMAT} (format 2 keys fills by order); finish the run with the quorum that started it, or use a new --state folder"
+    )]
+    Older {
         /// `journal.db`.
         path: PathBuf,
         /// The format on disk.
@@ -199,9 +209,10 @@ impl Journal {
                 decided_at INTEGER NOT NULL, status TEXT NOT NULL, filled REAL NOT NULL DEFAULT 0,
                 broker_id TEXT);
              CREATE INDEX IF NOT EXISTS orders_status ON orders(status);
-             CREATE TABLE IF NOT EXISTS fills(symbol INTEGER NOT NULL, ts INTEGER NOT NULL, coid TEXT,
-                step INTEGER NOT NULL, decided_at INTEGER NOT NULL, qty REAL NOT NULL, price REAL NOT NULL,
-                commission REAL NOT NULL, slippage REAL NOT NULL, PRIMARY KEY(symbol, ts));
+             CREATE TABLE IF NOT EXISTS fills(symbol INTEGER NOT NULL, ts INTEGER NOT NULL,
+                coid TEXT NOT NULL DEFAULT '', step INTEGER NOT NULL, decided_at INTEGER NOT NULL,
+                qty REAL NOT NULL, price REAL NOT NULL, commission REAL NOT NULL, slippage REAL NOT NULL,
+                PRIMARY KEY(symbol, ts, coid));
              CREATE TABLE IF NOT EXISTS checkpoints(step INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
                 items INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT, step INTEGER,
@@ -223,6 +234,9 @@ impl Journal {
         let found = format.parse::<i64>().unwrap_or(i64::MAX);
         if found > FORMAT {
             return Err(JournalError::Newer { path: path.to_path_buf(), found });
+        }
+        if found < FORMAT {
+            return Err(JournalError::Older { path: path.to_path_buf(), found });
         }
         let config = get("config")?.unwrap_or_default();
         if config != identity.config {
@@ -413,9 +427,12 @@ impl Journal {
         tx.commit().map_err(|e| JournalError::Db { path: self.path.clone(), error: e })
     }
 
-    /// Orders whose status is not final (`intent` or `working`), oldest first.
+    /// Orders whose status is not final (`intent`, the local broker's `working`, Alpaca's
+    /// `new`, `accepted`, `partially_filled`, …), oldest first.
     pub fn open_orders(&self) -> Result<Vec<JournalOrder>, JournalError> {
-        self.orders_where("status IN ('intent', 'working')")
+        self.orders_where(
+            "status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'replaced', 'done_for_day', 'skipped')",
+        )
     }
 
     /// Every order, oldest first.
@@ -446,26 +463,26 @@ impl Journal {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
-    /// Every journaled fill, in (bar start, symbol) order, with its order's client id.
+    /// Every journaled fill, in (bar start, order applied) order, with its order's client id.
     pub fn fills(&self) -> Result<Vec<JournalFill>, JournalError> {
         self.fills_where("1", None)
     }
 
-    /// The broker's fills journaled at step `step` (not cash in lieu), in symbol order.
+    /// The broker's fills journaled at step `step` (not cash in lieu), in the order applied.
     pub fn broker_fills_of_step(&self, step: u64) -> Result<Vec<JournalFill>, JournalError> {
-        self.fills_where("step = ?1 AND coid IS NOT NULL", Some(step))
+        self.fills_where("step = ?1 AND coid != ''", Some(step))
     }
 
     fn fills_where(&self, cond: &str, step: Option<u64>) -> Result<Vec<JournalFill>, JournalError> {
         let sql = format!(
-            "SELECT symbol, ts, coid, step, decided_at, qty, price, commission, slippage FROM fills WHERE {cond} ORDER BY ts, symbol"
+            "SELECT symbol, ts, coid, step, decided_at, qty, price, commission, slippage FROM fills WHERE {cond} ORDER BY ts, rowid"
         );
         let mut q = self.db.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let args: Vec<i64> = step.map(|s| s as i64).into_iter().collect();
         let rows = q
             .query_map(rusqlite::params_from_iter(args), |r| {
                 Ok(JournalFill {
-                    coid: r.get(2)?,
+                    coid: Some(r.get::<_, String>(2)?).filter(|c| !c.is_empty()),
                     step: r.get::<_, i64>(3)? as u64,
                     fill: crate::portfolio::Fill {
                         symbol: r.get::<_, i64>(0)? as u32,
@@ -537,7 +554,7 @@ fn insert_fills(tx: &rusqlite::Transaction<'_>, fills: &[JournalFill]) -> Result
         n += q.execute(params![
             x.symbol as i64,
             x.ts,
-            f.coid,
+            f.coid.as_deref().unwrap_or(""),
             f.step as i64,
             x.decided_at,
             x.qty,

@@ -53,7 +53,7 @@ pub mod feed;
 pub mod journal;
 pub mod local;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -216,8 +216,9 @@ pub struct PaperBroker {
     run_id: String,
     step: u64,
     pending: Vec<(String, Order)>,
-    /// This step's fills: (symbol, bar start) → the order's client id.
-    coid_at: HashMap<(u32, Ts), String>,
+    /// The client ids of this step's broker fills, in the order the engine applies them
+    /// (a step may fill several orders of one symbol; cash in lieu is not a broker fill).
+    step_coids: Vec<String>,
     submitted: u64,
     /// The current step's bars' start (fills read by a poll are stamped with it).
     step_ts: Ts,
@@ -244,7 +245,7 @@ impl Broker for PaperBroker {
         if let Some((id, _)) = &r
             && let Some(o) = local.by_id(*id)
         {
-            self.coid_at.insert((bar.symbol, bar.ts), o.coid.clone());
+            self.step_coids.push(o.coid.clone());
         }
         Ok(r)
     }
@@ -260,7 +261,7 @@ impl Broker for PaperBroker {
             }
         };
         for (coid, fill) in fills {
-            self.coid_at.insert((fill.symbol, fill.ts), coid);
+            self.step_coids.push(coid);
             events.push(BrokerEvent::Filled { order: OrderId(0), fill });
         }
         Ok(())
@@ -530,7 +531,7 @@ pub fn paper(
         run_id: identity.run_id.clone(),
         step: 0,
         pending: Vec::new(),
-        coid_at: HashMap::new(),
+        step_coids: Vec::new(),
         submitted: 0,
         step_ts: 0,
         replay: None,
@@ -590,7 +591,7 @@ pub fn paper(
         let b = engine.broker_mut();
         b.step = index;
         b.step_ts = ts;
-        b.coid_at.clear();
+        b.step_coids.clear();
         if !live && matches!(b.venue, Venues::Alpaca(_)) {
             b.replay = Some(b.journal.broker_fills_of_step(index)?);
         }
@@ -831,10 +832,12 @@ fn engine_fills_of<B: Broker>(engine: &Engine<B>, before: usize) -> Vec<Fill> {
 
 /// The journal's rows of `fills`, each with its order's client id (none for cash in lieu).
 fn broker_fills(broker: &PaperBroker, step: u64, fills: &[Fill]) -> Vec<JournalFill> {
+    let mut coids = broker.step_coids.iter();
     fills
         .iter()
         .map(|f| JournalFill {
-            coid: (f.decided_at != f.ts).then(|| broker.coid_at.get(&(f.symbol, f.ts)).cloned()).flatten(),
+            // Broker fills are always decided before their bar; cash in lieu at its own.
+            coid: (f.decided_at != f.ts).then(|| coids.next().cloned()).flatten(),
             step,
             fill: *f,
         })
@@ -936,7 +939,8 @@ pub fn status_report(state: &Path) -> Result<String, PaperError> {
     }
     let counts: Vec<String> = by.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let _ = writeln!(out, "orders    {} ({})", orders.len(), counts.join(", "));
-    for o in orders.iter().filter(|o| o.status == "intent" || o.status == "working") {
+    let open = j.open_orders()?;
+    for o in &open {
         let _ = writeln!(
             out,
             "  open    {} step {} symbol #{} qty {} status {}",
