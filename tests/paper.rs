@@ -261,6 +261,31 @@ fn test_paper_refuses_what_it_cannot_resume() {
     let db = Connection::open(edited.join("journal.db")).unwrap();
     let note: String = db.query_row("SELECT detail FROM events WHERE kind = 'correction'", [], |r| r.get(0)).unwrap();
     assert!(note.contains("1 journaled step(s)") && note.contains("2013-10-07T13:45:00Z"), "{note}");
+    // Killed after the broker filled at a step but before the step was journaled, then the
+    // file cut short before that bar: the fill cannot be applied and is not dropped silently.
+    std::fs::write(&file, &text).unwrap();
+    let cut = dir.path().join("cut");
+    let fill_step: i64 = Connection::open(edited.join("journal.db"))
+        .unwrap()
+        .query_row("SELECT MIN(step) FROM fills WHERE step > 5", [], |r| r.get(0))
+        .unwrap();
+    let mut first = run(&cut);
+    let point = format!("step-decided@{}", fill_step + 1);
+    assert!(!first.env("QUORUM_FAULT", &point).output().unwrap().status.success());
+    let db = Connection::open(cut.join("broker.db")).unwrap();
+    let last_fill: i64 = db.query_row("SELECT MAX(ts) FROM fills", [], |r| r.get(0)).unwrap();
+    let journaled: i64 = Connection::open(cut.join("journal.db"))
+        .unwrap()
+        .query_row("SELECT MAX(ts) FROM steps", [], |r| r.get(0))
+        .unwrap();
+    assert!(last_fill > journaled, "the fault left a fill past the journal");
+    let keep: Vec<&str> = text
+        .lines()
+        .filter(|l| l.split(',').next().and_then(quorum::market::time::parse_rfc3339).is_none_or(|t| t <= journaled))
+        .collect();
+    std::fs::write(&file, keep.join("\n") + "\n").unwrap();
+    let e = fail(run(&cut));
+    assert!(e.contains("order(s) at bars the feed no longer has"), "{e}");
 }
 
 /// The fake Alpaca with fixed prices near the shipped week's (fills must be deterministic

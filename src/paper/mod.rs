@@ -678,6 +678,29 @@ pub fn paper(
     if flattening && engine.positions().iter().any(|p| *p != 0.0) {
         tracing::warn!("the feed ended before every position could be closed; the positions stay open at the broker");
     }
+    // The local broker may hold fills made at bars after the last step taken: the run
+    // stopped between a fill and its step's journal commit, and the feed no longer has
+    // those bars (a replayed file cut short). Their cash and shares would be lost to the
+    // journal: refused, naming them.
+    if ended == "end of feed"
+        && let Venues::Local(local) = &engine.broker().venue
+    {
+        let orphans: Vec<String> = local
+            .fills()
+            .iter()
+            .filter(|(_, f)| last_ts.is_none_or(|t| f.ts > t))
+            .map(|(_, f)| format!("{} of #{} at {}", f.qty, f.symbol, format_ts(f.ts)))
+            .collect();
+        if !orphans.is_empty() {
+            let reason = format!(
+                "the local broker filled {} order(s) at bars the feed no longer has ({}): the replayed file was cut short after a stop; replay the whole file",
+                orphans.len(),
+                orphans.join(", ")
+            );
+            engine.broker_mut().journal.event(index.checked_sub(1), "orphan", &reason)?;
+            return Err(PaperError::State { path: opts.state.join("broker.db"), reason });
+        }
+    }
     let last = index.saturating_sub(1);
     if let Some(ts) = last_ts
         && saved_at != Some(last)
