@@ -6,35 +6,36 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+/// A decimal as the trading API sends it: a string (`"184.05"`), or a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Num {
+    S(String),
+    F(f64),
+}
+
+impl Num {
+    fn value<E: serde::de::Error>(self) -> Result<f64, E> {
+        match self {
+            Num::F(x) => Ok(x),
+            Num::S(s) => s.trim().parse::<f64>().map_err(|_| E::custom(format!("not a decimal: {s:?}"))),
+        }
+    }
+}
+
 /// A decimal the trading API sends as a string (`"184.05"`); a number is accepted too.
 pub fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Num {
-        S(String),
-        F(f64),
-    }
-    match Num::deserialize(d)? {
-        Num::F(x) => Ok(x),
-        Num::S(s) => s.trim().parse::<f64>().map_err(|_| serde::de::Error::custom(format!("not a decimal: {s:?}"))),
-    }
+    Num::deserialize(d)?.value()
 }
 
 /// An optional decimal (`null` or a string or a number).
 pub fn opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Num {
-        S(String),
-        F(f64),
-    }
-    match Option::<Num>::deserialize(d)? {
-        None => Ok(None),
-        Some(Num::F(x)) => Ok(Some(x)),
-        Some(Num::S(s)) => {
-            s.trim().parse::<f64>().map(Some).map_err(|_| serde::de::Error::custom(format!("not a decimal: {s:?}")))
-        }
-    }
+    Option::<Num>::deserialize(d)?.map(Num::value).transpose()
+}
+
+/// Alpaca's terminal order states: nothing more will fill.
+pub fn is_final_status(status: &str) -> bool {
+    matches!(status, "filled" | "canceled" | "expired" | "rejected" | "replaced" | "done_for_day")
 }
 
 /// An order as the trading API returns it (the fields quorum reads; see the module docs).
@@ -76,7 +77,7 @@ pub struct Order {
 impl Order {
     /// Nothing more will fill (Alpaca's terminal states).
     pub fn is_final(&self) -> bool {
-        matches!(self.status.as_str(), "filled" | "canceled" | "expired" | "rejected" | "replaced" | "done_for_day")
+        is_final_status(&self.status)
     }
 
     /// Signed filled quantity (sells negative).

@@ -331,10 +331,7 @@ impl PaperBroker {
             }
             Venues::Alpaca(_) => {
                 for (coid, status, filled) in std::mem::take(&mut self.statuses) {
-                    let fin = matches!(
-                        status.as_str(),
-                        "filled" | "canceled" | "expired" | "rejected" | "replaced" | "done_for_day"
-                    );
+                    let fin = crate::alpaca::model::is_final_status(&status);
                     now.push((coid, status, filled, fin));
                 }
             }
@@ -523,7 +520,8 @@ pub fn paper(
     let clock = StopClock { stop };
     let interval = report.interval_ns.max(1);
     let replay = ReplayFeed::new(source, interval, if journaled == 0 { opts.speed } else { None }, clock);
-    let rows = engine_journal_rows(&journal)?;
+    // A resumed run replays the journaled steps' bars, not the source's.
+    let rows = journal.step_bars()?;
     let mut feed = ResumeFeed::new(replay, rows);
     let broker = PaperBroker {
         venue,
@@ -617,8 +615,7 @@ pub fn paper(
             equity: engine.equity(),
             positions: json(engine.positions()),
         };
-        let broker = engine.broker();
-        let fills: Vec<JournalFill> = broker_fills(broker, index, &engine_fills_of(&engine, before));
+        let fills: Vec<JournalFill> = broker_fills(engine.broker(), index, &engine.fills()[before..]);
         let broker = engine.broker_mut();
         let intents: Vec<JournalOrder> = broker
             .pending
@@ -841,16 +838,6 @@ fn positions_check(
         }
     }
     Ok(())
-}
-
-/// Every journaled step's bars (a resumed run replays these, not the source).
-fn engine_journal_rows(journal: &Journal) -> Result<Vec<(Ts, String)>, PaperError> {
-    Ok(journal.step_bars()?)
-}
-
-/// The engine's fills since `before`.
-fn engine_fills_of<B: Broker>(engine: &Engine<B>, before: usize) -> Vec<Fill> {
-    engine.fills()[before..].to_vec()
 }
 
 /// The journal's rows of `fills`, each with its order's client id (none for cash in lieu).
