@@ -26,7 +26,7 @@ use quorum::Registry;
 use quorum::config::Config;
 use quorum::engine::backtest;
 use quorum::paper::journal::{Identity, Journal, JournalOrder, StepRow};
-use quorum::paper::{PaperOptions, Venue, paper};
+use quorum::paper::{PaperOptions, Source, Venue, paper, stop_clock};
 
 use common::shared_or_sample;
 
@@ -47,7 +47,12 @@ fn run_paper(cfg: &Config, state: &Path) {
     let stop = AtomicBool::new(false);
     let mut cfg = cfg.clone();
     cfg.output.dir = state.join("run");
-    black_box(paper(&cfg, &Registry::default(), &options(state), Venue::Local, &stop, &mut |_| {}).expect("paper"));
+    let clock = stop_clock(&stop);
+    let opts = options(state);
+    black_box(
+        paper(&cfg, &Registry::default(), &opts, Venue::Local, Source::Replay, &clock, &stop, &mut |_| {})
+            .expect("paper"),
+    );
 }
 
 /// The rows and order intents of a real paper run over the shipped week.

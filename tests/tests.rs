@@ -5,6 +5,7 @@ mod common;
 mod engine;
 mod features;
 mod graph;
+mod live;
 mod loader;
 mod memory;
 mod memory_cli;

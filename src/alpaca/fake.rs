@@ -201,6 +201,20 @@ impl FakeAlpaca {
         self.st().fill_on_read = on;
     }
 
+    /// Changes `symbol`'s bar at `ts` as a late trade would: a new close (the high and low
+    /// widened to hold it) and one more share of volume. False if there is no such bar.
+    pub fn revise_bar(&self, symbol: &str, ts: crate::market::Ts, close: f64) -> bool {
+        let mut st = self.st();
+        let Some(bars) = st.bars.as_mut() else { return false };
+        let Some(id) = bars.symbols.iter().position(|s| s == symbol) else { return false };
+        let Some(i) = (0..bars.len()).find(|&i| bars.ts[i] == ts && bars.sym[i] as usize == id) else { return false };
+        bars.close[i] = close;
+        bars.high[i] = bars.high[i].max(close);
+        bars.low[i] = bars.low[i].min(close);
+        bars.volume[i] += 1.0;
+        true
+    }
+
     /// Sets the requests allowed per minute before 429s.
     pub fn set_rate_limit(&self, per_minute: usize) {
         self.st().per_minute = per_minute;

@@ -49,6 +49,8 @@ pub struct AlpacaConfig {
     pub requests_per_minute: usize,
     /// Send market orders for stocks outside the regular session (Alpaca queues or rejects them).
     pub outside_session: bool,
+    /// `--feed alpaca`: seconds after an interval's close to ask for its bar (bars settle).
+    pub bar_delay_secs: f64,
 }
 
 impl Default for AlpacaConfig {
@@ -61,6 +63,7 @@ impl Default for AlpacaConfig {
             max_attempts: 5,
             requests_per_minute: 200,
             outside_session: false,
+            bar_delay_secs: 3.0,
         }
     }
 }
@@ -85,6 +88,9 @@ impl AlpacaConfig {
         }
         if !(self.timeout_secs.is_finite() && self.timeout_secs > 0.0) {
             return Err(InvalidValue::new("alpaca.timeout_secs", self.timeout_secs, "must be > 0"));
+        }
+        if !(self.bar_delay_secs.is_finite() && (0.0..=3600.0).contains(&self.bar_delay_secs)) {
+            return Err(InvalidValue::new("alpaca.bar_delay_secs", self.bar_delay_secs, "must be between 0 and 3600"));
         }
         if self.max_attempts == 0 {
             return Err(InvalidValue::new("alpaca.max_attempts", self.max_attempts, "must be >= 1"));

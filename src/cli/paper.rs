@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::backtest::BacktestArgs;
 use quorum::market::time::format_ts;
-use quorum::paper::{PaperOptions, PaperStatus, Venue, paper, status_report};
+use quorum::paper::{PaperOptions, PaperStatus, Source, Venue, paper, status_report, stop_clock};
 use quorum::report::table::render;
 
 /// Flags of `quorum paper`.
@@ -22,7 +22,10 @@ use quorum::report::table::render;
 pub struct PaperArgs {
     #[command(subcommand)]
     action: Option<PaperAction>,
-    /// Where bars come from: `replay:FILE` plays a bar file (or folder) step by step.
+    /// Where bars come from: `replay:FILE` plays a bar file (or folder) step by step;
+    /// `alpaca` polls Alpaca's bars of --symbols live (interval from --resample, 1m when
+    /// unset; history from --from warms the analysts up; keys from APCA_API_KEY_ID and
+    /// APCA_API_SECRET_KEY).
     #[arg(long)]
     feed: Option<String>,
     /// Replay speed: N× wall time (60 plays a minute of bars a second); as fast as possible
@@ -66,13 +69,20 @@ pub fn cmd_paper(args: &PaperArgs) -> Result<()> {
         print!("{}", status_report(state)?);
         return Ok(());
     }
-    let Some(feed) = &args.feed else { bail!("--feed is required: --feed replay:FILE") };
-    let Some(file) = feed.strip_prefix("replay:") else {
-        bail!("--feed {feed:?}: expected replay:FILE (a bar file or folder, played step by step)")
+    let Some(feed) = &args.feed else { bail!("--feed is required: --feed replay:FILE or --feed alpaca") };
+    let file = match (feed.strip_prefix("replay:"), feed.as_str()) {
+        (Some(file), _) => Some(file),
+        (None, "alpaca") => None,
+        _ => bail!(
+            "--feed {feed:?}: expected replay:FILE (a bar file or folder, played step by step) or alpaca (live bars)"
+        ),
     };
     let Some(state) = &args.state else { bail!("--state DIR is required: the folder that holds the run's journal") };
     if args.run.data.is_some() {
-        bail!("--data: a paper run reads its bars from --feed replay:FILE");
+        bail!("--data: a paper run reads its bars from --feed (replay:FILE or alpaca)");
+    }
+    if file.is_none() && args.speed.is_some() {
+        bail!("--speed: a live feed runs at the market's pace (--speed paces a replay)");
     }
     if args.run.out.is_some() {
         bail!("--out: a paper run writes its run folder to STATE/run");
@@ -83,7 +93,8 @@ pub fn cmd_paper(args: &PaperArgs) -> Result<()> {
         bail!("--speed {s}: must be a positive number (omit it to replay as fast as possible)");
     }
     let mut cfg = args.run.resolve()?;
-    cfg.data.path = PathBuf::from(file);
+    // A live run's config names its feed (the journal's identity is the config).
+    cfg.data.path = PathBuf::from(file.unwrap_or("alpaca"));
     cfg.output.dir = state.join("run");
     let opts = PaperOptions {
         state: state.clone(),
@@ -100,6 +111,14 @@ pub fn cmd_paper(args: &PaperArgs) -> Result<()> {
     }
     let started = Instant::now();
     let mut line = StatusLine::new(args.run.quiet, args.run.progress);
+    let source = match file {
+        Some(_) => Source::Replay,
+        None => {
+            cfg.validate()?;
+            let keys = quorum::alpaca::Keys::from_env()?;
+            Source::Alpaca(Box::new(quorum::alpaca::Http::new(cfg.alpaca.http(&cfg.alpaca.data_url), keys)?))
+        }
+    };
     let venue = match args.broker.as_str() {
         "alpaca" => {
             cfg.validate()?;
@@ -109,7 +128,9 @@ pub fn cmd_paper(args: &PaperArgs) -> Result<()> {
         }
         _ => Venue::Local,
     };
-    let out = paper(&cfg, &quorum::Registry::default(), &opts, venue, &stop, &mut |s| line.show(s));
+    let clock = stop_clock(&stop);
+    let registry = quorum::Registry::default();
+    let out = paper(&cfg, &registry, &opts, venue, source, &clock, &stop, &mut |s| line.show(s));
     line.finish();
     let out = out.context("paper run failed")?;
     if !args.run.quiet {
@@ -190,12 +211,11 @@ fn message(s: &PaperStatus<'_>) -> String {
     } else {
         "live"
     };
+    let bars = if s.bars.1 > 0 { format!("{}/{}", s.bars.0, s.bars.1) } else { s.bars.0.to_string() };
     format!(
-        "{} · step {} · {}/{} bars · {mode} · equity {:.2} · positions [{}] · targets [{}] · lag {:.1}s",
+        "{} · step {} · {bars} bars · {mode} · equity {:.2} · positions [{}] · targets [{}] · lag {:.1}s",
         format_ts(s.ts),
         s.step,
-        s.bars.0,
-        s.bars.1,
         s.equity,
         positions.join(", "),
         targets.join(", "),

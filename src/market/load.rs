@@ -294,7 +294,7 @@ fn beside_data(path: &Path) -> Option<PathBuf> {
 
 /// Bars a full session holds, when the calendar defines it: the regular session for
 /// equities (390 at 1m), 24h for crypto, and None for equities with extended hours kept.
-pub(super) fn calendar_bars_per_session(classes: &[AssetClass], session: SessionMode, interval: i64) -> Option<f64> {
+pub(crate) fn calendar_bars_per_session(classes: &[AssetClass], session: SessionMode, interval: i64) -> Option<f64> {
     if interval <= 0 {
         return None;
     }

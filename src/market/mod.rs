@@ -14,6 +14,7 @@ mod write;
 
 pub use bars::{Bar, Bars, ExtraColumn, SymbolId};
 pub use error::{DataError, RowLoc, RowProblem};
+pub(crate) use load::calendar_bars_per_session;
 pub use load::{LoadOptions, LoadReport, load};
 pub use session::{AssetClass, SessionMode};
 pub use splits::{AppliedSplit, AsTraded, Split};

@@ -284,6 +284,12 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
+    /// The `meta` value of `key`, set to `value` first if it has none (kept for the run's life).
+    pub fn meta_or_insert(&mut self, key: &str, value: &str) -> Result<String, JournalError> {
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES (?1, ?2)", [key, value]).map_err(|e| self.err(e))?;
+        Ok(self.meta(key)?.unwrap_or_else(|| value.to_string()))
+    }
+
     /// Steps journaled.
     pub fn steps(&self) -> Result<u64, JournalError> {
         let n: i64 = self.db.query_row("SELECT COUNT(*) FROM steps", [], |r| r.get(0)).map_err(|e| self.err(e))?;
@@ -531,7 +537,15 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
-    /// The last `n` events, oldest first: (step, kind, detail).
+    /// Events journaled, by kind.
+    pub fn event_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, JournalError> {
+        let mut q = self.db.prepare("SELECT kind, COUNT(*) FROM events GROUP BY kind").map_err(|e| self.err(e))?;
+        let rows =
+            q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))).map_err(|e| self.err(e))?;
+        rows.collect::<Result<std::collections::BTreeMap<_, _>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The latest `n` events, oldest first: (step, kind, detail).
     pub fn events(&self, n: usize) -> Result<Vec<(Option<u64>, String, String)>, JournalError> {
         let mut q = self
             .db

@@ -51,6 +51,7 @@
 pub mod alpaca;
 pub mod feed;
 pub mod journal;
+pub mod live;
 pub mod local;
 
 use std::collections::BTreeMap;
@@ -451,13 +452,66 @@ fn new_run_id(config: &str) -> String {
     format!("{hex}-{}", WallClock.now())
 }
 
-/// Runs a paper session as `cfg` and `opts` say, until the feed ends or `stop` is set;
-/// `status` is called after every step. `cfg.data.path` is the replayed file.
+/// Where a paper run's bars come from.
+#[derive(Debug)]
+pub enum Source {
+    /// The bar file or folder `cfg.data.path`, replayed step by step (`--feed replay:FILE`).
+    Replay,
+    /// Alpaca's market-data API through this client, polled live (`--feed alpaca`): the
+    /// symbols of `data.symbols`, bars of `data.resample` (1m when unset), history from
+    /// `data.from`, until `data.to` or until stopped.
+    Alpaca(Box<crate::alpaca::Http>),
+}
+
+/// A feed a paper run can trade: paced or live, with a lag to show and events to journal.
+pub trait PaperFeed: Feed {
+    /// How far the clock is past the close of the latest step handed out, ns.
+    fn lag(&self) -> i64;
+    /// Paces the steps from the next one on (a replay's `--speed`; a live feed has its own).
+    fn set_speed(&mut self, _speed: Option<f64>) {}
+    /// What the feed noticed since last asked (late bars, outages, reconnections).
+    fn take_events(&mut self) -> Vec<live::FeedEvent> {
+        Vec::new()
+    }
+}
+
+impl<C: Clock> PaperFeed for ReplayFeed<C> {
+    fn lag(&self) -> i64 {
+        ReplayFeed::lag(self)
+    }
+
+    fn set_speed(&mut self, speed: Option<f64>) {
+        ReplayFeed::set_speed(self, speed)
+    }
+}
+
+impl<C: Clock> PaperFeed for live::AlpacaFeed<C> {
+    fn lag(&self) -> i64 {
+        live::AlpacaFeed::lag(self)
+    }
+
+    fn take_events(&mut self) -> Vec<live::FeedEvent> {
+        live::AlpacaFeed::take_events(self)
+    }
+}
+
+/// The wall clock of a paper run from the command line: its waits end early when `stop` is
+/// set, so Ctrl-C is honoured during a night's gap.
+pub fn stop_clock(stop: &AtomicBool) -> impl Clock + '_ {
+    StopClock { stop }
+}
+
+/// Runs a paper session as `cfg` and `opts` say, with bars from `source` timed by `clock`
+/// ([`stop_clock`] from the command line; a manual clock in tests), until the feed ends or
+/// `stop` is set; `status` is called after every step.
+#[allow(clippy::too_many_arguments)]
 pub fn paper(
     cfg: &Config,
     registry: &Registry,
     opts: &PaperOptions,
     venue: Venue,
+    source: Source,
+    clock: &dyn Clock,
     stop: &AtomicBool,
     status: &mut dyn FnMut(&PaperStatus<'_>),
 ) -> Result<PaperOutput, PaperError> {
@@ -476,17 +530,137 @@ pub fn paper(
     std::fs::create_dir_all(&opts.state)
         .map_err(|e| PaperError::State { path: opts.state.clone(), reason: format!("cannot create ({e})") })?;
     let _lock = lock_state(&opts.state)?;
-    let (source, report) = load(&cfg.load_options().map_err(RunError::from)?).map_err(RunError::from)?;
-    let universe = Universe {
-        symbols: source.symbols.clone(),
-        classes: report.asset_classes.clone(),
-        interval: report.interval_ns,
-    };
     let config = cfg.to_toml();
     let (mut journal, identity, resumed) = Journal::open(
         &opts.state.join("journal.db"),
         &Identity { config: config.clone(), broker: venue.name().into(), run_id: new_run_id(&config) },
     )?;
+    let mut trade_from = cfg.warmup_until();
+    match source {
+        Source::Replay => {
+            let (bars, report) = load(&cfg.load_options().map_err(RunError::from)?).map_err(RunError::from)?;
+            let interval = report.interval_ns.max(1);
+            let speed = if journal.steps()? == 0 { opts.speed } else { None };
+            let graph_bars = Bars {
+                symbols: bars.symbols.clone(),
+                ts: bars.ts.first().copied().into_iter().collect(),
+                ..Default::default()
+            };
+            let feed = ReplayFeed::new(bars, interval, speed, clock);
+            run(
+                cfg,
+                registry,
+                opts,
+                venue,
+                Opened { journal, identity, resumed, report, trade_from, graph_bars },
+                feed,
+                stop,
+                status,
+            )
+        }
+        Source::Alpaca(http) => {
+            let (spec, report) = live_spec(cfg)?;
+            // The run trades from the moment it first went live; history before warms it up.
+            let now = clock.now().div_euclid(spec.interval) * spec.interval;
+            let live_from = journal.meta_or_insert("live_from", &now.to_string())?.parse::<Ts>().unwrap_or(now);
+            trade_from = Some(trade_from.map_or(live_from, |w| w.max(live_from)));
+            let spec = live::LiveSpec { from: cfg.data.from.as_ref().map_or(live_from, |f| f.start()), ..spec };
+            let graph_bars = Bars { symbols: spec.symbols.clone(), ts: vec![spec.from], ..Default::default() };
+            let feed = live::AlpacaFeed::new(*http, spec, clock)?;
+            run(
+                cfg,
+                registry,
+                opts,
+                venue,
+                Opened { journal, identity, resumed, report, trade_from, graph_bars },
+                feed,
+                stop,
+                status,
+            )
+        }
+    }
+}
+
+/// The live feed's symbols, interval and window from the config, and the load report a
+/// run folder needs (what a file's load would have said).
+fn live_spec(cfg: &Config) -> Result<(live::LiveSpec, crate::market::LoadReport), PaperError> {
+    use crate::error::InvalidValue;
+    let bad = |key: &str, value: String, why: &str| {
+        PaperError::Run(RunError::Config(InvalidValue::new(key, value, why).into()))
+    };
+    if cfg.data.symbols.is_empty() {
+        return Err(bad(
+            "data.symbols",
+            "[]".into(),
+            "--feed alpaca needs the symbols to trade: --symbols SPY,QQQ (crypto as BTC/USD)",
+        ));
+    }
+    let mut symbols = cfg.data.symbols.clone();
+    symbols.sort();
+    symbols.dedup();
+    let interval = cfg.data.resample.as_ref().map_or(crate::market::time::NS_PER_MIN, |t| t.ns());
+    if crate::alpaca::data::timeframe(interval).is_none() {
+        return Err(bad(
+            "data.resample",
+            crate::market::time::format_duration(interval.max(1)),
+            "Alpaca's bars come in 1-59 minutes, 1-23 hours or 1 day",
+        ));
+    }
+    let classes: Vec<_> =
+        symbols.iter().map(|s| crate::market::session::classify(s, &cfg.data.crypto_quotes)).collect();
+    let report = crate::market::LoadReport {
+        symbols: symbols.clone(),
+        asset_classes: classes.clone(),
+        interval: crate::market::time::format_duration(interval),
+        interval_ns: interval,
+        session: cfg.data.session,
+        bars_per_session: crate::market::calendar_bars_per_session(&classes, cfg.data.session, interval),
+        ..Default::default()
+    };
+    let spec = live::LiveSpec {
+        symbols,
+        classes,
+        interval,
+        feed: cfg.alpaca.feed.clone(),
+        session: cfg.data.session,
+        from: 0,
+        until: cfg.data.to.as_ref().map(|t| t.end()),
+        delay: (cfg.alpaca.bar_delay_secs * 1e9) as i64,
+    };
+    Ok((spec, report))
+}
+
+/// What [`paper`] opened before choosing its feed.
+struct Opened {
+    journal: Journal,
+    identity: Identity,
+    resumed: bool,
+    report: crate::market::LoadReport,
+    trade_from: Option<Ts>,
+    /// The symbols and the first bar's time, for the graph's memory checks.
+    graph_bars: Bars,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run<F: PaperFeed>(
+    cfg: &Config,
+    registry: &Registry,
+    opts: &PaperOptions,
+    venue: Venue,
+    opened: Opened,
+    inner: F,
+    stop: &AtomicBool,
+    status: &mut dyn FnMut(&PaperStatus<'_>),
+) -> Result<PaperOutput, PaperError>
+where
+    PaperError: From<F::Error>,
+{
+    let Opened { mut journal, identity, resumed, report, trade_from, graph_bars } = opened;
+    let universe = Universe {
+        symbols: graph_bars.symbols.clone(),
+        classes: report.asset_classes.clone(),
+        interval: report.interval_ns,
+    };
     let journaled = journal.steps()?;
     let mut venue = match venue {
         Venue::Local => Venues::Local(Box::new(LocalBroker::open(
@@ -514,15 +688,11 @@ pub fn paper(
     }
 
     let (profiles, headlines) = crate::engine::graph_inputs(cfg, registry)?;
-    let mut graph = crate::engine::build_graph(cfg, registry, &profiles, &headlines, &source, &universe)?;
-    let trade_from = cfg.warmup_until();
+    let mut graph = crate::engine::build_graph(cfg, registry, &profiles, &headlines, &graph_bars, &universe)?;
     let engine_cfg = EngineConfig { portfolio: cfg.portfolio.clone(), costs: cfg.costs.clone(), trade_from };
-    let clock = StopClock { stop };
-    let interval = report.interval_ns.max(1);
-    let replay = ReplayFeed::new(source, interval, if journaled == 0 { opts.speed } else { None }, clock);
     // A resumed run replays the journaled steps' bars, not the source's.
     let rows = journal.step_bars()?;
-    let mut feed = ResumeFeed::new(replay, rows);
+    let mut feed = ResumeFeed::new(inner, rows);
     let broker = PaperBroker {
         venue,
         journal,
@@ -571,7 +741,14 @@ pub fn paper(
                 engine.broker_mut().journal.event(Some(index), "correction", &detail)?;
             }
         }
-        let Some(range) = feed.next_step()? else { break "end of feed" };
+        let next = feed.next_step()?;
+        for e in feed.inner_mut().take_events() {
+            engine.broker_mut().journal.event(Some(index), e.kind(), e.detail())?;
+        }
+        let Some(range) = next else {
+            // A live feed's wait ends early when the run is stopping.
+            break if stop.load(Ordering::Relaxed) { "stopped" } else { "end of feed" };
+        };
         let ts = feed.bars().ts[range.start];
         if last_ts.is_some_and(|l| ts <= l) {
             return Err(PaperError::State {
