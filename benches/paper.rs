@@ -31,7 +31,13 @@ use quorum::paper::{PaperOptions, Source, Venue, paper, stop_clock};
 use common::shared_or_sample;
 
 fn options(state: &Path) -> PaperOptions {
-    PaperOptions { state: state.to_path_buf(), speed: None, flatten_on_exit: false, checkpoint_every: 390 }
+    PaperOptions {
+        state: state.to_path_buf(),
+        speed: None,
+        flatten_on_exit: false,
+        checkpoint_every: 390,
+        notify_webhook: None,
+    }
 }
 
 fn config(data: &Path, out: &Path) -> Config {

@@ -44,3 +44,46 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A loopback webhook receiver: keeps every JSON body posted to it, answering `status`.
+pub struct Hook {
+    /// `http://127.0.0.1:PORT/hook`.
+    pub url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    server: std::sync::Arc<tiny_http::Server>,
+}
+
+impl Hook {
+    /// Starts a receiver answering every post with `status`.
+    pub fn start(status: u16) -> Hook {
+        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (srv, b) = (server.clone(), bodies.clone());
+        std::thread::spawn(move || {
+            for mut req in srv.incoming_requests() {
+                let mut s = String::new();
+                let _ = std::io::Read::read_to_string(req.as_reader(), &mut s);
+                b.lock().unwrap().push(serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s)));
+                let _ = req.respond(tiny_http::Response::empty(status));
+            }
+        });
+        Hook { url: format!("http://127.0.0.1:{port}/hook"), bodies, server }
+    }
+
+    /// The bodies received of `kind`.
+    pub fn of(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.bodies.lock().unwrap().iter().filter(|v| v["kind"] == kind).cloned().collect()
+    }
+
+    /// Every body received.
+    pub fn all(&self) -> Vec<serde_json::Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Hook {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}

@@ -115,11 +115,24 @@ fn config(dir: &Path, url: &str, extra: &str) -> Config {
 }
 
 fn options(state: &Path) -> PaperOptions {
-    PaperOptions { state: state.to_path_buf(), speed: None, flatten_on_exit: false, checkpoint_every: 50 }
+    PaperOptions {
+        state: state.to_path_buf(),
+        speed: None,
+        flatten_on_exit: false,
+        checkpoint_every: 50,
+        notify_webhook: None,
+    }
 }
 
 /// Runs `paper` with the live feed from `clock`, stopping after `stop_after` steps if given.
-fn live_run(cfg: &Config, state: &Path, url: &str, clock: &ManualClock, stop_after: Option<u64>) -> String {
+fn live_run(
+    cfg: &Config,
+    state: &Path,
+    url: &str,
+    clock: &ManualClock,
+    stop_after: Option<u64>,
+    hook: Option<&str>,
+) -> String {
     let mut cfg = cfg.clone();
     cfg.output.dir = state.join("run");
     cfg.data.path = "alpaca".into();
@@ -127,7 +140,7 @@ fn live_run(cfg: &Config, state: &Path, url: &str, clock: &ManualClock, stop_aft
     let out = paper(
         &cfg,
         &quorum::Registry::default(),
-        &options(state),
+        &PaperOptions { notify_webhook: hook.map(String::from), ..options(state) },
         Venue::Local,
         Source::Alpaca(Box::new(http(url))),
         clock,
@@ -178,7 +191,13 @@ fn test_paper_live_feed_trades_as_the_replay_and_resumes() {
     let cfg = config(dir.path(), &fake.url, "");
     let lstate = dir.path().join("live");
     let clock = ManualClock::at(start);
-    assert_eq!(live_run(&cfg, &lstate, &fake.url, &clock, None), "end of feed");
+    // Alpaca down for the first two polls (two attempts each): the operator hears of it.
+    for _ in 0..4 {
+        fake.fault("GET", "/v2/stocks/bars", Fault::Status(503));
+    }
+    let hook = crate::common::Hook::start(200);
+    assert_eq!(live_run(&cfg, &lstate, &fake.url, &clock, None, Some(&hook.url)), "end of feed");
+    assert_eq!((hook.of("outage").len(), hook.of("reconnect").len()), (1, 1), "{:?}", hook.all());
     let files = ["votes.parquet", "fills.parquet", "equity.parquet", "trades.parquet", "weights.parquet"];
     for f in files {
         assert!(bytes(&rstate.join("run").join(f)) == bytes(&lstate.join("run").join(f)), "{f}: live ≠ replay");
@@ -189,9 +208,9 @@ fn test_paper_live_feed_trades_as_the_replay_and_resumes() {
     // Stopped after 80 steps (at 10:49 New York), restarted five minutes of wall time later.
     let sstate = dir.path().join("stopped");
     let clock = ManualClock::at(start);
-    assert_eq!(live_run(&cfg, &sstate, &fake.url, &clock, Some(80)), "stopped");
+    assert_eq!(live_run(&cfg, &sstate, &fake.url, &clock, Some(80), None), "stopped");
     clock.advance(5 * NS_PER_MIN);
-    assert_eq!(live_run(&cfg, &sstate, &fake.url, &clock, None), "end of feed");
+    assert_eq!(live_run(&cfg, &sstate, &fake.url, &clock, None, None), "end of feed");
     for f in files {
         assert!(
             bytes(&sstate.join("run").join(f)) == bytes(&lstate.join("run").join(f)),
@@ -200,6 +219,9 @@ fn test_paper_live_feed_trades_as_the_replay_and_resumes() {
     }
     let status = quorum::paper::status_report(&sstate).unwrap();
     assert!(status.contains("steps     150"), "{status}");
+    assert!(status.contains("live (trading) from 2013-10-07T14:30:00Z"), "{status}");
+    let status = quorum::paper::status_report(&lstate).unwrap();
+    assert!(status.contains("outage 1, reconnect 1"), "{status}");
 }
 
 /// Through the command line with the wall clock: history up to the last closed minute is
@@ -249,6 +271,19 @@ fn test_paper_feed_alpaca_cli_warms_up_on_history_and_refuses_bad_flags() {
         let e = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && e.contains(want), "{args:?}: {e}");
     }
+    // Wrong keys: the run stops on Alpaca's 401 and the operator hears why (not the key).
+    let _ = std::fs::remove_dir_all(&state);
+    let hook = crate::common::Hook::start(200);
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_quorum"));
+    c.arg("paper").arg("--config").arg(&cfg).arg("--state").arg(&state).args(["--feed", "alpaca", "-q"]);
+    c.env("APCA_API_KEY_ID", KEY).env("APCA_API_SECRET_KEY", "sk-wrong-secret");
+    let out =
+        c.args(["--symbols", "SPY", "--from", &from, "--to", &to, "--notify-webhook", &hook.url]).output().unwrap();
+    assert!(!out.status.success());
+    let errors = hook.of("error");
+    assert_eq!(errors.len(), 1, "{:?}", hook.all());
+    let text = errors[0]["text"].as_str().unwrap();
+    assert!(text.contains("401") && !text.contains("sk-wrong-secret"), "{text}");
     let out = run(&["--symbols", "SPY", "--feed", "kafka"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--feed"), "{out:?}");
 }

@@ -83,6 +83,36 @@ fn assert_same_run(a: &Path, b: &Path) {
     }
 }
 
+/// `--notify-webhook`: one message per fill (as journaled), a summary per session day;
+/// a webhook that cannot be reached changes nothing in the run.
+#[test]
+fn test_paper_notifies_fills_and_days_and_a_dead_webhook_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = write(dir.path(), "busy.toml", BUSY);
+    let hook = crate::common::Hook::start(200);
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    ok(paper_until(&busy, &a, "2013-10-08", &["--notify-webhook", &hook.url]).output().unwrap());
+    let fills = fills_of(&a.join("journal.db"));
+    let sent = hook.of("fill");
+    assert_eq!(sent.len(), fills.len(), "one message per fill");
+    assert!(sent.len() > 20, "the busy days trade");
+    for (m, f) in sent.iter().zip(&fills) {
+        assert!(m["text"].as_str().is_some_and(|t| t.contains("quorum paper")), "{m}");
+        assert_eq!((m["qty"].as_f64(), m["price"].as_f64()), (Some(f.2), Some(f.3)), "{m}");
+    }
+    let days = hook.of("summary");
+    let dates: Vec<&str> = days.iter().map(|d| d["date"].as_str().unwrap()).collect();
+    assert_eq!(dates, ["2013-10-07", "2013-10-08"], "{days:?}");
+    assert_eq!(days[1]["final"], true);
+    let total: u64 = days.iter().map(|d| d["fills"].as_u64().unwrap()).sum();
+    assert_eq!(total as usize, fills.len());
+    // Nothing listens on port 1: every post fails, the run is the same.
+    ok(paper_until(&busy, &b, "2013-10-08", &["--notify-webhook", "http://127.0.0.1:1/hook"]).output().unwrap());
+    assert_same_run(&a.join("run"), &b.join("run"));
+    let out = paper_until(&busy, &dir.path().join("c"), "2013-10-08", &["--notify-webhook", "slack"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--notify-webhook"), "{out:?}");
+}
+
 /// `quorum paper --feed replay:FILE --broker local` makes exactly the votes, targets and
 /// fills of `quorum backtest` on the same file and config (the shipped config, and one that
 /// trades all day); the memory it leaves is the backtest's, byte for byte.
@@ -462,9 +492,15 @@ fn test_paper_alpaca_faults_mid_run_keep_the_journal_true() {
     f.fault("GET", "/v2/orders:by_client_order_id", Fault::TooMany { retry_after: Some(0), reset_in: None });
     f.fault("GET", "/v2/orders:by_client_order_id", Fault::Status(500));
     f.fault("GET", "/v2/positions", Fault::Status(503));
-    let out = with_keys(paper_cmd(&cfg, &state, &["--broker", "alpaca"])).output().unwrap();
+    let hook = crate::common::Hook::start(200);
+    let out =
+        with_keys(paper_cmd(&cfg, &state, &["--broker", "alpaca", "--notify-webhook", &hook.url])).output().unwrap();
     ok(out);
     assert_eq!(f.pending_faults(), 0, "every fault was met");
+    // The operator heard of the reject, with Alpaca's reason.
+    let rejects = hook.of("reject");
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert!(rejects[0]["text"].as_str().unwrap().contains("buying power"), "{rejects:?}");
     // Sent twice only when the first send never arrived (the 503 before processing).
     let posts = f.posts();
     let book: std::collections::BTreeSet<String> = f.orders().iter().map(|o| o.client_order_id.clone()).collect();

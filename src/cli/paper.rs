@@ -44,6 +44,11 @@ pub struct PaperArgs {
     /// On Ctrl-C or SIGTERM, close every position (at the next bars' opens) before exiting.
     #[arg(long)]
     flatten_on_exit: bool,
+    /// POST a JSON message (Slack-compatible `text`, plus structured fields) to this URL on
+    /// every fill, reject, error, feed outage and reconnection, and a summary each session
+    /// day; a failed post is logged and never stops trading.
+    #[arg(long, value_name = "URL")]
+    notify_webhook: Option<String>,
     /// Save the memory checkpoint every N steps (and at the end).
     #[arg(long, default_value_t = 390)]
     checkpoint_every: u64,
@@ -101,6 +106,7 @@ pub fn cmd_paper(args: &PaperArgs) -> Result<()> {
         speed: args.speed,
         flatten_on_exit: args.flatten_on_exit,
         checkpoint_every: args.checkpoint_every,
+        notify_webhook: args.notify_webhook.clone(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

@@ -53,6 +53,7 @@ pub mod feed;
 pub mod journal;
 pub mod live;
 pub mod local;
+pub mod notify;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -98,6 +99,9 @@ pub enum PaperError {
     /// reconciles it.
     #[error("alpaca: {0}")]
     Alpaca(AlpacaError),
+    /// `--notify-webhook` is not a usable URL.
+    #[error("{0}")]
+    Notify(String),
     /// The state folder or the feed.
     #[error("{path}: {reason}")]
     State {
@@ -140,6 +144,8 @@ pub struct PaperOptions {
     pub flatten_on_exit: bool,
     /// Save the memory every this many steps (and at the end).
     pub checkpoint_every: u64,
+    /// Post fills, rejects, errors, outages and daily summaries here ([`notify`]).
+    pub notify_webhook: Option<String>,
 }
 
 /// Where a paper run's orders go.
@@ -228,6 +234,9 @@ pub struct PaperBroker {
     replay: Option<Vec<JournalFill>>,
     /// The statuses the last poll read: (client id, status, signed filled).
     statuses: Vec<(String, String, f64)>,
+    /// Orders the venue refused or that were not sent, since last taken: (client id,
+    /// symbol, quantity, status, reason).
+    rejects: Vec<(String, u32, f64, String, String)>,
 }
 
 impl Broker for PaperBroker {
@@ -304,6 +313,7 @@ impl PaperBroker {
                         let detail = format!("{coid}: {} ({reason})", ack.status);
                         tracing::warn!(%detail, "order not placed");
                         self.journal.event(Some(index), &ack.status, &detail)?;
+                        self.rejects.push((coid.clone(), order.symbol, order.qty, ack.status.clone(), reason.clone()));
                     } else if !live {
                         let detail = format!("{coid}: re-sent (it had not reached Alpaca)");
                         self.journal.event(Some(index), "reconciled", &detail)?;
@@ -531,52 +541,86 @@ pub fn paper(
         .map_err(|e| PaperError::State { path: opts.state.clone(), reason: format!("cannot create ({e})") })?;
     let _lock = lock_state(&opts.state)?;
     let config = cfg.to_toml();
-    let (mut journal, identity, resumed) = Journal::open(
+    let (journal, identity, resumed) = Journal::open(
         &opts.state.join("journal.db"),
         &Identity { config: config.clone(), broker: venue.name().into(), run_id: new_run_id(&config) },
     )?;
-    let mut trade_from = cfg.warmup_until();
+    let notifier = match &opts.notify_webhook {
+        Some(url) => Some(notify::Notifier::start(url, &identity.run_id).map_err(PaperError::Notify)?),
+        None => None,
+    };
+    let opened = Opened {
+        journal,
+        identity,
+        resumed,
+        report: Default::default(),
+        trade_from: cfg.warmup_until(),
+        graph_bars: Bars::default(),
+        notifier: notifier.as_ref(),
+    };
+    let out = open_feed(Session { cfg, registry, opts, stop, status }, venue, source, clock, opened);
+    if let (Err(e), Some(n)) = (&out, &notifier) {
+        n.send(
+            None,
+            "",
+            notify::Notice {
+                kind: "error",
+                text: format!("stopped on an error: {e:#}"),
+                fields: serde_json::json!({"error": format!("{e:#}")}),
+            },
+        );
+    }
+    if let Some(n) = notifier {
+        let (sent, failed) = n.finish();
+        if failed > 0 {
+            tracing::warn!(sent, failed, "some webhook notifications could not be delivered");
+        }
+    }
+    out
+}
+
+/// The caller's side of a paper run.
+struct Session<'a> {
+    cfg: &'a Config,
+    registry: &'a Registry,
+    opts: &'a PaperOptions,
+    stop: &'a AtomicBool,
+    status: &'a mut dyn FnMut(&PaperStatus<'_>),
+}
+
+/// Opens the feed `source` names (completing `opened` with its report, window and
+/// symbols) and runs the session on it.
+fn open_feed(
+    s: Session<'_>,
+    venue: Venue,
+    source: Source,
+    clock: &dyn Clock,
+    mut opened: Opened<'_>,
+) -> Result<PaperOutput, PaperError> {
+    let (cfg, opts) = (s.cfg, s.opts);
     match source {
         Source::Replay => {
             let (bars, report) = load(&cfg.load_options().map_err(RunError::from)?).map_err(RunError::from)?;
             let interval = report.interval_ns.max(1);
-            let speed = if journal.steps()? == 0 { opts.speed } else { None };
-            let graph_bars = Bars {
+            let speed = if opened.journal.steps()? == 0 { opts.speed } else { None };
+            opened.graph_bars = Bars {
                 symbols: bars.symbols.clone(),
                 ts: bars.ts.first().copied().into_iter().collect(),
                 ..Default::default()
             };
-            let feed = ReplayFeed::new(bars, interval, speed, clock);
-            run(
-                cfg,
-                registry,
-                opts,
-                venue,
-                Opened { journal, identity, resumed, report, trade_from, graph_bars },
-                feed,
-                stop,
-                status,
-            )
+            opened.report = report;
+            run(s, venue, opened, ReplayFeed::new(bars, interval, speed, clock))
         }
         Source::Alpaca(http) => {
             let (spec, report) = live_spec(cfg)?;
             // The run trades from the moment it first went live; history before warms it up.
             let now = clock.now().div_euclid(spec.interval) * spec.interval;
-            let live_from = journal.meta_or_insert("live_from", &now.to_string())?.parse::<Ts>().unwrap_or(now);
-            trade_from = Some(trade_from.map_or(live_from, |w| w.max(live_from)));
+            let live_from = opened.journal.meta_or_insert("live_from", &now.to_string())?.parse::<Ts>().unwrap_or(now);
+            opened.trade_from = Some(opened.trade_from.map_or(live_from, |w| w.max(live_from)));
             let spec = live::LiveSpec { from: cfg.data.from.as_ref().map_or(live_from, |f| f.start()), ..spec };
-            let graph_bars = Bars { symbols: spec.symbols.clone(), ts: vec![spec.from], ..Default::default() };
-            let feed = live::AlpacaFeed::new(*http, spec, clock)?;
-            run(
-                cfg,
-                registry,
-                opts,
-                venue,
-                Opened { journal, identity, resumed, report, trade_from, graph_bars },
-                feed,
-                stop,
-                status,
-            )
+            opened.graph_bars = Bars { symbols: spec.symbols.clone(), ts: vec![spec.from], ..Default::default() };
+            opened.report = report;
+            run(s, venue, opened, live::AlpacaFeed::new(*http, spec, clock)?)
         }
     }
 }
@@ -631,7 +675,7 @@ fn live_spec(cfg: &Config) -> Result<(live::LiveSpec, crate::market::LoadReport)
 }
 
 /// What [`paper`] opened before choosing its feed.
-struct Opened {
+struct Opened<'a> {
     journal: Journal,
     identity: Identity,
     resumed: bool,
@@ -639,23 +683,15 @@ struct Opened {
     trade_from: Option<Ts>,
     /// The symbols and the first bar's time, for the graph's memory checks.
     graph_bars: Bars,
+    notifier: Option<&'a notify::Notifier>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run<F: PaperFeed>(
-    cfg: &Config,
-    registry: &Registry,
-    opts: &PaperOptions,
-    venue: Venue,
-    opened: Opened,
-    inner: F,
-    stop: &AtomicBool,
-    status: &mut dyn FnMut(&PaperStatus<'_>),
-) -> Result<PaperOutput, PaperError>
+fn run<F: PaperFeed>(s: Session<'_>, venue: Venue, opened: Opened<'_>, inner: F) -> Result<PaperOutput, PaperError>
 where
     PaperError: From<F::Error>,
 {
-    let Opened { mut journal, identity, resumed, report, trade_from, graph_bars } = opened;
+    let Session { cfg, registry, opts, stop, status } = s;
+    let Opened { mut journal, identity, resumed, report, trade_from, graph_bars, notifier } = opened;
     let universe = Universe {
         symbols: graph_bars.symbols.clone(),
         classes: report.asset_classes.clone(),
@@ -704,6 +740,7 @@ where
         step_ts: 0,
         replay: None,
         statuses: Vec::new(),
+        rejects: Vec::new(),
     };
     let mut engine = Engine::new(feed.bars(), &universe, &engine_cfg, broker);
     let n = universe.symbols.len();
@@ -714,6 +751,16 @@ where
     let mut flattening = false;
     let mut last_ts = None;
     let mut saved_at = None;
+    // The session day's tally for the daily summary (stocks: New York dates; crypto: UTC).
+    let day_class = if universe.classes.contains(&crate::market::session::AssetClass::Equity) {
+        crate::market::session::AssetClass::Equity
+    } else {
+        crate::market::session::AssetClass::Crypto
+    };
+    let mut ny = crate::market::session::NyClock::new();
+    let mut day = notify::Day::default();
+    let mut equity_before = cfg.portfolio.initial_cash;
+    let mut last_positions: Vec<f64> = Vec::new();
     let ended = loop {
         let live = index >= journaled;
         if live && stop.load(Ordering::Relaxed) {
@@ -744,6 +791,13 @@ where
         let next = feed.next_step()?;
         for e in feed.inner_mut().take_events() {
             engine.broker_mut().journal.event(Some(index), e.kind(), e.detail())?;
+            if let Some(n) = notifier.filter(|_| !matches!(e, live::FeedEvent::Correction(_))) {
+                n.send(
+                    Some(index),
+                    "",
+                    notify::Notice { kind: e.kind(), text: e.detail().to_string(), fields: serde_json::json!({}) },
+                );
+            }
         }
         let Some(range) = next else {
             // A live feed's wait ends early when the run is stopping.
@@ -826,6 +880,39 @@ where
         // Orders whose status moved (fills at this step's opens or read by its poll).
         broker.moved(&mut open, &mut updates);
         broker.journal.update_orders(&updates)?;
+        let rejects = std::mem::take(&mut broker.rejects);
+        // The day's tally, and the operator's messages for live steps.
+        let date = crate::market::session::session_date(&mut ny, day_class, ts).to_string();
+        if day.date != date {
+            if let Some(n) = notifier.filter(|_| live && day.steps > 0) {
+                n.send(
+                    Some(index.saturating_sub(1)),
+                    &format_ts(ts),
+                    day.summary(&held(&universe, &last_positions), false),
+                );
+            }
+            day = notify::Day { date, open_equity: equity_before, ..Default::default() };
+        }
+        day.steps += 1;
+        day.fills += fills.len() as u64;
+        day.rejects += rejects.len() as u64;
+        day.equity = engine.equity();
+        equity_before = day.equity;
+        last_positions.clear();
+        last_positions.extend_from_slice(engine.positions());
+        if let Some(n) = notifier.filter(|_| live) {
+            let when = format_ts(ts);
+            for f in &fills {
+                n.send(Some(index), &when, fill_notice(&universe, f));
+            }
+            for (coid, symbol, qty, status, reason) in rejects {
+                let name = universe.symbols.get(symbol as usize).map_or("?", String::as_str);
+                let text = format!("order {coid} ({qty:+} {name}) {status}: {reason}");
+                let fields =
+                    serde_json::json!({"coid": coid, "symbol": name, "qty": qty, "status": status, "reason": reason});
+                n.send(Some(index), &when, notify::Notice { kind: "reject", text, fields });
+            }
+        }
         // Saving leaves the live store as it is, so recomputed steps need not save again
         // (and must not: they would put an older checkpoint over a newer one).
         if live && (index + 1).is_multiple_of(opts.checkpoint_every.max(1)) {
@@ -849,6 +936,13 @@ where
             break "stopped";
         }
     };
+    if let Some(n) = notifier.filter(|_| day.steps > 0 && index > journaled) {
+        n.send(
+            index.checked_sub(1),
+            &last_ts.map(format_ts).unwrap_or_default(),
+            day.summary(&held(&universe, &last_positions), true),
+        );
+    }
     if flattening && engine.positions().iter().any(|p| *p != 0.0) {
         tracing::warn!("the feed ended before every position could be closed; the positions stay open at the broker");
     }
@@ -1017,6 +1111,27 @@ fn positions_check(
     Ok(())
 }
 
+/// Positions held, by name.
+fn held(universe: &Universe, positions: &[f64]) -> Vec<(String, f64)> {
+    positions.iter().enumerate().filter(|(_, q)| **q != 0.0).map(|(i, q)| (universe.symbols[i].clone(), *q)).collect()
+}
+
+/// The message of one fill.
+fn fill_notice(universe: &Universe, f: &JournalFill) -> notify::Notice {
+    let x = &f.fill;
+    let name = universe.symbols.get(x.symbol as usize).map_or("?", String::as_str);
+    let side = if x.qty >= 0.0 { "bought" } else { "sold" };
+    let what = if f.coid.is_none() { " (cash in lieu of a split's fraction)" } else { "" };
+    notify::Notice {
+        kind: "fill",
+        text: format!("{side} {} {name} at {} (commission {:.2}){what}", x.qty.abs(), x.price, x.commission),
+        fields: serde_json::json!({
+            "symbol": name, "qty": x.qty, "price": x.price, "commission": x.commission,
+            "slippage": x.slippage, "coid": f.coid, "bar": format_ts(x.ts),
+        }),
+    }
+}
+
 /// The journal's rows of `fills`, each with its order's client id (none for cash in lieu).
 fn broker_fills(broker: &PaperBroker, step: u64, fills: &[Fill]) -> Vec<JournalFill> {
     let mut coids = broker.step_coids.iter();
@@ -1112,6 +1227,9 @@ pub fn status_report(state: &Path) -> Result<String, PaperError> {
     let _ = writeln!(out, "run id    {}", j.meta("run_id")?.unwrap_or_default());
     let steps = j.steps()?;
     let _ = writeln!(out, "steps     {steps}");
+    if let Some(t) = j.meta("live_from")?.and_then(|t| t.parse::<Ts>().ok()) {
+        let _ = writeln!(out, "feed      alpaca, live (trading) from {}", format_ts(t));
+    }
     if let Some(last) = j.last_step()? {
         let first = j.step(0)?.map(|r| r.ts).unwrap_or(last.ts);
         let _ = writeln!(out, "bars      {} → {}", format_ts(first), format_ts(last.ts));
@@ -1156,6 +1274,10 @@ pub fn status_report(state: &Path) -> Result<String, PaperError> {
         None => {
             let _ = writeln!(out, "memory    no checkpoint yet");
         }
+    }
+    let counts: Vec<String> = j.event_counts()?.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    if !counts.is_empty() {
+        let _ = writeln!(out, "events    {}", counts.join(", "));
     }
     let events = j.events(8)?;
     if !events.is_empty() {
