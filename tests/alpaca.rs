@@ -84,8 +84,14 @@ fn test_alpaca_lost_reply_slow_reply_and_5xx_never_place_twice() {
     // A 503 before processing: looked up (404: it never arrived), sent again, same id.
     f.fault("POST", "/v2/orders", Fault::Status(503));
     assert!(matches!(t.place(&order("busy", "1", "buy")).unwrap(), Placed::Accepted(_)));
-    assert_eq!(f.posts(), vec!["lost", "slow", "busy", "busy"]);
-    assert_eq!(f.orders().len(), 3);
+    // A gateway's 502 or 504 after Alpaca placed the order: looked up, found, not re-sent.
+    for s in [502, 504] {
+        f.fault("POST", "/v2/orders", Fault::AfterStatus(s));
+        let id = format!("gw{s}");
+        assert!(matches!(t.place(&order(&id, "1", "buy")).unwrap(), Placed::AlreadyThere(_)), "{s}");
+    }
+    assert_eq!(f.posts(), vec!["lost", "slow", "busy", "busy", "gw502", "gw504"]);
+    assert_eq!(f.orders().len(), 5);
     assert_one_each(&f, &mut t);
 }
 

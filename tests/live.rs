@@ -287,3 +287,61 @@ fn test_paper_feed_alpaca_cli_warms_up_on_history_and_refuses_bad_flags() {
     let out = run(&["--symbols", "SPY", "--feed", "kafka"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--feed"), "{out:?}");
 }
+
+/// `--feed alpaca --broker alpaca`, stopped and restarted ten minutes later: the steps that
+/// catch up on the missed bars decide but send nothing (their orders are journaled `stale`
+/// and never reach Alpaca); once caught up, orders go out again, none twice.
+#[test]
+fn test_paper_live_catch_up_after_a_gap_sends_no_stale_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeAlpaca::start(KEY, SECRET, 100_000.0, Some(session())).unwrap();
+    for (s, p) in [("AIG", 49.5), ("BAC", 14.0), ("IBM", 185.0), ("SPY", 168.0)] {
+        fake.set_price(s, p);
+    }
+    fake.set_fill_on_read(true);
+    fake.set_rate_limit(1_000_000);
+    let mut cfg = config(dir.path(), &fake.url, "");
+    let state = dir.path().join("state");
+    cfg.output.dir = state.join("run");
+    cfg.data.path = "alpaca".into();
+    let clock = ManualClock::at(t("2013-10-07T14:30:00Z") + 1_000_000_000);
+    let go = |stop_after: Option<u64>| {
+        let stop = AtomicBool::new(false);
+        let trading = quorum::alpaca::Trading::new(http(&fake.url));
+        paper(
+            &cfg,
+            &quorum::Registry::default(),
+            &options(&state),
+            Venue::Alpaca(Box::new(trading)),
+            Source::Alpaca(Box::new(http(&fake.url))),
+            &clock,
+            &stop,
+            &mut |s| {
+                if stop_after.is_some_and(|n| s.step + 1 >= n) {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            },
+        )
+        .unwrap()
+        .ended
+    };
+    assert_eq!(go(Some(90)), "stopped");
+    let before = fake.posts().len();
+    assert!(before > 0, "the first half hour live trades");
+    clock.advance(10 * NS_PER_MIN);
+    assert_eq!(go(None), "end of feed");
+    let j = quorum::paper::journal::Journal::read(&state.join("journal.db")).unwrap();
+    let orders = j.all_orders().unwrap();
+    let stale: Vec<_> = orders.iter().filter(|o| o.status == "stale").collect();
+    assert!(!stale.is_empty(), "the catch-up steps decided orders");
+    // Stale orders are those of the ten missed minutes only, and none reached Alpaca.
+    assert!(stale.iter().all(|o| (90..100).contains(&o.step)), "{stale:?}");
+    let posts = fake.posts();
+    assert!(stale.iter().all(|o| !posts.contains(&o.coid)));
+    assert!(orders.iter().any(|o| o.step >= 100 && posts.contains(&o.coid)), "live again after catching up");
+    let mut unique = posts.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), posts.len(), "an order sent twice");
+    assert_eq!(j.event_counts().unwrap().get("stale").copied().unwrap_or(0), stale.len() as u64);
+}

@@ -59,6 +59,9 @@ pub enum Fault {
     Malformed,
     /// 502 with an HTML page (a proxy's error).
     Html,
+    /// The request is processed (an order is accepted), then a gateway answers this 5xx
+    /// status with its HTML page: the reply says error, but the order is placed.
+    AfterStatus(u16),
 }
 
 /// One order in the fake's book.
@@ -369,6 +372,14 @@ fn handle(state: &Arc<Mutex<State>>, mut req: tiny_http::Request) {
                 json!({"buying_power": format_decimal(st.cash), "code": 40310000, "message": "insufficient buying power"}),
             ),
             Some(Fault::Reject(s)) => error(*s, 42210000, "order rejected by the fake"),
+            Some(Fault::AfterStatus(s)) => {
+                let _ = route(&mut st, &method, &path, &params, &body, None);
+                Reply {
+                    status: *s,
+                    body: format!("<html><body>{s} Gateway error</body></html>"),
+                    headers: vec![("Content-Type".into(), "text/html".into())],
+                }
+            }
             _ => route(&mut st, &method, &path, &params, &body, fault.as_ref()),
         }
     };

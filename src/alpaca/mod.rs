@@ -127,5 +127,9 @@ mod tests {
         assert!(e.contains("alpaca.trading_url") && e.contains("https://"), "{e}");
         let c = AlpacaConfig { feed: "otc".into(), ..Default::default() };
         assert!(c.validate().unwrap_err().to_string().contains("alpaca.feed"));
+        for d in [-1.0, f64::NAN, 4000.0] {
+            let c = AlpacaConfig { bar_delay_secs: d, ..Default::default() };
+            assert!(c.validate().unwrap_err().to_string().contains("alpaca.bar_delay_secs"), "{d}");
+        }
     }
 }

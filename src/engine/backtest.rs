@@ -312,10 +312,11 @@ impl<B: Broker> Engine<B> {
             last_ts[s] = bar.ts;
             book.mark[s] = bar.close;
         }
+        let mut redo = false;
         if B::REPORTS_LATE {
             broker.poll(events).map_err(EngineError::Broker)?;
             if !events.is_empty() {
-                apply_events(book, events, rejected, universe);
+                redo = apply_events(book, events, rejected, effective, universe);
             }
         }
         let (equity, gross, net) = book.marks();
@@ -330,7 +331,7 @@ impl<B: Broker> Engine<B> {
             PortfolioView { equity, cash: book.cash, positions: &book.pos, prices: &book.mark, as_traded: factor };
         strategy.on_step(&step, &view, targets).map_err(EngineError::Strategy)?;
 
-        let mut touched = !targets.is_empty();
+        let mut touched = !targets.is_empty() || redo;
         for (s, w) in targets.drain() {
             let w = if pc.allow_short { w } else { w.max(0.0) };
             desired[s as usize] = if w.is_finite() { w.clamp(-pc.max_position, pc.max_position) } else { 0.0 };
@@ -395,17 +396,32 @@ impl<B: Broker> Engine<B> {
 }
 
 /// Applies the broker's reports of one bar: fills to the book, rejects counted and logged.
-fn apply_events(book: &mut Book, events: &mut Vec<BrokerEvent>, rejected: &mut usize, universe: &Universe) {
+/// A rejected order's symbol is decided again at this step (its effective weight is
+/// forgotten, so the standing target is sent anew rather than taken as done); returns
+/// whether any was.
+fn apply_events(
+    book: &mut Book,
+    events: &mut Vec<BrokerEvent>,
+    rejected: &mut usize,
+    effective: &mut [f64],
+    universe: &Universe,
+) -> bool {
+    let mut any = false;
     for e in events.drain(..) {
         match e {
             BrokerEvent::Filled { fill, .. } => book.apply(fill),
             BrokerEvent::Rejected { order, symbol, reason } => {
                 *rejected += 1;
+                any = true;
+                if let Some(w) = effective.get_mut(symbol as usize) {
+                    *w = f64::NAN;
+                }
                 let name = universe.symbols.get(symbol as usize).map_or("?", |x| x.as_str());
                 tracing::warn!(order = order.0, symbol = name, %reason, "order rejected");
             }
         }
     }
+    any
 }
 
 /// A split with a ratio such as 5:4 or 1:N turns a whole number of shares into a fraction;
@@ -591,5 +607,50 @@ mod tests {
         assert_eq!(q, vec![(1, 3.75, 1.0), (3, -0.75, 0.0), (5, -3.0, 1.0)]);
         assert_eq!(r.fills[1].decided_at, r.fills[1].ts, "no decision made the payout");
         assert_eq!(r.positions, vec![0.0]);
+    }
+
+    /// The simulator that refuses the first order it is sent (reported at the next poll,
+    /// as a live broker reports a reject).
+    struct RejectFirst {
+        sim: SimBroker,
+        refused: bool,
+        pending: Vec<BrokerEvent>,
+    }
+
+    impl Broker for RejectFirst {
+        type Error = Infallible;
+        fn submit(&mut self, order: Order) -> Result<crate::broker::OrderId, Infallible> {
+            if !self.refused {
+                self.refused = true;
+                let order_id = crate::broker::OrderId(999);
+                self.pending.push(BrokerEvent::Rejected { order: order_id, symbol: order.symbol, reason: "no".into() });
+                return Ok(order_id);
+            }
+            self.sim.submit(order)
+        }
+        fn on_open(&mut self, bar: &Bar, f: f64) -> Result<Option<(crate::broker::OrderId, Fill)>, Infallible> {
+            self.sim.on_open(bar, f)
+        }
+        fn poll(&mut self, events: &mut Vec<BrokerEvent>) -> Result<(), Infallible> {
+            events.append(&mut self.pending);
+            Ok(())
+        }
+    }
+
+    /// A rejected order does not count as done: the standing target (set once, at step 0)
+    /// is sent again at the step that hears of the reject, and fills at the next open.
+    #[test]
+    fn test_engine_resends_a_standing_target_after_a_reject() {
+        let (b, cfg) = (bars(&[10.0, 10.0, 10.0, 10.0]), free());
+        let u = Universe { symbols: b.symbols.clone(), classes: vec![AssetClass::Equity], interval: NS_PER_MIN };
+        let sim = SimBroker::new(cfg.costs.clone(), instruments(&u, &cfg.portfolio));
+        let mut e = Engine::new(&b, &u, &cfg, RejectFirst { sim, refused: false, pending: Vec::new() });
+        let mut script = Script(vec![vec![(0, 0.5)]]);
+        for k in 0..4 {
+            let Ok(()) = e.step::<_, Infallible>(&b, k..k + 1, k, &mut script);
+        }
+        let fills = e.fills();
+        assert_eq!(fills.len(), 1, "{fills:?}");
+        assert_eq!((fills[0].ts, fills[0].decided_at, fills[0].qty), (2 * NS_PER_MIN, NS_PER_MIN, 50.0));
     }
 }

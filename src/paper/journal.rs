@@ -437,8 +437,17 @@ impl Journal {
     /// `new`, `accepted`, `partially_filled`, …), oldest first.
     pub fn open_orders(&self) -> Result<Vec<JournalOrder>, JournalError> {
         self.orders_where(
-            "status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'replaced', 'done_for_day', 'skipped')",
+            "status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'replaced', 'done_for_day', 'skipped', 'stale')",
         )
+    }
+
+    /// Orders of `step` that never reached the broker: refused when sent (a 403 or 422, so
+    /// no broker id), or not sent (`skipped` outside the session, `stale` while catching
+    /// up). The engine hears of them as rejects at the next step and decides them again.
+    pub fn unplaced_of_step(&self, step: u64) -> Result<Vec<JournalOrder>, JournalError> {
+        self.orders_where(&format!(
+            "step = {step} AND broker_id IS NULL AND status IN ('rejected', 'skipped', 'stale')"
+        ))
     }
 
     /// Every order, oldest first.

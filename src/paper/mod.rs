@@ -261,6 +261,13 @@ impl Broker for PaperBroker {
     }
 
     fn poll(&mut self, events: &mut Vec<BrokerEvent>) -> Result<(), PaperError> {
+        // The last step's orders that never reached the broker, as journaled (the same
+        // whether this step is live or recomputed): the engine decides them again.
+        if let Some(prev) = self.step.checked_sub(1).filter(|_| matches!(self.venue, Venues::Alpaca(_))) {
+            for o in self.journal.unplaced_of_step(prev)? {
+                events.push(BrokerEvent::Rejected { order: OrderId(0), symbol: o.symbol, reason: o.status });
+            }
+        }
         let Venues::Alpaca(venue) = &mut self.venue else { return Ok(()) };
         let fills: Vec<(String, Fill)> = match self.replay.take() {
             Some(journaled) => journaled.into_iter().map(|f| (f.coid.unwrap_or_default(), f.fill)).collect(),
@@ -289,6 +296,7 @@ impl PaperBroker {
         live: bool,
         resend: &std::collections::BTreeSet<String>,
         open: &mut BTreeMap<String, (String, f64)>,
+        stale: Option<&str>,
     ) -> Result<Vec<OrderUpdate>, PaperError> {
         let mut updates = Vec::new();
         for (coid, order) in std::mem::take(&mut self.pending) {
@@ -306,6 +314,15 @@ impl PaperBroker {
                 }
                 Venues::Alpaca(venue) => {
                     if !live && !resend.contains(&coid) {
+                        continue;
+                    }
+                    if let Some(why) = stale {
+                        // Decided on bars long closed (catching up after a gap): not sent.
+                        let detail = format!("{coid}: stale ({why}); not sent");
+                        tracing::warn!(%detail, "order not placed");
+                        self.journal.event(Some(index), "stale", &detail)?;
+                        self.rejects.push((coid.clone(), order.symbol, order.qty, "stale".into(), why.to_string()));
+                        updates.push((coid, "stale".into(), 0.0, None));
                         continue;
                     }
                     let ack = venue.place(&coid, order)?;
@@ -479,6 +496,10 @@ pub trait PaperFeed: Feed {
     fn lag(&self) -> i64;
     /// Paces the steps from the next one on (a replay's `--speed`; a live feed has its own).
     fn set_speed(&mut self, _speed: Option<f64>) {}
+    /// Bars from the market as it trades (a replay is not: its lag is the replay's pace).
+    fn is_live(&self) -> bool {
+        false
+    }
     /// What the feed noticed since last asked (late bars, outages, reconnections).
     fn take_events(&mut self) -> Vec<live::FeedEvent> {
         Vec::new()
@@ -502,6 +523,10 @@ impl<C: Clock> PaperFeed for live::AlpacaFeed<C> {
 
     fn take_events(&mut self) -> Vec<live::FeedEvent> {
         live::AlpacaFeed::take_events(self)
+    }
+
+    fn is_live(&self) -> bool {
+        true
     }
 }
 
@@ -875,7 +900,13 @@ where
         }
         crate::run::fault("journal-step");
         // Act: the step is on disk; place its orders.
-        let mut updates = broker.flush(index, live, &resend, &mut open)?;
+        // A live feed catching up after a gap (a restart, an outage): orders decided on
+        // bars closed more than two intervals ago are not sent to Alpaca.
+        let lag = feed.inner().lag();
+        let stale = (live && feed.inner().is_live() && lag > 2 * universe.interval.max(1))
+            .then(|| format!("decided on the bars of {}, {:.0} s after their close", format_ts(ts), lag as f64 / 1e9));
+        let broker = engine.broker_mut();
+        let mut updates = broker.flush(index, live, &resend, &mut open, stale.as_deref())?;
         crate::run::fault("orders-placed");
         // Orders whose status moved (fills at this step's opens or read by its poll).
         broker.moved(&mut open, &mut updates);
@@ -1065,7 +1096,7 @@ fn reconcile(
 fn track_unfilled(journal: &Journal, venue: &mut AlpacaVenue) -> Result<(), PaperError> {
     let fills = journal.fills()?;
     for o in journal.all_orders()? {
-        if matches!(o.status.as_str(), "rejected" | "skipped" | "canceled" | "expired" | "intent") {
+        if matches!(o.status.as_str(), "rejected" | "skipped" | "stale" | "canceled" | "expired" | "intent") {
             continue;
         }
         let mine = fills.iter().filter(|f| f.coid.as_deref() == Some(o.coid.as_str()));
