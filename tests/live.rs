@@ -345,3 +345,113 @@ fn test_paper_live_catch_up_after_a_gap_sends_no_stale_orders() {
     assert_eq!(unique.len(), posts.len(), "an order sent twice");
     assert_eq!(j.event_counts().unwrap().get("stale").copied().unwrap_or(0), stale.len() as u64);
 }
+
+/// The paper run of `cfg` on the live feed with Alpaca as broker, from `clock`; `each`
+/// sees every step (and may stop the run).
+fn alpaca_live(
+    cfg: &Config,
+    state: &Path,
+    fake: &FakeAlpaca,
+    clock: &ManualClock,
+    flatten: bool,
+    each: &mut dyn FnMut(&quorum::paper::PaperStatus<'_>, &AtomicBool),
+) -> Result<quorum::paper::PaperOutput, String> {
+    let mut cfg = cfg.clone();
+    cfg.output.dir = state.join("run");
+    cfg.data.path = "alpaca".into();
+    let stop = AtomicBool::new(false);
+    let trading = quorum::alpaca::Trading::new(http(&fake.url));
+    paper(
+        &cfg,
+        &quorum::Registry::default(),
+        &PaperOptions { flatten_on_exit: flatten, ..options(state) },
+        Venue::Alpaca(Box::new(trading)),
+        Source::Alpaca(Box::new(http(&fake.url))),
+        clock,
+        &stop,
+        &mut |s| each(s, &stop),
+    )
+    .map_err(|e| format!("{e:#}"))
+}
+
+fn trading_fake() -> FakeAlpaca {
+    let fake = FakeAlpaca::start(KEY, SECRET, 100_000.0, Some(session())).unwrap();
+    for (s, p) in [("AIG", 49.5), ("BAC", 14.0), ("IBM", 185.0), ("SPY", 168.0)] {
+        fake.set_price(s, p);
+    }
+    fake.set_fill_on_read(true);
+    fake.set_rate_limit(1_000_000);
+    fake
+}
+
+/// Ctrl-C with --flatten-on-exit on the live feed: the run keeps taking the market's next
+/// bars, with every target at zero, until the book is flat at Alpaca too.
+#[test]
+fn test_paper_live_flatten_on_exit_waits_for_the_next_bars() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = trading_fake();
+    let cfg = config(dir.path(), &fake.url, "");
+    let state = dir.path().join("state");
+    let clock = ManualClock::at(t("2013-10-07T14:30:00Z") + 1_000_000_000);
+    let mut held_at_stop = Vec::new();
+    let mut last = 0;
+    let out = alpaca_live(&cfg, &state, &fake, &clock, true, &mut |s, stop| {
+        last = s.step;
+        if s.step == 100 {
+            held_at_stop = s.positions.to_vec();
+            stop.store(true, Ordering::Relaxed);
+        }
+    })
+    .unwrap();
+    assert_eq!(out.ended, "stopped");
+    assert!(held_at_stop.iter().any(|p| *p != 0.0), "positions held when stopped: {held_at_stop:?}");
+    assert!(last > 100 && last < 110, "flattening took the next bars: stopped at step {last}");
+    let j = quorum::paper::journal::Journal::read(&state.join("journal.db")).unwrap();
+    let positions: Vec<f64> = serde_json::from_str(&j.last_step().unwrap().unwrap().positions).unwrap();
+    assert!(positions.iter().all(|p| *p == 0.0), "{positions:?}");
+    assert!(fake.positions().values().all(|q| *q == 0.0), "flat at Alpaca: {:?}", fake.positions());
+}
+
+/// The trading API fails while a step's orders go out (the run stops on the error, its
+/// orders journaled as intents); restarted ten minutes later, those orders are decided on
+/// bars long closed: journaled `stale`, never sent.
+#[test]
+fn test_paper_live_restart_does_not_send_an_old_steps_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = trading_fake();
+    let cfg = config(dir.path(), &fake.url, "");
+    let state = dir.path().join("state");
+    let clock = ManualClock::at(t("2013-10-07T14:30:00Z") + 1_000_000_000);
+    let mut armed = false;
+    let e = alpaca_live(&cfg, &state, &fake, &clock, false, &mut |s, _| {
+        if s.step == 70 && !armed {
+            armed = true;
+            // Every send of one order (three, each looked up and not found).
+            for _ in 0..3 {
+                fake.fault("POST", "/v2/orders", Fault::Status(503));
+            }
+        }
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("503"), "{e}");
+    let j = quorum::paper::journal::Journal::read(&state.join("journal.db")).unwrap();
+    let waiting: Vec<String> =
+        j.all_orders().unwrap().into_iter().filter(|o| o.status == "intent").map(|o| o.coid).collect();
+    assert!(!waiting.is_empty());
+    let posts_before = fake.posts().len();
+    clock.advance(10 * NS_PER_MIN);
+    let out = alpaca_live(&cfg, &state, &fake, &clock, false, &mut |_, _| {}).unwrap();
+    assert_eq!(out.ended, "end of feed");
+    let j = quorum::paper::journal::Journal::read(&state.join("journal.db")).unwrap();
+    let orders = j.all_orders().unwrap();
+    for coid in &waiting {
+        let o = orders.iter().find(|o| &o.coid == coid).unwrap();
+        assert_eq!(o.status, "stale", "{o:?}");
+        assert_eq!(
+            fake.posts()[..posts_before].iter().filter(|p| *p == coid).count(),
+            fake.posts().iter().filter(|p| *p == coid).count(),
+            "{coid} re-sent"
+        );
+    }
+    assert_eq!(fake.pending_faults(), 0);
+}

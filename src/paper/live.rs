@@ -119,6 +119,8 @@ pub struct AlpacaFeed<C: Clock> {
     polls: u64,
     corrections: u64,
     ny: NyClock,
+    /// Outages and reconnections go out at once (not when the next step does).
+    notify: Option<crate::paper::notify::Handle>,
 }
 
 impl<C: Clock> AlpacaFeed<C> {
@@ -150,7 +152,27 @@ impl<C: Clock> AlpacaFeed<C> {
             polls: 0,
             corrections: 0,
             ny: NyClock::new(),
+            notify: None,
         })
+    }
+
+    /// Posts outages and reconnections to the operator's webhook as they happen.
+    pub fn set_notifier(&mut self, handle: crate::paper::notify::Handle) {
+        self.notify = Some(handle);
+    }
+
+    /// Records `e` for the runner, and tells the operator now if it is an outage or a
+    /// reconnection.
+    fn report(&mut self, e: FeedEvent) {
+        if let (Some(n), FeedEvent::Outage(_) | FeedEvent::Reconnected(_)) = (&self.notify, &e) {
+            let notice = crate::paper::notify::Notice {
+                kind: e.kind(),
+                text: e.detail().to_string(),
+                fields: serde_json::json!({}),
+            };
+            n.send(None, &format_ts(self.clock.now()), notice);
+        }
+        self.events.push(e);
     }
 
     /// Events since last asked.
@@ -249,7 +271,7 @@ impl<C: Clock> AlpacaFeed<C> {
         if self.failures == 0 {
             let what = format!("polling Alpaca's bars failed ({e}); retrying at every interval mark");
             tracing::warn!(%what, "outage");
-            self.events.push(FeedEvent::Outage(what));
+            self.report(FeedEvent::Outage(what));
         }
         self.failures += 1;
         Ok(())
@@ -290,7 +312,7 @@ impl<C: Clock> Feed for AlpacaFeed<C> {
                         self.queue.len()
                     );
                     tracing::info!(%what, "reconnected");
-                    self.events.push(FeedEvent::Reconnected(what));
+                    self.report(FeedEvent::Reconnected(what));
                 }
                 Ok(()) => {}
                 Err(e) => self.failed(e)?,

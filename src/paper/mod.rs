@@ -330,7 +330,15 @@ impl PaperBroker {
                         let detail = format!("{coid}: {} ({reason})", ack.status);
                         tracing::warn!(%detail, "order not placed");
                         self.journal.event(Some(index), &ack.status, &detail)?;
-                        self.rejects.push((coid.clone(), order.symbol, order.qty, ack.status.clone(), reason.clone()));
+                        if ack.status != "canceled" {
+                            self.rejects.push((
+                                coid.clone(),
+                                order.symbol,
+                                order.qty,
+                                ack.status.clone(),
+                                reason.clone(),
+                            ));
+                        }
                     } else if !live {
                         let detail = format!("{coid}: re-sent (it had not reached Alpaca)");
                         self.journal.event(Some(index), "reconciled", &detail)?;
@@ -504,6 +512,8 @@ pub trait PaperFeed: Feed {
     fn take_events(&mut self) -> Vec<live::FeedEvent> {
         Vec::new()
     }
+    /// Where the feed posts what the operator must hear at once (outages).
+    fn set_notifier(&mut self, _handle: notify::Handle) {}
 }
 
 impl<C: Clock> PaperFeed for ReplayFeed<C> {
@@ -527,6 +537,10 @@ impl<C: Clock> PaperFeed for live::AlpacaFeed<C> {
 
     fn is_live(&self) -> bool {
         true
+    }
+
+    fn set_notifier(&mut self, handle: notify::Handle) {
+        live::AlpacaFeed::set_notifier(self, handle)
     }
 }
 
@@ -582,8 +596,9 @@ pub fn paper(
         trade_from: cfg.warmup_until(),
         graph_bars: Bars::default(),
         notifier: notifier.as_ref(),
+        live_from: None,
     };
-    let out = open_feed(Session { cfg, registry, opts, stop, status }, venue, source, clock, opened);
+    let out = open_feed(Session { cfg, registry, opts, clock, stop, status }, venue, source, opened);
     if let (Err(e), Some(n)) = (&out, &notifier) {
         n.send(
             None,
@@ -609,20 +624,15 @@ struct Session<'a> {
     cfg: &'a Config,
     registry: &'a Registry,
     opts: &'a PaperOptions,
+    clock: &'a dyn Clock,
     stop: &'a AtomicBool,
     status: &'a mut dyn FnMut(&PaperStatus<'_>),
 }
 
 /// Opens the feed `source` names (completing `opened` with its report, window and
 /// symbols) and runs the session on it.
-fn open_feed(
-    s: Session<'_>,
-    venue: Venue,
-    source: Source,
-    clock: &dyn Clock,
-    mut opened: Opened<'_>,
-) -> Result<PaperOutput, PaperError> {
-    let (cfg, opts) = (s.cfg, s.opts);
+fn open_feed(s: Session<'_>, venue: Venue, source: Source, mut opened: Opened<'_>) -> Result<PaperOutput, PaperError> {
+    let (cfg, opts, clock) = (s.cfg, s.opts, s.clock);
     match source {
         Source::Replay => {
             let (bars, report) = load(&cfg.load_options().map_err(RunError::from)?).map_err(RunError::from)?;
@@ -640,7 +650,11 @@ fn open_feed(
             let (spec, report) = live_spec(cfg)?;
             // The run trades from the moment it first went live; history before warms it up.
             let now = clock.now().div_euclid(spec.interval) * spec.interval;
-            let live_from = opened.journal.meta_or_insert("live_from", &now.to_string())?.parse::<Ts>().unwrap_or(now);
+            // Kept in the journal with the first step written (a start that fails before
+            // then does not fix it).
+            let kept = opened.journal.meta("live_from")?.and_then(|t| t.parse::<Ts>().ok());
+            opened.live_from = kept.is_none().then_some(now);
+            let live_from = kept.unwrap_or(now);
             opened.trade_from = Some(opened.trade_from.map_or(live_from, |w| w.max(live_from)));
             let spec = live::LiveSpec { from: cfg.data.from.as_ref().map_or(live_from, |f| f.start()), ..spec };
             opened.graph_bars = Bars { symbols: spec.symbols.clone(), ts: vec![spec.from], ..Default::default() };
@@ -668,6 +682,14 @@ fn live_spec(cfg: &Config) -> Result<(live::LiveSpec, crate::market::LoadReport)
     symbols.sort();
     symbols.dedup();
     let interval = cfg.data.resample.as_ref().map_or(crate::market::time::NS_PER_MIN, |t| t.ns());
+    let delay = (cfg.alpaca.bar_delay_secs * 1e9) as i64;
+    if delay >= interval {
+        return Err(bad(
+            "alpaca.bar_delay_secs",
+            cfg.alpaca.bar_delay_secs.to_string(),
+            "must be shorter than the bar interval (a bar is asked for within its successor's interval)",
+        ));
+    }
     if crate::alpaca::data::timeframe(interval).is_none() {
         return Err(bad(
             "data.resample",
@@ -694,7 +716,7 @@ fn live_spec(cfg: &Config) -> Result<(live::LiveSpec, crate::market::LoadReport)
         session: cfg.data.session,
         from: 0,
         until: cfg.data.to.as_ref().map(|t| t.end()),
-        delay: (cfg.alpaca.bar_delay_secs * 1e9) as i64,
+        delay,
     };
     Ok((spec, report))
 }
@@ -709,14 +731,16 @@ struct Opened<'a> {
     /// The symbols and the first bar's time, for the graph's memory checks.
     graph_bars: Bars,
     notifier: Option<&'a notify::Notifier>,
+    /// A live run's start, to keep in the journal with the first step written.
+    live_from: Option<Ts>,
 }
 
 fn run<F: PaperFeed>(s: Session<'_>, venue: Venue, opened: Opened<'_>, inner: F) -> Result<PaperOutput, PaperError>
 where
     PaperError: From<F::Error>,
 {
-    let Session { cfg, registry, opts, stop, status } = s;
-    let Opened { mut journal, identity, resumed, report, trade_from, graph_bars, notifier } = opened;
+    let Session { cfg, registry, opts, clock, stop, status } = s;
+    let Opened { mut journal, identity, resumed, report, trade_from, graph_bars, notifier, mut live_from } = opened;
     let universe = Universe {
         symbols: graph_bars.symbols.clone(),
         classes: report.asset_classes.clone(),
@@ -754,6 +778,9 @@ where
     // A resumed run replays the journaled steps' bars, not the source's.
     let rows = journal.step_bars()?;
     let mut feed = ResumeFeed::new(inner, rows);
+    if let Some(h) = notifier.and_then(notify::Notifier::handle) {
+        feed.inner_mut().set_notifier(h);
+    }
     let broker = PaperBroker {
         venue,
         journal,
@@ -786,18 +813,23 @@ where
     let mut day = notify::Day::default();
     let mut equity_before = cfg.portfolio.initial_cash;
     let mut last_positions: Vec<f64> = Vec::new();
+    let mut streaks: BTreeMap<u32, u64> = BTreeMap::new();
     let ended = loop {
         let live = index >= journaled;
         if live && stop.load(Ordering::Relaxed) {
             let flat = engine.positions().iter().all(|p| *p == 0.0);
-            if !opts.flatten_on_exit || flat {
+            // A stop asked again while flattening stops there.
+            if !opts.flatten_on_exit || flat || flattening {
                 break "stopped";
             }
-            if !flattening {
-                flattening = true;
-                engine.broker_mut().journal.event(Some(index), "flatten", "stop asked: closing every position")?;
-                tracing::info!("stop asked: closing every position before exit (--flatten-on-exit)");
-            }
+            flattening = true;
+            // The request is taken: the feed's waits (the next bars, at the market's pace)
+            // must not be cut short, or the closing orders would never be decided.
+            stop.store(false, Ordering::Relaxed);
+            engine.broker_mut().journal.event(Some(index), "flatten", "stop asked: closing every position")?;
+            tracing::info!(
+                "stop asked: closing every position before exit (--flatten-on-exit; stop again to leave them)"
+            );
         }
         if index == journaled && journaled > 0 {
             feed.inner_mut().set_speed(opts.speed);
@@ -813,18 +845,12 @@ where
                 engine.broker_mut().journal.event(Some(index), "correction", &detail)?;
             }
         }
-        let next = feed.next_step()?;
+        let next = feed.next_step();
         for e in feed.inner_mut().take_events() {
+            // Outages and reconnections were posted by the feed as they happened.
             engine.broker_mut().journal.event(Some(index), e.kind(), e.detail())?;
-            if let Some(n) = notifier.filter(|_| !matches!(e, live::FeedEvent::Correction(_))) {
-                n.send(
-                    Some(index),
-                    "",
-                    notify::Notice { kind: e.kind(), text: e.detail().to_string(), fields: serde_json::json!({}) },
-                );
-            }
         }
-        let Some(range) = next else {
+        let Some(range) = next? else {
             // A live feed's wait ends early when the run is stopping.
             break if stop.load(Ordering::Relaxed) { "stopped" } else { "end of feed" };
         };
@@ -889,6 +915,9 @@ where
             })
             .collect();
         if live {
+            if let Some(t) = live_from.take() {
+                broker.journal.meta_or_insert("live_from", &t.to_string())?;
+            }
             broker.journal.write_step(&row, &fills, &intents)?;
         } else {
             broker.journal.verify(&row)?;
@@ -901,10 +930,12 @@ where
         crate::run::fault("journal-step");
         // Act: the step is on disk; place its orders.
         // A live feed catching up after a gap (a restart, an outage): orders decided on
-        // bars closed more than two intervals ago are not sent to Alpaca.
-        let lag = feed.inner().lag();
-        let stale = (live && feed.inner().is_live() && lag > 2 * universe.interval.max(1))
-            .then(|| format!("decided on the bars of {}, {:.0} s after their close", format_ts(ts), lag as f64 / 1e9));
+        // bars closed more than two intervals ago are not sent to Alpaca (nor are those a
+        // restart would re-send from its last journaled step, if that is as old).
+        let since_close = clock.now() - (ts + universe.interval);
+        let stale = (feed.inner().is_live() && since_close > 2 * universe.interval.max(1)).then(|| {
+            format!("decided on the bars of {}, {:.0} s after their close", format_ts(ts), since_close as f64 / 1e9)
+        });
         let broker = engine.broker_mut();
         let mut updates = broker.flush(index, live, &resend, &mut open, stale.as_deref())?;
         crate::run::fault("orders-placed");
@@ -936,11 +967,24 @@ where
             for f in &fills {
                 n.send(Some(index), &when, fill_notice(&universe, f));
             }
+            // A symbol refused again and again (its target stands, so it is re-sent each
+            // step) is told at the 1st, 10th, 100th … refusal in a row, not every minute.
+            for i in &intents {
+                if !rejects.iter().any(|r| r.1 == i.symbol) {
+                    streaks.remove(&i.symbol);
+                }
+            }
             for (coid, symbol, qty, status, reason) in rejects {
+                let streak = streaks.entry(symbol).or_insert(0);
+                *streak += 1;
+                if !is_power_of_ten(*streak) {
+                    continue;
+                }
                 let name = universe.symbols.get(symbol as usize).map_or("?", String::as_str);
-                let text = format!("order {coid} ({qty:+} {name}) {status}: {reason}");
-                let fields =
-                    serde_json::json!({"coid": coid, "symbol": name, "qty": qty, "status": status, "reason": reason});
+                let again = if *streak > 1 { format!(" ({streak} in a row)") } else { String::new() };
+                let text = format!("order {coid} ({qty:+} {name}) {status}: {reason}{again}");
+                let fields = serde_json::json!({"coid": coid, "symbol": name, "qty": qty, "status": status,
+                    "reason": reason, "in_a_row": *streak});
                 n.send(Some(index), &when, notify::Notice { kind: "reject", text, fields });
             }
         }
@@ -1140,6 +1184,14 @@ fn positions_check(
         }
     }
     Ok(())
+}
+
+/// 1, 10, 100, …
+fn is_power_of_ten(mut n: u64) -> bool {
+    while n >= 10 && n.is_multiple_of(10) {
+        n /= 10;
+    }
+    n == 1
 }
 
 /// Positions held, by name.

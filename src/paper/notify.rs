@@ -14,10 +14,14 @@
 //!
 //! Steps recomputed after a restart send nothing (their messages went out the first time).
 //!
-//! Delivery never holds up trading: messages are queued to a thread of their own that posts
-//! them in order with a 5-second timeout, one attempt each; a failure is logged (`warn`) and
-//! counted, and the run goes on. At the end of the run the thread delivers what is queued
-//! (each post bounded by its timeout) before the process exits.
+//! Delivery never holds up trading: messages are queued (up to [`QUEUE`]; beyond that they
+//! are dropped and counted) to a thread of their own that posts them in order with a
+//! 5-second timeout, one attempt each; a failure is logged (`warn`) and counted, and the
+//! run goes on. At the end of the run the thread is given [`FINISH`] to deliver what is
+//! queued; what is left is counted as not delivered and the process exits.
+//!
+//! A webhook URL is a credential (Slack's and Discord's carry their secret in the path):
+//! logs and errors name only its scheme and host.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,12 +40,53 @@ pub struct Notice {
     pub fields: Value,
 }
 
+/// Messages queued at most; more are dropped (and counted) until the queue drains.
+pub const QUEUE: usize = 1_000;
+
+/// How long the end of a run waits for queued messages to go out.
+pub const FINISH: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A URL as logs may show it: scheme and host only.
+pub fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")),
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
+/// Where messages are queued from (the runner, the live feed).
+#[derive(Debug, Clone)]
+pub struct Handle {
+    run_id: String,
+    tx: mpsc::SyncSender<Value>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Handle {
+    /// Queues `notice` about `step` (bars at `ts`, RFC 3339), returning at once.
+    pub fn send(&self, step: Option<u64>, ts: &str, notice: Notice) {
+        let mut msg = json!({
+            "text": format!("quorum paper {}: {}", self.run_id, notice.text),
+            "kind": notice.kind,
+            "run_id": self.run_id,
+            "step": step,
+            "ts": ts,
+        });
+        if let (Some(m), Value::Object(extra)) = (msg.as_object_mut(), notice.fields) {
+            m.extend(extra);
+        }
+        if self.tx.try_send(msg).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The webhook's sender (see the module docs).
 #[derive(Debug)]
 pub struct Notifier {
-    run_id: String,
-    tx: Option<mpsc::Sender<Value>>,
+    handle: Option<Handle>,
     thread: Option<std::thread::JoinHandle<()>>,
+    done: mpsc::Receiver<()>,
     failed: Arc<AtomicU64>,
     sent: Arc<AtomicU64>,
 }
@@ -49,16 +94,18 @@ pub struct Notifier {
 impl Notifier {
     /// A sender to `url` (http or https) for the run `run_id`.
     pub fn start(url: &str, run_id: &str) -> Result<Notifier, String> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| format!("--notify-webhook {url:?}: not a URL ({e})"))?;
+        let shown = redact(url);
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("--notify-webhook {shown}: not a URL ({e})"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("--notify-webhook {url:?}: must be an http:// or https:// URL"));
+            return Err(format!("--notify-webhook {shown}: must be an http:// or https:// URL"));
         }
         let client = reqwest::blocking::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("--notify-webhook: cannot build an HTTP client ({e})"))?;
-        let (tx, rx) = mpsc::channel::<Value>();
+        let (tx, rx) = mpsc::sync_channel::<Value>(QUEUE);
+        let (done_tx, done) = mpsc::channel::<()>();
         let (failed, sent) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let (f, s) = (failed.clone(), sent.clone());
         let thread = std::thread::Builder::new()
@@ -81,50 +128,64 @@ impl Notifier {
                         }
                         Err(e) => {
                             f.fetch_add(1, Ordering::Relaxed);
-                            // reqwest's message names the URL, never a key (none is sent).
-                            tracing::warn!(%kind, error = %e, "webhook notification failed");
+                            // Without the URL: it is a credential.
+                            tracing::warn!(%kind, error = %e.without_url(), "webhook notification failed");
                         }
                     }
                 }
+                let _ = done_tx.send(());
             })
             .map_err(|e| format!("--notify-webhook: cannot start its thread ({e})"))?;
-        Ok(Notifier { run_id: run_id.into(), tx: Some(tx), thread: Some(thread), failed, sent })
+        let handle = Handle { run_id: run_id.into(), tx, dropped: Arc::new(AtomicU64::new(0)) };
+        Ok(Notifier { handle: Some(handle), thread: Some(thread), done, failed, sent })
     }
 
     /// Queues `notice` about `step` (bars at `ts`, RFC 3339), returning at once.
     pub fn send(&self, step: Option<u64>, ts: &str, notice: Notice) {
-        let mut msg = json!({
-            "text": format!("quorum paper {}: {}", self.run_id, notice.text),
-            "kind": notice.kind,
-            "run_id": self.run_id,
-            "step": step,
-            "ts": ts,
-        });
-        if let (Some(m), Value::Object(extra)) = (msg.as_object_mut(), notice.fields) {
-            m.extend(extra);
-        }
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(msg);
+        if let Some(h) = &self.handle {
+            h.send(step, ts, notice);
         }
     }
 
-    /// Delivers what is queued and stops; returns (sent, failed).
+    /// A handle that queues to this notifier (for the live feed).
+    pub fn handle(&self) -> Option<Handle> {
+        self.handle.clone()
+    }
+
+    /// Delivers what is queued within [`FINISH`] and stops; returns (sent, not delivered:
+    /// failed, dropped from a full queue, or left when time ran out).
     pub fn finish(mut self) -> (u64, u64) {
-        self.close();
-        (self.sent.load(Ordering::Relaxed), self.failed.load(Ordering::Relaxed))
+        let dropped = self.handle.as_ref().map_or(0, |h| h.dropped.load(Ordering::Relaxed));
+        let on_time = self.close(FINISH);
+        let sent = self.sent.load(Ordering::Relaxed);
+        let failed = self.failed.load(Ordering::Relaxed) + dropped;
+        if !on_time {
+            tracing::warn!(sent, "the webhook did not take every notification in time; the rest are dropped");
+        }
+        (sent, failed)
     }
 
-    fn close(&mut self) {
-        self.tx.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+    /// Closes the queue and waits up to `wait` for the thread; true if it finished.
+    fn close(&mut self, wait: std::time::Duration) -> bool {
+        self.handle.take();
+        match self.done.recv_timeout(wait) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                if let Some(t) = self.thread.take() {
+                    let _ = t.join();
+                }
+                true
+            }
+            // Left running: the process is about to exit, and a post ends at its timeout.
+            Err(mpsc::RecvTimeoutError::Timeout) => false,
         }
     }
 }
 
 impl Drop for Notifier {
     fn drop(&mut self) {
-        self.close();
+        if self.handle.is_some() {
+            self.close(FINISH);
+        }
     }
 }
 
@@ -216,5 +277,8 @@ mod tests {
         assert_eq!(dead.finish(), (0, 1));
         assert!(Notifier::start("ftp://x", "r").unwrap_err().contains("http"));
         assert!(Notifier::start("not a url", "r").unwrap_err().contains("not a URL"));
+        // The secret path of a Slack URL is never shown.
+        let e = Notifier::start("ftp://hooks.slack.com/services/T0/B0/s3cr3t", "r").unwrap_err();
+        assert!(!e.contains("s3cr3t") && e.contains("hooks.slack.com"), "{e}");
     }
 }
