@@ -208,7 +208,8 @@ impl<C: Clock> AlpacaFeed<C> {
         let now = self.clock.now();
         let iv = self.spec.interval;
         let start = (self.next - RECHECK * iv).max(self.spec.from);
-        let end = now - 1;
+        // Whole seconds (Alpaca's examples; the bar in progress is filtered out below).
+        let end = now.div_euclid(1_000_000_000) * 1_000_000_000;
         self.polls += 1;
         let (got, _) =
             fetch_bars(&mut self.http, &self.spec.symbols, &self.timeframe, (start, end), &self.spec.feed, 10_000)?;
