@@ -1,7 +1,9 @@
 //! The full analyst graph with memory on, bars/s, and peak memory: five analyst actors,
 //! the shared memory, the composer and the engine, on ../shared/data/spy_1m_2011.csv
 //! (1 symbol, 31,757 bars) and the five hourly files (5 symbols × ~40,800 bars).
-//! Targets on the hourly set: ≥ 25,000 bars/s and ≤ 1 GiB peak.
+//! Targets (issue 16): ≥ 50,000 bars/s on spy_1m_2011, ≥ 60,000 on the hourly set, ≤ 512 MiB.
+//! Each set runs with the actors on the driver's thread (`shared`, the default) and with
+//! a thread per analyst (`_spread`, the placement before issue 16).
 //!
 //! Peak memory is the counting allocator's high-water mark during one graph run (heap
 //! bytes live at once, bars included), printed after the criterion measurements.
@@ -16,6 +18,7 @@ use std::time::Instant;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use quorum::agents::{Registry, load_profiles};
 use quorum::composer::ComposerConfig;
+use quorum::config::ActorPlacement;
 use quorum::engine::graph::GraphStrategy;
 use quorum::engine::{EngineConfig, run};
 use quorum::market::{SessionMode, load};
@@ -52,7 +55,7 @@ unsafe impl GlobalAlloc for Peak {
 #[global_allocator]
 static GLOBAL: Peak = Peak;
 
-fn graph_run(bars: &quorum::market::Bars, universe: &Universe) -> usize {
+fn graph_run(bars: &quorum::market::Bars, universe: &Universe, placement: ActorPlacement) -> usize {
     let agents = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("agents");
     let analysts = load_profiles(&agents, None, &Registry::default())
         .expect("profiles")
@@ -60,9 +63,9 @@ fn graph_run(bars: &quorum::market::Bars, universe: &Universe) -> usize {
         .map(|p| Registry::default().build(p).expect("analyst"))
         .collect();
     let store = Arc::new(MemoryStore::new(MemoryParams::default()).expect("store"));
-    let mut g =
-        GraphStrategy::new(analysts, ComposerConfig::default(), store, Vec::new(), 0.05, Default::default(), universe)
-            .expect("graph");
+    let cfg = ComposerConfig::default();
+    let mut g = GraphStrategy::placed(analysts, cfg, store, Vec::new(), 0.05, Default::default(), universe, placement)
+        .expect("graph");
     let r = run(bars, universe, &mut g, &EngineConfig::default(), &mut |_, _| {}).expect("graph run");
     r.fills.len()
 }
@@ -80,7 +83,7 @@ fn bench_graph(c: &mut Criterion) {
         let before = LIVE.load(Ordering::Relaxed);
         PEAK.store(before, Ordering::Relaxed);
         let t = Instant::now();
-        graph_run(&bars, &universe);
+        graph_run(&bars, &universe, ActorPlacement::Shared);
         let secs = t.elapsed().as_secs_f64();
         let peak = PEAK.load(Ordering::Relaxed);
         report.push(format!(
@@ -91,7 +94,9 @@ fn bench_graph(c: &mut Criterion) {
             before as f64 / 1048576.0
         ));
         g.throughput(Throughput::Elements(bars.len() as u64));
-        g.bench_function(label, |b| b.iter(|| graph_run(&bars, &universe)));
+        g.bench_function(label, |b| b.iter(|| graph_run(&bars, &universe, ActorPlacement::Shared)));
+        // The placement before issue 16: a thread per analyst.
+        g.bench_function(format!("{label}_spread"), |b| b.iter(|| graph_run(&bars, &universe, ActorPlacement::Spread)));
     }
     g.finish();
     println!("\nsingle runs:");

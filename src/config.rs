@@ -157,6 +157,20 @@ pub struct GraphConfig {
     pub shapley: ShapleyMode,
     /// Also run the memory ablation (`no-recall`: the analysts without recall).
     pub ablation: bool,
+    /// Where the analyst actors run: on the driver's thread (`shared`) or an arbiter
+    /// (thread) each (`spread`).
+    pub actors: ActorPlacement,
+}
+
+/// Where the analyst actors run (`graph.actors`; see `engine::graph::actors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorPlacement {
+    /// On the driver's thread: no cross-thread wake-up per message.
+    #[default]
+    Shared,
+    /// One arbiter (thread) per analyst: analysts recall in parallel.
+    Spread,
 }
 
 impl Default for GraphConfig {
@@ -170,6 +184,7 @@ impl Default for GraphConfig {
             memory_from: None,
             shapley: ShapleyMode::Replay,
             ablation: true,
+            actors: ActorPlacement::Shared,
         }
     }
 }

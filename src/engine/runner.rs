@@ -255,7 +255,7 @@ pub(crate) fn build_graph(
 ) -> Result<GraphStrategy, RunError> {
     let analysts = profiles.iter().map(|p| registry.build(p)).collect::<Result<Vec<_>, _>>()?;
     let store = open_store(cfg, bars)?;
-    Ok(GraphStrategy::new(
+    Ok(GraphStrategy::placed(
         analysts,
         cfg.composer,
         store,
@@ -263,6 +263,7 @@ pub(crate) fn build_graph(
         cfg.graph.min_vote,
         cfg.costs.clone(),
         universe,
+        cfg.graph.actors,
     )?)
 }
 

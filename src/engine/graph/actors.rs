@@ -1,12 +1,22 @@
-//! The actor system's lifecycle: one actix `System` on its own thread, one arbiter (thread)
-//! per analyst, the composer on the system's arbiter. Started once per run, stopped when
-//! the graph is dropped.
+//! The actor system's lifecycle. Two placements, chosen per run ([`Placement`]):
 //!
-//! Why an arbiter per analyst: analysts recall from the memory (the costly part of a step)
-//! independently, so they run in parallel; the engine sends one message per analyst per
-//! step and waits for all answers (every cross-thread message is a wake-up system call,
-//! measured ~5 µs on the development VM).
+//! - **Shared**: one actix `System` owned by the driver's thread, the analysts and the
+//!   composer on its arbiter. The actors run while the driver waits for their answers
+//!   (`SystemRunner::block_on`), so a step's messages never cross a thread: no wake-up
+//!   system call, no task switch.
+//! - **Spread**: one `System` on its own thread, one arbiter (thread) per analyst, the
+//!   composer on the system's arbiter: analysts recall in parallel, at the price of a
+//!   cross-thread wake-up per message (each a futex or eventfd system call and a task
+//!   switch, measured ~5 µs on the development VM).
+//!
+//! Profiling the default `quorum backtest` on spy_1m_2011 (perf record -g, 2 cores) before
+//! the shared placement existed: 37% of samples in the kernel's task switching
+//! (`finish_task_switch`, spin unlocks from `try_to_wake_up`), against a few percent in
+//! the analysts' own recall: a one-symbol step is a few microseconds of work per analyst,
+//! which the wake-ups multiplied. Either way each actor handles its messages in order and
+//! the driver gathers votes in roster order, so the placement cannot change a result.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::mpsc;
 
@@ -17,21 +27,51 @@ use crate::agents::Analyst;
 use crate::agents::actor::AnalystActor;
 use crate::composer::Composer;
 use crate::composer::actor::ComposerActor;
+use crate::config::ActorPlacement as Placement;
 use crate::error::panic_message;
 use crate::memory::MemoryStore;
 
-/// The running actor system: analyst actors on their arbiters, the composer.
+/// The running actor system: analyst actors, the composer, and where they run.
 pub(super) struct Actors {
     pub(super) analysts: Vec<Addr<AnalystActor>>,
     pub(super) composer: Addr<ComposerActor>,
-    arbiters: Vec<Arbiter>,
-    system: System,
-    thread: Option<std::thread::JoinHandle<()>>,
+    place: Place,
+}
+
+enum Place {
+    Shared(actix::SystemRunner),
+    Spread { arbiters: Vec<Arbiter>, system: System, thread: Option<std::thread::JoinHandle<()>> },
 }
 
 impl Actors {
-    /// Starts the system with one actor per analyst (roster order) and the composer.
+    /// Starts the actors as `placement` says: one per analyst (roster order) and the
+    /// composer.
     pub(super) fn start(
+        analysts: Vec<Box<dyn Analyst>>,
+        composer: Composer,
+        store: Arc<MemoryStore>,
+        placement: Placement,
+    ) -> Result<Actors, GraphError> {
+        match placement {
+            Placement::Shared => Ok(Self::shared(analysts, composer, store)),
+            Placement::Spread => Self::spread(analysts, composer, store),
+        }
+    }
+
+    fn shared(analysts: Vec<Box<dyn Analyst>>, composer: Composer, store: Arc<MemoryStore>) -> Actors {
+        let runner = System::new();
+        let (analysts, composer) = runner.block_on(async move {
+            let addrs: Vec<Addr<AnalystActor>> = analysts
+                .into_iter()
+                .enumerate()
+                .map(|(index, analyst)| AnalystActor { analyst, index, store: store.clone() }.start())
+                .collect();
+            (addrs, ComposerActor(composer).start())
+        });
+        Actors { analysts, composer, place: Place::Shared(runner) }
+    }
+
+    fn spread(
         analysts: Vec<Box<dyn Analyst>>,
         composer: Composer,
         store: Arc<MemoryStore>,
@@ -73,18 +113,29 @@ impl Actors {
             };
             return Err(GraphError::Stopped { message });
         };
-        Ok(Actors { analysts, composer, arbiters, system, thread: Some(thread) })
+        Ok(Actors { analysts, composer, place: Place::Spread { arbiters, system, thread: Some(thread) } })
+    }
+
+    /// Waits for `f` (the answers of the actors): runs the shared actors meanwhile, or
+    /// parks until the spread ones answer.
+    pub(super) fn wait<F: Future>(&self, f: F) -> F::Output {
+        match &self.place {
+            Place::Shared(runner) => runner.block_on(f),
+            Place::Spread { .. } => futures::executor::block_on(f),
+        }
     }
 }
 
 impl Drop for Actors {
     fn drop(&mut self) {
-        for a in &self.arbiters {
-            a.stop();
-        }
-        self.system.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let Place::Spread { arbiters, system, thread } = &mut self.place {
+            for a in arbiters.iter() {
+                a.stop();
+            }
+            system.stop();
+            if let Some(t) = thread.take() {
+                let _ = t.join();
+            }
         }
     }
 }

@@ -33,7 +33,6 @@ pub use replay::{Replay, VoteReplay};
 
 use std::sync::Arc;
 
-use futures::executor::block_on;
 use futures::future::join_all;
 
 use self::actors::Actors;
@@ -45,6 +44,7 @@ use crate::agents::news::Headline;
 use crate::agents::{Analyst, Vote};
 use crate::composer::actor::{Compose, OwnedBook};
 use crate::composer::{Composer, ComposerConfig, ComposerMode};
+use crate::config::ActorPlacement;
 use crate::features::FeatureBank;
 use crate::market::Ts;
 use crate::market::session::AssetClass;
@@ -92,7 +92,7 @@ pub struct GraphStrategy {
 
 impl GraphStrategy {
     /// A graph over `analysts` sharing `store`, for the symbols of `universe`; starts the
-    /// actor system.
+    /// actor system on the driver's thread (`ActorPlacement::Shared`).
     pub fn new(
         analysts: Vec<Box<dyn Analyst>>,
         composer: ComposerConfig,
@@ -101,6 +101,21 @@ impl GraphStrategy {
         min_vote: f64,
         costs: CostConfig,
         universe: &Universe,
+    ) -> Result<Self, GraphError> {
+        Self::placed(analysts, composer, store, news, min_vote, costs, universe, ActorPlacement::Shared)
+    }
+
+    /// [`GraphStrategy::new`] with the actors where `placement` says.
+    #[allow(clippy::too_many_arguments)]
+    pub fn placed(
+        analysts: Vec<Box<dyn Analyst>>,
+        composer: ComposerConfig,
+        store: Arc<MemoryStore>,
+        news: Vec<Headline>,
+        min_vote: f64,
+        costs: CostConfig,
+        universe: &Universe,
+        placement: ActorPlacement,
     ) -> Result<Self, GraphError> {
         let agent_names: Vec<String> = analysts.iter().map(|a| a.name().to_string()).collect();
         let horizons: Vec<usize> = analysts.iter().map(|a| a.horizon()).collect();
@@ -112,7 +127,7 @@ impl GraphStrategy {
         let comp = Composer::new(composer, agent_names.clone(), n_symbols);
         let n = agent_names.len();
         Ok(GraphStrategy {
-            actors: Actors::start(analysts, comp, store.clone())?,
+            actors: Actors::start(analysts, comp, store.clone(), placement)?,
             store,
             agent_names,
             learning: Learning::new(horizons.clone(), min_vote, n_symbols),
@@ -209,7 +224,7 @@ impl GraphStrategy {
             }));
         }
         let mut votes: Vec<Vote> = Vec::new();
-        for (r, agent) in block_on(join_all(pending)).into_iter().zip(&self.agent_names) {
+        for (r, agent) in self.actors.wait(join_all(pending)).into_iter().zip(&self.agent_names) {
             let at = || format_ts(t);
             let answer =
                 r.map_err(|source| GraphError::Mailbox { actor: format!("analyst `{agent}`"), at: at(), source })?;
@@ -224,7 +239,7 @@ impl GraphStrategy {
             costs: self.costs.clone(),
         };
         let msg = Compose { ts: t, votes: votes.clone(), snapshot, book: Some(book) };
-        let composed = block_on(self.actors.composer.send(msg)).map_err(|source| GraphError::Mailbox {
+        let composed = self.actors.wait(self.actors.composer.send(msg)).map_err(|source| GraphError::Mailbox {
             actor: "the composer".into(),
             at: format_ts(t),
             source,
