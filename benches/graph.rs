@@ -105,5 +105,61 @@ fn bench_graph(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_graph);
+/// `n` symbols side by side for the first `steps` steps of `src`: symbol `k` is the real
+/// series of `src`'s symbol `k mod m`, named `<name>_<k>` (so every series is real, and a
+/// step holds `n` bars where `src` has them all).
+fn side_by_side(src: &quorum::market::Bars, n: usize, steps: usize) -> quorum::market::Bars {
+    let m = src.symbols.len();
+    let mut names: Vec<(String, usize)> = (0..n).map(|k| (format!("{}_{k:02}", src.symbols[k % m]), k % m)).collect();
+    names.sort();
+    let mut out = quorum::market::Bars { symbols: names.iter().map(|x| x.0.clone()).collect(), ..Default::default() };
+    for r in src.steps().take(steps) {
+        for (id, (_, from)) in names.iter().enumerate() {
+            if let Some(i) = r.clone().find(|&i| src.sym[i] as usize == *from) {
+                out.push(quorum::market::Bar { symbol: id as u32, ..src.bar(i) });
+            }
+        }
+    }
+    out
+}
+
+/// How a step's cost grows with the symbols in it: 1, 4, 16 and 64 symbols over the first
+/// 1,000 steps of the hourly set (its five real series side by side under distinct
+/// names). Criterion reports the time of the 1,000 steps; per step and per bar below.
+fn bench_scaling(c: &mut Criterion) {
+    let mut g = c.benchmark_group("graph_scaling");
+    g.sample_size(10);
+    let mut opts = raw_opts(shared_or_sample("hourly_1998-2021"));
+    opts.session = SessionMode::Auto;
+    let (src, rep) = load(&opts).expect("load");
+    let mut lines = Vec::new();
+    for n in [1usize, 4, 16, 64] {
+        let bars = side_by_side(&src, n, 1_000);
+        let universe = Universe {
+            symbols: bars.symbols.clone(),
+            classes: vec![rep.asset_classes[0]; bars.symbols.len()],
+            interval: rep.interval_ns,
+        };
+        let t = Instant::now();
+        graph_run(&bars, &universe, ActorPlacement::Shared);
+        let secs = t.elapsed().as_secs_f64();
+        lines.push(format!(
+            "{n} symbols: {} bars, {:.0} µs a step, {:.1} µs a bar (one run)",
+            bars.len(),
+            secs * 1e6 / 1_000.0,
+            secs * 1e6 / bars.len() as f64
+        ));
+        g.throughput(Throughput::Elements(bars.len() as u64));
+        g.bench_function(format!("{n}_symbols_1000_steps"), |b| {
+            b.iter(|| graph_run(&bars, &universe, ActorPlacement::Shared))
+        });
+    }
+    g.finish();
+    println!("\nscaling:");
+    for l in lines {
+        println!("{l}");
+    }
+}
+
+criterion_group!(benches, bench_graph, bench_scaling);
 criterion_main!(benches);
