@@ -132,6 +132,7 @@ fn live_run(
     clock: &ManualClock,
     stop_after: Option<u64>,
     hook: Option<&str>,
+    mut at_step: impl FnMut(u64),
 ) -> String {
     let mut cfg = cfg.clone();
     cfg.output.dir = state.join("run");
@@ -146,6 +147,7 @@ fn live_run(
         clock,
         &stop,
         &mut |s| {
+            at_step(s.step);
             if stop_after.is_some_and(|n| s.step + 1 >= n) {
                 stop.store(true, Ordering::Relaxed);
             }
@@ -191,12 +193,17 @@ fn test_paper_live_feed_trades_as_the_replay_and_resumes() {
     let cfg = config(dir.path(), &fake.url, "");
     let lstate = dir.path().join("live");
     let clock = ManualClock::at(start);
-    // Alpaca down for the first two polls (two attempts each): the operator hears of it.
-    for _ in 0..4 {
-        fake.fault("GET", "/v2/stocks/bars", Fault::Status(503));
-    }
+    // Alpaca down for two polls mid-morning (two attempts each): the operator hears of it,
+    // and the gap is filled.
     let hook = crate::common::Hook::start(200);
-    assert_eq!(live_run(&cfg, &lstate, &fake.url, &clock, None, Some(&hook.url)), "end of feed");
+    let outage = |step| {
+        if step == 90 {
+            for _ in 0..4 {
+                fake.fault("GET", "/v2/stocks/bars", Fault::Status(503));
+            }
+        }
+    };
+    assert_eq!(live_run(&cfg, &lstate, &fake.url, &clock, None, Some(&hook.url), outage), "end of feed");
     assert_eq!((hook.of("outage").len(), hook.of("reconnect").len()), (1, 1), "{:?}", hook.all());
     let files = ["votes.parquet", "fills.parquet", "equity.parquet", "trades.parquet", "weights.parquet"];
     for f in files {
@@ -208,9 +215,9 @@ fn test_paper_live_feed_trades_as_the_replay_and_resumes() {
     // Stopped after 80 steps (at 10:49 New York), restarted five minutes of wall time later.
     let sstate = dir.path().join("stopped");
     let clock = ManualClock::at(start);
-    assert_eq!(live_run(&cfg, &sstate, &fake.url, &clock, Some(80), None), "stopped");
+    assert_eq!(live_run(&cfg, &sstate, &fake.url, &clock, Some(80), None, |_| {}), "stopped");
     clock.advance(5 * NS_PER_MIN);
-    assert_eq!(live_run(&cfg, &sstate, &fake.url, &clock, None, None), "end of feed");
+    assert_eq!(live_run(&cfg, &sstate, &fake.url, &clock, None, None, |_| {}), "end of feed");
     for f in files {
         assert!(
             bytes(&sstate.join("run").join(f)) == bytes(&lstate.join("run").join(f)),
@@ -282,8 +289,21 @@ fn test_paper_feed_alpaca_cli_warms_up_on_history_and_refuses_bad_flags() {
     assert!(!out.status.success());
     let errors = hook.of("error");
     assert_eq!(errors.len(), 1, "{:?}", hook.all());
-    let text = errors[0]["text"].as_str().unwrap();
-    assert!(text.contains("401") && !text.contains("sk-wrong-secret"), "{text}");
+    let said = errors[0]["text"].as_str().unwrap();
+    assert!(said.contains("401") && !said.contains("sk-wrong-secret"), "{said}");
+    // Alpaca never reached (nothing listens at the data URL): an error at once, not an
+    // outage to wait out.
+    let _ = std::fs::remove_dir_all(&state);
+    let nowhere = text.replace(&fake.url, "http://127.0.0.1:1") + "max_attempts = 1\n";
+    let nowhere = write(dir.path(), "nowhere.toml", &nowhere);
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_quorum"));
+    c.arg("paper").arg("--config").arg(&nowhere).arg("--state").arg(&state).args(["--feed", "alpaca", "-q"]);
+    c.env("APCA_API_KEY_ID", KEY).env("APCA_API_SECRET_KEY", SECRET).args(["--symbols", "SPY", "--from", &from]);
+    let t0 = std::time::Instant::now();
+    let out = c.output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.contains("connection failed"), "{e}");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(30), "{:?}", t0.elapsed());
     let out = run(&["--symbols", "SPY", "--feed", "kafka"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--feed"), "{out:?}");
 }

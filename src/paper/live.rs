@@ -26,7 +26,8 @@
 //! loop journals and counts it). A poll that fails after the HTTP client's retries is an
 //! outage: reported once, retried at every interval mark, and the gap is filled when
 //! Alpaca answers again ([`FeedEvent::Reconnected`]). Wrong keys or a refused request
-//! (401, 403, other 4xx) end the run with the error.
+//! (401, 403, other 4xx) end the run with the error, and so does a failure of the first
+//! poll (Alpaca never reached: a wrong URL or no network).
 //!
 //! The live feed applies no split adjustments (Alpaca's bars are asked `adjustment=raw`
 //! for history too, so history and live bars are on the same basis): a split during a
@@ -115,6 +116,8 @@ pub struct AlpacaFeed<C: Clock> {
     events: Vec<FeedEvent>,
     /// Polls failed in a row.
     failures: u32,
+    /// Alpaca has answered a poll of this feed.
+    answered: bool,
     /// Polls made, and bars of steps already handed out reported (late or changed).
     polls: u64,
     corrections: u64,
@@ -149,6 +152,7 @@ impl<C: Clock> AlpacaFeed<C> {
             handed: BTreeMap::new(),
             events: Vec::new(),
             failures: 0,
+            answered: false,
             polls: 0,
             corrections: 0,
             ny: NyClock::new(),
@@ -261,12 +265,17 @@ impl<C: Clock> AlpacaFeed<C> {
         Ok(())
     }
 
-    /// A failed poll: fatal for refusals (wrong keys, a bad request), an outage otherwise.
+    /// A failed poll: fatal for refusals (wrong keys, a bad request) and when Alpaca has
+    /// never answered this feed (a wrong URL or no network is a setup problem, not an
+    /// outage to wait out); an outage otherwise.
     fn failed(&mut self, e: AlpacaError) -> Result<(), AlpacaError> {
         if let AlpacaError::Status { status, .. } = &e
             && (400..500).contains(status)
             && *status != 429
         {
+            return Err(e);
+        }
+        if !self.answered {
             return Err(e);
         }
         if self.failures == 0 {
@@ -305,7 +314,11 @@ impl<C: Clock> Feed for AlpacaFeed<C> {
                 return Ok(None);
             }
             let failures = self.failures;
-            match self.poll() {
+            let polled = self.poll();
+            if polled.is_ok() {
+                self.answered = true;
+            }
+            match polled {
                 Ok(()) if failures > 0 => {
                     self.failures = 0;
                     let what = format!(
