@@ -6,8 +6,10 @@
 //! survives the process being killed at any instant (the data is in the OS's page cache;
 //! the SIGKILL tests), and only an OS crash or power loss can lose such steps, the latest
 //! ones since the last fsync. Nothing outside the journal depended on them: a restart
-//! recomputes them from the feed, and fills the broker made meanwhile are in the broker's
-//! own fsynced book (`local`) or read again from Alpaca. Steps without orders are most
+//! recomputes them from the feed, fills the broker made meanwhile are in the broker's own
+//! fsynced book (`local`) or read again from Alpaca, and a memory checkpoint fsyncs the
+//! journal before it is saved ([`Journal::make_durable`]), so the journal is never behind
+//! the memory on disk. Steps without orders are most
 //! steps, and an fsync each made a paper replay of spy_1m_2011 run at 18% of the
 //! backtest's speed (issue 14's target is 25%).
 //!
@@ -15,8 +17,9 @@
 //! restarts (orders without a final status, the steps to verify), by `quorum paper status`
 //! and by users (`sqlite3 state/journal.db 'select * from orders'`); SQLite gives atomic
 //! multi-row commits, crash recovery of a torn write, indexes and a query language for
-//! free, and `rusqlite`'s bundled build needs nothing from the machine. A commit costs one
-//! WAL append and one fsync (about 0.15 ms on this machine's disk; see BENCHMARKS.md).
+//! free, and `rusqlite`'s bundled build needs nothing from the machine. A fsynced commit
+//! costs one WAL append and one fsync (about 0.15 ms on this machine's disk), an unsynced
+//! one the append (see BENCHMARKS.md).
 //!
 //! What is written, and when (write before act):
 //!
@@ -42,7 +45,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// The journal format this build writes and reads.
 pub const FORMAT: i64 = 2;
 
-/// WAL mode, every commit fsynced, a busy wait instead of an immediate "database is locked".
+/// WAL mode, commits fsynced (the journal relaxes this for steps without orders; the local
+/// broker's book never does), a busy wait instead of an immediate "database is locked".
 pub(crate) fn pragmas(db: &Connection) -> Result<(), rusqlite::Error> {
     db.pragma_update(None, "journal_mode", "WAL")?;
     db.pragma_update(None, "synchronous", "FULL")?;
@@ -283,6 +287,15 @@ impl Journal {
         JournalError::Db { path: self.path.clone(), error }
     }
 
+    /// Makes every commit so far durable (fsyncs the WAL) and keeps later commits fsynced
+    /// until a step without orders: called before the memory checkpoint is saved, so the
+    /// journal is never behind a checkpoint on disk.
+    pub fn make_durable(&mut self) -> Result<(), JournalError> {
+        self.sync(true)?;
+        // A checkpoint fsyncs the WAL before copying it into the database.
+        self.db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).map_err(|e| self.err(e))
+    }
+
     /// Sets `synchronous` to FULL (`full`) or NORMAL for the next commits.
     fn sync(&mut self, full: bool) -> Result<(), JournalError> {
         if self.full != full {
@@ -432,6 +445,7 @@ impl Journal {
     /// Journals fills that were missing (a step recomputed on restart whose fills the broker
     /// made but the journal had not yet recorded); a fill on record is left alone.
     pub fn add_fills(&mut self, fills: &[JournalFill]) -> Result<usize, JournalError> {
+        self.sync(true)?;
         let tx = self.db.transaction().map_err(|e| JournalError::Db { path: self.path.clone(), error: e })?;
         let n = insert_fills(&tx, fills).map_err(|e| JournalError::Db { path: self.path.clone(), error: e })?;
         tx.commit().map_err(|e| JournalError::Db { path: self.path.clone(), error: e })?;
@@ -541,6 +555,7 @@ impl Journal {
 
     /// Records a memory checkpoint written after step `step`.
     pub fn checkpoint(&mut self, step: u64, ts: i64, items: usize) -> Result<(), JournalError> {
+        self.sync(true)?;
         self.db
             .execute(
                 "INSERT OR REPLACE INTO checkpoints(step, ts, items) VALUES (?1, ?2, ?3)",

@@ -1236,6 +1236,8 @@ fn checkpoint(
     step: u64,
     ts: Ts,
 ) -> Result<(), PaperError> {
+    // The steps the memory holds are durable in the journal before the memory is.
+    journal.make_durable()?;
     store.save(dir).map_err(RunError::from)?;
     crate::run::fault("checkpoint");
     journal.checkpoint(step, ts, store.snapshot().counts().live)?;
