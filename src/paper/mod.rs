@@ -811,8 +811,6 @@ where
     };
     let mut ny = crate::market::session::NyClock::new();
     let mut day = notify::Day::default();
-    let mut equity_before = cfg.portfolio.initial_cash;
-    let mut last_positions: Vec<f64> = Vec::new();
     let mut streaks: BTreeMap<u32, u64> = BTreeMap::new();
     let ended = loop {
         let live = index >= journaled;
@@ -866,6 +864,15 @@ where
             });
         }
         last_ts = Some(ts);
+        // A new session day: the last one's summary, with the book as it closed it.
+        let date = crate::market::session::session_date(&mut ny, day_class, ts).to_string();
+        if day.date != date {
+            if let Some(n) = notifier.filter(|_| live && day.steps > 0) {
+                let summary = day.summary(engine.equity(), &held(&universe, engine.positions()), false);
+                n.send(Some(index.saturating_sub(1)), &format_ts(ts), summary);
+            }
+            day = notify::Day { date, open_equity: engine.equity(), ..Default::default() };
+        }
         let journal_row = if live { None } else { engine.broker().journal.step(index)? };
         rec.flatten = journal_row.as_ref().map_or(flattening, |r| r.flatten);
         let b = engine.broker_mut();
@@ -944,24 +951,9 @@ where
         broker.journal.update_orders(&updates)?;
         let rejects = std::mem::take(&mut broker.rejects);
         // The day's tally, and the operator's messages for live steps.
-        let date = crate::market::session::session_date(&mut ny, day_class, ts).to_string();
-        if day.date != date {
-            if let Some(n) = notifier.filter(|_| live && day.steps > 0) {
-                n.send(
-                    Some(index.saturating_sub(1)),
-                    &format_ts(ts),
-                    day.summary(&held(&universe, &last_positions), false),
-                );
-            }
-            day = notify::Day { date, open_equity: equity_before, ..Default::default() };
-        }
         day.steps += 1;
         day.fills += fills.len() as u64;
         day.rejects += rejects.len() as u64;
-        day.equity = engine.equity();
-        equity_before = day.equity;
-        last_positions.clear();
-        last_positions.extend_from_slice(engine.positions());
         if let Some(n) = notifier.filter(|_| live) {
             let when = format_ts(ts);
             for f in &fills {
@@ -1015,7 +1007,7 @@ where
         n.send(
             index.checked_sub(1),
             &last_ts.map(format_ts).unwrap_or_default(),
-            day.summary(&held(&universe, &last_positions), true),
+            day.summary(engine.equity(), &held(&universe, engine.positions()), true),
         );
     }
     if flattening && engine.positions().iter().any(|p| *p != 0.0) {

@@ -200,16 +200,15 @@ pub struct Day {
     pub fills: u64,
     /// Orders rejected or not sent.
     pub rejects: u64,
-    /// Equity before the day's first step, and at its last.
+    /// Equity before the day's first step.
     pub open_equity: f64,
-    /// Equity at the day's last step.
-    pub equity: f64,
 }
 
 impl Day {
-    /// The summary notice of the day, with `positions` (name, quantity) held at its end.
-    pub fn summary(&self, positions: &[(String, f64)], ended: bool) -> Notice {
-        let pnl = self.equity - self.open_equity;
+    /// The summary notice of the day, with the `equity` and `positions` (name, quantity)
+    /// at its end.
+    pub fn summary(&self, equity: f64, positions: &[(String, f64)], ended: bool) -> Notice {
+        let pnl = equity - self.open_equity;
         let held: Vec<String> = positions.iter().map(|(s, q)| format!("{s} {q:+}")).collect();
         let when = if ended { "so far (run stopped)" } else { "day closed" };
         Notice {
@@ -221,12 +220,12 @@ impl Day {
                 self.fills,
                 self.rejects,
                 if self.open_equity != 0.0 { 100.0 * pnl / self.open_equity } else { 0.0 },
-                self.equity,
+                equity,
                 held.join(", ")
             ),
             fields: json!({
                 "date": self.date, "steps": self.steps, "fills": self.fills, "rejects": self.rejects,
-                "pnl": pnl, "equity": self.equity, "final": ended,
+                "pnl": pnl, "equity": equity, "final": ended,
                 "positions": positions.iter().map(|(s, q)| json!({"symbol": s, "qty": q})).collect::<Vec<_>>(),
             }),
         }
