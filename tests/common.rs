@@ -87,3 +87,17 @@ impl Drop for Hook {
         self.server.unblock();
     }
 }
+
+/// The fake Alpaca accepting `key`/`secret`, serving `bars`, with fixed prices near the
+/// shipped week's for its fills (two runs must agree) and no server-side rate limit (a busy
+/// day sends ~450 requests). As Alpaca's paper API: a market order comes back `accepted`,
+/// unfilled, and fills when next read.
+pub fn trading_fake(key: &str, secret: &str, bars: Option<quorum::market::Bars>) -> quorum::alpaca::fake::FakeAlpaca {
+    let f = quorum::alpaca::fake::FakeAlpaca::start(key, secret, 100_000.0, bars).unwrap();
+    for (s, p) in [("AIG", 49.5), ("BAC", 14.0), ("IBM", 185.0), ("SPY", 168.0)] {
+        f.set_price(s, p);
+    }
+    f.set_rate_limit(1_000_000);
+    f.set_fill_on_read(true);
+    f
+}

@@ -134,27 +134,38 @@ fn live_run(
     hook: Option<&str>,
     mut at_step: impl FnMut(u64),
 ) -> String {
+    let opts = PaperOptions { notify_webhook: hook.map(String::from), ..options(state) };
+    let out = live_paper(cfg, &opts, url, clock, Venue::Local, &mut |s, stop| {
+        at_step(s.step);
+        stop_at(stop_after, s.step, stop);
+    });
+    out.unwrap().ended.to_string()
+}
+
+/// Stops the run after `n` steps, if given.
+fn stop_at(n: Option<u64>, step: u64, stop: &AtomicBool) {
+    if n.is_some_and(|n| step + 1 >= n) {
+        stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `paper` over the live feed from `url` at `clock`, orders to `venue`, the run folder in
+/// `opts.state`; `each` sees every step (and may stop the run).
+fn live_paper(
+    cfg: &Config,
+    opts: &PaperOptions,
+    url: &str,
+    clock: &ManualClock,
+    venue: Venue,
+    each: &mut dyn FnMut(&quorum::paper::PaperStatus<'_>, &AtomicBool),
+) -> Result<quorum::paper::PaperOutput, String> {
     let mut cfg = cfg.clone();
-    cfg.output.dir = state.join("run");
+    cfg.output.dir = opts.state.join("run");
     cfg.data.path = "alpaca".into();
     let stop = AtomicBool::new(false);
-    let out = paper(
-        &cfg,
-        &quorum::Registry::default(),
-        &PaperOptions { notify_webhook: hook.map(String::from), ..options(state) },
-        Venue::Local,
-        Source::Alpaca(Box::new(http(url))),
-        clock,
-        &stop,
-        &mut |s| {
-            at_step(s.step);
-            if stop_after.is_some_and(|n| s.step + 1 >= n) {
-                stop.store(true, Ordering::Relaxed);
-            }
-        },
-    )
-    .unwrap();
-    out.ended.to_string()
+    let source = Source::Alpaca(Box::new(http(url)));
+    paper(&cfg, &quorum::Registry::default(), opts, venue, source, clock, &stop, &mut |s| each(s, &stop))
+        .map_err(|e| format!("{e:#}"))
 }
 
 fn bytes(p: &Path) -> Vec<u8> {
@@ -314,36 +325,13 @@ fn test_paper_feed_alpaca_cli_warms_up_on_history_and_refuses_bad_flags() {
 #[test]
 fn test_paper_live_catch_up_after_a_gap_sends_no_stale_orders() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeAlpaca::start(KEY, SECRET, 100_000.0, Some(session())).unwrap();
-    for (s, p) in [("AIG", 49.5), ("BAC", 14.0), ("IBM", 185.0), ("SPY", 168.0)] {
-        fake.set_price(s, p);
-    }
-    fake.set_fill_on_read(true);
-    fake.set_rate_limit(1_000_000);
-    let mut cfg = config(dir.path(), &fake.url, "");
+    let fake = trading_fake();
+    let cfg = config(dir.path(), &fake.url, "");
     let state = dir.path().join("state");
-    cfg.output.dir = state.join("run");
-    cfg.data.path = "alpaca".into();
     let clock = ManualClock::at(t("2013-10-07T14:30:00Z") + 1_000_000_000);
     let go = |stop_after: Option<u64>| {
-        let stop = AtomicBool::new(false);
-        let trading = quorum::alpaca::Trading::new(http(&fake.url));
-        paper(
-            &cfg,
-            &quorum::Registry::default(),
-            &options(&state),
-            Venue::Alpaca(Box::new(trading)),
-            Source::Alpaca(Box::new(http(&fake.url))),
-            &clock,
-            &stop,
-            &mut |s| {
-                if stop_after.is_some_and(|n| s.step + 1 >= n) {
-                    stop.store(true, Ordering::Relaxed);
-                }
-            },
-        )
-        .unwrap()
-        .ended
+        let each = &mut |s: &quorum::paper::PaperStatus<'_>, stop: &AtomicBool| stop_at(stop_after, s.step, stop);
+        alpaca_live(&cfg, &state, &fake, &clock, false, each).unwrap().ended
     };
     assert_eq!(go(Some(90)), "stopped");
     let before = fake.posts().len();
@@ -376,32 +364,14 @@ fn alpaca_live(
     flatten: bool,
     each: &mut dyn FnMut(&quorum::paper::PaperStatus<'_>, &AtomicBool),
 ) -> Result<quorum::paper::PaperOutput, String> {
-    let mut cfg = cfg.clone();
-    cfg.output.dir = state.join("run");
-    cfg.data.path = "alpaca".into();
-    let stop = AtomicBool::new(false);
-    let trading = quorum::alpaca::Trading::new(http(&fake.url));
-    paper(
-        &cfg,
-        &quorum::Registry::default(),
-        &PaperOptions { flatten_on_exit: flatten, ..options(state) },
-        Venue::Alpaca(Box::new(trading)),
-        Source::Alpaca(Box::new(http(&fake.url))),
-        clock,
-        &stop,
-        &mut |s| each(s, &stop),
-    )
-    .map_err(|e| format!("{e:#}"))
+    let opts = PaperOptions { flatten_on_exit: flatten, ..options(state) };
+    let venue = Venue::Alpaca(Box::new(quorum::alpaca::Trading::new(http(&fake.url))));
+    live_paper(cfg, &opts, &fake.url, clock, venue, each)
 }
 
+/// The fake serving the session's bars and filling orders.
 fn trading_fake() -> FakeAlpaca {
-    let fake = FakeAlpaca::start(KEY, SECRET, 100_000.0, Some(session())).unwrap();
-    for (s, p) in [("AIG", 49.5), ("BAC", 14.0), ("IBM", 185.0), ("SPY", 168.0)] {
-        fake.set_price(s, p);
-    }
-    fake.set_fill_on_read(true);
-    fake.set_rate_limit(1_000_000);
-    fake
+    crate::common::trading_fake(KEY, SECRET, Some(session()))
 }
 
 /// Ctrl-C with --flatten-on-exit on the live feed: the run keeps taking the market's next

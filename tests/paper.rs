@@ -318,17 +318,9 @@ fn test_paper_refuses_what_it_cannot_resume() {
     assert!(e.contains("order(s) at bars the feed no longer has"), "{e}");
 }
 
-/// The fake Alpaca with fixed prices near the shipped week's (fills must be deterministic
-/// for two runs to agree) and no server-side rate limit (a busy day sends ~450 requests).
+/// The fake Alpaca of these tests (no market data: the bars come from the replayed file).
 fn alpaca_fake() -> quorum::alpaca::fake::FakeAlpaca {
-    let f = quorum::alpaca::fake::FakeAlpaca::start("PKTESTKEY", ALPACA_SECRET, 100_000.0, None).unwrap();
-    for (s, p) in [("AIG", 49.5), ("BAC", 14.0), ("IBM", 185.0), ("SPY", 168.0)] {
-        f.set_price(s, p);
-    }
-    f.set_rate_limit(1_000_000);
-    // As Alpaca's paper API: a market order comes back `accepted`, unfilled, and fills later.
-    f.set_fill_on_read(true);
-    f
+    crate::common::trading_fake("PKTESTKEY", ALPACA_SECRET, None)
 }
 
 const ALPACA_SECRET: &str = "sk-test-s3cret-9f2c";
