@@ -81,7 +81,8 @@ pub struct MemoryParams {
     pub candidate_factor: usize,
     /// Lower bound on the candidates fetched per list (see `candidate_factor`).
     pub min_candidates: usize,
-    /// Commit the text index once this many items wait in the searchable tail.
+    /// Commit the text index once this many items wait in the searchable tail (and keep a
+    /// compacted store of fewer live items in the tail). Changes speed, never a recall.
     pub commit_every: usize,
     /// Event-time minutes between maintenance sweeps (decay-driven demotion, cleanup).
     pub sweep_every_minutes: f64,

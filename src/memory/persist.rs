@@ -388,7 +388,7 @@ impl MemoryStore {
         let live = states.len();
         let mut writer = Writer::new(p, text, analyzer);
         let mut table = Table::default();
-        table.append(seg, states, p.dim);
+        table.append(seg, states);
         writer.table = table;
         writer.names = Arc::new(names);
         writer.searcher = searcher;

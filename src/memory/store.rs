@@ -61,7 +61,8 @@ pub struct PublishReport {
     pub cleaned: usize,
     /// Items removed because a layer exceeded its capacity (lowest recency·importance first).
     pub evicted: usize,
-    /// The text index was committed (tail reached `commit_every`, or at compaction).
+    /// The text index was committed (tail reached `commit_every`) or rebuilt (compaction,
+    /// which may leave every live item in the tail instead).
     pub committed: bool,
     /// Dead slots were compacted away (at least 1,024 and at least as many as live items).
     pub compacted: bool,
@@ -298,20 +299,56 @@ impl Writer {
     }
 
     /// Drops dead slots: rebuilds the table and the text index from the live items.
+    ///
+    /// Fewer live items than `commit_every` become the tail (one batch, analysed here) over
+    /// an empty index; more are indexed by tantivy. Scores do not depend on which
+    /// ([`TextView::stats`](super::text::TextView) counts both), but the cost does: an
+    /// intraday run compacts every few hundred steps down to a few hundred live items, and
+    /// each tantivy rebuild paid two indexing threads' fresh arenas (page faults on huge
+    /// pages: 17% of the samples of the default command on spy_1m_2011, issue 16).
     pub(crate) fn compact(&mut self, p: &MemoryParams) -> Result<()> {
         self.table = self.table.compact(p.dim);
         // Same writer (its threads and arenas are costly to create): flush what is queued,
         // clear, re-add the live.
+        // An index already empty with nothing queued (the live set stayed small since the
+        // last compaction) needs no tantivy commit at all.
+        let indexed = self.tail_queued > 0 || self.searcher.searcher.num_docs() > 0;
         if self.tail_queued > 0 {
             self.text.commit()?;
         }
-        self.text.clear()?;
-        let docs = self.docs_from(0);
-        self.text.add_all(docs)?;
+        if indexed {
+            self.text.clear()?;
+        }
         self.tail.clear();
         self.tail_len = 0;
         self.tail_queued = 0;
-        self.searcher = self.text.commit()?;
+        if self.table.len < p.commit_every {
+            let mut batch = TailBatch::default();
+            for seg in &self.table.segments {
+                for i in 0..seg.len() {
+                    let (terms, len) = self.analyzer.term_keys(&seg.text[i]);
+                    let doc = TailDoc {
+                        id: seg.ids[i],
+                        time: seg.time[i],
+                        agent: seg.agent[i],
+                        symbol: seg.symbol[i],
+                        kind: seg.kind[i],
+                        len,
+                        terms: terms.clone().into(),
+                    };
+                    batch.push(doc, &terms);
+                }
+            }
+            self.tail_len = self.table.len;
+            TailBatch::push_into(&mut self.tail, batch);
+            if indexed {
+                self.searcher = self.text.commit()?;
+            }
+        } else {
+            let docs = self.docs_from(0);
+            self.text.add_all(docs)?;
+            self.searcher = self.text.commit()?;
+        }
         self.ivf = self.ivf.as_ref().map(|ivf| Arc::new(ivf.reassigned(&self.table)));
         Ok(())
     }
@@ -572,7 +609,7 @@ impl MemoryStore {
         if !committed_now {
             TailBatch::push_into(&mut w.tail, batch);
         }
-        w.table.append(seg, states, dim);
+        w.table.append(seg, states);
         if n >= EAGER {
             w.hand_over()?;
         }

@@ -84,6 +84,29 @@ impl Segment {
         self.extra.push(Arc::new(extra));
     }
 
+    /// The items of `a` then `b`, each column allocated once (the binary-counter merges of
+    /// [`Table::append`] copy every item O(log n) times; growing the columns push by push
+    /// doubled that and touched fresh pages at every doubling).
+    pub(crate) fn concat(a: &Segment, b: &Segment) -> Segment {
+        fn cat<T: Clone>(x: &[T], y: &[T]) -> Vec<T> {
+            let mut v = Vec::with_capacity(x.len() + y.len());
+            v.extend_from_slice(x);
+            v.extend_from_slice(y);
+            v
+        }
+        Segment {
+            ids: cat(&a.ids, &b.ids),
+            time: cat(&a.time, &b.time),
+            agent: cat(&a.agent, &b.agent),
+            symbol: cat(&a.symbol, &b.symbol),
+            kind: cat(&a.kind, &b.kind),
+            has_vec: cat(&a.has_vec, &b.has_vec),
+            vectors: cat(&a.vectors, &b.vectors),
+            text: cat(&a.text, &b.text),
+            extra: cat(&a.extra, &b.extra),
+        }
+    }
+
     /// Appends item `i` of `other`.
     pub(crate) fn push_from(&mut self, other: &Segment, i: usize, dim: usize) {
         self.ids.push(other.ids[i]);
@@ -187,7 +210,7 @@ impl Table {
 
     /// Appends a segment of new items with their initial states, then merges trailing
     /// segments while the last is at least half the size of the one before it.
-    pub(crate) fn append(&mut self, seg: Segment, states: Vec<ItemState>, dim: usize) {
+    pub(crate) fn append(&mut self, seg: Segment, states: Vec<ItemState>) {
         debug_assert_eq!(seg.len(), states.len());
         if seg.is_empty() {
             return;
@@ -209,13 +232,7 @@ impl Table {
             let b = self.segments.pop().expect("two");
             let a = self.segments.pop().expect("two");
             self.starts.pop();
-            let mut merged = Segment::default();
-            for src in [&a, &b] {
-                for i in 0..src.len() {
-                    merged.push_from(src, i, dim);
-                }
-            }
-            self.segments.push(Arc::new(merged));
+            self.segments.push(Arc::new(Segment::concat(&a, &b)));
         }
     }
 
@@ -233,7 +250,7 @@ impl Table {
             }
         }
         let mut t = Table::default();
-        t.append(seg, states, dim);
+        t.append(seg, states);
         t
     }
 }
@@ -273,7 +290,7 @@ mod tests {
         let mut next = 0u64;
         for n in [5u64, 3, 7, 1, 1, 1, 2000, 4] {
             let (s, st) = seg(next..next + n);
-            t.append(s, st, 1);
+            t.append(s, st);
             next += n;
         }
         assert_eq!(t.len, next as usize);
@@ -295,7 +312,7 @@ mod tests {
     fn test_state_mut_copies_only_shared_chunk() {
         let mut t = Table::default();
         let (s, st) = seg(0..3000);
-        t.append(s, st, 1);
+        t.append(s, st);
         let snapshot = t.clone();
         t.state_mut(5).importance = 99.0;
         assert_eq!(snapshot.state(5).importance, 50.0);

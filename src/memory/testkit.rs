@@ -43,7 +43,7 @@ pub(crate) fn random_table(seed: u64, n: usize, dim: usize) -> Table {
             });
             id += 1;
         }
-        t.append(seg, states, dim);
+        t.append(seg, states);
     }
     t
 }

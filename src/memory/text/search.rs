@@ -44,7 +44,7 @@ pub(crate) struct TextFilter<'a> {
     pub to: Option<Ts>,
 }
 
-/// BM25 statistics of the committed index (or of the tail alone before the first commit).
+/// BM25 statistics of every stored slot: the committed index's and the tail's together.
 pub(crate) struct Stats {
     pub docs: u64,
     pub avg_len: f32,
@@ -129,27 +129,33 @@ pub(crate) struct TextView<'a> {
 }
 
 impl TextView<'_> {
-    /// BM25 statistics: the committed index's, or the tail's own before the first commit.
+    /// BM25 statistics of every stored slot, committed or in the tail (dead ones included
+    /// until compaction, as tantivy counts them).
+    ///
+    /// The union, not the committed index's alone, so that a score depends on what is
+    /// stored and never on when tantivy last committed: `commit_every` and the compaction's
+    /// choice between tail and index are speed knobs, not results (issue 16; before, a tail
+    /// document was scored with the statistics of the commit before it, and a recall's
+    /// ranking could change at a commit that added nothing new).
     pub(crate) fn stats(&self) -> Result<Stats> {
         let searcher = &self.committed.searcher;
-        let docs = searcher.total_num_docs()?;
-        if docs > 0 {
-            let tokens = searcher.total_num_tokens(self.fields.text)?;
-            return Ok(Stats { docs, avg_len: tokens as f32 / docs as f32 });
-        }
-        let n: u64 = self.tail.iter().map(|b| b.docs.len() as u64).sum();
-        let tokens: u64 = self.tail.iter().flat_map(|b| b.docs.iter().map(|d| d.len as u64)).sum();
-        Ok(Stats { docs: n, avg_len: if n > 0 { tokens as f32 / n as f32 } else { 1.0 } })
+        let mut docs = searcher.total_num_docs()?;
+        let mut tokens = if docs > 0 { searcher.total_num_tokens(self.fields.text)? } else { 0 };
+        docs += self.tail.iter().map(|b| b.docs.len() as u64).sum::<u64>();
+        tokens += self.tail.iter().map(|b| b.tokens).sum::<u64>();
+        Ok(Stats { docs, avg_len: if docs > 0 { tokens as f32 / docs as f32 } else { 1.0 } })
     }
 
-    /// Documents holding `term`: in the committed index, or in the tail.
-    pub(super) fn doc_freq(&self, term: &str, committed: bool) -> Result<u64> {
-        if committed {
-            Ok(self.committed.searcher.doc_freq(&Term::from_field_text(self.fields.text, term))?)
-        } else {
-            let k = term_key(term);
-            Ok(self.tail.iter().map(|b| b.postings.get(&k).map_or(0, |l| l.len() as u64)).sum())
-        }
+    /// Documents holding `term`, committed or in the tail.
+    pub(super) fn doc_freq(&self, term: &str) -> Result<u64> {
+        let committed = self.committed.searcher.doc_freq(&Term::from_field_text(self.fields.text, term))?;
+        Ok(committed + self.tail_doc_freq(term))
+    }
+
+    /// Documents of the tail holding `term`.
+    pub(super) fn tail_doc_freq(&self, term: &str) -> u64 {
+        let k = term_key(term);
+        self.tail.iter().map(|b| b.postings.get(&k).map_or(0, |l| l.len() as u64)).sum()
     }
 
     /// Top `limit` committed documents by BM25 among those passing `filter`, as (score, id),
@@ -226,13 +232,14 @@ impl TextView<'_> {
     }
 
     /// Step 1: each term in each segment, from the segment's cache, and per term its BM25
-    /// weight. The document frequencies summed over segments are tantivy's `doc_freq`.
+    /// weight. The document frequencies summed over segments are tantivy's `doc_freq`; the
+    /// tail's are added ([`TextView::stats`]).
     #[inline(always)]
     fn lookup_terms(&self, terms: &[String]) -> Result<(Vec<Vec<Cached>>, Vec<Bm25Weight>)> {
         let stats = self.stats()?;
         let term_objs: Vec<Term> = terms.iter().map(|t| Term::from_field_text(self.fields.text, t)).collect();
         let mut found: Vec<Vec<Cached>> = Vec::with_capacity(self.committed.segs.len());
-        let mut dfs = vec![0u64; terms.len()];
+        let mut dfs: Vec<u64> = terms.iter().map(|t| self.tail_doc_freq(t)).collect();
         for info in self.committed.segs.iter() {
             let mut v = Vec::with_capacity(terms.len());
             info.lookup(&term_objs, &mut v)?;

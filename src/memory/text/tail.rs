@@ -3,16 +3,16 @@
 //! tantivy commits are expensive (a segment flush and a reader reload, ~ms), so items are
 //! committed in batches of `commit_every`. Items published since the last commit form the
 //! tail: small immutable batches with their own inverted lists, scored here with tantivy's
-//! own `Bm25Weight` against the committed index's statistics (the statistics a doc would
-//! meet after the commit, minus the tail's own contribution), so visibility is exact at
-//! every publish and scores agree with the index's. Batches are merged like a binary
+//! own `Bm25Weight` against the statistics of every stored slot, committed and tail
+//! ([`TextView::stats`]), so visibility is exact at every publish and a document's score is
+//! the same before and after the commit that moves it into the index. Batches are merged like a binary
 //! counter ([`TailBatch::push_into`]), keeping a query's tail cost to a few hash lookups.
 
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use tantivy::fieldnorm::FieldNormReader;
-use tantivy::query::{Bm25StatisticsProvider, Bm25Weight};
+use tantivy::query::Bm25Weight;
 
 use super::analyzer::term_key;
 use super::search::{TextFilter, TextView};
@@ -41,6 +41,8 @@ pub(crate) struct TailBatch {
     pub docs: Vec<TailDoc>,
     /// Postings by `term_key`: (document index, term frequency).
     pub postings: FxHashMap<u64, Vec<(u32, u32)>>,
+    /// The documents' lengths summed (tokens, for the average length).
+    pub tokens: u64,
 }
 
 impl TailBatch {
@@ -50,6 +52,7 @@ impl TailBatch {
         for (t, tf) in terms {
             self.postings.entry(*t).or_default().push((idx, *tf));
         }
+        self.tokens += doc.len as u64;
         self.docs.push(doc);
     }
 
@@ -71,13 +74,20 @@ impl TailBatch {
 
     /// Merges batches into one, preserving document order.
     pub(crate) fn merge(batches: &[Arc<TailBatch>]) -> TailBatch {
-        let mut out = TailBatch::default();
+        let docs = batches.iter().map(|b| b.docs.len()).sum();
+        let terms = batches.iter().map(|b| b.postings.len()).max().unwrap_or(0);
+        let mut out = TailBatch {
+            docs: Vec::with_capacity(docs),
+            postings: FxHashMap::with_capacity_and_hasher(terms, Default::default()),
+            tokens: 0,
+        };
         for b in batches {
             let base = out.docs.len() as u32;
             for (t, list) in &b.postings {
                 out.postings.entry(*t).or_default().extend(list.iter().map(|(i, tf)| (i + base, *tf)));
             }
             out.docs.extend(b.docs.iter().cloned());
+            out.tokens += b.tokens;
         }
         out
     }
@@ -93,7 +103,7 @@ impl TailBatch {
 
 impl TextView<'_> {
     /// The top `limit` tail documents by BM25 among those passing `filter` and `keep`, as
-    /// (score, id), scored against the committed statistics.
+    /// (score, id), scored with the statistics of every stored slot.
     pub(crate) fn search_tail(
         &self,
         terms: &[String],
@@ -105,13 +115,14 @@ impl TextView<'_> {
             return Ok(Vec::new());
         }
         let stats = self.stats()?;
-        let committed = self.committed.searcher.total_num_docs()? > 0;
         let mut weights: Vec<Option<(u64, Bm25Weight)>> = Vec::with_capacity(terms.len());
         for t in terms {
-            let df = self.doc_freq(t, committed)?;
-            weights.push((df > 0 || committed).then(|| {
-                (term_key(t), Bm25Weight::for_one_term_without_explain(df.max(1), stats.docs.max(1), stats.avg_len))
-            }));
+            // A term no stored document holds scores nothing (and has no weight).
+            let df = self.doc_freq(t)?;
+            weights.push(
+                (df > 0)
+                    .then(|| (term_key(t), Bm25Weight::for_one_term_without_explain(df, stats.docs, stats.avg_len))),
+            );
         }
         let mut top = TopK::new(limit);
         // A query filtered by agent or symbol (an analyst recalling its own memories of one

@@ -64,7 +64,7 @@ fn test_search_committed_equals_brute_force() {
         let weights: Vec<Bm25Weight> = terms
             .iter()
             .map(|t| {
-                let df = view.doc_freq(t, true).unwrap();
+                let df = view.doc_freq(t).unwrap();
                 Bm25Weight::for_one_term_without_explain(df, stats.docs, stats.avg_len)
             })
             .collect();
