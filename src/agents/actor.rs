@@ -79,6 +79,7 @@ pub(crate) fn run_step(
                     k: spec.k,
                     probe: None,
                 };
+                store.note_query(&q);
                 snap.recall(&q)?
                     .into_iter()
                     .filter_map(|h| {

@@ -59,7 +59,7 @@ pub use item::{ItemId, Kind, Layer, MemoryItem, NewItem};
 pub use params::{LayerParams, MemoryParams};
 pub use rank::ScoreParts;
 pub use snapshot::{Counts, Hit, Query, Snapshot};
-pub use store::{MemoryStore, PublishReport};
+pub use store::{MemoryStore, PublishReport, Recording};
 
 /// The build of the memory's hot loops (text search, vector scans) in this process:
 /// `"AVX2"` where the CPU has AVX2 and POPCNT, else `"baseline"`; `QUORUM_SIMD=baseline`

@@ -93,6 +93,15 @@ pub(crate) struct Writer {
     pub max_time: Ts,
 }
 
+/// Items inserted and recall queries asked, in call order ([`MemoryStore::record`]).
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    /// Every item inserted (accepted by [`MemoryStore::check`]).
+    pub items: Vec<NewItem>,
+    /// Every query noted with [`MemoryStore::note_query`].
+    pub queries: Vec<Query>,
+}
+
 /// Publishes of this many items or more are handed to tantivy's indexing threads at once
 /// (bulk loads index in parallel with the publisher); smaller ones at the next commit.
 pub(crate) const EAGER: usize = 64;
@@ -105,6 +114,9 @@ pub struct MemoryStore {
     pending: DashMap<ItemId, Vec<Pending>>,
     seqs: DashMap<String, u64>,
     writer: Mutex<Writer>,
+    /// Items inserted and recall queries noted while recording ([`MemoryStore::record`]).
+    recorded: Mutex<Option<Recording>>,
+    recording: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -389,7 +401,37 @@ impl MemoryStore {
             pending: DashMap::new(),
             seqs: DashMap::new(),
             writer: Mutex::new(writer),
+            recorded: Mutex::new(None),
+            recording: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Starts recording every item inserted and every recall query callers note with
+    /// [`MemoryStore::note_query`] (the analysts note each of theirs): the recall bench
+    /// replays what a real run wrote and asked. Off by default; one atomic load per insert
+    /// and per query when off.
+    pub fn record(&self) {
+        *lock(&self.recorded) = Some(Recording::default());
+        self.recording.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    fn recorder(&self) -> Option<MutexGuard<'_, Option<Recording>>> {
+        self.recording.load(std::sync::atomic::Ordering::Acquire).then(|| lock(&self.recorded))
+    }
+
+    /// Notes a recall query, if recording.
+    pub fn note_query(&self, q: &Query) {
+        if let Some(mut r) = self.recorder()
+            && let Some(r) = r.as_mut()
+        {
+            r.queries.push(q.clone());
+        }
+    }
+
+    /// What was recorded since [`MemoryStore::record`], in call order; recording stops.
+    pub fn take_recording(&self) -> Recording {
+        self.recording.store(false, std::sync::atomic::Ordering::Release);
+        lock(&self.recorded).take().unwrap_or_default()
     }
 
     pub(crate) fn writer(&self) -> MutexGuard<'_, Writer> {
@@ -438,6 +480,11 @@ impl MemoryStore {
     /// Stages an item; it becomes visible at the next `publish`.
     pub fn insert(&self, item: NewItem) -> Result<()> {
         self.check(&item)?;
+        if let Some(mut r) = self.recorder()
+            && let Some(r) = r.as_mut()
+        {
+            r.items.push(item.clone());
+        }
         let seq = self.next_seq(&item.agent);
         lock(&self.staged).push(Staged { seq, item });
         Ok(())
@@ -644,6 +691,28 @@ mod tests {
 
     fn item(t: Ts, agent: &str, text: &str) -> NewItem {
         NewItem::new(t, agent, "SPY", Kind::Observation, text.to_string())
+    }
+
+    /// Recording keeps accepted inserts and noted queries in call order, between `record`
+    /// and `take_recording` only.
+    #[test]
+    fn test_store_records_inserts_and_queries_while_on() {
+        let s = MemoryStore::new(MemoryParams::default()).unwrap();
+        let q = Query { text: Some("calm".into()), at: 5, k: 3, ..Default::default() };
+        s.insert(item(1, "a", "before")).unwrap();
+        s.note_query(&q);
+        s.record();
+        s.insert(item(2, "b", "first")).unwrap();
+        assert!(s.insert(item(2, " ", "refused")).is_err());
+        s.note_query(&q);
+        s.insert(item(3, "a", "second")).unwrap();
+        let r = s.take_recording();
+        let texts: Vec<&str> = r.items.iter().map(|i| i.text.as_str()).collect();
+        assert_eq!(texts, ["first", "second"]);
+        assert_eq!(r.queries, vec![q.clone()]);
+        s.insert(item(4, "a", "after")).unwrap();
+        s.note_query(&q);
+        assert!(s.take_recording().items.is_empty(), "recording stopped");
     }
 
     /// Ids follow (event time, agent, the agent's own call order), whatever the threads'
