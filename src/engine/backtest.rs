@@ -152,6 +152,9 @@ pub fn run_with<F: Feed, B: Broker, S: Strategy + ?Sized>(
     let mut engine = Engine::new(feed.bars(), universe, cfg, broker);
     strategy.on_start(universe).map_err(EngineError::Strategy)?;
     let total = feed.len_hint().unwrap_or(0);
+    if total > 0 {
+        strategy.expect_bars(total);
+    }
     let mut index = 0usize;
     while let Some(range) = feed.next_step().map_err(EngineError::Feed)? {
         let end = range.end;

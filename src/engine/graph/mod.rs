@@ -294,6 +294,20 @@ impl Strategy for GraphStrategy {
         Ok(())
     }
 
+    /// Sizes the logs once: a vote per analyst per bar, weights per analyst per step (at
+    /// least bars / symbols steps).
+    fn expect_bars(&mut self, bars: usize) {
+        if self.logs {
+            let n = self.agent_names.len();
+            let steps = bars.div_ceil(self.universe.symbols.len().max(1));
+            self.votes.votes.reserve(bars * n);
+            self.votes.steps.reserve(steps);
+            self.weights.weights.reserve(steps * n);
+            self.weights.ts.reserve(steps);
+            self.regimes.reserve(bars);
+        }
+    }
+
     fn on_step(
         &mut self,
         step: &Step<'_>,
