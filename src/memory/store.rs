@@ -346,9 +346,9 @@ impl Writer {
                         symbol: seg.symbol[i],
                         kind: seg.kind[i],
                         len,
-                        terms: terms.clone().into(),
+                        terms: terms.into(),
                     };
-                    batch.push(doc, &terms);
+                    batch.push(doc);
                 }
             }
             self.tail_len = self.table.len;
@@ -621,10 +621,7 @@ impl MemoryStore {
             w.next_id += 1;
             if !committed_now {
                 let (terms, len) = w.analyzer.term_keys(&item.text);
-                batch.push(
-                    TailDoc { id, time: item.time, agent, symbol, kind: item.kind, len, terms: terms.clone().into() },
-                    &terms,
-                );
+                batch.push(TailDoc { id, time: item.time, agent, symbol, kind: item.kind, len, terms: terms.into() });
             }
             if item.kind == Kind::Outcome
                 && let Some(ret) = item.outcome

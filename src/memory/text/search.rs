@@ -155,7 +155,7 @@ impl TextView<'_> {
     /// Documents of the tail holding `term`.
     pub(super) fn tail_doc_freq(&self, term: &str) -> u64 {
         let k = term_key(term);
-        self.tail.iter().map(|b| b.postings.get(&k).map_or(0, |l| l.len() as u64)).sum()
+        self.tail.iter().map(|b| b.df.get(&k).map_or(0, |&n| n as u64)).sum()
     }
 
     /// Top `limit` committed documents by BM25 among those passing `filter`, as (score, id),

@@ -5,8 +5,16 @@
 //! tail: small immutable batches with their own inverted lists, scored here with tantivy's
 //! own `Bm25Weight` against the statistics of every stored slot, committed and tail
 //! ([`TextView::stats`]), so visibility is exact at every publish and a document's score is
-//! the same before and after the commit that moves it into the index. Batches are merged like a binary
-//! counter ([`TailBatch::push_into`]), keeping a query's tail cost to a few hash lookups.
+//! the same before and after the commit that moves it into the index. Batches are merged
+//! like a binary counter ([`TailBatch::push_into`]).
+//!
+//! A batch keeps its documents (each with its own sorted term list) and how many documents
+//! hold each term, not inverted lists: a search reads the documents its filters allow and
+//! looks its few terms up in each. The analysts always filter (their own memories of one
+//! symbol), so inverted lists were only ever merged, never read, on their recalls, and
+//! merging them was the largest part of a publish (6.5% of the hourly 5-symbol run's
+//! samples, issue 16). An unfiltered search over a full tail (`commit_every` documents)
+//! reads them all, tens of microseconds.
 
 use std::sync::Arc;
 
@@ -35,22 +43,21 @@ pub(crate) struct TailDoc {
     pub terms: Arc<[(u64, u32)]>,
 }
 
-/// An immutable batch of tail documents with its inverted lists.
+/// An immutable batch of tail documents with its document frequencies.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TailBatch {
     pub docs: Vec<TailDoc>,
-    /// Postings by `term_key`: (document index, term frequency).
-    pub postings: FxHashMap<u64, Vec<(u32, u32)>>,
+    /// Documents holding each term, by `term_key` (for the BM25 statistics).
+    pub df: FxHashMap<u64, u32>,
     /// The documents' lengths summed (tokens, for the average length).
     pub tokens: u64,
 }
 
 impl TailBatch {
-    /// Adds a document with its term frequencies (by `term_key`).
-    pub(crate) fn push(&mut self, doc: TailDoc, terms: &[(u64, u32)]) {
-        let idx = self.docs.len() as u32;
-        for (t, tf) in terms {
-            self.postings.entry(*t).or_default().push((idx, *tf));
+    /// Adds a document.
+    pub(crate) fn push(&mut self, doc: TailDoc) {
+        for (t, _) in doc.terms.iter() {
+            *self.df.entry(*t).or_default() += 1;
         }
         self.tokens += doc.len as u64;
         self.docs.push(doc);
@@ -75,16 +82,15 @@ impl TailBatch {
     /// Merges batches into one, preserving document order.
     pub(crate) fn merge(batches: &[Arc<TailBatch>]) -> TailBatch {
         let docs = batches.iter().map(|b| b.docs.len()).sum();
-        let terms = batches.iter().map(|b| b.postings.len()).max().unwrap_or(0);
+        let terms = batches.iter().map(|b| b.df.len()).max().unwrap_or(0);
         let mut out = TailBatch {
             docs: Vec::with_capacity(docs),
-            postings: FxHashMap::with_capacity_and_hasher(terms, Default::default()),
+            df: FxHashMap::with_capacity_and_hasher(terms, Default::default()),
             tokens: 0,
         };
         for b in batches {
-            let base = out.docs.len() as u32;
-            for (t, list) in &b.postings {
-                out.postings.entry(*t).or_default().extend(list.iter().map(|(i, tf)| (i + base, *tf)));
+            for (t, n) in &b.df {
+                *out.df.entry(*t).or_default() += n;
             }
             out.docs.extend(b.docs.iter().cloned());
             out.tokens += b.tokens;
@@ -125,44 +131,20 @@ impl TextView<'_> {
             );
         }
         let mut top = TopK::new(limit);
-        // A query filtered by agent or symbol (an analyst recalling its own memories of one
-        // symbol) touches a small share of the tail: score those documents from their own
-        // term lists. Otherwise accumulate over the postings.
-        if filter.agent_id.is_some() || filter.symbol_id.is_some() {
-            for batch in self.tail {
-                for d in &batch.docs {
-                    if !batch.passes(d, filter) {
-                        continue;
-                    }
-                    let mut sc = 0.0f32;
-                    for (key, w) in weights.iter().flatten() {
-                        if let Ok(k) = d.terms.binary_search_by_key(key, |t| t.0) {
-                            sc += w.score(FieldNormReader::fieldnorm_to_id(d.len), d.terms[k].1);
-                        }
-                    }
-                    if sc > 0.0 && sc >= top.threshold() && keep(d.id) {
-                        top.push(sc, d.id, 0);
-                    }
-                }
-            }
-            return Ok(top.into_sorted().into_iter().map(|(s, id, _)| (s, id)).collect());
-        }
-        let mut acc: Vec<f32> = Vec::new();
+        // The documents the filters allow, each scored from its own term list (summed in
+        // query-term order, as the committed search does).
         for batch in self.tail {
-            acc.clear();
-            acc.resize(batch.docs.len(), 0.0);
-            for (key, w) in weights.iter().flatten() {
-                let Some(list) = batch.postings.get(key) else { continue };
-                for &(i, tf) in list {
-                    acc[i as usize] += w.score(FieldNormReader::fieldnorm_to_id(batch.docs[i as usize].len), tf);
-                }
-            }
-            for (i, &sc) in acc.iter().enumerate() {
-                if sc <= 0.0 || sc < top.threshold() {
+            for d in &batch.docs {
+                if !batch.passes(d, filter) {
                     continue;
                 }
-                let d = &batch.docs[i];
-                if batch.passes(d, filter) && keep(d.id) {
+                let mut sc = 0.0f32;
+                for (key, w) in weights.iter().flatten() {
+                    if let Ok(k) = d.terms.binary_search_by_key(key, |t| t.0) {
+                        sc += w.score(FieldNormReader::fieldnorm_to_id(d.len), d.terms[k].1);
+                    }
+                }
+                if sc > 0.0 && sc >= top.threshold() && keep(d.id) {
                     top.push(sc, d.id, 0);
                 }
             }
