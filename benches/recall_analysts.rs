@@ -129,6 +129,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 fn bench_recall_analysts(c: &mut Criterion) {
     let Recording { items, queries: recorded } = analysts_run();
+    assert!(!recorded.is_empty(), "the analysts asked no recall");
     let (store, now) = measured_store(items, ITEMS);
     let step = (recorded.len() / QUERIES).max(1);
     let hybrid: Vec<Query> =

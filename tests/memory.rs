@@ -701,12 +701,15 @@ proptest::proptest! {
             short: quorum::memory::LayerParams { capacity: 60, ..MemoryParams::default().short },
             ..Default::default()
         };
+        // Live counts cross 40 both ways, so compactions go into the index and into the tail
+        // (from a non-empty index) as the run goes.
         let stores: Vec<MemoryStore> =
-            [1usize, 7, 1_000_000].iter().map(|&c| MemoryStore::new(params(c)).unwrap()).collect();
+            [1usize, 7, 40, 1_000_000].iter().map(|&c| MemoryStore::new(params(c)).unwrap()).collect();
         let mut rng = SplitMix64(seed);
         for step in 0..steps {
             let t = T0 + step as i64 * 5 * NS_PER_MIN;
-            let n = rng.below(12);
+            // Now and then a publish large enough to be handed to tantivy at once (EAGER).
+            let n = if rng.below(8) == 0 { 70 } else { rng.below(12) };
             let items: Vec<NewItem> = (0..n)
                 .map(|_| {
                     let len = 2 + rng.below(6);
@@ -746,8 +749,9 @@ proptest::proptest! {
                     .iter()
                     .map(|s| s.recall(&q).unwrap().iter().map(|h| (h.id, h.score.to_bits())).collect())
                     .collect();
-                proptest::prop_assert_eq!(&got[0], &got[1], "step {} query {:?}", step, q.text);
-                proptest::prop_assert_eq!(&got[0], &got[2], "step {} query {:?}", step, q.text);
+                for (k, g) in got.iter().enumerate().skip(1) {
+                    proptest::prop_assert_eq!(&got[0], g, "store {} step {} query {:?}", k, step, q.text);
+                }
             }
         }
     }

@@ -324,7 +324,8 @@ impl Writer {
         // clear, re-add the live.
         // An index already empty with nothing queued (the live set stayed small since the
         // last compaction) needs no tantivy commit at all.
-        let indexed = self.tail_queued > 0 || self.searcher.searcher.num_docs() > 0;
+        // Every stored document counts (deleted ones too, as the statistics count them).
+        let indexed = self.tail_queued > 0 || !self.searcher.searcher.segment_readers().is_empty();
         if self.tail_queued > 0 {
             self.text.commit()?;
         }
@@ -352,7 +353,9 @@ impl Writer {
                 }
             }
             self.tail_len = self.table.len;
-            TailBatch::push_into(&mut self.tail, batch);
+            if !batch.docs.is_empty() {
+                TailBatch::push_into(&mut self.tail, batch);
+            }
             if indexed {
                 self.searcher = self.text.commit()?;
             }
@@ -607,9 +610,10 @@ impl MemoryStore {
         let mut states = Vec::with_capacity(staged.len());
         let mut batch = TailBatch::default();
         // A batch that takes the uncommitted count to `commit_every` is committed later in
-        // this same publish (by `commit` or `compact`), before any snapshot shows it: its
-        // tail postings would never be read, so they are not built (a bulk load then
-        // analyses each text once, in tantivy's indexing threads, instead of twice).
+        // this same publish (by `commit` or `compact`, which rebuilds from the table), before
+        // any snapshot shows it: its tail documents would never be read, so they are not
+        // built (a bulk load then analyses each text once, in tantivy's indexing threads,
+        // instead of twice).
         let n = staged.len();
         let committed_now = w.tail_len + n >= p.commit_every;
         for Staged { item, .. } in staged {
@@ -670,7 +674,8 @@ impl MemoryStore {
         Ok(())
     }
 
-    /// Commits the text index now (checkpoints call this so the index holds every item).
+    /// Commits the text index now: the tail's items move into the index (a speed matter
+    /// only; recalls are the same before and after).
     pub fn commit(&self) -> Result<()> {
         let mut w = lock(&self.writer);
         w.commit()?;
@@ -688,6 +693,42 @@ mod tests {
 
     fn item(t: Ts, agent: &str, text: &str) -> NewItem {
         NewItem::new(t, agent, "SPY", Kind::Observation, text.to_string())
+    }
+
+    /// A compaction that leaves fewer than `commit_every` live items moves them from a
+    /// non-empty index into the tail, and no recall notices: the same as a twin store that
+    /// commits every item and compacts into the index.
+    #[test]
+    fn test_store_compaction_from_index_into_tail_changes_no_recall() {
+        let params = |commit_every: usize| MemoryParams {
+            dim: 2,
+            commit_every,
+            short: crate::memory::LayerParams { capacity: 6, ..MemoryParams::default().short },
+            ..MemoryParams::default()
+        };
+        let (tail, twin) = (MemoryStore::new(params(10)).unwrap(), MemoryStore::new(params(1)).unwrap());
+        let words = ["spring calm", "upthrust storm", "calm drift", "spring spring gap"];
+        for s in [&tail, &twin] {
+            for k in 0..30i64 {
+                s.insert(item(k, ["a", "b"][k as usize % 2], words[k as usize % 4])).unwrap();
+                if k % 3 == 2 {
+                    s.publish(k).unwrap();
+                }
+            }
+            s.compact().unwrap();
+        }
+        let c = tail.snapshot().counts();
+        assert_eq!((c.live, c.slots, c.tail), (6, 6, 6), "every live item in the tail");
+        assert_eq!(twin.snapshot().counts().tail, 0);
+        for (text, agent) in [("spring", None), ("calm storm", Some("a")), ("gap drift spring", Some("b"))] {
+            let q =
+                Query { text: Some(text.into()), agent: agent.map(str::to_string), at: 40, k: 6, ..Default::default() };
+            let bits = |s: &MemoryStore| -> Vec<(ItemId, u64)> {
+                s.recall(&q).unwrap().iter().map(|h| (h.id, h.score.to_bits())).collect()
+            };
+            assert!(!bits(&tail).is_empty(), "{text}");
+            assert_eq!(bits(&tail), bits(&twin), "{text}");
+        }
     }
 
     /// Recording keeps accepted inserts and noted queries in call order, between `record`

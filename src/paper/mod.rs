@@ -406,6 +406,10 @@ impl Strategy for Recorder<'_> {
         self.graph.on_start(universe)
     }
 
+    fn expect_bars(&mut self, bars: usize) {
+        self.graph.expect_bars(bars)
+    }
+
     fn on_step(&mut self, step: &Step<'_>, view: &PortfolioView<'_>, targets: &mut Targets) -> Result<(), GraphError> {
         self.graph.on_step(step, view, targets)?;
         if self.flatten {

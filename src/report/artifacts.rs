@@ -140,7 +140,8 @@ const ROW_GROUP: usize = 512 * 512;
 /// 5-symbol run's 1M votes as one frame (strings included) set the run's peak RSS (544 MiB;
 /// 443 MiB this way, issue 16). Up to [`ROW_GROUP`] rows the file is the one
 /// [`write_parquet`] writes; past it the rows are the same, in row groups of [`ROW_GROUP`]
-/// (polars wrote a one-chunk frame as a single row group).
+/// (polars cut a one-chunk frame into near-equal groups of at least that many rows: 1M
+/// votes in three).
 pub(super) fn write_parquet_rows(
     path: &Path,
     n: usize,

@@ -107,7 +107,7 @@ impl Analyzer {
         out
     }
 
-    /// Term keys with frequencies (sorted by key) and the token count, for tail postings.
+    /// Term keys with frequencies (sorted by key) and the token count, for tail documents.
     pub(crate) fn term_keys(&mut self, text: &str) -> (Vec<(u64, u32)>, u32) {
         let mut keys: Vec<u64> = Vec::with_capacity(16);
         self.each_keyed_term(text, |_, key, _, _| keys.push(key));
@@ -193,7 +193,7 @@ impl Tokenizer for QuorumTokenizer {
     }
 }
 
-/// The 64-bit key of a term in tail postings.
+/// The 64-bit key of a term in tail documents.
 #[inline]
 pub(crate) fn term_key(term: &str) -> u64 {
     let mut h = FxHasher::default();

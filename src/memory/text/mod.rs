@@ -3,8 +3,9 @@
 //! - [`analyzer`]: words, lower-cased, English Snowball stems ("springs" finds "spring"),
 //!   the one analysis shared by the index, the tail and queries;
 //! - [`index`]: the schema, the writer, batched commits with synchronous merges;
-//! - [`tail`]: items published since the last commit, searchable with the committed
-//!   statistics so visibility is exact at every publish;
+//! - [`tail`]: items published since the last commit (or every live item, after a
+//!   compaction that left fewer than `commit_every`), searchable at once; BM25 statistics
+//!   count the index and the tail together, so results do not depend on commits;
 //! - [`postings`]: per committed segment, the columns, filter bitsets and frequent terms'
 //!   postings that every query reuses;
 //! - [`search`]: BM25 over term-count layers, scored by cells best bound first.
@@ -14,7 +15,8 @@
 //! alive) are applied to the candidates afterwards. Without an id term there are no
 //! per-document deletes: cleaned-up items stay in the index, filtered out by their state,
 //! until compaction (at a publish, once dead slots are at least as many as live items and
-//! number at least 1,024; see `store`) rebuilds the index from the live items.
+//! number at least 1,024; see `store`) rebuilds the index, or the tail, from the live
+//! items.
 
 pub(super) mod analyzer;
 pub(super) mod index;

@@ -161,8 +161,9 @@ impl TextView<'_> {
     /// Top `limit` committed documents by BM25 among those passing `filter`, as (score, id),
     /// ties broken by id. Exact: the same list as scoring every matching document.
     ///
-    /// Scores are tantivy's own (`Bm25Weight` with the index-wide statistics, the scores a
-    /// `TermQuery` union gives); what is ours is which documents get scored. Per segment:
+    /// Scores are tantivy's formula (`Bm25Weight`) with the statistics of the index and the
+    /// tail together ([`TextView::stats`]; with an empty tail, the scores a `TermQuery`
+    /// union gives); what is ours is which documents get scored. Per segment:
     ///
     /// 1. The query terms' postings are decoded (cheap: bit-packed blocks) and each term's
     ///    documents set in a bitset; bit-sliced counting gives `C_r`, the documents holding

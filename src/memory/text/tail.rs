@@ -2,7 +2,7 @@
 //!
 //! tantivy commits are expensive (a segment flush and a reader reload, ~ms), so items are
 //! committed in batches of `commit_every`. Items published since the last commit form the
-//! tail: small immutable batches with their own inverted lists, scored here with tantivy's
+//! tail: small immutable batches of documents, scored here with tantivy's
 //! own `Bm25Weight` against the statistics of every stored slot, committed and tail
 //! ([`TextView::stats`]), so visibility is exact at every publish and a document's score is
 //! the same before and after the commit that moves it into the index. Batches are merged
@@ -13,8 +13,8 @@
 //! looks its few terms up in each. The analysts always filter (their own memories of one
 //! symbol), so inverted lists were only ever merged, never read, on their recalls, and
 //! merging them was the largest part of a publish (6.5% of the hourly 5-symbol run's
-//! samples, issue 16). An unfiltered search over a full tail (`commit_every` documents)
-//! reads them all, tens of microseconds.
+//! samples, issue 16). An unfiltered search over a full tail (up to `commit_every` − 1
+//! documents) reads them all, tens of microseconds.
 
 use std::sync::Arc;
 
@@ -38,8 +38,7 @@ pub(crate) struct TailDoc {
     pub symbol: u16,
     pub kind: Kind,
     pub len: u32,
-    /// (term key, frequency), sorted by key: lets a selective query score its few
-    /// documents directly instead of walking postings shared with everything else.
+    /// (term key, frequency), sorted by key: a search looks its terms up here.
     pub terms: Arc<[(u64, u32)]>,
 }
 
