@@ -339,17 +339,7 @@ impl Writer {
             let mut batch = TailBatch::default();
             for seg in &self.table.segments {
                 for i in 0..seg.len() {
-                    let (terms, len) = self.analyzer.term_keys(&seg.text[i]);
-                    let doc = TailDoc {
-                        id: seg.ids[i],
-                        time: seg.time[i],
-                        agent: seg.agent[i],
-                        symbol: seg.symbol[i],
-                        kind: seg.kind[i],
-                        len,
-                        terms: terms.into(),
-                    };
-                    batch.push(doc);
+                    batch.push(TailDoc::analysed(&mut self.analyzer, seg.key(i), &seg.text[i]));
                 }
             }
             self.tail_len = self.table.len;
@@ -623,16 +613,15 @@ impl MemoryStore {
             };
             let id = w.next_id;
             w.next_id += 1;
+            let key = RowKey { id, time: item.time, agent, symbol, kind: item.kind };
             if !committed_now {
-                let (terms, len) = w.analyzer.term_keys(&item.text);
-                batch.push(TailDoc { id, time: item.time, agent, symbol, kind: item.kind, len, terms: terms.into() });
+                batch.push(TailDoc::analysed(&mut w.analyzer, key, &item.text));
             }
             if item.kind == Kind::Outcome
                 && let Some(ret) = item.outcome
             {
                 Arc::make_mut(&mut w.aggregates).add(item.time, &item.agent, &item.symbol, ret);
             }
-            let key = RowKey { id, time: item.time, agent, symbol, kind: item.kind };
             let extra = ItemExtra {
                 outcome: item.outcome,
                 metadata: item.metadata,

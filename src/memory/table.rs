@@ -84,6 +84,11 @@ impl Segment {
         self.extra.push(Arc::new(extra));
     }
 
+    /// The scalar columns of item `i`.
+    pub(crate) fn key(&self, i: usize) -> RowKey {
+        RowKey { id: self.ids[i], time: self.time[i], agent: self.agent[i], symbol: self.symbol[i], kind: self.kind[i] }
+    }
+
     /// The items of `a` then `b`, each column allocated once (the binary-counter merges of
     /// [`Table::append`] copy every item O(log n) times; growing the columns push by push
     /// doubled that and touched fresh pages at every doubling).

@@ -22,11 +22,12 @@ use rustc_hash::FxHashMap;
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::query::Bm25Weight;
 
-use super::analyzer::term_key;
+use super::analyzer::{Analyzer, term_key};
 use super::search::{TextFilter, TextView};
 use crate::market::Ts;
 use crate::memory::error::Result;
 use crate::memory::item::{ItemId, Kind};
+use crate::memory::table::RowKey;
 use crate::memory::vector::TopK;
 
 /// One tail document: the filter columns and the term frequencies of one item.
@@ -40,6 +41,15 @@ pub(crate) struct TailDoc {
     pub len: u32,
     /// (term key, frequency), sorted by key: a search looks its terms up here.
     pub terms: Arc<[(u64, u32)]>,
+}
+
+impl TailDoc {
+    /// The tail document of the item `key` whose text is `text`.
+    pub(crate) fn analysed(analyzer: &mut Analyzer, key: RowKey, text: &str) -> Self {
+        let (terms, len) = analyzer.term_keys(text);
+        let RowKey { id, time, agent, symbol, kind } = key;
+        TailDoc { id, time, agent, symbol, kind, len, terms: terms.into() }
+    }
 }
 
 /// An immutable batch of tail documents with its document frequencies.
