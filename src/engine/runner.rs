@@ -753,13 +753,25 @@ pub(crate) fn write_folder(
     let _span = tracing::info_span!("write", dir = %out_dir.display()).entered();
     write_run(staging.path(), &artifacts)?;
     tracing::info!(tmp = %staging.path().display(), "artifacts written");
-    if let Some(g) = &graph {
-        g.store.save(&staging.path().join("memory"))?;
-        crate::run::fault("memory");
-    }
-    if cfg.output.report {
-        crate::report::html::write_report(staging.path()).map_err(ReportError::from)?;
-    }
+    // The page reads the folder's files but not the memory checkpoint, so the two are
+    // written side by side (the page on this thread, whose allocator heap the artifacts
+    // just freed: on a fresh thread it raised the hourly run's peak RSS by ~25 MiB).
+    std::thread::scope(|s| -> Result<(), RunError> {
+        let (span, memory) = (tracing::Span::current(), staging.path().join("memory"));
+        let saved = graph.as_ref().map(|g| {
+            s.spawn(move || {
+                let _in = span.enter();
+                g.store.save(&memory).map(|_| crate::run::fault("memory"))
+            })
+        });
+        let page =
+            if cfg.output.report { crate::report::html::write_report(staging.path()).map(|_| ()) } else { Ok(()) };
+        if let Some(h) = saved {
+            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        }
+        page.map_err(ReportError::from)?;
+        Ok(())
+    })?;
     staging.commit()?;
     tracing::info!(dir = %out_dir.display(), "run folder swapped in");
     Ok(BacktestOutput {

@@ -1,5 +1,6 @@
 //! The sections of one run's report, each built from the run folder alone.
 
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use plotters::style::RGBColor;
@@ -542,7 +543,7 @@ fn calibration(run: &RunFolder, charts: &mut Vec<Chart>) -> Result<Section> {
     Ok(Section { id: "calibration", title, body })
 }
 
-/// The buckets of one breakdown dimension in first-seen order, and the rows ("who") with
+/// The buckets of one breakdown dimension, sorted, and the rows ("who") with
 /// the analysts' roster order first and `composed` last.
 fn grid<'a>(
     rows: &'a [BreakdownRow],
@@ -550,17 +551,12 @@ fn grid<'a>(
     analysts: &[String],
 ) -> (Vec<String>, Vec<String>, Vec<&'a BreakdownRow>) {
     let picked: Vec<&BreakdownRow> = rows.iter().filter(|r| r.dimension == dimension).collect();
-    let mut buckets: Vec<String> = Vec::new();
-    let mut who: Vec<String> = Vec::new();
-    for r in &picked {
-        if !buckets.contains(&r.bucket) {
-            buckets.push(r.bucket.clone());
-        }
-        if !who.contains(&r.who) {
-            who.push(r.who.clone());
-        }
-    }
-    buckets.sort();
+    // Sets, not `Vec::contains`: 23 years of hourly bars have ~5,800 days, and a linear
+    // search per row made this quadratic (half of `quorum report`'s time on that run).
+    let buckets: Vec<String> =
+        picked.iter().map(|r| r.bucket.as_str()).collect::<BTreeSet<&str>>().into_iter().map(String::from).collect();
+    let mut who: Vec<String> =
+        picked.iter().map(|r| r.who.as_str()).collect::<BTreeSet<&str>>().into_iter().map(String::from).collect();
     let rank =
         |w: &String| analysts.iter().position(|a| a == w).unwrap_or(analysts.len() + usize::from(w != "composed"));
     who.sort_by_key(|w| (rank(w), w.clone()));
