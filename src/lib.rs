@@ -37,6 +37,7 @@ pub mod num;
 pub mod paper;
 pub mod portfolio;
 pub mod report;
+pub mod research;
 pub mod rng;
 pub mod run;
 mod simd;

@@ -12,5 +12,6 @@ mod memory_cli;
 mod paper;
 mod pipeline;
 mod report;
+mod research;
 mod run;
 mod serde;

@@ -7,6 +7,7 @@ mod fetch;
 mod memory;
 mod paper;
 mod report;
+mod walk_forward;
 
 use std::path::PathBuf;
 
@@ -39,6 +40,10 @@ impl Cli {
 enum Command {
     /// Run a backtest and write a run folder (summary.json, equity/trades/fills.parquet, config.toml).
     Backtest(Box<BacktestArgs>),
+    /// Walk-forward: train the analyst graph on a window, trade the next with the memory as
+    /// it stood, move on; one run folder per fold and the out-of-sample curves stitched.
+    #[command(mut_arg("out", |a| a.help("Walk-forward folder to write [default: runs/walk-forward]")))]
+    WalkForward(Box<walk_forward::WalkForwardArgs>),
     /// Paper-trade the analyst graph on a replayed feed with a durable local broker and a
     /// crash-safe journal (`paper status` reads a state folder).
     Paper(Box<paper::PaperArgs>),
@@ -68,6 +73,7 @@ enum Command {
 pub(crate) fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Backtest(args) => cmd_backtest(&args),
+        Command::WalkForward(args) => walk_forward::cmd_walk_forward(&args),
         Command::Memory(cmd) => memory::run(cmd),
         Command::Fetch(cmd) => fetch::run(cmd),
         Command::Paper(args) => paper::cmd_paper(&args),

@@ -15,5 +15,5 @@ pub use crate::run::{EquityCurve, RunResult};
 pub use backtest::{Engine, EngineConfig, EngineError, RunWithError, instruments, run, run_with};
 pub use runner::{BacktestOutput, Phase, RunError, Worth, backtest, backtest_with, shapley_replay, trading_weights};
 pub(crate) use runner::{
-    ablation_run, annualisation, benchmark_run, build_graph, graph_inputs, graph_results, worth, write_folder,
+    ablation_run, annualisation, benchmark_run, build_graph, graph_inputs, graph_results, since, worth, write_folder,
 };

@@ -167,7 +167,7 @@ pub(super) fn make_strategy(cfg: &Config) -> Box<dyn Strategy<Error = Infallible
 
 /// The part of a run from `t` on (for metrics after a warm-up); the equity at the first
 /// step at or after `t` becomes the starting capital.
-pub(super) fn since(r: &RunResult, t: Ts) -> RunResult {
+pub(crate) fn since(r: &RunResult, t: Ts) -> RunResult {
     let i = r.equity.ts.partition_point(|&x| x < t);
     let e = &r.equity;
     let mut out = r.clone();

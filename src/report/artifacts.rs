@@ -120,12 +120,12 @@ fn io_err(path: &Path, source: std::io::Error) -> ReportError {
 }
 
 /// A `Datetime(ns, UTC)` column.
-pub(super) fn time_column(name: &str, ts: &[Ts]) -> Column {
+pub(crate) fn time_column(name: &str, ts: &[Ts]) -> Column {
     Series::new(name.into(), ts).into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC)).into_column()
 }
 
 /// Writes `df` as Parquet to `path` (via a temporary file and a rename).
-pub(super) fn write_parquet(path: &Path, mut df: DataFrame) -> Result<()> {
+pub(crate) fn write_parquet(path: &Path, mut df: DataFrame) -> Result<()> {
     let tmp = path.with_extension("parquet.tmp");
     let file = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
     ParquetWriter::new(file).finish(&mut df).map_err(|e| parquet_err(path, e))?;
@@ -170,12 +170,12 @@ pub(super) fn write_parquet_rows(
 }
 
 /// Builds a frame from equal-length columns.
-pub(super) fn frame(path: &Path, columns: Vec<Column>) -> Result<DataFrame> {
+pub(crate) fn frame(path: &Path, columns: Vec<Column>) -> Result<DataFrame> {
     DataFrame::new_infer_height(columns).map_err(|e| parquet_err(path, e))
 }
 
 /// Writes text to `path` via a temporary file and a rename.
-pub(super) fn write_text(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_text(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
     f.write_all(text.as_bytes()).map_err(|e| io_err(&tmp, e))?;

@@ -10,4 +10,5 @@ pub mod shapley;
 pub mod table;
 
 pub use artifacts::{GraphArtifacts, ReportError, RunArtifacts, RunSummary, StrategyReport, write_run};
+pub(crate) use artifacts::{frame, time_column, write_parquet, write_text};
 pub use metrics::{Annualisation, Metrics, compute};

@@ -1,0 +1,230 @@
+//! Walk-forward (issue 17): fold boundaries with purge and embargo on constructed
+//! timelines (property test), and the real sample end to end: purged training memories,
+//! stitched out-of-sample curves recomputed from the folds, determinism, the command's
+//! errors and a reused folder.
+
+use std::path::Path;
+use std::process::Command;
+
+use proptest::prelude::*;
+use quorum::Registry;
+use quorum::config::{Config, ShapleyMode};
+use quorum::market::TimeBound;
+use quorum::memory::MemoryStore;
+use quorum::research::walk_forward::{MARKER, walk_forward};
+use quorum::research::{Span, Timeline, WalkForward};
+
+use crate::common::root;
+
+const DAY: i64 = 86_400 * 1_000_000_000;
+
+fn spans() -> impl Strategy<Value = Span> {
+    prop_oneof![(1usize..40).prop_map(Span::Bars), (1usize..6).prop_map(Span::Days), (1usize..3).prop_map(Span::Months)]
+}
+
+/// Distinct day keys of the steps `r`.
+fn days_in(tl_days: &[i64], r: std::ops::Range<usize>) -> usize {
+    let d = &tl_days[r];
+    d.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!d.is_empty())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// On any timeline (ragged days, gaps of 1–4 days) and any windows: every fold trains
+    /// on something, its training run's data ends `embargo` bars before its test window, so
+    /// every outcome a training run can resolve (a vote at step i, resolved at i + h inside
+    /// the run's data) lies before the test window by more than the embargo; memory carried
+    /// forward resumes exactly where the last training ended and never reaches into this or
+    /// a later test window; test windows are disjoint, in order, of the asked length; the
+    /// unused tail is what follows the last.
+    #[test]
+    fn prop_walk_forward_folds_purged_embargoed_disjoint(
+        per_day in proptest::collection::vec(1usize..12, 1..90),
+        gaps in proptest::collection::vec(1i64..5, 90),
+        train in spans(),
+        test in spans(),
+        step in proptest::option::of(spans()),
+        anchored: bool,
+        fresh_memory: bool,
+        embargo in 0usize..10,
+        horizon in 1usize..30,
+    ) {
+        let (mut ts, mut day, mut d) = (Vec::new(), Vec::new(), 15_000i64);
+        for (k, n) in per_day.iter().enumerate() {
+            for j in 0..*n {
+                ts.push(d * DAY + j as i64 * 60_000_000_000);
+                day.push(d);
+            }
+            d += gaps[k];
+        }
+        let tl = Timeline::with_days(ts, day.clone());
+        let spec = WalkForward { train, test, step, anchored, embargo, fresh_memory };
+        let Ok(plan) = spec.plan(&tl) else { return Ok(()) };
+        let folds = &plan.folds;
+        prop_assert!(!folds.is_empty());
+        for (k, f) in folds.iter().enumerate() {
+            prop_assert_eq!(f.index, k + 1);
+            prop_assert!(!f.train.is_empty() && !f.learn.is_empty() && !f.test.is_empty());
+            prop_assert_eq!(f.train.end + embargo, f.test.start);
+            prop_assert_eq!(f.learn.end, f.train.end);
+            if fresh_memory || k == 0 {
+                prop_assert_eq!(&f.learn, &f.train);
+            } else {
+                prop_assert_eq!(f.learn.start, folds[k - 1].train.end, "carried memory resumes");
+            }
+            if anchored {
+                prop_assert_eq!(f.train.start, 0);
+            }
+            for i in f.learn.clone() {
+                if i + horizon < f.learn.end {
+                    prop_assert!(i + horizon + embargo < f.test.start, "outcome of step {} inside the embargo", i);
+                }
+            }
+            for later in &folds[k..] {
+                prop_assert!(f.learn.end + embargo <= later.test.start, "training reaches a test window");
+            }
+            if k > 0 {
+                prop_assert!(folds[k - 1].test.end <= f.test.start, "test windows overlap");
+            }
+            match test {
+                Span::Bars(n) => prop_assert_eq!(f.test.len(), n),
+                Span::Days(n) => prop_assert_eq!(days_in(&day, f.test.clone()), n),
+                Span::Months(_) => {}
+            }
+        }
+        prop_assert_eq!(plan.unused_tail, tl.len() - folds.last().unwrap().test.end);
+    }
+}
+
+/// The graph on the shipped week, composer without its cost gate (so the composed book
+/// trades), no ablation, Shapley or page (speed).
+fn config(out: &Path) -> Config {
+    let mut cfg = Config::default();
+    cfg.data.path = root().join("data/bars");
+    cfg.graph.agents_dir = root().join("agents");
+    cfg.graph.ablation = false;
+    cfg.graph.shapley = ShapleyMode::Off;
+    cfg.output.report = false;
+    cfg.composer.cost_aware = false;
+    cfg.output.dir = out.to_path_buf();
+    cfg
+}
+
+fn spec(embargo: usize, fresh_memory: bool) -> WalkForward {
+    WalkForward { train: Span::Days(2), test: Span::Days(1), step: None, anchored: false, embargo, fresh_memory }
+}
+
+fn ts(s: &str) -> i64 {
+    TimeBound::parse(s).unwrap().start()
+}
+
+/// Six sessions, two to train and one to test: four folds. Every item of a fold's training
+/// memory (outcomes included) is timed at or before its last training bar, the test run
+/// trades from the test window's first bar, the stitched curve is the product of the
+/// folds' test returns, and a second run writes the same bytes.
+#[test]
+fn test_walk_forward_real_sample_purged_stitched_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        walk_forward(&config(&dir.path().join("a")), &spec(15, false), &Registry::default(), &mut |_| {}).unwrap();
+    assert_eq!(out.plan.folds.len(), 4);
+    assert!(dir.path().join("a").join(MARKER).is_file());
+    for f in &out.folds {
+        let fold = dir.path().join("a").join(format!("fold-{:03}", f.fold.index));
+        let memory = MemoryStore::load(&fold.join("train/memory")).unwrap();
+        let snap = memory.snapshot();
+        let (train_to, test_from) = (ts(&f.train_to), ts(&f.test_from));
+        assert!(snap.now() <= train_to, "fold {}: checkpoint after training", f.fold.index);
+        let items: Vec<_> = snap.items(i64::MAX).collect();
+        assert!(!items.is_empty(), "fold {}: training wrote memories", f.fold.index);
+        for it in &items {
+            assert!(it.time <= train_to && it.time < test_from, "fold {}: item {} at {}", f.fold.index, it.id, it.time);
+        }
+        if f.fold.index > 1 {
+            // Carried forward: the memory holds items from before this fold's own training.
+            assert!(items.iter().any(|it| it.time < ts(&out.folds[f.fold.index - 2].test_from)));
+        }
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fold.join("test/summary.json")).unwrap()).unwrap();
+        assert_eq!(s["warmup_until"].as_str().map(ts), Some(test_from), "trading starts at the test window");
+        // The test run's data: the 15 embargo bars after training, then the session traded.
+        let first = ts(s["data"]["first"].as_str().unwrap());
+        assert!(train_to < first && first < test_from, "fold {}: first bar {first}", f.fold.index);
+        assert_eq!(s["data"]["last"].as_str().map(ts), Some(ts(&f.test_to)));
+        assert_eq!((f.fold.test.len(), f.fold.test.start - f.fold.train.end), (390, 15));
+    }
+    // The stitched curve, recomputed from the folds' own test returns.
+    let composed = &out.stitched[0];
+    assert_eq!(composed.name, "composed");
+    let product: f64 = out.folds.iter().map(|f| 1.0 + f.strategies[0].metrics.total_return).product();
+    assert!((composed.final_equity - 100_000.0 * product).abs() < 1e-6, "{} vs {}", composed.final_equity, product);
+    assert!(composed.trades > 0, "the ungated composer trades");
+    let frame = |name: &str| std::fs::read(dir.path().join("a").join(name)).unwrap();
+    let again =
+        walk_forward(&config(&dir.path().join("b")), &spec(15, false), &Registry::default(), &mut |_| {}).unwrap();
+    assert_eq!(again.stitched[0].final_equity, composed.final_equity);
+    for name in ["folds.parquet", "equity.parquet"] {
+        assert_eq!(frame(name), std::fs::read(dir.path().join("b").join(name)).unwrap(), "{name} differs");
+    }
+}
+
+/// `--fresh-memory`: every fold's training memory holds only its own window.
+#[test]
+fn test_walk_forward_fresh_memory_holds_its_window_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.data.symbols = vec!["SPY".into()];
+    let out = walk_forward(&cfg, &spec(0, true), &Registry::default(), &mut |_| {}).unwrap();
+    for f in &out.folds {
+        let memory = MemoryStore::load(&dir.path().join(format!("fold-{:03}/train/memory", f.fold.index))).unwrap();
+        let from = ts(&f.train_from);
+        assert!(memory.snapshot().items(i64::MAX).all(|it| it.time >= from), "fold {}", f.fold.index);
+    }
+}
+
+fn quorum(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_quorum")).args(args).current_dir(root()).output().unwrap()
+}
+
+/// The command: its summary table, clear errors with a non-zero exit, a foreign folder
+/// refused, and a rerun into its own folder replacing it whole (no stale fold left).
+#[test]
+fn test_walk_forward_cli_summary_errors_and_reuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("wf").display().to_string();
+    let fast = ["--no-report", "--no-ablation", "--shapley", "off", "--symbols", "SPY"];
+    let run = |extra: &[&str]| {
+        let mut a = vec!["walk-forward", "--out", &out];
+        a.extend_from_slice(&fast);
+        a.extend_from_slice(extra);
+        quorum(&a)
+    };
+    let o = run(&["--train", "2d", "--test", "1d"]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("walk-forward: 4 folds, train 2d / test 1d / step 1d"), "{stdout}");
+    assert!(stdout.contains("Folds positive") && stdout.contains("buy-and-hold"), "{stdout}");
+    assert!(dir.path().join("wf/fold-004/test/run.complete").is_file());
+    // Fewer folds into the same folder: the fourth is gone.
+    let o = run(&["--train", "3d", "--test", "1d"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!dir.path().join("wf/fold-004").exists(), "a stale fold survived");
+    assert!(dir.path().join("wf").join(MARKER).is_file());
+    for (args, want) in [
+        (vec!["--train", "3w", "--test", "1d"], "unknown unit \"w\""),
+        (vec!["--train", "5d", "--test", "2d"], "shorter than one training window (5d) plus one test window (2d)"),
+        (vec!["--train", "2d", "--test", "1d", "--step", "100b"], "would overlap"),
+        (vec!["--train", "2d", "--test", "1d", "--warmup-until", "2013-10-08"], "every fold sets its own"),
+    ] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(want), "{args:?}: {err}");
+    }
+    let foreign = dir.path().join("notes");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("keep.txt"), "mine").unwrap();
+    let o = quorum(&["walk-forward", "--train", "2d", "--test", "1d", "--out", &foreign.display().to_string()]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("not a walk-forward folder"));
+    assert!(foreign.join("keep.txt").is_file());
+}
