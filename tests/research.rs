@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use polars::prelude::SerReader;
 use proptest::prelude::*;
 use quorum::Registry;
 use quorum::config::{Config, ShapleyMode};
@@ -93,7 +94,40 @@ proptest! {
                 Span::Months(_) => {}
             }
         }
-        prop_assert_eq!(plan.unused_tail, tl.len() - folds.last().unwrap().test.end);
+        let last = folds.last().unwrap();
+        prop_assert_eq!(plan.unused_tail, tl.len() - last.test.end);
+        // The plan is maximal: one more step would not fit another fold (rolling windows,
+        // whose origin is the training window's start).
+        if !anchored {
+            let more = tl
+                .end(last.train.start, step.unwrap_or(test))
+                .filter(|&o| o < tl.len())
+                .and_then(|o| tl.end(o, train))
+                .and_then(|t| tl.end(t, test));
+            prop_assert!(more.is_none(), "another fold fits after fold {}", last.index);
+        }
+    }
+
+    /// A plan is refused as too short only when not even one fold fits.
+    #[test]
+    fn prop_walk_forward_too_short_only_when_nothing_fits(
+        steps in 1usize..60,
+        train in 1usize..40,
+        test in 1usize..40,
+    ) {
+        let tl = Timeline::with_days((0..steps as i64).collect(), vec![15_000; steps]);
+        let spec = WalkForward {
+            train: Span::Bars(train),
+            test: Span::Bars(test),
+            step: None,
+            anchored: false,
+            embargo: 0,
+            fresh_memory: false,
+        };
+        match spec.plan(&tl) {
+            Ok(p) => prop_assert_eq!(p.folds.len(), (steps - train) / test),
+            Err(_) => prop_assert!(train + test > steps),
+        }
     }
 }
 
@@ -142,30 +176,70 @@ fn test_walk_forward_real_sample_purged_stitched_deterministic() {
             assert!(it.time <= train_to && it.time < test_from, "fold {}: item {} at {}", f.fold.index, it.id, it.time);
         }
         if f.fold.index > 1 {
-            // Carried forward: the memory holds items from before this fold's own training.
-            assert!(items.iter().any(|it| it.time < ts(&out.folds[f.fold.index - 2].test_from)));
+            // Carried forward: the memory holds items from before this fold's training run.
+            assert!(items.iter().any(|it| it.time < ts(&f.learn_from)), "fold {}: nothing carried", f.fold.index);
         }
+        // Training trades nothing, in any strategy.
+        let train: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fold.join("train/summary.json")).unwrap()).unwrap();
+        for st in train["strategies"].as_array().unwrap() {
+            assert_eq!((st["metrics"]["fills"].as_u64(), st["metrics"]["trades"].as_u64()), (Some(0), Some(0)));
+        }
+        // The test run: exactly the test window (the embargo bars are in neither run).
         let s: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(fold.join("test/summary.json")).unwrap()).unwrap();
-        assert_eq!(s["warmup_until"].as_str().map(ts), Some(test_from), "trading starts at the test window");
-        // The test run's data: the 15 embargo bars after training, then the session traded.
-        let first = ts(s["data"]["first"].as_str().unwrap());
-        assert!(train_to < first && first < test_from, "fold {}: first bar {first}", f.fold.index);
+        assert_eq!(s["data"]["first"].as_str().map(ts), Some(test_from));
         assert_eq!(s["data"]["last"].as_str().map(ts), Some(ts(&f.test_to)));
         assert_eq!((f.fold.test.len(), f.fold.test.start - f.fold.train.end), (390, 15));
     }
-    // The stitched curve, recomputed from the folds' own test returns.
-    let composed = &out.stitched[0];
-    assert_eq!(composed.name, "composed");
-    let product: f64 = out.folds.iter().map(|f| 1.0 + f.strategies[0].metrics.total_return).product();
-    assert!((composed.final_equity - 100_000.0 * product).abs() < 1e-6, "{} vs {}", composed.final_equity, product);
-    assert!(composed.trades > 0, "the ungated composer trades");
+    // Every stitched curve, recomputed from the folds' own test returns, strategy by name.
+    assert_eq!(out.stitched[0].name, "composed");
+    for (k, st) in out.stitched.iter().enumerate() {
+        assert!(out.folds.iter().all(|f| f.strategies[k].name == st.name));
+        let product: f64 = out.folds.iter().map(|f| 1.0 + f.strategies[k].metrics.total_return).product();
+        assert!((st.final_equity - 100_000.0 * product).abs() < 1e-6, "{}: {} vs {product}", st.name, st.final_equity);
+    }
+    assert!(out.stitched[0].trades > 0, "the ungated composer trades");
+    // The stitched file: one row per test step, from the first test bar on.
+    let eq = polars::prelude::ParquetReader::new(std::fs::File::open(dir.path().join("a/equity.parquet")).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(eq.height(), out.folds.iter().map(|f| f.fold.test.len()).sum::<usize>());
+    let first = eq.column("timestamp").unwrap().cast(&polars::prelude::DataType::Int64).unwrap();
+    assert_eq!(first.i64().unwrap().get(0), Some(ts(&out.folds[0].test_from)));
     let frame = |name: &str| std::fs::read(dir.path().join("a").join(name)).unwrap();
     let again =
         walk_forward(&config(&dir.path().join("b")), &spec(15, false), &Registry::default(), &mut |_| {}).unwrap();
-    assert_eq!(again.stitched[0].final_equity, composed.final_equity);
+    assert_eq!(again.stitched[0].final_equity, out.stitched[0].final_equity);
     for name in ["folds.parquet", "equity.parquet"] {
         assert_eq!(frame(name), std::fs::read(dir.path().join("b").join(name)).unwrap(), "{name} differs");
+    }
+}
+
+/// With `--resample 5m`, every fold's runs hold whole buckets: the test run's bars are the
+/// full load's bars in its window (a bound at the last bucket's own label used to cut it to
+/// its first raw minute).
+#[test]
+fn test_walk_forward_resampled_folds_hold_whole_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.data.resample = Some("5m".parse().unwrap());
+    let out = walk_forward(&cfg, &spec(3, false), &Registry::default(), &mut |_| {}).unwrap();
+    let (bars, _) = quorum::market::load(&cfg.load_options().unwrap()).unwrap();
+    for f in &out.folds {
+        let s: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(format!("fold-{:03}/test/summary.json", f.fold.index))).unwrap(),
+        )
+        .unwrap();
+        let (from, to) = (ts(&f.test_from), ts(&f.test_to));
+        let want: Vec<f64> =
+            (0..bars.len()).filter(|&i| bars.ts[i] >= from && bars.ts[i] <= to).map(|i| bars.close[i]).collect();
+        assert_eq!(s["data"]["bars"].as_u64(), Some(want.len() as u64), "fold {}", f.fold.index);
+        // The closes the fold's run traded on, last bucket included, are the full load's.
+        let prices = dir.path().join(format!("fold-{:03}/test/prices.parquet", f.fold.index));
+        let got = polars::prelude::ParquetReader::new(std::fs::File::open(prices).unwrap()).finish().unwrap();
+        let got: Vec<f64> = got.column("close").unwrap().f64().unwrap().into_no_null_iter().collect();
+        assert_eq!(got, want, "fold {}: closes differ", f.fold.index);
     }
 }
 
@@ -227,4 +301,111 @@ fn test_walk_forward_cli_summary_errors_and_reuse() {
     let o = quorum(&["walk-forward", "--train", "2d", "--test", "1d", "--out", &foreign.display().to_string()]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("not a walk-forward folder"));
     assert!(foreign.join("keep.txt").is_file());
+}
+
+/// A small grid over the shipped week (SPY only, no ablation, Shapley or page: speed):
+/// 4 points, plain backtests, or 2 points each a walk-forward.
+fn grid_file(dir: &Path, walk: bool) -> std::path::PathBuf {
+    let r = root();
+    let mut text = format!(
+        r#"[set]
+"data.path" = "{data}"
+"data.symbols" = ["SPY"]
+"graph.agents_dir" = "{agents}"
+"graph.ablation" = false
+"graph.shapley" = "off"
+"output.report" = false
+"composer.cost_aware" = false
+[overfit]
+blocks = 4
+"#,
+        data = r.join("data/bars").display(),
+        agents = r.join("agents").display()
+    );
+    if walk {
+        text.push_str(
+            "[grid]\n\"composer.cap\" = [0.4, 0.6]\n[walk_forward]\ntrain = \"3d\"\ntest = \"1d\"\nembargo = 5\n",
+        );
+    } else {
+        text.push_str("[grid]\n\"composer.cap\" = [0.4, 0.6]\n\"composer.band\" = [0.1, 0.2]\n");
+    }
+    let p = dir.join(if walk { "wf-grid.toml" } else { "grid.toml" });
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn ok(o: &std::process::Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The shard protocol: the local sweep (-j 2) and the same grid planned, its shards run in
+/// reverse order (one through SLURM_ARRAY_TASK_ID, one twice, one killed mid-run first),
+/// then merged, write the same leaderboard byte for byte; merge refuses missing shards.
+#[test]
+fn test_sweep_shards_any_order_same_leaderboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), false);
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let out = ok(&quorum(&["sweep", grid.to_str().unwrap(), "-j", "2", "--out", a.to_str().unwrap()]));
+    assert!(out.contains("rank") && out.contains("4 points tried; PBO"), "{out}");
+    ok(&quorum(&["sweep", "plan", grid.to_str().unwrap(), "--out", b.to_str().unwrap()]));
+    let bs = b.to_str().unwrap();
+    let o = quorum(&["sweep", "merge", bs]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("shard(s) 0, 1, 2, 3 have no result"));
+    // Shard 3 killed while it writes its run folder (SIGKILL): no result, then rerun whole.
+    let killed = Command::new(env!("CARGO_BIN_EXE_quorum"))
+        .args(["sweep", "run", bs, "--shard", "3"])
+        .env("QUORUM_FAULT", "artifacts")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    assert!(!b.join("shards/shard-0003.parquet").exists(), "a killed shard left a result");
+    for k in [3, 2] {
+        assert!(ok(&quorum(&["sweep", "run", bs, "--shard", &k.to_string()])).contains("done"));
+    }
+    assert!(ok(&quorum(&["sweep", "run", bs, "--shard", "2"])).contains("already done"));
+    let slurm = Command::new(env!("CARGO_BIN_EXE_quorum"))
+        .args(["sweep", "run", bs])
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(ok(&slurm).contains("shard 1: done"));
+    ok(&quorum(&["sweep", "run", bs, "--shard", "0"]));
+    let o = quorum(&["sweep", "run", bs, "--shard", "4"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("has 4 shards"));
+    ok(&quorum(&["sweep", "merge", bs]));
+    for f in ["leaderboard.parquet", "leaderboard.json", "manifest.parquet"] {
+        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f} differs");
+    }
+    let board: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("leaderboard.json")).unwrap()).unwrap();
+    let entries = board["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 4);
+    let sharpe: Vec<f64> = entries.iter().map(|e| e["sharpe"].as_f64().unwrap_or(f64::NEG_INFINITY)).collect();
+    assert!(sharpe.windows(2).all(|w| w[0] >= w[1]), "sorted by Sharpe: {sharpe:?}");
+    assert!(entries.iter().all(|e| e["dsr"].as_f64().is_some_and(|d| (0.0..=1.0).contains(&d))));
+}
+
+/// Every point a walk-forward: each point's returns are its stitched out-of-sample steps.
+/// A grid key the config lacks is refused, naming it.
+#[test]
+fn test_sweep_of_walk_forwards_and_bad_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), true);
+    let a = dir.path().join("a");
+    let out = ok(&quorum(&["sweep", grid.to_str().unwrap(), "-j", "2", "--out", a.to_str().unwrap()]));
+    assert!(out.contains("2 points tried"), "{out}");
+    let board: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("leaderboard.json")).unwrap()).unwrap();
+    for e in board["entries"].as_array().unwrap() {
+        assert_eq!(e["returns"].as_u64(), Some(3 * 390), "three test sessions of SPY");
+    }
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[grid]\n\"composer.nope\" = [1, 2]\n").unwrap();
+    let o = quorum(&["sweep", "plan", bad.to_str().unwrap(), "--out", dir.path().join("b").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("composer.nope"), "{err}");
 }

@@ -7,6 +7,7 @@ mod fetch;
 mod memory;
 mod paper;
 mod report;
+mod sweep;
 mod walk_forward;
 
 use std::path::PathBuf;
@@ -44,6 +45,10 @@ enum Command {
     /// it stood, move on; one run folder per fold and the out-of-sample curves stitched.
     #[command(mut_arg("out", |a| a.help("Walk-forward folder to write [default: runs/walk-forward]")))]
     WalkForward(Box<walk_forward::WalkForwardArgs>),
+    /// Parameter sweeps: `sweep GRID.toml [-j N]` runs every point (each a backtest or a
+    /// walk-forward) and prints a leaderboard with the Deflated Sharpe Ratio and PBO;
+    /// `sweep plan|run|merge` are the same steps for a scheduler (Slurm, Kubernetes).
+    Sweep(Box<sweep::SweepArgs>),
     /// Paper-trade the analyst graph on a replayed feed with a durable local broker and a
     /// crash-safe journal (`paper status` reads a state folder).
     Paper(Box<paper::PaperArgs>),
@@ -74,6 +79,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Backtest(args) => cmd_backtest(&args),
         Command::WalkForward(args) => walk_forward::cmd_walk_forward(&args),
+        Command::Sweep(args) => sweep::cmd_sweep(&args),
         Command::Memory(cmd) => memory::run(cmd),
         Command::Fetch(cmd) => fetch::run(cmd),
         Command::Paper(args) => paper::cmd_paper(&args),

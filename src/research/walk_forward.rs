@@ -25,10 +25,14 @@
 //!    window's last bar (`graph.warmup_until`; an order at the last bar has no next bar to
 //!    fill at, so nothing trades). The analysts perceive, write memories and resolve
 //!    outcomes; the run folder's `memory/` is the memory as it stood at the end of training.
-//! 2. **Test:** a run from that checkpoint over the embargo bars and the test window,
-//!    trading and measured only from the test window's first bar (the embargo bars warm the
-//!    analysts' features, untraded and unmeasured), with every baseline and buy-and-hold.
-//!    With `--embargo 0` the analysts' features start cold at the test window.
+//! 2. **Test:** a run from that checkpoint over the test window, with every baseline and
+//!    buy-and-hold. The embargo bars are in neither run: the memory the test starts from is
+//!    exactly the memory at the end of training, and the gap is a gap for learning and
+//!    trading alike. The checkpoint holds the memory, not the analysts' perception state
+//!    (indicator windows, pending outcomes: see README "Parity with the backtest"), so the
+//!    analysts' indicators start cold at each test window: the first bars of a window are
+//!    partly neutral (wyckoff's lookback is 60 bars). A perception-only pre-roll (indicators
+//!    fed, memory untouched) is the fix, not yet built.
 //!
 //! **Purge.** An outcome is resolved at the bar its horizon ends, from bars the run has seen,
 //! and a training run's data ends `embargo` bars before the test window. So no outcome whose
@@ -51,8 +55,9 @@
 //!
 //! `OUT/fold-NNN/train` and `OUT/fold-NNN/test` (run folders), `folds.parquet` (one row per
 //! fold and strategy: the windows and the test window's metrics), `equity.parquet` (the
-//! stitched out-of-sample equity of every strategy), `summary.json` (the plan and the
-//! stitched metrics), `config.toml`, and [`MARKER`] last. The stitched curve chains the test
+//! stitched out-of-sample equity of every strategy), `walk-forward.json` (the plan and the
+//! stitched metrics; not `summary.json`, so that no reader takes the folder for a run
+//! folder), `config.toml`, and [`MARKER`] last. The stitched curve chains the test
 //! windows' returns: each window starts at the equity the previous one ended with, and
 //! nothing is earned between windows. Its return, Sharpe, Sortino and drawdown are
 //! [`crate::report::compute`]'s over the stitched curve; trades, fills and costs are summed
@@ -60,8 +65,14 @@
 //! scale).
 //!
 //! A walk-forward folder is replaced whole by the next run into it: the old one is removed
-//! first (only if it is a walk-forward folder or empty) and a mark written, so a killed run
-//! leaves a folder without [`MARKER`]. Written here by hand: the fold arithmetic is a few
+//! (only if it is a walk-forward folder or empty; its mark last, so a kill mid-removal
+//! leaves a folder still known as one) and a mark written, so a killed run leaves a folder
+//! without [`MARKER`]. Everything that can be checked before a fold runs is checked before
+//! the old folder goes: the config, the data, the analyst profiles and news, the starting
+//! memory, and that no input (data, profiles, news, memory) lies inside the folder. Not
+//! staged and swapped like a run folder (the folds' own run folders are): a failed rerun
+//! leaves the new, unfinished folder, not the old result; and there is no lock, so two
+//! walk-forwards into one folder at once are the user's to avoid. Written here by hand: the fold arithmetic is a few
 //! lines over our own engine, and no crate runs purged walk-forward over a stateful graph.
 
 use std::fmt;
@@ -71,7 +82,7 @@ use std::str::FromStr;
 
 use chrono::Datelike;
 use polars::prelude::{Column, DataFrame};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::agents::Registry;
 use crate::config::{Config, ShapleyMode, StrategyName};
@@ -88,7 +99,7 @@ pub const MARKER: &str = "walk-forward.complete";
 const MARK: &str = ".quorum-walk-forward";
 
 /// A window length: bars (steps), days or months.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Span {
     /// This many steps.
@@ -183,7 +194,7 @@ impl Timeline {
     /// last day or month counts as whole: the data ends where it was cut.
     pub fn end(&self, from: usize, span: Span) -> Option<usize> {
         let (keys, n) = match span {
-            Span::Bars(n) => return (from + n <= self.len()).then_some(from + n),
+            Span::Bars(n) => return from.checked_add(n).filter(|&e| e <= self.len()),
             Span::Days(n) => (&self.day, n),
             Span::Months(n) => (&self.month, n),
         };
@@ -204,7 +215,7 @@ impl Timeline {
 }
 
 /// How to cut the data into folds and what each fold's training starts from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WalkForward {
     /// Training window.
     pub train: Span,
@@ -378,6 +389,9 @@ pub struct FoldResult {
     pub train_from: String,
     /// Last training bar.
     pub train_to: String,
+    /// First bar the training run covered (the previous fold's training end when memory is
+    /// carried forward).
+    pub learn_from: String,
     /// First test bar.
     pub test_from: String,
     /// Last test bar.
@@ -444,12 +458,33 @@ pub fn walk_forward(
 ) -> Result<WalkForwardOutput, WalkForwardError> {
     cfg.validate().map_err(RunError::from)?;
     if cfg.strategy.name != StrategyName::Graph {
-        return Err(WalkForwardError::NotGraph(format!("{:?}", cfg.strategy.name).to_lowercase()));
+        let name = toml::Value::try_from(cfg.strategy.name).map(|v| v.to_string()).unwrap_or_default();
+        return Err(WalkForwardError::NotGraph(name.trim_matches('"').to_string()));
     }
     if cfg.graph.warmup_until.is_some() {
         return Err(WalkForwardError::Warmup);
     }
     let out = crate::run::normalise(&cfg.output.dir).map_err(RunError::from)?;
+    // Checked before the old folder is removed: the analysts' inputs and the starting
+    // memory, and that no input lies inside the folder that is about to be replaced.
+    crate::engine::graph_inputs(cfg, registry)?;
+    if let Some(m) = &cfg.graph.memory_from {
+        crate::run::check_memory_dir(m).map_err(RunError::from)?;
+    }
+    let inputs =
+        [Some(&cfg.data.path), Some(&cfg.graph.agents_dir), cfg.graph.news.as_ref(), cfg.graph.memory_from.as_ref()];
+    for input in inputs.into_iter().flatten() {
+        let input = crate::run::normalise(input).unwrap_or_else(|_| input.clone());
+        if input.starts_with(&out) {
+            return Err(WalkForwardError::Target {
+                path: out.clone(),
+                message: format!(
+                    "{} is inside it, and a walk-forward replaces its folder whole; choose another --out",
+                    input.display()
+                ),
+            });
+        }
+    }
     let (bars, report) = load(&cfg.load_options().map_err(RunError::from)?).map_err(RunError::from)?;
     let crypto = !report.asset_classes.is_empty() && report.asset_classes.iter().all(|c| *c == AssetClass::Crypto);
     let tl = Timeline::new(bars.steps().map(|r| bars.ts[r.start]).collect(), crypto);
@@ -484,18 +519,16 @@ pub fn walk_forward(
         carried = Some(memory.clone());
         // Test: the embargo bars (untraded) and the test window.
         progress(&format!("fold {}/{n}: test on {} ({} bars)", f.index, window(&f.test), f.test.len()));
-        let run = f.train.end..f.test.end;
+        let run = f.test.clone();
         let mut test = fold_config(cfg, &tl, run.clone(), &dir.join("test"), a.periods_per_year);
         test.graph.memory_from = Some(memory);
-        if f.test.start > run.start {
-            test.graph.warmup_until = Some(bound(tl.ts[f.test.start]));
-        }
         let done = backtest_with(&test, registry, &mut |_, _, _| {}).map_err(|e| fail("test", &run, e))?;
         segments.push(measured_runs(&done, tl.ts[f.test.start]));
         results.push(FoldResult {
             fold: f.clone(),
             train_from: format_ts(tl.ts[f.train.start]),
             train_to: format_ts(tl.ts[f.train.end - 1]),
+            learn_from: format_ts(tl.ts[f.learn.start]),
             test_from: format_ts(tl.ts[f.test.start]),
             test_to: format_ts(tl.ts[f.test.end - 1]),
             strategies: done.summary.strategies,
@@ -521,8 +554,13 @@ pub fn walk_forward(
 fn fold_config(cfg: &Config, tl: &Timeline, r: Range<usize>, dir: &Path, ppy: f64) -> Config {
     let mut c = cfg.clone();
     c.data.from = Some(bound(tl.ts[r.start]));
-    // An RFC 3339 end is exclusive just after its time: the last bar is in.
-    c.data.to = Some(bound(tl.ts[r.end - 1]));
+    // The end is exclusive at the next step's label (an RFC 3339 end is exclusive just after
+    // its time): the loader bounds raw bars before it resamples, so a bound at the last
+    // step's own label would cut that step's bucket to its first raw bar. The last window
+    // keeps the user's own end.
+    if r.end < tl.len() {
+        c.data.to = Some(bound(tl.ts[r.end] - 1));
+    }
     c.metrics.periods_per_year = Some(cfg.metrics.periods_per_year.unwrap_or(ppy));
     c.output.dir = dir.to_path_buf();
     c
@@ -621,14 +659,27 @@ fn prepare(out: &Path) -> Result<(), WalkForwardError> {
                      not write over it; choose another --out or empty it",
                 ));
             }
-            std::fs::remove_dir_all(out).map_err(|e| io("cannot remove the earlier walk-forward", e))?;
+            // Everything but the mark first, the mark last: a kill in between leaves a folder
+            // still known as a walk-forward's.
+            for entry in std::fs::read_dir(out).map_err(|e| io("cannot list", e))? {
+                let path = entry.map_err(|e| io("cannot list", e))?.path();
+                if path.file_name().is_some_and(|n| n == MARK) {
+                    continue;
+                }
+                let removed = if path.is_dir() && !path.is_symlink() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.map_err(|e| io("cannot remove the earlier walk-forward", e))?;
+            }
         }
     }
     std::fs::create_dir_all(out).map_err(|e| io("cannot create", e))?;
     std::fs::write(out.join(MARK), b"").map_err(|e| io("cannot write its mark", e))
 }
 
-/// `folds.parquet`, `equity.parquet`, `summary.json`, `config.toml`, then the marker.
+/// `folds.parquet`, `equity.parquet`, `walk-forward.json`, `config.toml`, then the marker.
 fn write_outputs(
     out: &Path,
     cfg: &Config,
@@ -661,7 +712,7 @@ fn write_outputs(
         stitched: &o.stitched,
     };
     let json = serde_json::to_string_pretty(&s).expect("summary serializes");
-    write_text(&out.join("summary.json"), &(json + "\n"))?;
+    write_text(&out.join("walk-forward.json"), &(json + "\n"))?;
     write_text(&out.join("config.toml"), &cfg.to_toml())?;
     write_text(&out.join(MARKER), "")?;
     Ok(())
@@ -687,6 +738,7 @@ fn folds_frame(path: &Path, folds: &[FoldResult]) -> Result<DataFrame, ReportErr
             Column::new("strategy".into(), rows.iter().map(|(_, s)| s.name.as_str()).collect::<Vec<&str>>()),
             time_column("train_from", &times(&|f| &f.train_from)),
             time_column("train_to", &times(&|f| &f.train_to)),
+            time_column("learn_from", &times(&|f| &f.learn_from)),
             time_column("test_from", &times(&|f| &f.test_from)),
             time_column("test_to", &times(&|f| &f.test_to)),
             Column::new("test_bars".into(), rows.iter().map(|(f, _)| f.fold.test.len() as u64).collect::<Vec<u64>>()),

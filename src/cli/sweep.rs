@@ -1,0 +1,161 @@
+//! `quorum sweep`: plan, run and merge shards (`quorum::research::sweep`), and the local
+//! sweep, which runs the same protocol with child processes, `-j` at a time.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use quorum::Registry;
+use quorum::research::sweep::{ShardOutcome, merge, plan, read_plan, render, run_shard, shard_index};
+
+/// `quorum sweep GRID.toml`, or one step of the shard protocol.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SweepArgs {
+    #[command(subcommand)]
+    pub command: Option<SweepCommand>,
+    /// The grid file (see README "Research at scale").
+    pub grid: Option<PathBuf>,
+    /// Sweep folder [default: runs/sweep].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Shards run at once [default: the number of cores].
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Show progress even when stderr is not a terminal (a plain line per finished point).
+    #[arg(long)]
+    pub progress: bool,
+}
+
+/// The shard protocol, for schedulers.
+#[derive(Debug, Subcommand)]
+pub enum SweepCommand {
+    /// Write the sweep folder: every point's config and manifest.parquet (one row per point
+    /// and fold; one shard per point).
+    Plan {
+        /// The grid file.
+        grid: PathBuf,
+        /// Sweep folder to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run one shard: K from --shard, else JOB_COMPLETION_INDEX (Kubernetes), else
+    /// SLURM_ARRAY_TASK_ID (Slurm). A shard whose result exists is skipped.
+    Run {
+        /// The sweep folder `sweep plan` wrote.
+        dir: PathBuf,
+        /// The shard (0-based).
+        #[arg(long)]
+        shard: Option<usize>,
+    },
+    /// Merge every shard's result into leaderboard.parquet (refuses a missing shard).
+    Merge {
+        /// The sweep folder.
+        dir: PathBuf,
+    },
+}
+
+/// Runs `quorum sweep`.
+pub fn cmd_sweep(args: &SweepArgs) -> Result<()> {
+    match &args.command {
+        Some(SweepCommand::Plan { grid, out }) => {
+            let p = plan(grid, out).context("sweep plan failed")?;
+            println!("{}: {} points, {} folds each, {} shards", out.display(), p.points.len(), p.folds, p.shards());
+            Ok(())
+        }
+        Some(SweepCommand::Run { dir, shard }) => {
+            let k = shard_index(*shard)?;
+            match run_shard(dir, k, &Registry::default()).with_context(|| format!("shard {k} failed"))? {
+                ShardOutcome::Ran => println!("shard {k}: done"),
+                ShardOutcome::Skipped => println!("shard {k}: already done (its result exists)"),
+            }
+            Ok(())
+        }
+        Some(SweepCommand::Merge { dir }) => {
+            let board = merge(dir).context("sweep merge failed")?;
+            print!("{}", render(&board, 20));
+            println!("leaderboard: {}", dir.join("leaderboard.parquet").display());
+            Ok(())
+        }
+        None => {
+            let Some(grid) = &args.grid else { bail!("give a grid file (quorum sweep GRID.toml) or a subcommand") };
+            let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("runs/sweep"));
+            local(grid, &dir, args.jobs, args.quiet, args.progress)
+        }
+    }
+}
+
+/// Plans, runs every shard as a child `quorum sweep run`, `jobs` at a time, and merges.
+fn local(grid: &Path, dir: &Path, jobs: Option<usize>, quiet: bool, lines: bool) -> Result<()> {
+    let started = Instant::now();
+    let p = plan(grid, dir).context("sweep plan failed")?;
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let n = read_plan(dir)?.shards();
+    let exe = std::env::current_exe().context("cannot find the quorum executable")?;
+    let pb = if quiet {
+        ProgressBar::hidden()
+    } else {
+        let target =
+            if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let pb = ProgressBar::with_draw_target(Some(n as u64), target);
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} sweep {bar:40} {pos}/{len} points ({elapsed}, eta {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    };
+    let mut running: Vec<(usize, Child)> = Vec::new();
+    let mut next = 0;
+    let mut failed: Option<(usize, String)> = None;
+    while next < n || !running.is_empty() {
+        while failed.is_none() && next < n && running.len() < jobs {
+            let child = Command::new(&exe)
+                .args(["sweep", "run"])
+                .arg(dir)
+                .args(["--shard", &next.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .context("cannot start a shard")?;
+            running.push((next, child));
+            next += 1;
+        }
+        if failed.is_some() && running.is_empty() {
+            break;
+        }
+        // Wait for the oldest shard (shards are similar in size, so this is fair enough).
+        let (k, child) = running.remove(0);
+        let out = child.wait_with_output().context("cannot wait for a shard")?;
+        if !out.status.success() && failed.is_none() {
+            failed = Some((k, String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        }
+        pb.inc(1);
+        if !quiet && lines && !std::io::stderr().is_terminal() {
+            eprintln!("quorum: sweep {}/{n} points", pb.position());
+        }
+    }
+    pb.finish_and_clear();
+    if let Some((k, err)) = failed {
+        bail!("shard {k} failed ({} points planned; finished shards are kept, rerun to resume):\n{err}", n);
+    }
+    let board = merge(dir).context("sweep merge failed")?;
+    if !quiet {
+        print!("{}", render(&board, 20));
+        println!(
+            "sweep folder: {}  ({} points × {} folds, {:.2?})",
+            dir.display(),
+            p.points.len(),
+            p.folds,
+            started.elapsed()
+        );
+    }
+    Ok(())
+}

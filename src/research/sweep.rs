@@ -1,0 +1,715 @@
+//! Parameter sweeps in shards (`quorum sweep`, issue 17, items 2–4).
+//!
+//! # The grid
+//!
+//! A TOML file:
+//!
+//! ```toml
+//! config = "config/default.toml"   # optional base config (else the defaults)
+//! [set]                            # fixed overrides, any config key
+//! "data.path" = "data/bars"
+//! [grid]                           # every combination of these values
+//! "composer.cap" = [0.4, 0.6]
+//! "costs.commission_bps" = [0.5, 1.0]
+//! [random]                         # optional: a seeded sample of the grid instead
+//! samples = 3
+//! seed = 7
+//! [walk_forward]                   # optional: each point a walk-forward
+//! train = "2d"
+//! test = "1d"
+//! embargo = 15
+//! [overfit]
+//! blocks = 8                       # CSCV blocks for PBO (default 8)
+//! ```
+//!
+//! Keys are dotted config keys (`quorum config` prints them all); a key the config does not
+//! have, or a value of the wrong type, is an error naming it. Grid keys vary in key order
+//! (sorted), the last fastest; a random sample draws distinct points with the seeded
+//! SplitMix64 ([`crate::rng`]) and keeps them in grid order. Paths are relative to the
+//! working directory, as everywhere in quorum.
+//!
+//! # Plan, run, merge: the shard protocol
+//!
+//! - `plan` writes the sweep folder: `grid.toml` (the file as given), `plan.json`, each
+//!   point's resolved `points/pNNNN/config.toml`, and `manifest.parquet`, one row per point
+//!   and fold (`shard`, `point`, `fold`, `params`). A shard is one point: with memory carried
+//!   forward its folds depend on each other, so they run in order in one process.
+//! - `run --shard K` (K from the flag, else `JOB_COMPLETION_INDEX` of a Kubernetes Indexed
+//!   Job, else `SLURM_ARRAY_TASK_ID` of a Slurm array) runs point K into
+//!   `points/pNNNN/run`, then writes `shards/shard-NNNN.returns.parquet` and
+//!   `shards/shard-NNNN.parquet`, each to a temporary name renamed into place, the second
+//!   last: it is the shard's completion mark. A shard whose result exists is skipped, so a
+//!   retried or duplicated shard is harmless; a killed one leaves no result and reruns whole.
+//! - `merge` refuses a sweep with a missing shard (naming them), reads every shard's files
+//!   with polars and writes `leaderboard.parquet` and `leaderboard.json`, each shard in
+//!   point order, so the result does not depend on which shard ran first, where, or with
+//!   what `-j`.
+//!
+//! The local `quorum sweep GRID.toml -j N` is this protocol: it plans, runs `quorum sweep
+//! run DIR --shard K` as child processes, N at a time, and merges.
+//!
+//! # What a point reports
+//!
+//! The strategy under test (the first column of the run's table: `composed` for the graph):
+//! its metrics over the measured run (a walk-forward: the stitched out-of-sample curve), and
+//! its per-step returns, from which the merge computes the per-period Sharpe ratio, skew and
+//! kurtosis, the Deflated Sharpe Ratio against the number of points and the variance of
+//! their Sharpe ratios, and the sweep's PBO over the points' returns ([`super::overfit`]).
+//! The leaderboard is sorted by annualised Sharpe (ties: grid order); the DSR column says
+//! how much of the best one survives the selection.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::overfit::{Moments, Pbo, deflated_sharpe, pbo};
+use super::walk_forward::{Span, WalkForward, walk_forward};
+use crate::agents::Registry;
+use crate::config::Config;
+use crate::engine::{RunError, backtest_with, since};
+use crate::market::Ts;
+use crate::report::{ReportError, frame, time_column, write_parquet};
+
+/// Why a sweep failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// A file could not be read or written.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The grid file is wrong.
+    #[error("{path}: {message}")]
+    Grid {
+        /// The grid file.
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// A point's config is refused.
+    #[error("point {point} ({params}): {source}")]
+    Point {
+        /// The point.
+        point: usize,
+        /// Its overrides.
+        params: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The shard index is missing or out of range.
+    #[error("{0}")]
+    Shard(String),
+    /// Shards without a result.
+    #[error(
+        "{dir}: shard(s) {missing} have no result yet; run them (quorum sweep run {dir} --shard K) and merge again"
+    )]
+    Missing {
+        /// The sweep folder.
+        dir: PathBuf,
+        /// Their indices.
+        missing: String,
+    },
+    /// A Parquet file could not be written.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+}
+
+fn file_err(path: &Path, e: impl std::fmt::Display) -> SweepError {
+    SweepError::File { path: path.to_path_buf(), message: e.to_string() }
+}
+
+/// The walk-forward of every point (`[walk_forward]` of the grid).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WalkForwardSection {
+    train: String,
+    test: String,
+    step: Option<String>,
+    #[serde(default)]
+    anchored: bool,
+    #[serde(default)]
+    embargo: usize,
+    #[serde(default)]
+    fresh_memory: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RandomSection {
+    samples: usize,
+    seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct OverfitSection {
+    #[serde(default = "default_blocks")]
+    blocks: usize,
+}
+
+fn default_blocks() -> usize {
+    8
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GridFile {
+    config: Option<PathBuf>,
+    #[serde(default)]
+    set: toml::Table,
+    #[serde(default)]
+    grid: toml::Table,
+    random: Option<RandomSection>,
+    walk_forward: Option<WalkForwardSection>,
+    #[serde(default)]
+    overfit: OverfitSection,
+}
+
+/// A planned sweep (`plan.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SweepPlan {
+    /// Each point's overrides (grid keys only), as TOML values rendered to text.
+    pub points: Vec<BTreeMap<String, String>>,
+    /// Folds per point (1 without a walk-forward).
+    pub folds: usize,
+    /// The walk-forward of every point, if any.
+    pub walk_forward: Option<WalkForward>,
+    /// CSCV blocks for PBO.
+    pub blocks: usize,
+}
+
+impl SweepPlan {
+    /// Shards (one per point).
+    pub fn shards(&self) -> usize {
+        self.points.len()
+    }
+
+    /// A point's overrides as one line, `key=value` joined by spaces.
+    pub fn params(&self, point: usize) -> String {
+        self.points[point].iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Written first into a sweep folder: only such folders (or empty ones) are replaced.
+const MARK: &str = ".quorum-sweep";
+
+fn point_dir(dir: &Path, point: usize) -> PathBuf {
+    dir.join("points").join(format!("p{point:04}"))
+}
+
+fn shard_file(dir: &Path, shard: usize, suffix: &str) -> PathBuf {
+    dir.join("shards").join(format!("shard-{shard:04}{suffix}"))
+}
+
+/// Sets the dotted `key` of `table` to `value`, creating tables on the way.
+fn set_key(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().filter(|s| !s.is_empty()).ok_or_else(|| format!("{key:?}: an empty key"))?;
+    let mut t = table;
+    for p in parts {
+        let entry = t.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry.as_table_mut().ok_or_else(|| format!("{key:?}: {p:?} is a value, not a section"))?;
+    }
+    t.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// Reads a grid file and plans its points: the base config with each point's overrides,
+/// checked by the config's own parser and validation.
+pub fn read_grid(path: &Path) -> Result<(String, SweepPlan, Vec<Config>), SweepError> {
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
+    let grid_err = |message: String| SweepError::Grid { path: path.to_path_buf(), message };
+    let g: GridFile = toml::from_str(&text).map_err(|e| grid_err(e.to_string().trim_end().to_string()))?;
+    let base = Config::load(g.config.as_deref()).map_err(|e| grid_err(e.to_string()))?;
+    let mut base_table: toml::Table = base.to_toml().parse().expect("the config's own TOML parses");
+    for (k, v) in &g.set {
+        set_key(&mut base_table, k, v.clone()).map_err(|m| grid_err(format!("[set] {m}")))?;
+    }
+    let mut axes: Vec<(String, Vec<toml::Value>)> = Vec::new();
+    for (k, v) in &g.grid {
+        let values = v.as_array().ok_or_else(|| grid_err(format!("[grid] {k:?}: expected an array of values")))?;
+        if values.is_empty() {
+            return Err(grid_err(format!("[grid] {k:?}: no values")));
+        }
+        axes.push((k.clone(), values.clone()));
+    }
+    axes.sort_by(|a, b| a.0.cmp(&b.0));
+    let total: usize = axes.iter().map(|(_, v)| v.len()).product();
+    let mut indices: Vec<usize> = (0..total).collect();
+    if let Some(r) = &g.random {
+        if r.samples == 0 {
+            return Err(grid_err("[random] samples: at least 1".into()));
+        }
+        // Fisher–Yates with the seeded generator, the first `samples` kept in grid order.
+        let mut rng = crate::rng::SplitMix64(r.seed);
+        for i in (1..indices.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            indices.swap(i, j);
+        }
+        indices.truncate(r.samples.min(total));
+        indices.sort_unstable();
+    }
+    let walk = match &g.walk_forward {
+        None => None,
+        Some(w) => {
+            let span = |key: &str, s: &str| -> Result<Span, SweepError> {
+                s.parse().map_err(|e: String| grid_err(format!("[walk_forward] {key}: {e}")))
+            };
+            Some(WalkForward {
+                train: span("train", &w.train)?,
+                test: span("test", &w.test)?,
+                step: w.step.as_deref().map(|s| span("step", s)).transpose()?,
+                anchored: w.anchored,
+                embargo: w.embargo,
+                fresh_memory: w.fresh_memory,
+            })
+        }
+    };
+    let mut points = Vec::new();
+    let mut configs = Vec::new();
+    for (point, &idx) in indices.iter().enumerate() {
+        let mut rest = idx;
+        let mut chosen: Vec<(String, toml::Value)> = Vec::new();
+        for (k, values) in axes.iter().rev() {
+            chosen.push((k.clone(), values[rest % values.len()].clone()));
+            rest /= values.len();
+        }
+        chosen.reverse();
+        let mut table = base_table.clone();
+        for (k, v) in &chosen {
+            set_key(&mut table, k, v.clone()).map_err(|m| grid_err(format!("[grid] {m}")))?;
+        }
+        let params: BTreeMap<String, String> = chosen.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        let line = params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+        let bad =
+            |e: Box<dyn std::error::Error + Send + Sync>| SweepError::Point { point, params: line.clone(), source: e };
+        let cfg = Config::from_toml(&toml::to_string(&table).expect("a table serializes"), path)
+            .map_err(|e| bad(Box::new(e)))?;
+        cfg.validate().map_err(|e| bad(Box::new(e)))?;
+        points.push(params);
+        configs.push(cfg);
+    }
+    let folds = 1; // completed by `plan` from the data when there is a walk-forward
+    Ok((text, SweepPlan { points, folds, walk_forward: walk, blocks: g.overfit.blocks }, configs))
+}
+
+/// Makes `dir` an empty sweep folder (missing, empty, or an earlier sweep folder, removed).
+fn prepare(dir: &Path) -> Result<(), SweepError> {
+    let dir = crate::run::normalise(dir).map_err(|e| file_err(dir, e))?;
+    if let Ok(meta) = std::fs::symlink_metadata(&dir) {
+        if !meta.is_dir() {
+            return Err(file_err(&dir, "exists and is not a folder; choose another --out"));
+        }
+        let empty = std::fs::read_dir(&dir).map_err(|e| file_err(&dir, e))?.next().is_none();
+        if !empty {
+            if !dir.join(MARK).is_file() {
+                return Err(file_err(
+                    &dir,
+                    "exists and is not a sweep folder; a sweep replaces its folder whole, so quorum will not write \
+                     over it; choose another --out or empty it",
+                ));
+            }
+            std::fs::remove_dir_all(&dir).map_err(|e| file_err(&dir, e))?;
+        }
+    }
+    std::fs::create_dir_all(dir.join("shards")).map_err(|e| file_err(&dir, e))?;
+    std::fs::write(dir.join(MARK), b"").map_err(|e| file_err(&dir, e))
+}
+
+/// Plans the sweep of `grid` into `dir`: the folder, every point's config, the manifest.
+/// A folder already planned from the same grid text is kept (its finished shards stay
+/// done); any other sweep folder is replaced.
+pub fn plan(grid: &Path, dir: &Path) -> Result<SweepPlan, SweepError> {
+    let (text, mut p, configs) = read_grid(grid)?;
+    if let Some(w) = &p.walk_forward {
+        // Every point cuts the same folds unless its data keys differ; the first's count
+        // is the manifest's (a point whose data differs reports its own in its folder).
+        let cfg = &configs[0];
+        let (bars, report) = crate::market::load(&cfg.load_options().map_err(|e| file_err(grid, e))?)
+            .map_err(|e| file_err(&cfg.data.path, e))?;
+        let crypto = !report.asset_classes.is_empty()
+            && report.asset_classes.iter().all(|c| *c == crate::market::AssetClass::Crypto);
+        let tl = super::Timeline::new(bars.steps().map(|r| bars.ts[r.start]).collect(), crypto);
+        p.folds = w.plan(&tl).map_err(|e| file_err(grid, e))?.folds.len();
+    }
+    let same =
+        std::fs::read_to_string(dir.join("grid.toml")).is_ok_and(|old| old == text) && dir.join("plan.json").is_file();
+    if same {
+        return read_plan(dir);
+    }
+    prepare(dir)?;
+    write_atomic(&dir.join("grid.toml"), text.as_bytes())?;
+    for (point, cfg) in configs.iter().enumerate() {
+        let pd = point_dir(dir, point);
+        std::fs::create_dir_all(&pd).map_err(|e| file_err(&pd, e))?;
+        let mut c = cfg.clone();
+        c.output.dir = pd.join("run");
+        write_atomic(&pd.join("config.toml"), c.to_toml().as_bytes())?;
+    }
+    let rows: Vec<(usize, usize)> = (0..p.points.len()).flat_map(|pt| (1..=p.folds).map(move |f| (pt, f))).collect();
+    let path = dir.join("manifest.parquet");
+    let df = frame(
+        &path,
+        vec![
+            Column::new("shard".into(), rows.iter().map(|r| r.0 as u32).collect::<Vec<u32>>()),
+            Column::new("point".into(), rows.iter().map(|r| r.0 as u32).collect::<Vec<u32>>()),
+            Column::new("fold".into(), rows.iter().map(|r| r.1 as u32).collect::<Vec<u32>>()),
+            Column::new("params".into(), rows.iter().map(|r| p.params(r.0)).collect::<Vec<String>>()),
+        ],
+    )?;
+    write_parquet(&path, df)?;
+    // The plan last: a folder with plan.json is a complete plan.
+    let json = serde_json::to_string_pretty(&p).expect("plan serializes");
+    write_atomic(&dir.join("plan.json"), (json + "\n").as_bytes())?;
+    Ok(p)
+}
+
+/// The plan of a planned sweep folder.
+pub fn read_plan(dir: &Path) -> Result<SweepPlan, SweepError> {
+    let path = dir.join("plan.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| file_err(&path, format!("cannot read ({e}); is this a folder `quorum sweep plan` wrote?")))?;
+    serde_json::from_str(&text).map_err(|e| file_err(&path, e))
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| file_err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| file_err(path, e))
+}
+
+/// The shard to run: `flag`, else `JOB_COMPLETION_INDEX`, else `SLURM_ARRAY_TASK_ID`.
+pub fn shard_index(flag: Option<usize>) -> Result<usize, SweepError> {
+    if let Some(k) = flag {
+        return Ok(k);
+    }
+    for var in ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"] {
+        if let Ok(v) = std::env::var(var) {
+            return v.trim().parse().map_err(|_| SweepError::Shard(format!("{var}={v:?}: not a shard index")));
+        }
+    }
+    Err(SweepError::Shard(
+        "no shard: pass --shard K, or run under a Kubernetes Indexed Job (JOB_COMPLETION_INDEX) or a Slurm array \
+         (SLURM_ARRAY_TASK_ID)"
+            .into(),
+    ))
+}
+
+/// What `run_shard` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardOutcome {
+    /// It ran and wrote its result.
+    Ran,
+    /// Its result already existed.
+    Skipped,
+}
+
+/// Runs shard `k` of the planned sweep in `dir` (see the module doc).
+pub fn run_shard(dir: &Path, k: usize, registry: &Registry) -> Result<ShardOutcome, SweepError> {
+    let p = read_plan(dir)?;
+    if k >= p.shards() {
+        return Err(SweepError::Shard(format!(
+            "shard {k}: {} has {} shards (0..={})",
+            dir.display(),
+            p.shards(),
+            p.shards().saturating_sub(1)
+        )));
+    }
+    let done = shard_file(dir, k, ".parquet");
+    if done.is_file() {
+        return Ok(ShardOutcome::Skipped);
+    }
+    let pd = point_dir(dir, k);
+    let cfg = Config::load(Some(&pd.join("config.toml"))).map_err(|e| file_err(&pd, e))?;
+    let params = p.params(k);
+    let fail =
+        |e: Box<dyn std::error::Error + Send + Sync>| SweepError::Point { point: k, params: params.clone(), source: e };
+    // (name, total return, annualised Sharpe, max drawdown, trades, costs), and the curve.
+    let (metrics, ts, equity, initial) = match &p.walk_forward {
+        Some(w) => {
+            let o = walk_forward(&cfg, w, registry, &mut |_| {}).map_err(|e| fail(Box::new(e)))?;
+            let s = &o.stitched[0];
+            let curve = read_equity(&o.out_dir.join("equity.parquet"), &s.name)?;
+            let m = (s.name.clone(), s.total_return, s.sharpe, s.max_drawdown, s.trades as u64, s.total_costs);
+            (m, curve.0, curve.1, cfg.portfolio.initial_cash)
+        }
+        None => {
+            let o = backtest_with(&cfg, registry, &mut |_, _, _| {}).map_err(|e: RunError| fail(Box::new(e)))?;
+            let s = &o.summary.strategies[0];
+            let m = &s.metrics;
+            let r = match cfg.warmup_until() {
+                Some(t) => since(&o.run, t),
+                None => o.run.clone(),
+            };
+            let out = (s.name.clone(), m.total_return, m.sharpe, m.max_drawdown, m.trades as u64, m.total_costs);
+            (out, r.equity.ts.clone(), r.equity.equity.clone(), r.initial_cash)
+        }
+    };
+    let returns: Vec<f64> = equity
+        .iter()
+        .scan(initial, |prev, &e| {
+            let r = e / *prev - 1.0;
+            *prev = e;
+            Some(r)
+        })
+        .collect();
+    let rp = shard_file(dir, k, ".returns.parquet");
+    let df = frame(
+        &rp,
+        vec![
+            Column::new("point".into(), vec![k as u32; ts.len()]),
+            time_column("timestamp", &ts),
+            Column::new("return".into(), returns),
+        ],
+    )?;
+    write_parquet(&rp, df)?;
+    let (name, total_return, sharpe, max_drawdown, trades, costs) = metrics;
+    let df = frame(
+        &done,
+        vec![
+            Column::new("point".into(), vec![k as u32]),
+            Column::new("params".into(), vec![params.clone()]),
+            Column::new("strategy".into(), vec![name]),
+            Column::new("total_return".into(), vec![total_return]),
+            Column::new("sharpe".into(), vec![sharpe]),
+            Column::new("max_drawdown".into(), vec![max_drawdown]),
+            Column::new("trades".into(), vec![trades]),
+            Column::new("total_costs".into(), vec![costs]),
+        ],
+    )?;
+    write_parquet(&done, df)?;
+    Ok(ShardOutcome::Ran)
+}
+
+/// The stitched equity column `name` of a walk-forward's `equity.parquet`.
+fn read_equity(path: &Path, name: &str) -> Result<(Vec<Ts>, Vec<f64>), SweepError> {
+    let df = read_parquet(path)?;
+    let ts = df
+        .column("timestamp")
+        .and_then(|c| c.cast(&DataType::Int64))
+        .and_then(|c| c.i64().map(|a| a.into_no_null_iter().collect::<Vec<_>>()))
+        .map_err(|e| file_err(path, e))?;
+    let eq = df
+        .column(name)
+        .and_then(|c| c.f64().map(|a| a.into_no_null_iter().collect::<Vec<_>>()))
+        .map_err(|e| file_err(path, e))?;
+    Ok((ts, eq))
+}
+
+fn read_parquet(path: &Path) -> Result<DataFrame, SweepError> {
+    let f = std::fs::File::open(path).map_err(|e| file_err(path, format!("cannot open: {e}")))?;
+    ParquetReader::new(f).finish().map_err(|e| file_err(path, e))
+}
+
+/// One row of the leaderboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// Rank by annualised Sharpe (1 = best; ties in grid order).
+    pub rank: usize,
+    /// The point (grid order).
+    pub point: usize,
+    /// Its overrides.
+    pub params: String,
+    /// The strategy measured.
+    pub strategy: String,
+    /// Total return (a walk-forward: out of sample, stitched).
+    pub total_return: f64,
+    /// Annualised Sharpe.
+    pub sharpe: f64,
+    /// Per-period Sharpe of its returns.
+    pub sharpe_per_period: f64,
+    /// Skewness of its returns.
+    pub skew: f64,
+    /// Kurtosis of its returns.
+    pub kurtosis: f64,
+    /// Returns.
+    pub returns: usize,
+    /// Deflated Sharpe Ratio given every point tried.
+    pub dsr: f64,
+    /// Maximum drawdown.
+    pub max_drawdown: f64,
+    /// Trades.
+    pub trades: u64,
+    /// Costs.
+    pub total_costs: f64,
+}
+
+/// A merged sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct Leaderboard {
+    /// Best first.
+    pub entries: Vec<Entry>,
+    /// Points tried (the DSR's N).
+    pub trials: usize,
+    /// Variance of the points' per-period Sharpe ratios (the DSR's V).
+    pub sharpe_variance: f64,
+    /// PBO by CSCV, or why it could not be computed.
+    pub pbo: Option<Pbo>,
+    /// Why PBO is missing.
+    pub pbo_note: Option<String>,
+}
+
+/// Merges the shards of the sweep in `dir` into `leaderboard.parquet` and `.json`.
+pub fn merge(dir: &Path) -> Result<Leaderboard, SweepError> {
+    let p = read_plan(dir)?;
+    let missing: Vec<String> =
+        (0..p.shards()).filter(|&k| !shard_file(dir, k, ".parquet").is_file()).map(|k| k.to_string()).collect();
+    if !missing.is_empty() {
+        return Err(SweepError::Missing { dir: dir.to_path_buf(), missing: missing.join(", ") });
+    }
+    let mut rows = Vec::new();
+    let mut returns: Vec<Vec<f64>> = Vec::new();
+    let mut timeline: Option<Vec<i64>> = None;
+    let mut same_timeline = true;
+    for k in 0..p.shards() {
+        let path = shard_file(dir, k, ".parquet");
+        let df = read_parquet(&path)?;
+        let s = |c: &str| df.column(c).and_then(|c| c.str().map(|a| a.get(0).unwrap_or("").to_string()));
+        let f = |c: &str| df.column(c).and_then(|c| c.f64().map(|a| a.get(0).unwrap_or(f64::NAN)));
+        let u = |c: &str| df.column(c).and_then(|c| c.u64().map(|a| a.get(0).unwrap_or(0)));
+        let row = (|| -> PolarsResult<_> {
+            Ok((
+                s("params")?,
+                s("strategy")?,
+                f("total_return")?,
+                f("sharpe")?,
+                f("max_drawdown")?,
+                u("trades")?,
+                f("total_costs")?,
+            ))
+        })()
+        .map_err(|e| file_err(&path, e))?;
+        rows.push(row);
+        let rp = shard_file(dir, k, ".returns.parquet");
+        let rdf = read_parquet(&rp)?;
+        let r: Vec<f64> = rdf
+            .column("return")
+            .and_then(|c| c.f64().map(|a| a.into_no_null_iter().collect()))
+            .map_err(|e| file_err(&rp, e))?;
+        let ts: Vec<i64> = rdf
+            .column("timestamp")
+            .and_then(|c| c.cast(&DataType::Int64))
+            .and_then(|c| c.i64().map(|a| a.into_no_null_iter().collect()))
+            .map_err(|e| file_err(&rp, e))?;
+        match &timeline {
+            None => timeline = Some(ts),
+            Some(t) => same_timeline &= *t == ts,
+        }
+        returns.push(r);
+    }
+    let moments: Vec<Moments> = returns.iter().map(|r| Moments::of(r)).collect();
+    let srs: Vec<f64> = moments.iter().map(Moments::sharpe).collect();
+    let trials = srs.len();
+    let mean = srs.iter().sum::<f64>() / trials as f64;
+    let sharpe_variance =
+        if trials > 1 { srs.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / (trials - 1) as f64 } else { 0.0 };
+    let mut entries: Vec<Entry> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(point, (params, strategy, total_return, sharpe, max_drawdown, trades, total_costs))| Entry {
+            rank: 0,
+            point,
+            params,
+            strategy,
+            total_return,
+            sharpe,
+            sharpe_per_period: srs[point],
+            skew: moments[point].skew,
+            kurtosis: moments[point].kurtosis,
+            returns: moments[point].n,
+            dsr: deflated_sharpe(&moments[point], trials, sharpe_variance),
+            max_drawdown,
+            trades,
+            total_costs,
+        })
+        .collect();
+    // NaN Sharpe (a flat run) sorts last.
+    let key = |e: &Entry| if e.sharpe.is_nan() { f64::NEG_INFINITY } else { e.sharpe };
+    entries.sort_by(|a, b| key(b).total_cmp(&key(a)).then(a.point.cmp(&b.point)));
+    for (i, e) in entries.iter_mut().enumerate() {
+        e.rank = i + 1;
+    }
+    let (pbo, pbo_note) = if !same_timeline {
+        (None, Some("the points' returns are on different timelines (their data differ): no PBO".to_string()))
+    } else {
+        match pbo(&returns, p.blocks) {
+            Ok(x) => (Some(x), None),
+            Err(e) => (None, Some(e.to_string())),
+        }
+    };
+    let board = Leaderboard { entries, trials, sharpe_variance, pbo, pbo_note };
+    let path = dir.join("leaderboard.parquet");
+    let e = &board.entries;
+    let df = frame(
+        &path,
+        vec![
+            Column::new("rank".into(), e.iter().map(|x| x.rank as u32).collect::<Vec<u32>>()),
+            Column::new("point".into(), e.iter().map(|x| x.point as u32).collect::<Vec<u32>>()),
+            Column::new("params".into(), e.iter().map(|x| x.params.as_str()).collect::<Vec<&str>>()),
+            Column::new("strategy".into(), e.iter().map(|x| x.strategy.as_str()).collect::<Vec<&str>>()),
+            Column::new("total_return".into(), e.iter().map(|x| x.total_return).collect::<Vec<f64>>()),
+            Column::new("sharpe".into(), e.iter().map(|x| x.sharpe).collect::<Vec<f64>>()),
+            Column::new("sharpe_per_period".into(), e.iter().map(|x| x.sharpe_per_period).collect::<Vec<f64>>()),
+            Column::new("skew".into(), e.iter().map(|x| x.skew).collect::<Vec<f64>>()),
+            Column::new("kurtosis".into(), e.iter().map(|x| x.kurtosis).collect::<Vec<f64>>()),
+            Column::new("returns".into(), e.iter().map(|x| x.returns as u64).collect::<Vec<u64>>()),
+            Column::new("dsr".into(), e.iter().map(|x| x.dsr).collect::<Vec<f64>>()),
+            Column::new("max_drawdown".into(), e.iter().map(|x| x.max_drawdown).collect::<Vec<f64>>()),
+            Column::new("trades".into(), e.iter().map(|x| x.trades).collect::<Vec<u64>>()),
+            Column::new("total_costs".into(), e.iter().map(|x| x.total_costs).collect::<Vec<f64>>()),
+        ],
+    )?;
+    write_parquet(&path, df)?;
+    let json = serde_json::to_string_pretty(&board).expect("leaderboard serializes");
+    write_atomic(&dir.join("leaderboard.json"), (json + "\n").as_bytes())?;
+    Ok(board)
+}
+
+/// The terminal leaderboard (the best `top`).
+pub fn render(board: &Leaderboard, top: usize) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let pct = |v: f64| if v.is_finite() { format!("{:.2}%", v * 100.0) } else { "–".into() };
+    let num = |v: f64| if v.is_finite() { format!("{v:.2}") } else { "–".into() };
+    let _ = writeln!(
+        s,
+        "{:>4}  {:>10} {:>7} {:>6} {:>8} {:>7}  params",
+        "rank", "return", "Sharpe", "DSR", "max DD", "trades"
+    );
+    for e in board.entries.iter().take(top) {
+        let _ = writeln!(
+            s,
+            "{:>4}  {:>10} {:>7} {:>6} {:>8} {:>7}  {}",
+            e.rank,
+            pct(e.total_return),
+            num(e.sharpe),
+            num(e.dsr),
+            pct(e.max_drawdown),
+            e.trades,
+            if e.params.is_empty() { "(base config)" } else { &e.params }
+        );
+    }
+    if board.entries.len() > top {
+        let _ = writeln!(s, "… {} more in leaderboard.parquet", board.entries.len() - top);
+    }
+    let _ = match (&board.pbo, &board.pbo_note) {
+        (Some(p), _) => writeln!(
+            s,
+            "{} points tried; PBO {:.2} ({} CSCV splits of {} blocks): the share of splits whose in-sample best was at \
+             or below the median out of sample",
+            board.trials,
+            p.pbo,
+            p.logits.len(),
+            p.blocks
+        ),
+        (None, Some(n)) => writeln!(s, "{} points tried; PBO not computed: {n}", board.trials),
+        (None, None) => Ok(()),
+    };
+    s
+}
