@@ -76,6 +76,7 @@ pub fn cmd_sweep(args: &SweepArgs) -> Result<()> {
             match run_shard(dir, k, &Registry::default()).with_context(|| format!("shard {k} failed"))? {
                 ShardOutcome::Ran => println!("shard {k}: done"),
                 ShardOutcome::Skipped => println!("shard {k}: already done (its result exists)"),
+                ShardOutcome::Busy => println!("shard {k}: running in another process (its lock is held); left to it"),
             }
             Ok(())
         }

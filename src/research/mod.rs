@@ -10,3 +10,41 @@ pub mod sweep;
 pub mod walk_forward;
 
 pub use walk_forward::{Fold, Plan, PlanError, Span, Timeline, WalkForward, WalkForwardError, WalkForwardOutput};
+
+use std::path::Path;
+
+/// Makes `dir` an empty folder for a `what` (a walk-forward, a sweep): missing, empty, or
+/// an earlier one, known by its `mark` file. An earlier one is emptied with the mark
+/// removed last, so a kill mid-removal leaves a folder still known as one; anything else is
+/// refused, since these folders are replaced whole. The mark is written first.
+pub(crate) fn claim_folder(dir: &Path, mark: &str, what: &str) -> Result<(), String> {
+    let io = |doing: &str, e: std::io::Error| format!("{doing}: {e}");
+    if let Ok(meta) = std::fs::symlink_metadata(dir) {
+        if !meta.is_dir() {
+            return Err("exists and is not a folder; choose another --out".into());
+        }
+        let mut entries = std::fs::read_dir(dir).map_err(|e| io("cannot list", e))?.peekable();
+        if entries.peek().is_some() {
+            if !dir.join(mark).is_file() {
+                return Err(format!(
+                    "exists and is not a {what} folder; a {what} replaces its folder whole, so quorum will not write \
+                     over it; choose another --out or empty it"
+                ));
+            }
+            for entry in entries {
+                let path = entry.map_err(|e| io("cannot list", e))?.path();
+                if path.file_name().is_some_and(|n| n == mark) {
+                    continue;
+                }
+                let removed = if path.is_dir() && !path.is_symlink() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.map_err(|e| io(&format!("cannot remove the earlier {what}"), e))?;
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| io("cannot create", e))?;
+    std::fs::write(dir.join(mark), b"").map_err(|e| io("cannot write its mark", e))
+}

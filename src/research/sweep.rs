@@ -146,11 +146,18 @@ struct RandomSection {
     seed: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OverfitSection {
     #[serde(default = "default_blocks")]
     blocks: usize,
+}
+
+impl Default for OverfitSection {
+    /// A grid without `[overfit]` gets the same 8 blocks as an empty one.
+    fn default() -> Self {
+        OverfitSection { blocks: default_blocks() }
+    }
 }
 
 fn default_blocks() -> usize {
@@ -182,6 +189,11 @@ pub struct SweepPlan {
     pub walk_forward: Option<WalkForward>,
     /// CSCV blocks for PBO.
     pub blocks: usize,
+    /// SHA-256 of what the results depend on: quorum's version, the grid, every point's
+    /// resolved config, and the size and modification time of every file under the points'
+    /// data, analyst profiles and news. A folder is reused only with the same fingerprint,
+    /// and merge takes only shard results written under it.
+    pub fingerprint: String,
 }
 
 impl SweepPlan {
@@ -207,6 +219,22 @@ fn shard_file(dir: &Path, shard: usize, suffix: &str) -> PathBuf {
     dir.join("shards").join(format!("shard-{shard:04}{suffix}"))
 }
 
+/// Points a grid may have (the plan lists them all).
+const MAX_POINTS: usize = 100_000;
+/// CSCV blocks at most: C(16, 8) = 12,870 splits.
+const MAX_BLOCKS: usize = 16;
+
+/// The leaves of `t` as (dotted key, value).
+fn flatten(prefix: &str, t: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
+    for (k, v) in t {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(inner) => flatten(&key, inner, out),
+            v => out.push((key, v.clone())),
+        }
+    }
+}
+
 /// Sets the dotted `key` of `table` to `value`, creating tables on the way.
 fn set_key(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
     let mut parts: Vec<&str> = key.split('.').collect();
@@ -228,11 +256,20 @@ pub fn read_grid(path: &Path) -> Result<(String, SweepPlan, Vec<Config>), SweepE
     let g: GridFile = toml::from_str(&text).map_err(|e| grid_err(e.to_string().trim_end().to_string()))?;
     let base = Config::load(g.config.as_deref()).map_err(|e| grid_err(e.to_string()))?;
     let mut base_table: toml::Table = base.to_toml().parse().expect("the config's own TOML parses");
-    for (k, v) in &g.set {
-        set_key(&mut base_table, k, v.clone()).map_err(|m| grid_err(format!("[set] {m}")))?;
+    // `composer.cap = 0.4` unquoted (or a `[set.composer]` header) parses as a table:
+    // each leaf is set on its own, so the section's other keys keep the base's values.
+    let mut leaves = Vec::new();
+    flatten("", &g.set, &mut leaves);
+    for (k, v) in leaves {
+        set_key(&mut base_table, &k, v).map_err(|m| grid_err(format!("[set] {m}")))?;
     }
     let mut axes: Vec<(String, Vec<toml::Value>)> = Vec::new();
     for (k, v) in &g.grid {
+        if v.is_table() {
+            return Err(grid_err(format!(
+                "[grid] {k:?} is a section: quote dotted keys, e.g. \"{k}.cap\" = [0.4, 0.6]"
+            )));
+        }
         let values = v.as_array().ok_or_else(|| grid_err(format!("[grid] {k:?}: expected an array of values")))?;
         if values.is_empty() {
             return Err(grid_err(format!("[grid] {k:?}: no values")));
@@ -240,7 +277,16 @@ pub fn read_grid(path: &Path) -> Result<(String, SweepPlan, Vec<Config>), SweepE
         axes.push((k.clone(), values.clone()));
     }
     axes.sort_by(|a, b| a.0.cmp(&b.0));
-    let total: usize = axes.iter().map(|(_, v)| v.len()).product();
+    let total = axes
+        .iter()
+        .try_fold(1usize, |n, (_, v)| n.checked_mul(v.len()).filter(|&n| n <= MAX_POINTS))
+        .ok_or_else(|| grid_err(format!("[grid]: more than {MAX_POINTS} points; use [random] on a smaller grid")))?;
+    if !(2..=MAX_BLOCKS).contains(&g.overfit.blocks) || !g.overfit.blocks.is_multiple_of(2) {
+        return Err(grid_err(format!(
+            "[overfit] blocks = {}: an even number from 2 to {MAX_BLOCKS} (CSCV tries C(blocks, blocks/2) splits)",
+            g.overfit.blocks
+        )));
+    }
     let mut indices: Vec<usize> = (0..total).collect();
     if let Some(r) = &g.random {
         if r.samples == 0 {
@@ -296,30 +342,49 @@ pub fn read_grid(path: &Path) -> Result<(String, SweepPlan, Vec<Config>), SweepE
         configs.push(cfg);
     }
     let folds = 1; // completed by `plan` from the data when there is a walk-forward
-    Ok((text, SweepPlan { points, folds, walk_forward: walk, blocks: g.overfit.blocks }, configs))
+    let fingerprint = fingerprint(&text, &configs);
+    Ok((text, SweepPlan { points, folds, walk_forward: walk, blocks: g.overfit.blocks, fingerprint }, configs))
+}
+
+/// See [`SweepPlan::fingerprint`].
+fn fingerprint(grid: &str, configs: &[Config]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION"));
+    h.update(grid);
+    let mut inputs: Vec<PathBuf> = Vec::new();
+    for c in configs {
+        h.update(c.to_toml());
+        inputs.push(c.data.path.clone());
+        inputs.push(c.graph.agents_dir.clone());
+        inputs.extend(c.graph.news.clone());
+        inputs.extend(c.data.factor_files.clone());
+    }
+    inputs.sort();
+    inputs.dedup();
+    let mut stack = inputs;
+    let mut files = Vec::new();
+    while let Some(p) = stack.pop() {
+        match std::fs::read_dir(&p) {
+            Ok(rd) => stack.extend(rd.flatten().map(|e| e.path())),
+            Err(_) => files.push(p),
+        }
+    }
+    files.sort();
+    for f in files {
+        let meta = std::fs::metadata(&f).ok();
+        let len = meta.as_ref().map_or(0, |m| m.len());
+        let mtime = meta.and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        h.update(format!("{}\0{len}\0{:?}\0", f.display(), mtime));
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Makes `dir` an empty sweep folder (missing, empty, or an earlier sweep folder, removed).
 fn prepare(dir: &Path) -> Result<(), SweepError> {
     let dir = crate::run::normalise(dir).map_err(|e| file_err(dir, e))?;
-    if let Ok(meta) = std::fs::symlink_metadata(&dir) {
-        if !meta.is_dir() {
-            return Err(file_err(&dir, "exists and is not a folder; choose another --out"));
-        }
-        let empty = std::fs::read_dir(&dir).map_err(|e| file_err(&dir, e))?.next().is_none();
-        if !empty {
-            if !dir.join(MARK).is_file() {
-                return Err(file_err(
-                    &dir,
-                    "exists and is not a sweep folder; a sweep replaces its folder whole, so quorum will not write \
-                     over it; choose another --out or empty it",
-                ));
-            }
-            std::fs::remove_dir_all(&dir).map_err(|e| file_err(&dir, e))?;
-        }
-    }
-    std::fs::create_dir_all(dir.join("shards")).map_err(|e| file_err(&dir, e))?;
-    std::fs::write(dir.join(MARK), b"").map_err(|e| file_err(&dir, e))
+    super::claim_folder(&dir, MARK, "sweep").map_err(|m| file_err(&dir, m))?;
+    std::fs::create_dir_all(dir.join("shards")).map_err(|e| file_err(&dir, e))
 }
 
 /// Plans the sweep of `grid` into `dir`: the folder, every point's config, the manifest.
@@ -338,10 +403,11 @@ pub fn plan(grid: &Path, dir: &Path) -> Result<SweepPlan, SweepError> {
         let tl = super::Timeline::new(bars.steps().map(|r| bars.ts[r.start]).collect(), crypto);
         p.folds = w.plan(&tl).map_err(|e| file_err(grid, e))?.folds.len();
     }
-    let same =
-        std::fs::read_to_string(dir.join("grid.toml")).is_ok_and(|old| old == text) && dir.join("plan.json").is_file();
-    if same {
-        return read_plan(dir);
+    // The same grid over the same configs and inputs: keep the folder and its results.
+    if let Ok(old) = read_plan(dir)
+        && old.fingerprint == p.fingerprint
+    {
+        return Ok(old);
     }
     prepare(dir)?;
     write_atomic(&dir.join("grid.toml"), text.as_bytes())?;
@@ -408,6 +474,27 @@ pub enum ShardOutcome {
     Ran,
     /// Its result already existed.
     Skipped,
+    /// Another process holds the shard's lock (a duplicate running now).
+    Busy,
+}
+
+/// A unique temporary name beside `path` (host, process, time: duplicates of one shard on
+/// two machines, or two containers that are both PID 1, do not share it).
+#[allow(clippy::disallowed_methods)] // the wall clock names a temporary file, never a result
+fn temp_beside(path: &Path) -> PathBuf {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!("{name}.tmp-{}-{}-{nanos}", host.trim(), std::process::id()))
+}
+
+/// Writes `df` to a unique temporary file, fsyncs it and renames it to `path`.
+fn publish_parquet(path: &Path, mut df: DataFrame) -> Result<(), SweepError> {
+    let tmp = temp_beside(path);
+    let file = std::fs::File::create(&tmp).map_err(|e| file_err(&tmp, e))?;
+    ParquetWriter::new(&file).finish(&mut df).map_err(|e| file_err(&tmp, e))?;
+    file.sync_all().map_err(|e| file_err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| file_err(path, e))
 }
 
 /// Runs shard `k` of the planned sweep in `dir` (see the module doc).
@@ -425,19 +512,33 @@ pub fn run_shard(dir: &Path, k: usize, registry: &Registry) -> Result<ShardOutco
     if done.is_file() {
         return Ok(ShardOutcome::Skipped);
     }
+    // One process per shard at a time (flock; on a shared filesystem, only as good as its
+    // locks): a duplicate started while the shard runs leaves it alone.
+    let lock_path = shard_file(dir, k, ".lock");
+    let lock = std::fs::File::create(&lock_path).map_err(|e| file_err(&lock_path, e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(ShardOutcome::Busy),
+        Err(std::fs::TryLockError::Error(e)) => return Err(file_err(&lock_path, e)),
+    }
+    if done.is_file() {
+        return Ok(ShardOutcome::Skipped);
+    }
     let pd = point_dir(dir, k);
-    let cfg = Config::load(Some(&pd.join("config.toml"))).map_err(|e| file_err(&pd, e))?;
+    let mut cfg = Config::load(Some(&pd.join("config.toml"))).map_err(|e| file_err(&pd, e))?;
+    // The run goes inside the sweep folder as given now, wherever the plan was written from.
+    cfg.output.dir = pd.join("run");
     let params = p.params(k);
     let fail =
         |e: Box<dyn std::error::Error + Send + Sync>| SweepError::Point { point: k, params: params.clone(), source: e };
     // (name, total return, annualised Sharpe, max drawdown, trades, costs), and the curve.
-    let (metrics, ts, equity, initial) = match &p.walk_forward {
+    let (metrics, ts, equity, a) = match &p.walk_forward {
         Some(w) => {
             let o = walk_forward(&cfg, w, registry, &mut |_| {}).map_err(|e| fail(Box::new(e)))?;
             let s = &o.stitched[0];
             let curve = read_equity(&o.out_dir.join("equity.parquet"), &s.name)?;
             let m = (s.name.clone(), s.total_return, s.sharpe, s.max_drawdown, s.trades as u64, s.total_costs);
-            (m, curve.0, curve.1, cfg.portfolio.initial_cash)
+            (m, curve.0, curve.1, crate::report::Annualisation::fixed(o.periods_per_year))
         }
         None => {
             let o = backtest_with(&cfg, registry, &mut |_, _, _| {}).map_err(|e: RunError| fail(Box::new(e)))?;
@@ -448,17 +549,15 @@ pub fn run_shard(dir: &Path, k: usize, registry: &Registry) -> Result<ShardOutco
                 None => o.run.clone(),
             };
             let out = (s.name.clone(), m.total_return, m.sharpe, m.max_drawdown, m.trades as u64, m.total_costs);
-            (out, r.equity.ts.clone(), r.equity.equity.clone(), r.initial_cash)
+            (out, r.equity.ts.clone(), r.equity.equity.clone(), o.summary.annualisation)
         }
     };
-    let returns: Vec<f64> = equity
-        .iter()
-        .scan(initial, |prev, &e| {
-            let r = e / *prev - 1.0;
-            *prev = e;
-            Some(r)
-        })
-        .collect();
+    // The returns the ranked Sharpe is computed on (`report::metrics`): step to step, less
+    // the per-period risk-free rate; each stamped with the step it ends at.
+    let rf = crate::report::metrics::sharpe::per_period_rf(cfg.metrics.risk_free_rate, &a);
+    let returns: Vec<f64> =
+        crate::report::metrics::returns::period_returns(&equity).into_iter().map(|r| r - rf).collect();
+    let ts: Vec<Ts> = ts.into_iter().skip(1).collect();
     let rp = shard_file(dir, k, ".returns.parquet");
     let df = frame(
         &rp,
@@ -468,7 +567,7 @@ pub fn run_shard(dir: &Path, k: usize, registry: &Registry) -> Result<ShardOutco
             Column::new("return".into(), returns),
         ],
     )?;
-    write_parquet(&rp, df)?;
+    publish_parquet(&rp, df)?;
     let (name, total_return, sharpe, max_drawdown, trades, costs) = metrics;
     let df = frame(
         &done,
@@ -481,9 +580,10 @@ pub fn run_shard(dir: &Path, k: usize, registry: &Registry) -> Result<ShardOutco
             Column::new("max_drawdown".into(), vec![max_drawdown]),
             Column::new("trades".into(), vec![trades]),
             Column::new("total_costs".into(), vec![costs]),
+            Column::new("fingerprint".into(), vec![p.fingerprint.clone()]),
         ],
     )?;
-    write_parquet(&done, df)?;
+    publish_parquet(&done, df)?;
     Ok(ShardOutcome::Ran)
 }
 
@@ -585,6 +685,17 @@ pub fn merge(dir: &Path) -> Result<Leaderboard, SweepError> {
             ))
         })()
         .map_err(|e| file_err(&path, e))?;
+        // A result written under another plan (the folder was planned again since), or for
+        // another point, is not this sweep's.
+        let (own_point, own_print) =
+            (|| -> PolarsResult<_> { Ok((df.column("point")?.u32()?.get(0), s("fingerprint")?)) })()
+                .map_err(|e| file_err(&path, e))?;
+        if own_point != Some(k as u32) || own_print != p.fingerprint {
+            return Err(file_err(
+                &path,
+                format!("written for another plan or point; delete shards/shard-{k:04}.* and run shard {k} again"),
+            ));
+        }
         rows.push(row);
         let rp = shard_file(dir, k, ".returns.parquet");
         let rdf = read_parquet(&rp)?;
@@ -623,7 +734,9 @@ pub fn merge(dir: &Path) -> Result<Leaderboard, SweepError> {
             skew: moments[point].skew,
             kurtosis: moments[point].kurtosis,
             returns: moments[point].n,
-            dsr: deflated_sharpe(&moments[point], trials, sharpe_variance),
+            // Sharpe ratios of returns per 1m and per 5m bar do not compare: no DSR across
+            // timelines.
+            dsr: if same_timeline { deflated_sharpe(&moments[point], trials, sharpe_variance) } else { f64::NAN },
             max_drawdown,
             trades,
             total_costs,
@@ -712,4 +825,73 @@ pub fn render(board: &Leaderboard, top: usize) -> String {
         (None, None) => Ok(()),
     };
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(text: &str) -> Result<(String, SweepPlan, Vec<Config>), SweepError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("grid.toml");
+        std::fs::write(&p, text).unwrap();
+        read_grid(&p)
+    }
+
+    /// Keys vary in sorted order, the last fastest; values land in the config; a grid
+    /// without `[overfit]` gets 8 blocks.
+    #[test]
+    fn test_grid_order_values_and_defaults() {
+        let (_, p, cfgs) =
+            grid("[grid]\n\"composer.gain\" = [5.0, 10.0]\n\"composer.band\" = [0.1, 0.2, 0.3]\n").unwrap();
+        assert_eq!(p.blocks, 8);
+        assert_eq!(p.points.len(), 6);
+        assert_eq!(p.params(0), "composer.band=0.1 composer.gain=5.0");
+        assert_eq!(p.params(1), "composer.band=0.1 composer.gain=10.0");
+        assert_eq!(p.params(5), "composer.band=0.3 composer.gain=10.0");
+        assert_eq!((cfgs[5].composer.band, cfgs[5].composer.gain), (0.3, 10.0));
+    }
+
+    /// A seeded sample: the same seed, the same points, in grid order, distinct.
+    #[test]
+    fn test_random_sample_seeded_distinct_ordered() {
+        let text = "[grid]\n\"composer.band\" = [0.1, 0.2, 0.3, 0.4]\n\"composer.gain\" = [1.0, 2.0, 3.0]\n\
+                    [random]\nsamples = 5\nseed = 7\n";
+        let (_, a, _) = grid(text).unwrap();
+        let (_, b, _) = grid(text).unwrap();
+        assert_eq!(a.points, b.points);
+        assert_eq!(a.points.len(), 5);
+        let mut seen = a.points.clone();
+        seen.dedup();
+        assert_eq!(seen.len(), 5, "distinct");
+        let (_, c, _) = grid(&text.replace("seed = 7", "seed = 8")).unwrap();
+        assert_ne!(a.points, c.points, "another seed, another sample");
+    }
+
+    /// Unknown keys, wrong types, bad ranges and bad spans are errors naming them.
+    #[test]
+    fn test_grid_errors_name_the_key() {
+        let err = |t: &str| grid(t).unwrap_err().to_string();
+        assert!(err("[grid]\n\"composer.nope\" = [1]\n").contains("composer.nope"));
+        assert!(err("[grid]\n\"composer.band\" = 0.1\n").contains("expected an array"));
+        assert!(err("[grid]\n\"composer.band\" = []\n").contains("no values"));
+        assert!(err("[grid]\n\"composer.band\" = [\"wide\"]\n").contains("composer.band"));
+        assert!(err("[set]\n\"portfolio.initial_cash\" = -5.0\n").contains("portfolio.initial_cash"));
+        assert!(err("[walk_forward]\ntrain = \"3w\"\ntest = \"1d\"\n").contains("[walk_forward] train"));
+        assert!(err("[grid]\n\"composer.band\" = [0.1]\n[random]\nsamples = 0\nseed = 1\n").contains("samples"));
+        assert!(err("[grid]\ncomposer.band = [0.1]\n").contains("quote dotted keys"));
+        assert!(err("[overfit]\nblocks = 5\n").contains("an even number"));
+    }
+
+    /// `[set]` with an unquoted dotted key (a TOML table) sets that leaf only: the section's
+    /// other keys keep the base config's values.
+    #[test]
+    fn test_set_unquoted_dotted_key_sets_one_leaf() {
+        let (_, _, cfgs) = grid("[set]\ncomposer.cap = 0.5\n[set.costs]\nslippage_bps = 3.0\n").unwrap();
+        let base = Config::default();
+        assert_eq!(cfgs[0].composer.cap, 0.5);
+        assert_eq!(cfgs[0].composer.band, base.composer.band);
+        assert_eq!(cfgs[0].costs.slippage_bps, 3.0);
+        assert_eq!(cfgs[0].costs.impact_bps, base.costs.impact_bps);
+    }
 }

@@ -642,41 +642,8 @@ fn summarise(
 /// Makes `out` an empty walk-forward folder: missing, empty or an earlier walk-forward
 /// folder (removed whole); anything else is refused.
 fn prepare(out: &Path) -> Result<(), WalkForwardError> {
-    let target = |message: &str| WalkForwardError::Target { path: out.to_path_buf(), message: message.to_string() };
-    let io = |what: &str, e: std::io::Error| WalkForwardError::Target {
-        path: out.to_path_buf(),
-        message: format!("{what}: {e}"),
-    };
-    if let Ok(meta) = std::fs::symlink_metadata(out) {
-        if !meta.is_dir() {
-            return Err(target("exists and is not a folder; choose another --out"));
-        }
-        let empty = std::fs::read_dir(out).map_err(|e| io("cannot list", e))?.next().is_none();
-        if !empty {
-            if !out.join(MARK).is_file() {
-                return Err(target(
-                    "exists and is not a walk-forward folder; a walk-forward replaces its folder whole, so quorum will \
-                     not write over it; choose another --out or empty it",
-                ));
-            }
-            // Everything but the mark first, the mark last: a kill in between leaves a folder
-            // still known as a walk-forward's.
-            for entry in std::fs::read_dir(out).map_err(|e| io("cannot list", e))? {
-                let path = entry.map_err(|e| io("cannot list", e))?.path();
-                if path.file_name().is_some_and(|n| n == MARK) {
-                    continue;
-                }
-                let removed = if path.is_dir() && !path.is_symlink() {
-                    std::fs::remove_dir_all(&path)
-                } else {
-                    std::fs::remove_file(&path)
-                };
-                removed.map_err(|e| io("cannot remove the earlier walk-forward", e))?;
-            }
-        }
-    }
-    std::fs::create_dir_all(out).map_err(|e| io("cannot create", e))?;
-    std::fs::write(out.join(MARK), b"").map_err(|e| io("cannot write its mark", e))
+    super::claim_folder(out, MARK, "walk-forward")
+        .map_err(|message| WalkForwardError::Target { path: out.to_path_buf(), message })
 }
 
 /// `folds.parquet`, `equity.parquet`, `walk-forward.json`, `config.toml`, then the marker.
