@@ -422,3 +422,39 @@ fn test_sweep_of_walk_forwards_and_bad_grid() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("composer.nope"), "{err}");
 }
+
+/// `--holdout-from`: no point sees the held-out day; `--evaluate-holdout` runs the best
+/// point once on it (trading only from the holdout), prints both and records the look; a
+/// second look is counted and warned about; a sweep planned without a holdout refuses.
+#[test]
+fn test_sweep_holdout_kept_out_then_evaluated_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), false);
+    let a = dir.path().join("a");
+    let (gs, as_) = (grid.to_str().unwrap(), a.to_str().unwrap());
+    let out =
+        ok(&quorum(&["sweep", gs, "-j", "2", "--out", as_, "--holdout-from", "2013-10-11", "--evaluate-holdout"]));
+    assert!(out.contains("holdout from 2013-10-11") && out.contains("sweep") && out.contains("holdout"), "{out}");
+    let day = ts("2013-10-11");
+    for k in 0..4 {
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(a.join(format!("points/p{k:04}/run/summary.json"))).unwrap())
+                .unwrap();
+        assert!(ts(s["data"]["last"].as_str().unwrap()) < day, "point {k} saw the holdout");
+    }
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("holdout/run/summary.json")).unwrap()).unwrap();
+    assert_eq!(run["warmup_until"].as_str().map(ts), Some(day), "measured from the holdout only");
+    assert!(ts(run["data"]["last"].as_str().unwrap()) >= day);
+    let h: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(a.join("holdout.json")).unwrap()).unwrap();
+    assert_eq!(h["evaluations"], 1);
+    let board: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("leaderboard.json")).unwrap()).unwrap();
+    assert_eq!(h["point"], board["entries"][0]["point"], "the leaderboard's best");
+    let again = ok(&quorum(&["sweep", "merge", as_, "--evaluate-holdout"]));
+    assert!(again.contains("evaluated 2 times"), "{again}");
+    let b = dir.path().join("b");
+    ok(&quorum(&["sweep", gs, "--out", b.to_str().unwrap(), "-q"]));
+    let o = quorum(&["sweep", "merge", b.to_str().unwrap(), "--evaluate-holdout"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("without --holdout-from"));
+}

@@ -11,7 +11,10 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use quorum::Registry;
-use quorum::research::sweep::{ShardOutcome, merge, plan, read_plan, render, run_shard, shard_index};
+use quorum::market::TimeBound;
+use quorum::research::sweep::{
+    ShardOutcome, evaluate_holdout, merge, plan, read_plan, render, render_holdout, run_shard, shard_index,
+};
 
 /// `quorum sweep GRID.toml`, or one step of the shard protocol.
 #[derive(Debug, Args)]
@@ -33,6 +36,12 @@ pub struct SweepArgs {
     /// Show progress even when stderr is not a terminal (a plain line per finished point).
     #[arg(long)]
     pub progress: bool,
+    /// Keep the data from this date (YYYY-MM-DD or RFC 3339) out of every point.
+    #[arg(long)]
+    pub holdout_from: Option<TimeBound>,
+    /// After the sweep, run its best point once on the held-out period and show both.
+    #[arg(long, requires = "holdout_from")]
+    pub evaluate_holdout: bool,
 }
 
 /// The shard protocol, for schedulers.
@@ -46,6 +55,9 @@ pub enum SweepCommand {
         /// Sweep folder to write.
         #[arg(long)]
         out: PathBuf,
+        /// Keep the data from this date out of every point.
+        #[arg(long)]
+        holdout_from: Option<TimeBound>,
     },
     /// Run one shard: K from --shard, else JOB_COMPLETION_INDEX (Kubernetes), else
     /// SLURM_ARRAY_TASK_ID (Slurm). A shard whose result exists is skipped.
@@ -60,14 +72,17 @@ pub enum SweepCommand {
     Merge {
         /// The sweep folder.
         dir: PathBuf,
+        /// Then run the best point once on the held-out period (planned with --holdout-from).
+        #[arg(long)]
+        evaluate_holdout: bool,
     },
 }
 
 /// Runs `quorum sweep`.
 pub fn cmd_sweep(args: &SweepArgs) -> Result<()> {
     match &args.command {
-        Some(SweepCommand::Plan { grid, out }) => {
-            let p = plan(grid, out).context("sweep plan failed")?;
+        Some(SweepCommand::Plan { grid, out, holdout_from }) => {
+            let p = plan(grid, out, holdout_from.as_ref()).context("sweep plan failed")?;
             println!("{}: {} points, {} folds each, {} shards", out.display(), p.points.len(), p.folds, p.shards());
             Ok(())
         }
@@ -80,24 +95,29 @@ pub fn cmd_sweep(args: &SweepArgs) -> Result<()> {
             }
             Ok(())
         }
-        Some(SweepCommand::Merge { dir }) => {
+        Some(SweepCommand::Merge { dir, evaluate_holdout: holdout }) => {
             let board = merge(dir).context("sweep merge failed")?;
             print!("{}", render(&board, 20));
             println!("leaderboard: {}", dir.join("leaderboard.parquet").display());
+            if *holdout {
+                let h = evaluate_holdout(dir, &board, &Registry::default()).context("holdout evaluation failed")?;
+                print!("{}", render_holdout(&h));
+            }
             Ok(())
         }
         None => {
             let Some(grid) = &args.grid else { bail!("give a grid file (quorum sweep GRID.toml) or a subcommand") };
             let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("runs/sweep"));
-            local(grid, &dir, args.jobs, args.quiet, args.progress)
+            local(grid, &dir, args)
         }
     }
 }
 
 /// Plans, runs every shard as a child `quorum sweep run`, `jobs` at a time, and merges.
-fn local(grid: &Path, dir: &Path, jobs: Option<usize>, quiet: bool, lines: bool) -> Result<()> {
+fn local(grid: &Path, dir: &Path, args: &SweepArgs) -> Result<()> {
+    let (jobs, quiet, lines) = (args.jobs, args.quiet, args.progress);
     let started = Instant::now();
-    let p = plan(grid, dir).context("sweep plan failed")?;
+    let p = plan(grid, dir, args.holdout_from.as_ref()).context("sweep plan failed")?;
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let n = read_plan(dir)?.shards();
     let exe = std::env::current_exe().context("cannot find the quorum executable")?;
@@ -148,8 +168,16 @@ fn local(grid: &Path, dir: &Path, jobs: Option<usize>, quiet: bool, lines: bool)
         bail!("shard {k} failed ({} points planned; finished shards are kept, rerun to resume):\n{err}", n);
     }
     let board = merge(dir).context("sweep merge failed")?;
+    let holdout = if args.evaluate_holdout {
+        Some(evaluate_holdout(dir, &board, &Registry::default()).context("holdout evaluation failed")?)
+    } else {
+        None
+    };
     if !quiet {
         print!("{}", render(&board, 20));
+        if let Some(h) = &holdout {
+            print!("{}", render_holdout(h));
+        }
         println!(
             "sweep folder: {}  ({} points × {} folds, {:.2?})",
             dir.display(),

@@ -32,6 +32,10 @@ pub struct WalkForwardArgs {
     /// Train every fold from an empty memory (or --memory-from) instead of the last fold's.
     #[arg(long)]
     pub fresh_memory: bool,
+    /// Keep the data from this date (YYYY-MM-DD or RFC 3339) out of every fold: a held-out
+    /// final period for one last test (e.g. `quorum backtest --warmup-until DATE`).
+    #[arg(long)]
+    pub holdout_from: Option<quorum::market::TimeBound>,
     /// The backtest's flags: data, config, costs, analysts. --out names the walk-forward
     /// folder [default: runs/walk-forward].
     #[command(flatten)]
@@ -43,6 +47,12 @@ pub fn cmd_walk_forward(args: &WalkForwardArgs) -> Result<()> {
     let mut cfg = args.run.resolve()?;
     if args.run.out.is_none() {
         cfg.output.dir = "runs/walk-forward".into();
+    }
+    if let Some(h) = &args.holdout_from
+        && cfg.data.to.as_ref().is_none_or(|t| t.end() > h.start())
+    {
+        let end = quorum::market::time::format_ts(h.start() - 1);
+        cfg.data.to = Some(quorum::market::TimeBound::parse(&end).context("the holdout's end")?);
     }
     let spec = WalkForward {
         train: args.train,

@@ -69,7 +69,8 @@ use super::walk_forward::{Span, WalkForward, walk_forward};
 use crate::agents::Registry;
 use crate::config::Config;
 use crate::engine::{RunError, backtest_with, since};
-use crate::market::Ts;
+use crate::market::time::format_ts;
+use crate::market::{TimeBound, Ts};
 use crate::report::{ReportError, frame, time_column, write_parquet};
 
 /// Why a sweep failed.
@@ -194,6 +195,12 @@ pub struct SweepPlan {
     /// data, analyst profiles and news. A folder is reused only with the same fingerprint,
     /// and merge takes only shard results written under it.
     pub fingerprint: String,
+    /// `--holdout-from`: every point's data ends before it.
+    #[serde(default)]
+    pub holdout_from: Option<String>,
+    /// Each point's own `data.to` before the holdout cut it (`None`: the data's end).
+    #[serde(default)]
+    pub holdout_to: Vec<Option<String>>,
 }
 
 impl SweepPlan {
@@ -250,7 +257,7 @@ fn set_key(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(),
 
 /// Reads a grid file and plans its points: the base config with each point's overrides,
 /// checked by the config's own parser and validation.
-pub fn read_grid(path: &Path) -> Result<(String, SweepPlan, Vec<Config>), SweepError> {
+pub fn read_grid(path: &Path, holdout: Option<&TimeBound>) -> Result<(String, SweepPlan, Vec<Config>), SweepError> {
     let text = std::fs::read_to_string(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
     let grid_err = |message: String| SweepError::Grid { path: path.to_path_buf(), message };
     let g: GridFile = toml::from_str(&text).map_err(|e| grid_err(e.to_string().trim_end().to_string()))?;
@@ -319,6 +326,7 @@ pub fn read_grid(path: &Path) -> Result<(String, SweepPlan, Vec<Config>), SweepE
     };
     let mut points = Vec::new();
     let mut configs = Vec::new();
+    let mut holdout_to = Vec::new();
     for (point, &idx) in indices.iter().enumerate() {
         let mut rest = idx;
         let mut chosen: Vec<(String, toml::Value)> = Vec::new();
@@ -335,15 +343,39 @@ pub fn read_grid(path: &Path) -> Result<(String, SweepPlan, Vec<Config>), SweepE
         let line = params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
         let bad =
             |e: Box<dyn std::error::Error + Send + Sync>| SweepError::Point { point, params: line.clone(), source: e };
-        let cfg = Config::from_toml(&toml::to_string(&table).expect("a table serializes"), path)
+        let mut cfg = Config::from_toml(&toml::to_string(&table).expect("a table serializes"), path)
             .map_err(|e| bad(Box::new(e)))?;
+        holdout_to.push(cfg.data.to.as_ref().map(|t| t.as_str().to_string()));
+        if let Some(h) = holdout {
+            if cfg.data.from.as_ref().is_some_and(|f| f.start() >= h.start()) {
+                return Err(grid_err(format!(
+                    "--holdout-from {} is not after data.from {}: nothing is left to sweep",
+                    h.as_str(),
+                    cfg.data.from.as_ref().map_or("", |f| f.as_str())
+                )));
+            }
+            // An end exclusive at the holdout's start ("to" is exclusive just after its time).
+            if cfg.data.to.as_ref().is_none_or(|t| t.end() > h.start()) {
+                cfg.data.to = Some(TimeBound::parse(&format_ts(h.start() - 1)).expect("format_ts writes RFC 3339"));
+            }
+        }
         cfg.validate().map_err(|e| bad(Box::new(e)))?;
         points.push(params);
         configs.push(cfg);
     }
     let folds = 1; // completed by `plan` from the data when there is a walk-forward
     let fingerprint = fingerprint(&text, &configs);
-    Ok((text, SweepPlan { points, folds, walk_forward: walk, blocks: g.overfit.blocks, fingerprint }, configs))
+    let holdout_from = holdout.map(|h| h.as_str().to_string());
+    let plan = SweepPlan {
+        points,
+        folds,
+        walk_forward: walk,
+        blocks: g.overfit.blocks,
+        fingerprint,
+        holdout_from,
+        holdout_to,
+    };
+    Ok((text, plan, configs))
 }
 
 /// See [`SweepPlan::fingerprint`].
@@ -390,8 +422,8 @@ fn prepare(dir: &Path) -> Result<(), SweepError> {
 /// Plans the sweep of `grid` into `dir`: the folder, every point's config, the manifest.
 /// A folder already planned from the same grid text is kept (its finished shards stay
 /// done); any other sweep folder is replaced.
-pub fn plan(grid: &Path, dir: &Path) -> Result<SweepPlan, SweepError> {
-    let (text, mut p, configs) = read_grid(grid)?;
+pub fn plan(grid: &Path, dir: &Path, holdout: Option<&TimeBound>) -> Result<SweepPlan, SweepError> {
+    let (text, mut p, configs) = read_grid(grid, holdout)?;
     if let Some(w) = &p.walk_forward {
         // Every point cuts the same folds unless its data keys differ; the first's count
         // is the manifest's (a point whose data differs reports its own in its folder).
@@ -784,6 +816,100 @@ pub fn merge(dir: &Path) -> Result<Leaderboard, SweepError> {
     Ok(board)
 }
 
+/// How the best point fared on the held-out period.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Holdout {
+    /// How the point was chosen.
+    pub rule: String,
+    /// The point.
+    pub point: usize,
+    /// Its overrides.
+    pub params: String,
+    /// The holdout's start.
+    pub holdout_from: String,
+    /// How many times the holdout has now been looked at (1: a clean out-of-sample test).
+    pub evaluations: u32,
+    /// The strategy measured.
+    pub strategy: String,
+    /// (total return, annualised Sharpe, max drawdown, trades) in the sweep.
+    pub sweep: (f64, f64, f64, u64),
+    /// The same on the holdout.
+    pub holdout: (f64, f64, f64, u64),
+}
+
+/// The rule that picks the point to evaluate on the holdout.
+pub const HOLDOUT_RULE: &str = "rank 1 of the leaderboard: the best annualised Sharpe, ties in grid order";
+
+/// Runs the leaderboard's best point ([`HOLDOUT_RULE`]) once on the held-out period: its
+/// config over all the data up to its own end, memory warmed and nothing traded or measured
+/// before `holdout_from` (`graph.warmup_until`; a walk-forward point's memory is then
+/// trained on everything before the holdout, continuously). Writes the run to
+/// `DIR/holdout/run` and the comparison to `DIR/holdout.json`, counting evaluations: a second
+/// look at a holdout is no longer a clean test, and the file says so.
+pub fn evaluate_holdout(dir: &Path, board: &Leaderboard, registry: &Registry) -> Result<Holdout, SweepError> {
+    let p = read_plan(dir)?;
+    let Some(from) = &p.holdout_from else {
+        return Err(SweepError::Shard(format!(
+            "{}: planned without --holdout-from: there is no held-out period to evaluate",
+            dir.display()
+        )));
+    };
+    let best = board.entries.first().ok_or_else(|| SweepError::Shard("an empty leaderboard".into()))?;
+    let pd = point_dir(dir, best.point);
+    let mut cfg = Config::load(Some(&pd.join("config.toml"))).map_err(|e| file_err(&pd, e))?;
+    let bound = |s: &str| TimeBound::parse(s).map_err(|e| file_err(&dir.join("plan.json"), e));
+    cfg.data.to = p.holdout_to.get(best.point).cloned().flatten().map(|s| bound(&s)).transpose()?;
+    cfg.graph.warmup_until = Some(bound(from)?);
+    cfg.output.dir = dir.join("holdout").join("run");
+    let params = p.params(best.point);
+    let o = backtest_with(&cfg, registry, &mut |_, _, _| {}).map_err(|e| SweepError::Point {
+        point: best.point,
+        params: params.clone(),
+        source: Box::new(e),
+    })?;
+    let m = &o.summary.strategies[0].metrics;
+    let path = dir.join("holdout.json");
+    let before: u32 = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Holdout>(&t).ok())
+        .map_or(0, |h| h.evaluations);
+    let h = Holdout {
+        rule: HOLDOUT_RULE.into(),
+        point: best.point,
+        params,
+        holdout_from: from.clone(),
+        evaluations: before + 1,
+        strategy: o.summary.strategies[0].name.clone(),
+        sweep: (best.total_return, best.sharpe, best.max_drawdown, best.trades),
+        holdout: (m.total_return, m.sharpe, m.max_drawdown, m.trades as u64),
+    };
+    let json = serde_json::to_string_pretty(&h).expect("holdout serializes");
+    write_atomic(&path, (json + "\n").as_bytes())?;
+    Ok(h)
+}
+
+/// The holdout next to the sweep, for the terminal.
+pub fn render_holdout(h: &Holdout) -> String {
+    use std::fmt::Write as _;
+    let pct = |v: f64| if v.is_finite() { format!("{:.2}%", v * 100.0) } else { "–".into() };
+    let num = |v: f64| if v.is_finite() { format!("{v:.2}") } else { "–".into() };
+    let mut s = String::new();
+    let _ = writeln!(s, "holdout from {}: point {} ({}), {}", h.holdout_from, h.point, h.params, h.rule);
+    let _ = writeln!(s, "{:<14}{:>12}{:>12}", "", "sweep", "holdout");
+    let _ = writeln!(s, "{:<14}{:>12}{:>12}", "Total return", pct(h.sweep.0), pct(h.holdout.0));
+    let _ = writeln!(s, "{:<14}{:>12}{:>12}", "Sharpe", num(h.sweep.1), num(h.holdout.1));
+    let _ = writeln!(s, "{:<14}{:>12}{:>12}", "Max drawdown", pct(h.sweep.2), pct(h.holdout.2));
+    let _ = writeln!(s, "{:<14}{:>12}{:>12}", "Trades", h.sweep.3, h.holdout.3);
+    if h.evaluations > 1 {
+        let _ = writeln!(
+            s,
+            "warning: this holdout has now been evaluated {} times; after the first look it is no longer held out",
+            h.evaluations
+        );
+    }
+    s
+}
+
 /// The terminal leaderboard (the best `top`).
 pub fn render(board: &Leaderboard, top: usize) -> String {
     use std::fmt::Write as _;
@@ -835,7 +961,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("grid.toml");
         std::fs::write(&p, text).unwrap();
-        read_grid(&p)
+        read_grid(&p, None)
     }
 
     /// Keys vary in sorted order, the last fastest; values land in the config; a grid
