@@ -458,3 +458,33 @@ fn test_sweep_holdout_kept_out_then_evaluated_once() {
     let o = quorum(&["sweep", "merge", b.to_str().unwrap(), "--evaluate-holdout"]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("without --holdout-from"));
 }
+
+/// A grid over an analyst profile parameter: each point runs with its own copy of the
+/// profiles, the value set, from inside the sweep folder.
+#[test]
+fn test_sweep_over_profile_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = dir.path().join("g.toml");
+    let r = root();
+    std::fs::write(
+        &grid,
+        format!(
+            "[set]\n\"data.path\" = \"{}\"\n\"data.symbols\" = [\"SPY\"]\n\"graph.agents_dir\" = \"{}\"\n\
+             \"graph.only\" = \"hedge\"\n\"graph.ablation\" = false\n\"graph.shapley\" = \"off\"\n\
+             \"output.report\" = false\n[grid]\n\"agents.hedge.horizon\" = [3, 30]\n[overfit]\nblocks = 2\n",
+            r.join("data/bars").display(),
+            r.join("agents").display()
+        ),
+    )
+    .unwrap();
+    let a = dir.path().join("a");
+    ok(&quorum(&["sweep", grid.to_str().unwrap(), "-j", "2", "--out", a.to_str().unwrap(), "-q"]));
+    for (k, horizon) in [(0, 3), (1, 30)] {
+        let pd = a.join(format!("points/p{k:04}"));
+        let hedge: toml::Table = std::fs::read_to_string(pd.join("agents/hedge.toml")).unwrap().parse().unwrap();
+        assert_eq!(hedge["horizon"].as_integer(), Some(horizon));
+        let cfg: toml::Table = std::fs::read_to_string(pd.join("run/config.toml")).unwrap().parse().unwrap();
+        let used = cfg["graph"]["agents_dir"].as_str().unwrap().to_string();
+        assert!(used.ends_with(&format!("p{k:04}/agents")), "{used}");
+    }
+}

@@ -257,7 +257,7 @@ fn set_key(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(),
 
 /// Reads a grid file and plans its points: the base config with each point's overrides,
 /// checked by the config's own parser and validation.
-pub fn read_grid(path: &Path, holdout: Option<&TimeBound>) -> Result<(String, SweepPlan, Vec<Config>), SweepError> {
+pub fn read_grid(path: &Path, holdout: Option<&TimeBound>) -> Result<Grid, SweepError> {
     let text = std::fs::read_to_string(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
     let grid_err = |message: String| SweepError::Grid { path: path.to_path_buf(), message };
     let g: GridFile = toml::from_str(&text).map_err(|e| grid_err(e.to_string().trim_end().to_string()))?;
@@ -267,6 +267,8 @@ pub fn read_grid(path: &Path, holdout: Option<&TimeBound>) -> Result<(String, Sw
     // each leaf is set on its own, so the section's other keys keep the base's values.
     let mut leaves = Vec::new();
     flatten("", &g.set, &mut leaves);
+    // `agents.NAME.KEY` keys set analyst profile parameters, not config keys.
+    let (fixed_agents, leaves): (Vec<_>, Vec<_>) = leaves.into_iter().partition(|(k, _)| k.starts_with("agents."));
     for (k, v) in leaves {
         set_key(&mut base_table, &k, v).map_err(|m| grid_err(format!("[set] {m}")))?;
     }
@@ -327,6 +329,7 @@ pub fn read_grid(path: &Path, holdout: Option<&TimeBound>) -> Result<(String, Sw
     let mut points = Vec::new();
     let mut configs = Vec::new();
     let mut holdout_to = Vec::new();
+    let mut agents = Vec::new();
     for (point, &idx) in indices.iter().enumerate() {
         let mut rest = idx;
         let mut chosen: Vec<(String, toml::Value)> = Vec::new();
@@ -336,9 +339,14 @@ pub fn read_grid(path: &Path, holdout: Option<&TimeBound>) -> Result<(String, Sw
         }
         chosen.reverse();
         let mut table = base_table.clone();
-        for (k, v) in &chosen {
+        for (k, v) in chosen.iter().filter(|(k, _)| !k.starts_with("agents.")) {
             set_key(&mut table, k, v.clone()).map_err(|m| grid_err(format!("[grid] {m}")))?;
         }
+        let agent_keys: Vec<(String, toml::Value)> = fixed_agents
+            .iter()
+            .cloned()
+            .chain(chosen.iter().filter(|(k, _)| k.starts_with("agents.")).cloned())
+            .collect();
         let params: BTreeMap<String, String> = chosen.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
         let line = params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
         let bad =
@@ -360,6 +368,11 @@ pub fn read_grid(path: &Path, holdout: Option<&TimeBound>) -> Result<(String, Sw
             }
         }
         cfg.validate().map_err(|e| bad(Box::new(e)))?;
+        agents.push(if agent_keys.is_empty() {
+            None
+        } else {
+            Some(profiles_with(&cfg.graph.agents_dir, &agent_keys).map_err(|e| bad(e.into()))?)
+        });
         points.push(params);
         configs.push(cfg);
     }
@@ -375,7 +388,56 @@ pub fn read_grid(path: &Path, holdout: Option<&TimeBound>) -> Result<(String, Sw
         holdout_from,
         holdout_to,
     };
-    Ok((text, plan, configs))
+    Ok(Grid { text, plan, configs, agents })
+}
+
+/// A grid read and resolved: its text, plan, every point's config and, for points that set
+/// analyst profile parameters, the profile files they run with.
+pub struct Grid {
+    /// The file as given.
+    pub text: String,
+    /// The plan (folds filled in by [`plan`]).
+    pub plan: SweepPlan,
+    /// Every point's config.
+    pub configs: Vec<Config>,
+    /// Per point: (file name, text) of every profile in its agents folder, when it sets
+    /// `agents.NAME.KEY` keys.
+    pub agents: Vec<Option<Vec<(String, String)>>>,
+}
+
+/// The profiles of `dir` with `keys` (`agents.NAME.KEY`, dotted further for `params`) set,
+/// each checked by the profile parser and its analyst kind, as (file name, text).
+fn profiles_with(dir: &Path, keys: &[(String, toml::Value)]) -> Result<Vec<(String, String)>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut tables: Vec<(PathBuf, toml::Table)> = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        tables.push((f.clone(), text.parse().map_err(|e| format!("{}: {e}", f.display()))?));
+    }
+    for (key, value) in keys {
+        let rest = &key["agents.".len()..];
+        let (name, leaf) = rest.split_once('.').ok_or_else(|| format!("{key:?}: expected agents.NAME.KEY"))?;
+        let (_, t) = tables
+            .iter_mut()
+            .find(|(_, t)| t.get("name").and_then(|v| v.as_str()) == Some(name))
+            .ok_or_else(|| format!("{key:?}: no analyst profile named {name:?} in {}", dir.display()))?;
+        set_key(t, leaf, value.clone())?;
+    }
+    let registry = Registry::default();
+    let mut out = Vec::new();
+    for (path, t) in tables {
+        let text = toml::to_string(&t).expect("a table serializes");
+        let profile = crate::agents::parse_profile(&path, &text, &registry).map_err(|e| e.to_string())?;
+        registry.build(&profile).map_err(|e| format!("{}: {e}", path.display()))?;
+        out.push((path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), text));
+    }
+    Ok(out)
 }
 
 /// See [`SweepPlan::fingerprint`].
@@ -423,7 +485,7 @@ fn prepare(dir: &Path) -> Result<(), SweepError> {
 /// A folder already planned from the same grid text is kept (its finished shards stay
 /// done); any other sweep folder is replaced.
 pub fn plan(grid: &Path, dir: &Path, holdout: Option<&TimeBound>) -> Result<SweepPlan, SweepError> {
-    let (text, mut p, configs) = read_grid(grid, holdout)?;
+    let Grid { text, plan: mut p, configs, agents } = read_grid(grid, holdout)?;
     if let Some(w) = &p.walk_forward {
         // Every point cuts the same folds unless its data keys differ; the first's count
         // is the manifest's (a point whose data differs reports its own in its folder).
@@ -448,6 +510,14 @@ pub fn plan(grid: &Path, dir: &Path, holdout: Option<&TimeBound>) -> Result<Swee
         std::fs::create_dir_all(&pd).map_err(|e| file_err(&pd, e))?;
         let mut c = cfg.clone();
         c.output.dir = pd.join("run");
+        if let Some(files) = &agents[point] {
+            let ad = pd.join("agents");
+            std::fs::create_dir_all(&ad).map_err(|e| file_err(&ad, e))?;
+            for (name, text) in files {
+                write_atomic(&ad.join(name), text.as_bytes())?;
+            }
+            c.graph.agents_dir = ad;
+        }
         write_atomic(&pd.join("config.toml"), c.to_toml().as_bytes())?;
     }
     let rows: Vec<(usize, usize)> = (0..p.points.len()).flat_map(|pt| (1..=p.folds).map(move |f| (pt, f))).collect();
@@ -558,8 +628,12 @@ pub fn run_shard(dir: &Path, k: usize, registry: &Registry) -> Result<ShardOutco
     }
     let pd = point_dir(dir, k);
     let mut cfg = Config::load(Some(&pd.join("config.toml"))).map_err(|e| file_err(&pd, e))?;
-    // The run goes inside the sweep folder as given now, wherever the plan was written from.
+    // The run goes inside the sweep folder as given now, wherever the plan was written from
+    // (and so do the point's own analyst profiles, when it sets any).
     cfg.output.dir = pd.join("run");
+    if pd.join("agents").is_dir() {
+        cfg.graph.agents_dir = pd.join("agents");
+    }
     let params = p.params(k);
     let fail =
         |e: Box<dyn std::error::Error + Send + Sync>| SweepError::Point { point: k, params: params.clone(), source: e };
@@ -961,7 +1035,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("grid.toml");
         std::fs::write(&p, text).unwrap();
-        read_grid(&p, None)
+        read_grid(&p, None).map(|g| (g.text, g.plan, g.configs))
+    }
+
+    /// `agents.NAME.KEY` sets one analyst's profile parameter per point: its files carry the
+    /// value, the other profiles are unchanged; an unknown profile or a bad value is named.
+    #[test]
+    fn test_grid_over_profile_parameters() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("grid.toml");
+        std::fs::write(&p, "[grid]\n\"agents.hedge.horizon\" = [5, 20]\n\"agents.wyckoff.params.lookback\" = [40]\n")
+            .unwrap();
+        let g = read_grid(&p, None).unwrap();
+        assert_eq!(g.plan.params(1), "agents.hedge.horizon=20 agents.wyckoff.params.lookback=40");
+        let files = g.agents[1].as_ref().unwrap();
+        let hedge: toml::Table = files.iter().find(|(n, _)| n == "hedge.toml").unwrap().1.parse().unwrap();
+        assert_eq!(hedge["horizon"].as_integer(), Some(20));
+        let wyckoff: toml::Table = files.iter().find(|(n, _)| n == "wyckoff.toml").unwrap().1.parse().unwrap();
+        assert_eq!(wyckoff["params"]["lookback"].as_integer(), Some(40));
+        let markov = files.iter().find(|(n, _)| n == "markov.toml").unwrap().1.clone();
+        let shipped: toml::Table = std::fs::read_to_string("agents/markov.toml").unwrap().parse().unwrap();
+        assert_eq!(markov.parse::<toml::Table>().unwrap(), shipped, "other profiles unchanged");
+        std::fs::write(&p, "[grid]\n\"agents.nobody.horizon\" = [5]\n").unwrap();
+        let e = read_grid(&p, None).err().unwrap().to_string();
+        assert!(e.contains("no analyst profile named \"nobody\""), "{e}");
+        std::fs::write(&p, "[grid]\n\"agents.hedge.horizon\" = [\"soon\"]\n").unwrap();
+        let e = read_grid(&p, None).err().unwrap().to_string();
+        assert!(e.contains("hedge.toml") && e.contains("horizon"), "{e}");
     }
 
     /// Keys vary in sorted order, the last fastest; values land in the config; a grid
