@@ -488,3 +488,16 @@ fn test_sweep_over_profile_parameter() {
         assert!(used.ends_with(&format!("p{k:04}/agents")), "{used}");
     }
 }
+
+/// A point that fails when it runs (its data file is missing): the local sweep stops,
+/// exits non-zero, and shows the shard's own error.
+#[test]
+fn test_sweep_failing_point_reports_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = dir.path().join("g.toml");
+    std::fs::write(&grid, "[set]\n\"data.path\" = \"nope/missing.csv\"\n[grid]\n\"composer.band\" = [0.1, 0.2]\n")
+        .unwrap();
+    let o = quorum(&["sweep", grid.to_str().unwrap(), "--out", dir.path().join("s").to_str().unwrap(), "-j", "1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("shard 0 failed") && err.contains("nope/missing.csv"), "{err}");
+}

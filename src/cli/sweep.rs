@@ -113,6 +113,11 @@ pub fn cmd_sweep(args: &SweepArgs) -> Result<()> {
     }
 }
 
+/// Where a child shard's stderr goes.
+fn stderr_log(dir: &Path, k: usize) -> PathBuf {
+    dir.join("shards").join(format!("shard-{k:04}.stderr"))
+}
+
 /// Plans, runs every shard as a child `quorum sweep run`, `jobs` at a time, and merges.
 fn local(grid: &Path, dir: &Path, args: &SweepArgs) -> Result<()> {
     let (jobs, quiet, lines) = (args.jobs, args.quiet, args.progress);
@@ -138,12 +143,16 @@ fn local(grid: &Path, dir: &Path, args: &SweepArgs) -> Result<()> {
     let mut failed: Option<(usize, String)> = None;
     while next < n || !running.is_empty() {
         while failed.is_none() && next < n && running.len() < jobs {
+            // Each shard's stderr goes to a file beside its result (a pipe nobody reads
+            // while another shard is awaited could fill and stall it).
+            let log = stderr_log(dir, next);
+            let err = std::fs::File::create(&log).with_context(|| format!("{}: cannot create", log.display()))?;
             let child = Command::new(&exe)
                 .args(["sweep", "run"])
                 .arg(dir)
                 .args(["--shard", &next.to_string()])
                 .stdout(Stdio::null())
-                .stderr(Stdio::piped())
+                .stderr(err)
                 .spawn()
                 .context("cannot start a shard")?;
             running.push((next, child));
@@ -152,11 +161,16 @@ fn local(grid: &Path, dir: &Path, args: &SweepArgs) -> Result<()> {
         if failed.is_some() && running.is_empty() {
             break;
         }
-        // Wait for the oldest shard (shards are similar in size, so this is fair enough).
-        let (k, child) = running.remove(0);
-        let out = child.wait_with_output().context("cannot wait for a shard")?;
-        if !out.status.success() && failed.is_none() {
-            failed = Some((k, String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        // Whichever shard finishes first (a slow one does not hold the others' progress).
+        let Some(i) = running.iter_mut().position(|(_, c)| matches!(c.try_wait(), Ok(Some(_)) | Err(_))) else {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            continue;
+        };
+        let (k, mut child) = running.remove(i);
+        let status = child.wait().context("cannot wait for a shard")?;
+        if !status.success() && failed.is_none() {
+            let text = std::fs::read_to_string(stderr_log(dir, k)).unwrap_or_default();
+            failed = Some((k, text.trim().to_string()));
         }
         pb.inc(1);
         if !quiet && lines && !std::io::stderr().is_terminal() {

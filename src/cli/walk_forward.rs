@@ -62,6 +62,12 @@ pub fn cmd_walk_forward(args: &WalkForwardArgs) -> Result<()> {
         embargo: args.embargo,
         fresh_memory: args.fresh_memory,
     };
+    if args.anchored && !args.fresh_memory && !args.run.quiet {
+        eprintln!(
+            "quorum: note: with memory carried forward, training is anchored anyway; --anchored changes only the \
+             reported windows (add --fresh-memory to train each fold on its own window)"
+        );
+    }
     let started = Instant::now();
     let show = !args.run.quiet && (args.run.progress || std::io::stderr().is_terminal());
     let mut progress = |line: &str| {

@@ -93,6 +93,9 @@ use crate::market::{AssetClass, TimeBound, Ts, load};
 use crate::report::{Annualisation, ReportError, compute, frame, time_column, write_parquet, write_text};
 use crate::run::{EquityCurve, RunResult};
 
+/// Folds a walk-forward may have (each writes two run folders).
+const MAX_FOLDS: usize = 10_000;
+
 /// Written last into a finished walk-forward folder.
 pub const MARKER: &str = "walk-forward.complete";
 /// Written first: only folders holding it (or empty ones) are replaced by a walk-forward.
@@ -282,6 +285,16 @@ pub enum PlanError {
         /// Its training window's bars before the embargo.
         bars: usize,
     },
+    /// More folds than anyone means (two run folders each).
+    #[error("more than {max} folds (--test {test}, --step {step}): use longer windows")]
+    TooMany {
+        /// The limit.
+        max: usize,
+        /// `--test`.
+        test: Span,
+        /// The step.
+        step: Span,
+    },
     /// Test windows would overlap.
     #[error(
         "--step {step} is shorter than --test {test}: fold {fold}'s test window would overlap fold {prev}'s, and \
@@ -323,6 +336,9 @@ impl WalkForward {
                 _ => train.clone(),
             };
             folds.push(Fold { index, train, learn, test: t..test_end });
+            if folds.len() > MAX_FOLDS {
+                return Err(PlanError::TooMany { max: MAX_FOLDS, test: self.test, step });
+            }
             match tl.end(origin, step) {
                 Some(next) if next < tl.len() => origin = next,
                 _ => break,
@@ -839,6 +855,8 @@ mod tests {
 
     #[test]
     fn test_plan_refusals() {
+        let many = spec("1b", "1b").plan(&timeline(1, 20_005)).unwrap_err();
+        assert!(matches!(many, PlanError::TooMany { max: 10_000, .. }), "{many}");
         let tl = timeline(3, 4);
         assert!(matches!(spec("3d", "1d").plan(&tl), Err(PlanError::TooShort { steps: 12, days: 3, .. })));
         let e = WalkForward { embargo: 8, ..spec("2b", "1d") }.plan(&timeline(4, 4)).unwrap_err();
