@@ -368,6 +368,13 @@ pub fn read_grid(path: &Path, holdout: Option<&TimeBound>) -> Result<Grid, Sweep
             }
         }
         cfg.validate().map_err(|e| bad(Box::new(e)))?;
+        // What a walk-forward would refuse in every shard, refused here, before anything runs.
+        if walk.is_some() && cfg.strategy.name != crate::config::StrategyName::Graph {
+            return Err(grid_err("[walk_forward] evaluates the analyst graph: strategy.name must be \"graph\"".into()));
+        }
+        if walk.is_some() && cfg.graph.warmup_until.is_some() {
+            return Err(grid_err("[walk_forward] sets every fold's warm-up: remove graph.warmup_until".into()));
+        }
         agents.push(if agent_keys.is_empty() {
             None
         } else {
@@ -1107,6 +1114,9 @@ mod tests {
         assert!(err("[grid]\n\"composer.band\" = [0.1]\n[random]\nsamples = 0\nseed = 1\n").contains("samples"));
         assert!(err("[grid]\ncomposer.band = [0.1]\n").contains("quote dotted keys"));
         assert!(err("[overfit]\nblocks = 5\n").contains("an even number"));
+        let wf = "[walk_forward]\ntrain = \"2d\"\ntest = \"1d\"\n";
+        assert!(err(&format!("[set]\n\"strategy.name\" = \"sma-cross\"\n{wf}")).contains("must be \"graph\""));
+        assert!(err(&format!("[set]\n\"graph.warmup_until\" = \"2013-10-08\"\n{wf}")).contains("warm-up"));
     }
 
     /// `[set]` with an unquoted dotted key (a TOML table) sets that leaf only: the section's
