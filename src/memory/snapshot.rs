@@ -283,15 +283,17 @@ impl Snapshot {
             let st = self.table.state(pos);
             (st.alive && q.layer.is_none_or(|l| st.layer == l)).then_some(pos)
         };
+        // The terms looked up and weighted once, for the tail and every widening round.
+        let plan = view.plan_terms(terms)?;
         let mut out: Vec<(f32, ItemId, usize)> = view
-            .search_tail(terms, &filter, &|id| keep(id).is_some(), n)?
+            .search_tail(&plan, &filter, &|id| keep(id).is_some(), n)?
             .into_iter()
             .filter_map(|(s, id)| keep(id).map(|p| (s, id, p)))
             .collect();
         let total = self.searcher.searcher.num_docs() as usize;
         let mut limit = n;
         loop {
-            let committed = view.search_committed(terms, &filter, limit)?;
+            let committed = view.search_planned(&plan, &filter, limit)?;
             let full = committed.len() == limit;
             let kept: Vec<(f32, ItemId, usize)> =
                 committed.into_iter().filter_map(|(s, id)| keep(id).map(|p| (s, id, p))).collect();

@@ -2,7 +2,8 @@
 //! first, so only documents that can still enter the top are scored.
 //!
 //! The steps of one query (each a function below):
-//! 1. [`TextView::lookup_terms`]: each query term in each segment, from the postings cache,
+//! 1. [`TextView::plan_terms`], once per recall (the tail search and every widening round
+//!    share it): each query term in each segment, from the postings cache,
 //!    and its BM25 weight from the index-wide document frequency;
 //! 2. per segment ([`search_segment`]): rare terms decoded into the scratch
 //!    ([`decode_rare_terms`]); bit-sliced counting of how many terms each document holds
@@ -146,7 +147,9 @@ impl TextView<'_> {
         Ok(Stats { docs, avg_len: if docs > 0 { tokens as f32 / docs as f32 } else { 1.0 } })
     }
 
-    /// Documents holding `term`, committed or in the tail.
+    /// Documents holding `term`, committed or in the tail, from tantivy's own count (the
+    /// brute-force test's independent check of [`TextView::plan_terms`]).
+    #[cfg(test)]
     pub(super) fn doc_freq(&self, term: &str) -> Result<u64> {
         let committed = self.committed.searcher.doc_freq(&Term::from_field_text(self.fields.text, term))?;
         Ok(committed + self.tail_doc_freq(term))
@@ -193,29 +196,42 @@ impl TextView<'_> {
     ///
     /// Compiled twice, for the baseline x86-64 and with AVX2 and POPCNT (bitset counting and
     /// ranks), chosen at run time ([`crate::simd`]); the results are the same.
+    #[cfg(test)]
     pub(crate) fn search_committed(
         &self,
         terms: &[String],
         filter: &TextFilter<'_>,
         limit: usize,
     ) -> Result<Vec<(f32, ItemId)>> {
-        search_committed_at(crate::simd::active(), self, terms, filter, limit)
+        let plan = self.plan_terms(terms)?;
+        self.search_planned(&plan, filter, limit)
+    }
+
+    /// [`TextView::search_committed`] with the query's terms already looked up: a recall
+    /// plans its terms once for the tail and every widening round of the committed search.
+    pub(crate) fn search_planned(
+        &self,
+        plan: &TermPlan,
+        filter: &TextFilter<'_>,
+        limit: usize,
+    ) -> Result<Vec<(f32, ItemId)>> {
+        search_committed_at(crate::simd::active(), self, plan, filter, limit)
     }
 
     #[inline(always)]
     fn search_committed_impl(
         &self,
-        terms: &[String],
+        plan: &TermPlan,
         filter: &TextFilter<'_>,
         limit: usize,
     ) -> Result<Vec<(f32, ItemId)>> {
         let searcher = &self.committed.searcher;
-        if terms.is_empty() || searcher.num_docs() == 0 || limit == 0 {
+        if plan.keys.is_empty() || searcher.num_docs() == 0 || limit == 0 {
             return Ok(Vec::new());
         }
-        let (found, weights) = self.lookup_terms(terms)?;
+        let found = &plan.found;
         let q = QueryPlan {
-            weights,
+            weights: plan.weights.clone(),
             filter_terms: self.filter_terms(filter),
             needs_time: filter.from.is_some() || filter.to.is_some_and(|t| t < self.max_time),
             from: filter.from.unwrap_or(i64::MIN),
@@ -225,18 +241,17 @@ impl TextView<'_> {
         let mut top = TopK::new(limit);
         // The thread's buffers, taken out for the query (lost only on an error).
         let mut scratch = SCRATCH.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
-        for ((seg, info), cached) in searcher.segment_readers().iter().zip(self.committed.segs.iter()).zip(&found) {
+        for ((seg, info), cached) in searcher.segment_readers().iter().zip(self.committed.segs.iter()).zip(found) {
             search_segment(seg, info, cached, &q, &mut scratch, &mut top)?;
         }
         SCRATCH.with(|cell| *cell.borrow_mut() = scratch);
         Ok(top.into_sorted().into_iter().map(|(s, id, _)| (s, id)).collect())
     }
 
-    /// Step 1: each term in each segment, from the segment's cache, and per term its BM25
-    /// weight. The document frequencies summed over segments are tantivy's `doc_freq`; the
-    /// tail's are added ([`TextView::stats`]).
-    #[inline(always)]
-    fn lookup_terms(&self, terms: &[String]) -> Result<(Vec<Vec<Cached>>, Vec<Bm25Weight>)> {
+    /// Step 1, once per query: each term in each segment, from the segment's cache, and per
+    /// term its BM25 weight. The document frequencies summed over segments are tantivy's
+    /// `doc_freq`; the tail's are added ([`TextView::stats`]).
+    pub(crate) fn plan_terms(&self, terms: &[String]) -> Result<TermPlan> {
         let stats = self.stats()?;
         let term_objs: Vec<Term> = terms.iter().map(|t| Term::from_field_text(self.fields.text, t)).collect();
         let mut found: Vec<Vec<Cached>> = Vec::with_capacity(self.committed.segs.len());
@@ -257,7 +272,12 @@ impl TextView<'_> {
         // called directly rather than tabulated per query.
         let weights =
             dfs.iter().map(|&df| Bm25Weight::for_one_term_without_explain(df, stats.docs, stats.avg_len)).collect();
-        Ok((found, weights))
+        Ok(TermPlan {
+            found,
+            weights,
+            keys: terms.iter().map(|t| term_key(t)).collect(),
+            present: dfs.iter().map(|&df| df > 0).collect(),
+        })
     }
 
     /// The filter terms (agent, symbol, kind) whose cached bitsets restrict the documents.
@@ -282,10 +302,22 @@ crate::simd::multiversion! {
     /// [`TextView::search_committed`] built for `isa`.
     pub(crate) fn search_committed_at(
         view: &TextView<'_>,
-        terms: &[String],
+        plan: &TermPlan,
         filter: &TextFilter<'_>,
         limit: usize,
     ) -> Result<Vec<(f32, ItemId)>> = TextView::search_committed_impl;
+}
+
+/// A query's terms looked up once ([`TextView::plan_terms`]).
+pub(crate) struct TermPlan {
+    /// Per committed segment, each term's cached postings.
+    found: Vec<Vec<Cached>>,
+    /// Per term, its BM25 weight over every stored slot.
+    pub(super) weights: Vec<Bm25Weight>,
+    /// Per term, its key (the tail's documents list terms by key).
+    pub(super) keys: Vec<u64>,
+    /// Per term, whether any stored document holds it (one that none does scores nothing).
+    pub(super) present: Vec<bool>,
 }
 
 /// What a query brings to every segment.

@@ -22,8 +22,8 @@ use rustc_hash::FxHashMap;
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::query::Bm25Weight;
 
-use super::analyzer::{Analyzer, term_key};
-use super::search::{TextFilter, TextView};
+use super::analyzer::Analyzer;
+use super::search::{TermPlan, TextFilter, TextView};
 use crate::market::Ts;
 use crate::memory::error::Result;
 use crate::memory::item::{ItemId, Kind};
@@ -121,24 +121,22 @@ impl TextView<'_> {
     /// (score, id), scored with the statistics of every stored slot.
     pub(crate) fn search_tail(
         &self,
-        terms: &[String],
+        plan: &TermPlan,
         filter: &TextFilter<'_>,
         keep: &dyn Fn(ItemId) -> bool,
         limit: usize,
     ) -> Result<Vec<(f32, ItemId)>> {
-        if terms.is_empty() || self.tail.is_empty() {
+        if plan.keys.is_empty() || self.tail.is_empty() {
             return Ok(Vec::new());
         }
-        let stats = self.stats()?;
-        let mut weights: Vec<Option<(u64, Bm25Weight)>> = Vec::with_capacity(terms.len());
-        for t in terms {
-            // A term no stored document holds scores nothing (and has no weight).
-            let df = self.doc_freq(t)?;
-            weights.push(
-                (df > 0)
-                    .then(|| (term_key(t), Bm25Weight::for_one_term_without_explain(df, stats.docs, stats.avg_len))),
-            );
-        }
+        // A term no stored document holds scores nothing (and has no weight).
+        let weights: Vec<Option<(u64, &Bm25Weight)>> = plan
+            .keys
+            .iter()
+            .zip(&plan.weights)
+            .zip(&plan.present)
+            .map(|((&k, w), &present)| present.then_some((k, w)))
+            .collect();
         let mut top = TopK::new(limit);
         // The documents the filters allow, each scored from its own term list (summed in
         // query-term order, as the committed search does).

@@ -143,8 +143,8 @@ proptest::proptest! {
             };
             let limit = [1, 5, 40, 400][case % 4];
             let bits = |v: Vec<(f32, ItemId)>| v.into_iter().map(|(s, id)| (s.to_bits(), id)).collect::<Vec<_>>();
-            let base = bits(super::search_committed_at(Isa::Baseline, &view, &terms, &filter, limit).unwrap());
-            let avx2 = bits(super::search_committed_at(Isa::Avx2, &view, &terms, &filter, limit).unwrap());
+            let base = bits(super::search_committed_at(Isa::Baseline, &view, &view.plan_terms(&terms).unwrap(), &filter, limit).unwrap());
+            let avx2 = bits(super::search_committed_at(Isa::Avx2, &view, &view.plan_terms(&terms).unwrap(), &filter, limit).unwrap());
             proptest::prop_assert_eq!(base, avx2, "terms {:?}, filter {:?}, limit {}", terms, filter, limit);
         }
     }
