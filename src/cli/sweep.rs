@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use quorum::Registry;
 use quorum::market::TimeBound;
 use quorum::research::sweep::{
-    ShardOutcome, evaluate_holdout, merge, plan, read_plan, render, render_holdout, run_shard, shard_index,
+    ShardOutcome, evaluate_holdout, merge, plan, render, render_holdout, run_shard, shard_index,
 };
 
 /// `quorum sweep GRID.toml`, or one step of the shard protocol.
@@ -124,7 +124,7 @@ fn local(grid: &Path, dir: &Path, args: &SweepArgs) -> Result<()> {
     let started = Instant::now();
     let p = plan(grid, dir, args.holdout_from.as_ref()).context("sweep plan failed")?;
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    let n = read_plan(dir)?.shards();
+    let n = p.shards();
     let exe = std::env::current_exe().context("cannot find the quorum executable")?;
     let pb = if quiet {
         ProgressBar::hidden()

@@ -48,11 +48,8 @@ pub fn cmd_walk_forward(args: &WalkForwardArgs) -> Result<()> {
     if args.run.out.is_none() {
         cfg.output.dir = "runs/walk-forward".into();
     }
-    if let Some(h) = &args.holdout_from
-        && cfg.data.to.as_ref().is_none_or(|t| t.end() > h.start())
-    {
-        let end = quorum::market::time::format_ts(h.start() - 1);
-        cfg.data.to = Some(quorum::market::TimeBound::parse(&end).context("the holdout's end")?);
+    if let Some(h) = &args.holdout_from {
+        quorum::research::hold_out(&mut cfg, h);
     }
     let spec = WalkForward {
         train: args.train,

@@ -48,3 +48,13 @@ pub(crate) fn claim_folder(dir: &Path, mark: &str, what: &str) -> Result<(), Str
     std::fs::create_dir_all(dir).map_err(|e| io("cannot create", e))?;
     std::fs::write(dir.join(mark), b"").map_err(|e| io("cannot write its mark", e))
 }
+
+/// Ends `cfg`'s data before the held-out period that starts at `holdout` (unless it ends
+/// earlier already): `data.to` is exclusive just after its time, so it is set to the last
+/// nanosecond before `holdout`.
+pub fn hold_out(cfg: &mut crate::config::Config, holdout: &crate::market::TimeBound) {
+    if cfg.data.to.as_ref().is_none_or(|t| t.end() > holdout.start()) {
+        let end = crate::market::time::format_ts(holdout.start() - 1);
+        cfg.data.to = Some(crate::market::TimeBound::parse(&end).expect("format_ts writes RFC 3339"));
+    }
+}

@@ -69,7 +69,6 @@ use super::walk_forward::{Span, WalkForward, walk_forward};
 use crate::agents::Registry;
 use crate::config::Config;
 use crate::engine::{RunError, backtest_with, since};
-use crate::market::time::format_ts;
 use crate::market::{TimeBound, Ts};
 use crate::report::{ReportError, frame, time_column, write_parquet};
 
@@ -362,10 +361,7 @@ pub fn read_grid(path: &Path, holdout: Option<&TimeBound>) -> Result<Grid, Sweep
                     cfg.data.from.as_ref().map_or("", |f| f.as_str())
                 )));
             }
-            // An end exclusive at the holdout's start ("to" is exclusive just after its time).
-            if cfg.data.to.as_ref().is_none_or(|t| t.end() > h.start()) {
-                cfg.data.to = Some(TimeBound::parse(&format_ts(h.start() - 1)).expect("format_ts writes RFC 3339"));
-            }
+            super::hold_out(&mut cfg, h);
         }
         cfg.validate().map_err(|e| bad(Box::new(e)))?;
         // What a walk-forward would refuse in every shard, refused here, before anything runs.
@@ -499,9 +495,7 @@ pub fn plan(grid: &Path, dir: &Path, holdout: Option<&TimeBound>) -> Result<Swee
         let cfg = &configs[0];
         let (bars, report) = crate::market::load(&cfg.load_options().map_err(|e| file_err(grid, e))?)
             .map_err(|e| file_err(&cfg.data.path, e))?;
-        let crypto = !report.asset_classes.is_empty()
-            && report.asset_classes.iter().all(|c| *c == crate::market::AssetClass::Crypto);
-        let tl = super::Timeline::new(bars.steps().map(|r| bars.ts[r.start]).collect(), crypto);
+        let tl = super::Timeline::of(&bars, &report);
         p.folds = w.plan(&tl).map_err(|e| file_err(grid, e))?.folds.len();
     }
     // The same grid over the same configs and inputs: keep the folder and its results.
@@ -647,11 +641,10 @@ pub fn run_shard(dir: &Path, k: usize, registry: &Registry) -> Result<ShardOutco
     // (name, total return, annualised Sharpe, max drawdown, trades, costs), and the curve.
     let (metrics, ts, equity, a) = match &p.walk_forward {
         Some(w) => {
-            let o = walk_forward(&cfg, w, registry, &mut |_| {}).map_err(|e| fail(Box::new(e)))?;
-            let s = &o.stitched[0];
-            let curve = read_equity(&o.out_dir.join("equity.parquet"), &s.name)?;
-            let m = (s.name.clone(), s.total_return, s.sharpe, s.max_drawdown, s.trades as u64, s.total_costs);
-            (m, curve.0, curve.1, crate::report::Annualisation::fixed(o.periods_per_year))
+            let mut o = walk_forward(&cfg, w, registry, &mut |_| {}).map_err(|e| fail(Box::new(e)))?;
+            let s = o.stitched.swap_remove(0);
+            let m = (s.name, s.total_return, s.sharpe, s.max_drawdown, s.trades as u64, s.total_costs);
+            (m, o.ts, s.equity, crate::report::Annualisation::fixed(o.periods_per_year))
         }
         None => {
             let o = backtest_with(&cfg, registry, &mut |_, _, _| {}).map_err(|e: RunError| fail(Box::new(e)))?;
@@ -698,21 +691,6 @@ pub fn run_shard(dir: &Path, k: usize, registry: &Registry) -> Result<ShardOutco
     )?;
     publish_parquet(&done, df)?;
     Ok(ShardOutcome::Ran)
-}
-
-/// The stitched equity column `name` of a walk-forward's `equity.parquet`.
-fn read_equity(path: &Path, name: &str) -> Result<(Vec<Ts>, Vec<f64>), SweepError> {
-    let df = read_parquet(path)?;
-    let ts = df
-        .column("timestamp")
-        .and_then(|c| c.cast(&DataType::Int64))
-        .and_then(|c| c.i64().map(|a| a.into_no_null_iter().collect::<Vec<_>>()))
-        .map_err(|e| file_err(path, e))?;
-    let eq = df
-        .column(name)
-        .and_then(|c| c.f64().map(|a| a.into_no_null_iter().collect::<Vec<_>>()))
-        .map_err(|e| file_err(path, e))?;
-    Ok((ts, eq))
 }
 
 fn read_parquet(path: &Path) -> Result<DataFrame, SweepError> {

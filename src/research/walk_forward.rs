@@ -89,7 +89,7 @@ use crate::config::{Config, ShapleyMode, StrategyName};
 use crate::engine::{BacktestOutput, RunError, annualisation, backtest_with, since};
 use crate::market::session::{NyClock, day_to_date, session_day};
 use crate::market::time::format_ts;
-use crate::market::{AssetClass, TimeBound, Ts, load};
+use crate::market::{AssetClass, Bars, LoadReport, TimeBound, Ts, load};
 use crate::report::{Annualisation, ReportError, compute, frame, time_column, write_parquet, write_text};
 use crate::run::{EquityCurve, RunResult};
 
@@ -162,6 +162,13 @@ impl Timeline {
         let mut clock = NyClock::new();
         let day = ts.iter().map(|&t| session_day(&mut clock, class, t)).collect();
         Timeline::with_days(ts, day)
+    }
+
+    /// The timeline of loaded bars: one step per timestamp; UTC days when every symbol is
+    /// crypto, else session dates.
+    pub fn of(bars: &Bars, report: &LoadReport) -> Self {
+        let crypto = !report.asset_classes.is_empty() && report.asset_classes.iter().all(|c| *c == AssetClass::Crypto);
+        Timeline::new(bars.steps().map(|r| bars.ts[r.start]).collect(), crypto)
     }
 
     /// A timeline whose step `i` falls on day `day[i]` (days since 1970-01-01,
@@ -445,6 +452,10 @@ pub struct Stitched {
     pub fills: usize,
     /// Costs over every test window.
     pub total_costs: f64,
+    /// The stitched equity, one value per test step ([`WalkForwardOutput::ts`]; in
+    /// `equity.parquet`, not in `walk-forward.json`).
+    #[serde(skip)]
+    pub equity: Vec<f64>,
 }
 
 /// A finished walk-forward.
@@ -462,6 +473,9 @@ pub struct WalkForwardOutput {
     pub stitched: Vec<Stitched>,
     /// Periods per year every fold annualised with.
     pub periods_per_year: f64,
+    /// The test steps' times, stitched (in `equity.parquet`).
+    #[serde(skip)]
+    pub ts: Vec<Ts>,
 }
 
 /// Runs the walk-forward `spec` over the data of `cfg` into `cfg.output.dir`; `progress` gets
@@ -502,8 +516,7 @@ pub fn walk_forward(
         }
     }
     let (bars, report) = load(&cfg.load_options().map_err(RunError::from)?).map_err(RunError::from)?;
-    let crypto = !report.asset_classes.is_empty() && report.asset_classes.iter().all(|c| *c == AssetClass::Crypto);
-    let tl = Timeline::new(bars.steps().map(|r| bars.ts[r.start]).collect(), crypto);
+    let tl = Timeline::of(&bars, &report);
     let a = annualisation(&bars, &report, cfg.metrics.periods_per_year);
     drop(bars);
     let plan = spec.plan(&tl)?;
@@ -533,12 +546,11 @@ pub fn walk_forward(
         backtest_with(&train, registry, &mut |_, _, _| {}).map_err(|e| fail("train", &f.learn, e))?;
         let memory = dir.join("train").join("memory");
         carried = Some(memory.clone());
-        // Test: the embargo bars (untraded) and the test window.
+        // Test: the test window alone (the embargo bars are in neither run).
         progress(&format!("fold {}/{n}: test on {} ({} bars)", f.index, window(&f.test), f.test.len()));
-        let run = f.test.clone();
-        let mut test = fold_config(cfg, &tl, run.clone(), &dir.join("test"), a.periods_per_year);
+        let mut test = fold_config(cfg, &tl, f.test.clone(), &dir.join("test"), a.periods_per_year);
         test.graph.memory_from = Some(memory);
-        let done = backtest_with(&test, registry, &mut |_, _, _| {}).map_err(|e| fail("test", &run, e))?;
+        let done = backtest_with(&test, registry, &mut |_, _, _| {}).map_err(|e| fail("test", &f.test, e))?;
         segments.push(measured_runs(&done, tl.ts[f.test.start]));
         results.push(FoldResult {
             fold: f.clone(),
@@ -550,10 +562,9 @@ pub fn walk_forward(
             strategies: done.summary.strategies,
         });
     }
-    let names: Vec<String> = results[0].strategies.iter().map(|s| s.name.clone()).collect();
     let (ts, curves) = stitch(cfg.portfolio.initial_cash, &segments);
     let stitched =
-        names.iter().enumerate().map(|(k, name)| summarise(name, k, &ts, &curves[k], cfg, &a, &results)).collect();
+        curves.into_iter().enumerate().map(|(k, curve)| summarise(k, &ts, curve, cfg, &a, &results)).collect();
     let output = WalkForwardOutput {
         out_dir: out.clone(),
         spec: spec.clone(),
@@ -561,8 +572,9 @@ pub fn walk_forward(
         folds: results,
         stitched,
         periods_per_year: a.periods_per_year,
+        ts,
     };
-    write_outputs(&out, cfg, &output, &names, &ts, &curves)?;
+    write_outputs(&out, cfg, &output)?;
     Ok(output)
 }
 
@@ -613,17 +625,11 @@ fn stitch(initial: f64, segments: &[Vec<RunResult>]) -> (Vec<Ts>, Vec<Vec<f64>>)
     (ts, curves)
 }
 
-fn summarise(
-    name: &str,
-    k: usize,
-    ts: &[Ts],
-    curve: &[f64],
-    cfg: &Config,
-    a: &Annualisation,
-    folds: &[FoldResult],
-) -> Stitched {
+/// Strategy `k`'s stitched figures: the metrics of its stitched `curve` and sums over `folds`.
+fn summarise(k: usize, ts: &[Ts], curve: Vec<f64>, cfg: &Config, a: &Annualisation, folds: &[FoldResult]) -> Stitched {
+    let name = folds[0].strategies[k].name.clone();
     let r = RunResult {
-        strategy: name.to_string(),
+        strategy: name.clone(),
         initial_cash: cfg.portfolio.initial_cash,
         equity: EquityCurve {
             ts: ts.to_vec(),
@@ -639,7 +645,7 @@ fn summarise(
     let m = compute(&r, a, cfg.metrics.risk_free_rate);
     let per: Vec<&crate::report::Metrics> = folds.iter().map(|f| &f.strategies[k].metrics).collect();
     Stitched {
-        name: name.to_string(),
+        name,
         total_return: m.total_return,
         cagr: m.cagr,
         volatility: m.volatility,
@@ -652,30 +658,23 @@ fn summarise(
         trades: per.iter().map(|m| m.trades).sum(),
         fills: per.iter().map(|m| m.fills).sum(),
         total_costs: per.iter().map(|m| m.total_costs).sum(),
+        equity: curve,
     }
 }
 
-/// Makes `out` an empty walk-forward folder: missing, empty or an earlier walk-forward
-/// folder (removed whole); anything else is refused.
+/// Makes `out` an empty walk-forward folder ([`super::claim_folder`]).
 fn prepare(out: &Path) -> Result<(), WalkForwardError> {
     super::claim_folder(out, MARK, "walk-forward")
         .map_err(|message| WalkForwardError::Target { path: out.to_path_buf(), message })
 }
 
 /// `folds.parquet`, `equity.parquet`, `walk-forward.json`, `config.toml`, then the marker.
-fn write_outputs(
-    out: &Path,
-    cfg: &Config,
-    o: &WalkForwardOutput,
-    names: &[String],
-    ts: &[Ts],
-    curves: &[Vec<f64>],
-) -> Result<(), WalkForwardError> {
+fn write_outputs(out: &Path, cfg: &Config, o: &WalkForwardOutput) -> Result<(), WalkForwardError> {
     let p = out.join("folds.parquet");
     write_parquet(&p, folds_frame(&p, &o.folds)?)?;
     let p = out.join("equity.parquet");
-    let mut cols = vec![time_column("timestamp", ts)];
-    cols.extend(names.iter().zip(curves).map(|(n, c)| Column::new(n.as_str().into(), c)));
+    let mut cols = vec![time_column("timestamp", &o.ts)];
+    cols.extend(o.stitched.iter().map(|s| Column::new(s.name.as_str().into(), &s.equity)));
     write_parquet(&p, frame(&p, cols)?)?;
     #[derive(Serialize)]
     struct Summary<'a> {
