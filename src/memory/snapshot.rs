@@ -217,11 +217,12 @@ impl Snapshot {
         };
         let vec_hits = vector_side();
         // Candidates (id, position, bm25) from both lists, each id once (its text entry if
-        // it has one: the sort is stable and text hits come first).
+        // it has one: `Some` sorts before `None` among equal ids, and an id is in each list
+        // at most once, so the order is total and an unstable sort gives the same result).
         let mut cands: Vec<(ItemId, usize, Option<f32>)> = Vec::with_capacity(text_hits.len() + vec_hits.len());
         cands.extend(text_hits.into_iter().map(|(s, id, pos)| (id, pos, Some(s))));
         cands.extend(vec_hits.into_iter().map(|(_, id, pos)| (id, pos, None)));
-        cands.sort_by_key(|c| c.0);
+        cands.sort_unstable_by_key(|c| (c.0, c.2.is_none()));
         cands.dedup_by_key(|c| c.0);
         let max_bm25 = cands.iter().filter_map(|c| c.2).fold(0.0f32, f32::max);
         // Cosines first, in a loop of their own: each reads a vector that is likely a cache
@@ -260,8 +261,14 @@ impl Snapshot {
                 Hit { id, score, parts }
             })
             .collect();
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-        hits.truncate(q.k);
+        // Best first, ties by id: a total order (ids are unique), so selecting the top k
+        // and sorting only those gives what sorting every candidate gave.
+        let order = |a: &Hit, b: &Hit| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id));
+        if hits.len() > q.k {
+            hits.select_nth_unstable_by(q.k - 1, order);
+            hits.truncate(q.k);
+        }
+        hits.sort_unstable_by(order);
         Ok(hits)
     }
 
@@ -278,18 +285,14 @@ impl Snapshot {
             from: q.from,
             to: Some(q.at),
         };
-        let keep = |id: ItemId| -> Option<usize> {
-            let pos = self.table.position(id)?;
+        let keep_at = |pos: usize| -> bool {
             let st = self.table.state(pos);
-            (st.alive && q.layer.is_none_or(|l| st.layer == l)).then_some(pos)
+            st.alive && q.layer.is_none_or(|l| st.layer == l)
         };
+        let keep = |id: ItemId| -> Option<usize> { self.table.position(id).filter(|&pos| keep_at(pos)) };
         // The terms looked up and weighted once, for the tail and every widening round.
         let plan = view.plan_terms(terms)?;
-        let mut out: Vec<(f32, ItemId, usize)> = view
-            .search_tail(&plan, &filter, &|id| keep(id).is_some(), n)?
-            .into_iter()
-            .filter_map(|(s, id)| keep(id).map(|p| (s, id, p)))
-            .collect();
+        let mut out: Vec<(f32, ItemId, usize)> = view.search_tail(&plan, &filter, &keep_at, n)?;
         let total = self.searcher.searcher.num_docs() as usize;
         let mut limit = n;
         loop {

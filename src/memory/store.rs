@@ -28,7 +28,7 @@ use super::params::MemoryParams;
 use super::rank;
 use super::snapshot::{Counts, Hit, Query, Snapshot};
 use super::table::{ItemState, Names, RowKey, Segment, Table};
-use super::text::{Analyzer, Committed, TailBatch, TailDoc, TextIndex};
+use super::text::{Analyzer, Committed, TailBatch, TextIndex};
 use crate::market::Ts;
 use crate::market::time::NS_PER_MIN;
 
@@ -337,9 +337,9 @@ impl Writer {
         self.tail_queued = 0;
         if self.table.len < p.commit_every {
             let mut batch = TailBatch::default();
-            for seg in &self.table.segments {
+            for (seg, &start) in self.table.segments.iter().zip(&self.table.starts) {
                 for i in 0..seg.len() {
-                    batch.push(TailDoc::analysed(&mut self.analyzer, seg.key(i), &seg.text[i]));
+                    batch.push(&mut self.analyzer, seg.key(i), start + i, &seg.text[i]);
                 }
             }
             self.tail_len = self.table.len;
@@ -615,7 +615,7 @@ impl MemoryStore {
             w.next_id += 1;
             let key = RowKey { id, time: item.time, agent, symbol, kind: item.kind };
             if !committed_now {
-                batch.push(TailDoc::analysed(&mut w.analyzer, key, &item.text));
+                batch.push(&mut w.analyzer, key, w.table.len + seg.len(), &item.text);
             }
             if item.kind == Kind::Outcome
                 && let Some(ret) = item.outcome

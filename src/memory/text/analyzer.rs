@@ -20,11 +20,13 @@ pub(crate) struct Analyzer {
     /// Lower-cased word -> (stem, the stem's [`term_key`]).
     cache: FxHashMap<Box<str>, (Box<str>, u64)>,
     lower: String,
+    /// A document's term keys before they are sorted and counted (reused).
+    keys: Vec<u64>,
 }
 
 impl Clone for Analyzer {
     fn clone(&self) -> Self {
-        Analyzer { stemmer: self.stemmer.clone(), cache: FxHashMap::default(), lower: String::new() }
+        Analyzer { stemmer: self.stemmer.clone(), cache: FxHashMap::default(), lower: String::new(), keys: Vec::new() }
     }
 }
 
@@ -34,6 +36,7 @@ impl Default for Analyzer {
             stemmer: TextAnalyzer::builder(RawTokenizer::default()).filter(Stemmer::new(Language::English)).build(),
             cache: FxHashMap::default(),
             lower: String::new(),
+            keys: Vec::new(),
         }
     }
 }
@@ -108,19 +111,25 @@ impl Analyzer {
     }
 
     /// Term keys with frequencies (sorted by key) and the token count, for tail documents.
-    pub(crate) fn term_keys(&mut self, text: &str) -> (Vec<(u64, u32)>, u32) {
-        let mut keys: Vec<u64> = Vec::with_capacity(16);
-        self.each_keyed_term(text, |_, key, _, _| keys.push(key));
-        let len = keys.len() as u32;
-        keys.sort_unstable();
-        let mut out: Vec<(u64, u32)> = Vec::with_capacity(keys.len());
-        for k in keys {
-            match out.last_mut() {
-                Some((last, n)) if *last == k => *n += 1,
-                _ => out.push((k, 1)),
+    /// Appends them to `keys` and `tfs` (one entry per distinct term) and returns the count.
+    pub(crate) fn term_keys_into(&mut self, text: &str, keys: &mut Vec<u64>, tfs: &mut Vec<u32>) -> u32 {
+        let mut all = std::mem::take(&mut self.keys);
+        all.clear();
+        self.each_keyed_term(text, |_, key, _, _| all.push(key));
+        all.sort_unstable();
+        let start = keys.len();
+        for &k in &all {
+            match (keys[start..].last(), tfs.last_mut()) {
+                (Some(&last), Some(n)) if last == k => *n += 1,
+                _ => {
+                    keys.push(k);
+                    tfs.push(1);
+                }
             }
         }
-        (out, len)
+        let len = all.len() as u32;
+        self.keys = all;
+        len
     }
 
     /// Distinct stemmed terms of a query text, in order of first appearance.
@@ -220,9 +229,13 @@ mod tests {
         assert_eq!(&uni[..2], &["spring", "reclaim"]);
         assert_eq!(uni.len(), 3);
         assert_eq!(a.query_terms("spring springs Spring"), vec!["spring".to_string()]);
-        let (keys, len) = a.term_keys("spring springs tape");
+        let (mut keys, mut tfs) = (vec![7], vec![9]);
+        let len = a.term_keys_into("spring springs tape", &mut keys, &mut tfs);
         assert_eq!(len, 3);
-        assert_eq!(keys.iter().map(|k| k.1).sum::<u32>(), 3);
-        assert!(keys.contains(&(term_key("spring"), 2)));
+        assert_eq!((keys[0], tfs[0]), (7, 9), "appends");
+        assert_eq!(tfs[1..].iter().sum::<u32>(), 3);
+        assert!(keys[1..].is_sorted());
+        let spring = keys.iter().position(|&k| k == term_key("spring")).unwrap();
+        assert_eq!(tfs[spring], 2);
     }
 }

@@ -28,4 +28,4 @@ pub(super) use analyzer::Analyzer;
 pub(super) use index::{Fields, TextIndex, committed_ids, deterministic_names};
 pub(super) use postings::Committed;
 pub(super) use search::{TextFilter, TextView};
-pub(super) use tail::{TailBatch, TailDoc};
+pub(super) use tail::TailBatch;
