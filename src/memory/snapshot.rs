@@ -286,6 +286,7 @@ impl Snapshot {
             to: Some(q.at),
         };
         let keep_at = |pos: usize| -> bool {
+            debug_assert!(pos < self.table.len, "a tail position past the table");
             let st = self.table.state(pos);
             st.alive && q.layer.is_none_or(|l| st.layer == l)
         };

@@ -325,16 +325,19 @@ impl Writer {
         // An index already empty with nothing queued (the live set stayed small since the
         // last compaction) needs no tantivy commit at all.
         // Every stored document counts (deleted ones too, as the statistics count them).
-        let indexed = self.tail_queued > 0 || !self.searcher.searcher.segment_readers().is_empty();
-        if self.tail_queued > 0 {
+        let queued = self.tail_queued > 0;
+        let indexed = queued || !self.searcher.searcher.segment_readers().is_empty();
+        // The old tail's documents hold positions in the old table: gone before anything
+        // here can fail, so no snapshot can pair them with the compacted table.
+        self.tail.clear();
+        self.tail_len = 0;
+        self.tail_queued = 0;
+        if queued {
             self.text.commit()?;
         }
         if indexed {
             self.text.clear()?;
         }
-        self.tail.clear();
-        self.tail_len = 0;
-        self.tail_queued = 0;
         if self.table.len < p.commit_every {
             let mut batch = TailBatch::default();
             for (seg, &start) in self.table.segments.iter().zip(&self.table.starts) {
