@@ -11,11 +11,12 @@
 //! A batch keeps its documents (each a run of sorted term keys and frequencies in two
 //! arrays the batch's documents share), sorted by agent and symbol, and how many documents
 //! hold each term, not inverted lists: a search finds the run of documents its agent and
-//! symbol filters allow by binary search, and looks its few terms up in each. The analysts always filter (their own memories of one
-//! symbol), so inverted lists were only ever merged, never read, on their recalls, and
-//! merging them was the largest part of a publish (6.5% of the hourly 5-symbol run's
-//! samples, issue 16). An unfiltered search over a full tail (up to `commit_every` − 1
-//! documents) reads them all, tens of microseconds.
+//! symbol filters allow by binary search, and looks its few terms up in each. The analysts
+//! always filter (their own memories of one symbol), so inverted lists were only ever
+//! merged, never read, on their recalls, and merging them was the largest part of a
+//! publish (6.5% of the hourly 5-symbol run's samples, issue 16). An unfiltered search
+//! over a full tail (up to `commit_every` − 1 documents) reads them all, tens of
+//! microseconds.
 //!
 //! The term runs sit back to back in the batch rather than one allocation per document:
 //! a document's terms are then next to its neighbours' (the scan's loads were the hottest
