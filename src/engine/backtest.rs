@@ -198,7 +198,9 @@ impl<B: Broker> Engine<B> {
         let mut as_traded = AsTraded::new(bars);
         let factor: Vec<f64> = (0..n).map(|s| as_traded.at(s, i64::MIN)).collect();
         let mut curve = EquityCurve::default();
-        let cap = bars.len() / n.max(1) + 1;
+        // One point a step: the distinct bar starts (bars / symbols undercounts ragged
+        // histories, and a curve that outgrows its capacity is copied at twice the size).
+        let cap = bars.ts.chunk_by(|a, b| a == b).count() + 1;
         for v in [&mut curve.equity, &mut curve.cash, &mut curve.gross, &mut curve.net] {
             v.reserve(cap);
         }

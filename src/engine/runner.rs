@@ -6,6 +6,16 @@
 //! votes the graph produced (the analysts do not depend on the composer): the composed
 //! weights, equal weights, each analyst alone, and buy-and-hold. The CLI is a thin shell
 //! around [`backtest`].
+//!
+//! Where the time goes (issue 16, the hourly 5-symbol set on 2 cores): the live graph is
+//! the longest thread; the memory ablation runs beside it and ends first. The replays
+//! (baselines and the 2ⁿ Shapley coalitions, ~1.4 CPU-seconds there) used to start after
+//! the graph, leaving a core idle for the graph's last ~0.9 s. They now follow the live
+//! graph ([`Follower`]): the graph hands its logs over every [`FOLLOW_STEPS`] steps and
+//! the follower steps every replay through them once the ablation has freed a core, so
+//! that by the graph's end most of the replays are done (38,912 of 40,842 steps in one
+//! run); two workers finish the rest beside the attribution. A replay reads step k of the
+//! logs only at step k, so its run does not depend on when the pieces came.
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
@@ -16,20 +26,21 @@ use crate::agents::Registry;
 use crate::agents::news::Headline;
 use crate::agents::news::{self, NewsError};
 use crate::agents::{Profile, ProfileError, load_profiles};
+use crate::broker::SimBroker;
 use crate::composer::ComposerMode;
 use crate::config::{Config, ConfigError, ShapleyMode, StrategyName};
-use crate::engine::graph::{AnalystCalibration, GraphError, GraphStrategy, Replay, VoteReplay};
-use crate::engine::{EngineConfig, run};
+use crate::engine::graph::{AnalystCalibration, GraphError, GraphStrategy, Replay, ReplayLogs, VoteReplay};
+use crate::engine::{Engine, EngineConfig, EngineError, instruments, run};
 use crate::error::panic_message;
 use crate::market::session::{CRYPTO_DAYS_PER_YEAR, EQUITY_DAYS_PER_YEAR, NyClock, session_day};
 use crate::market::time::format_ts;
 use crate::market::{AssetClass, Bars, DataError, LoadReport, Ts, load};
 use crate::memory::{MemoryError, MemoryStore};
 use crate::report::shapley::ShapleyReport;
-use crate::report::{Annualisation, RunArtifacts, RunSummary, StrategyReport, compute, write_run};
+use crate::report::{Annualisation, RunArtifacts, RunSummary, StrategyReport, compute, write_run_with};
 use crate::report::{GraphArtifacts, ReportError};
 use crate::run::{FolderError, RunResult, Staging, VoteLog, WeightLog, check_memory_dir};
-use crate::strategy::{BuyAndHold, SmaCross, Strategy, Universe};
+use crate::strategy::{BuyAndHold, PortfolioView, SmaCross, Step, Strategy, Targets, Universe};
 
 /// Errors of a backtest run, by area.
 #[derive(Debug, thiserror::Error)]
@@ -384,38 +395,349 @@ fn run_graph(
 ) -> Result<GraphRun, RunError> {
     let (profiles, headlines) = graph_inputs(cfg, registry)?;
     let mut graph = build_graph(cfg, registry, &profiles, &headlines, bars, universe)?;
+    let replays = replays(cfg, &graph.agent_names);
+    let ranges = step_ranges(bars);
     let started = std::time::Instant::now();
-    // The memory ablation runs beside the live graph.
-    let (live, ablation) = std::thread::scope(|s| {
-        let ablation = cfg
-            .graph
-            .ablation
-            .then(|| s.spawn(|| ablation_run(cfg, registry, &profiles, &headlines, bars, universe, engine)));
+    // Beside the live graph: the memory ablation, and the replays following the live
+    // graph's logs (`Follower`), which the live graph hands over every `FOLLOW_STEPS` steps.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (tx, rx) = std::sync::mpsc::channel::<Piece>();
+    let (back, spares) = std::sync::mpsc::channel::<Piece>();
+    let (free, stop) = (AtomicBool::new(!cfg.graph.ablation), AtomicBool::new(false));
+    let (live, ablation, followed) = std::thread::scope(|s| {
+        let ablation = cfg.graph.ablation.then(|| {
+            s.spawn(|| {
+                let r = ablation_run(cfg, registry, &profiles, &headlines, bars, universe, engine);
+                free.store(true, Ordering::Release);
+                r
+            })
+        });
+        let (free, stop, ranges) = (&free, &stop, &ranges);
+        let follower = s.spawn(move || {
+            let _span = tracing::info_span!("follow", replays = replays.len()).entered();
+            let mut f = Follower::new(cfg, bars, universe, engine, ranges, replays);
+            f.follow(&rx, &back, free, stop);
+            f
+        });
         let live = {
             let _span = tracing::info_span!("graph").entered();
-            run(bars, universe, &mut graph, engine, &mut |d, t| progress(Phase::Bars, d, t))
+            let mut tee = Tee { graph: &mut graph, tx: &tx, spares: &spares };
+            run(bars, universe, &mut tee, engine, &mut |d, t| progress(Phase::Bars, d, t))
         };
-        let ablation = ablation.map(|h| {
-            h.join().map_err(|p| RunError::Panicked { what: "no-recall".into(), message: panic_message(p) })?
-        });
-        (live, ablation)
+        // The last steps go over; the follower stops stepping and only takes the rest,
+        // which the two workers of `graph_results` finish.
+        let _ = tx.send(graph.take_logs(Piece::default()));
+        stop.store(true, Ordering::Release);
+        drop(tx);
+        let panicked =
+            |what: &'static str| move |p| RunError::Panicked { what: what.into(), message: panic_message(p) };
+        let ablation = ablation.map(|h| h.join().map_err(panicked("no-recall")));
+        (live, ablation, follower.join().map_err(panicked("vote replays")))
     });
     let live = live?;
-    let ablation = ablation.transpose()?;
+    let ablation = ablation.transpose()?.transpose()?;
+    let followed = followed?;
     let secs = started.elapsed().as_secs_f64();
     tracing::info!(
         bars = bars.len(),
         seconds = secs,
         bars_per_second = (bars.len() as f64 / secs.max(1e-9)).round(),
         fills = live.fills.len(),
+        followed_steps = followed.next,
         "graph run done"
     );
-    graph_results(cfg, registry, &profiles, &headlines, bars, universe, engine, value, progress, live, graph, ablation)
+    graph_results(
+        cfg,
+        registry,
+        &profiles,
+        &headlines,
+        bars,
+        universe,
+        engine,
+        value,
+        progress,
+        live,
+        graph,
+        ablation,
+        Some(followed),
+    )
 }
 
-/// Everything a run folder shows of a graph run, from its live run, the graph that made it
-/// and the ablation run: the baselines on the graph's votes, attribution, breakdown,
-/// Shapley values.
+/// Steps between two hand-overs of the live graph's logs to its [`Follower`], and the most
+/// steps the follower's replays go on by before it takes the hand-overs waiting.
+const FOLLOW_STEPS: usize = 256;
+
+/// A piece of a run's vote and weight logs.
+type Piece = (VoteLog, WeightLog);
+
+/// The live graph, handing its vote and weight logs to the follower every
+/// [`FOLLOW_STEPS`] steps (the graph keeps none of them: the follower's logs are the run's).
+/// The follower moves each piece's entries into its logs and gives the emptied piece back
+/// (`spares`), for the graph to write the next steps into: the hand-overs allocate nothing
+/// once the pieces have their size.
+struct Tee<'a> {
+    graph: &'a mut GraphStrategy,
+    tx: &'a std::sync::mpsc::Sender<Piece>,
+    spares: &'a std::sync::mpsc::Receiver<Piece>,
+}
+
+impl Strategy for Tee<'_> {
+    type Error = GraphError;
+
+    fn name(&self) -> String {
+        self.graph.name()
+    }
+
+    fn on_start(&mut self, universe: &Universe) -> Result<(), GraphError> {
+        self.graph.on_start(universe)
+    }
+
+    fn expect_bars(&mut self, bars: usize) {
+        self.graph.expect_bars(bars)
+    }
+
+    fn on_step(&mut self, step: &Step<'_>, view: &PortfolioView<'_>, targets: &mut Targets) -> Result<(), GraphError> {
+        self.graph.on_step(step, view, targets)?;
+        if (step.index + 1).is_multiple_of(FOLLOW_STEPS) {
+            // A closed channel means the follower panicked; its join says so.
+            let spare = self.spares.try_recv().unwrap_or_default();
+            let _ = self.tx.send(self.graph.take_logs(spare));
+        }
+        Ok(())
+    }
+}
+
+/// The replays of a graph run, in the order of its results: the other weighting (equal
+/// weights beside a composed run, the composed weights beside an equal-weight one), each
+/// analyst alone, then, when Shapley values are on, the 2ⁿ coalitions by mask.
+struct Replays {
+    replays: Vec<VoteReplay>,
+    /// How many of them are baselines (the rest are coalitions).
+    baselines: usize,
+    /// Number of analysts.
+    agents: usize,
+}
+
+impl Replays {
+    fn len(&self) -> usize {
+        self.replays.len()
+    }
+}
+
+fn replays(cfg: &Config, agents: &[String]) -> Replays {
+    let n = agents.len();
+    let replay = |name: &str, w: Replay| VoteReplay::new(name, n, w, cfg.composer, cfg.costs.clone());
+    let mut replays = vec![match cfg.composer.mode {
+        ComposerMode::Composed => replay("equal-weight", Replay::Fixed(vec![1.0 / n as f64; n])),
+        ComposerMode::Equal => replay("composed", Replay::Logged),
+    }];
+    for (i, a) in agents.iter().enumerate() {
+        let mut w = vec![0.0; n];
+        w[i] = 1.0;
+        replays.push(replay(&format!("votes:{a}"), Replay::Fixed(w)));
+    }
+    let baselines = replays.len();
+    if cfg.graph.shapley != ShapleyMode::Off && n > SHAPLEY_MAX_ANALYSTS {
+        tracing::warn!(
+            analysts = n,
+            "Shapley values skipped: exact values need 2^{n} coalitions; at most {SHAPLEY_MAX_ANALYSTS} analysts"
+        );
+    }
+    if cfg.graph.shapley != ShapleyMode::Off && n <= SHAPLEY_MAX_ANALYSTS {
+        replays.extend((0..1u32 << n).map(|m| replay("coalition", Replay::Coalition(m))));
+    }
+    Replays { replays, baselines, agents: n }
+}
+
+/// The row ranges of every step of `bars`, as the historical feed hands them out.
+fn step_ranges(bars: &Bars) -> Vec<std::ops::Range<usize>> {
+    use crate::engine::feed::Feed;
+    let mut feed = crate::engine::feed::HistoricalFeed::new(bars);
+    let mut out = Vec::new();
+    while let Ok(Some(r)) = feed.next_step() {
+        out.push(r);
+    }
+    out
+}
+
+/// A vote replay under way: the engine of [`run`], stepped as far as the logs go.
+struct Lane {
+    replay: VoteReplay,
+    engine: Engine<SimBroker>,
+    /// Steps done.
+    next: usize,
+}
+
+impl Lane {
+    fn new(bars: &Bars, universe: &Universe, cfg: &EngineConfig, mut replay: VoteReplay) -> Lane {
+        let broker = SimBroker::new(cfg.costs.clone(), instruments(universe, &cfg.portfolio));
+        let engine = Engine::new(bars, universe, cfg, broker);
+        let (votes, evidence) = (VoteLog::default(), WeightLog::default());
+        let Ok(()) = replay.over(ReplayLogs { votes: &votes, evidence: &evidence, trading: &[] }).on_start(universe);
+        Lane { replay, engine, next: 0 }
+    }
+
+    /// Steps `next..to` (`ranges`: every step's rows of `bars`), reading `logs`.
+    fn advance(&mut self, bars: &Bars, ranges: &[std::ops::Range<usize>], logs: ReplayLogs<'_>, to: usize) {
+        let mut strategy = self.replay.over(logs);
+        for (k, r) in ranges.iter().enumerate().take(to).skip(self.next) {
+            match self.engine.step::<_, Infallible>(bars, r.clone(), k, &mut strategy) {
+                Ok(()) => {}
+                Err(EngineError::Strategy(never) | EngineError::Broker(never) | EngineError::Feed(never)) => {
+                    match never {}
+                }
+            }
+        }
+        self.next = self.next.max(to.min(ranges.len()));
+    }
+
+    fn finish(self) -> RunResult {
+        let name = self.replay.name().to_string();
+        self.engine.finish(name)
+    }
+}
+
+/// The replays of a live graph run, following its logs on a thread of their own: it takes
+/// the pieces of the logs the live graph hands over and steps every replay through them, so
+/// that most of the replay work is done when the live graph ends. Each replay reads step k
+/// only at step k, so following gives the runs a replay of the finished logs gives, bit
+/// for bit.
+///
+/// The follower takes every hand-over as soon as it comes (a backlog of pieces would hold
+/// those votes twice, in the pieces and in the run's log, whose capacity the first piece
+/// brings), but steps its replays only once `free` says the ablation is done: so two
+/// threads, not three, share the two cores with the live graph, whose speed sets the run's.
+pub(crate) struct Follower<'a> {
+    cfg: &'a Config,
+    bars: &'a Bars,
+    ranges: &'a [std::ops::Range<usize>],
+    votes: VoteLog,
+    weights: WeightLog,
+    trading: Vec<Vec<f64>>,
+    lanes: Vec<Lane>,
+    baselines: usize,
+    /// Steps every lane has done.
+    next: usize,
+}
+
+impl<'a> Follower<'a> {
+    fn new(
+        cfg: &'a Config,
+        bars: &'a Bars,
+        universe: &Universe,
+        engine: &EngineConfig,
+        ranges: &'a [std::ops::Range<usize>],
+        replays: Replays,
+    ) -> Self {
+        let n = replays.agents;
+        Follower {
+            cfg,
+            bars,
+            ranges,
+            votes: VoteLog::default(),
+            weights: WeightLog::new(n),
+            trading: Vec::with_capacity(ranges.len()),
+            lanes: replays.replays.into_iter().map(|r| Lane::new(bars, universe, engine, r)).collect(),
+            baselines: replays.baselines,
+            next: 0,
+        }
+    }
+
+    /// Takes the pieces of `rx` until it closes, each piece's buffers given back to `back`,
+    /// and steps the replays (at most [`FOLLOW_STEPS`] between two looks at `rx`) while
+    /// `free` and not `stop`.
+    fn follow(
+        &mut self,
+        rx: &std::sync::mpsc::Receiver<Piece>,
+        back: &std::sync::mpsc::Sender<Piece>,
+        free: &std::sync::atomic::AtomicBool,
+        stop: &std::sync::atomic::AtomicBool,
+    ) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let stepping = free.load(Ordering::Acquire) && !stop.load(Ordering::Acquire);
+            // Nothing to step: wait for the next piece (or the end).
+            if !stepping || self.next >= self.weights.ts.len() {
+                match rx.recv() {
+                    Ok(piece) => self.append(piece, back),
+                    Err(_) => return,
+                }
+            }
+            while let Ok(piece) = rx.try_recv() {
+                self.append(piece, back);
+            }
+            if stepping {
+                self.advance((self.next + FOLLOW_STEPS).min(self.weights.ts.len()));
+            }
+        }
+    }
+
+    /// Appends the next steps of the logs from `piece`, then gives its buffers back.
+    fn append(&mut self, mut piece: Piece, back: &std::sync::mpsc::Sender<Piece>) {
+        let from = self.weights.ts.len();
+        self.votes.append(&mut piece.0);
+        self.weights.append(&mut piece.1);
+        for k in from..self.weights.ts.len() {
+            self.trading.push(self.cfg.composer.trading_weights(self.weights.step(k)));
+        }
+        // The graph may be done: then nobody takes it back.
+        let _ = back.send(piece);
+    }
+
+    /// Steps every replay to step `to` of the logs taken so far.
+    fn advance(&mut self, to: usize) {
+        let logs = ReplayLogs { votes: &self.votes, evidence: &self.weights, trading: &self.trading };
+        for lane in &mut self.lanes {
+            lane.advance(self.bars, self.ranges, logs, to);
+        }
+        self.next = self.next.max(to);
+    }
+}
+
+/// What the replays give: the baselines' runs, and with Shapley values every coalition's
+/// worth by mask.
+struct Replayed {
+    baselines: Vec<RunResult>,
+    by_mask: Option<Vec<[f64; 3]>>,
+}
+
+/// Runs every replay of `lanes` to the end of `logs` on two workers (`lanes[k]` makes the
+/// k-th: a lane part-run by a follower, or a new one), the first `baselines` kept whole,
+/// the rest (coalitions) as their worth.
+#[allow(clippy::too_many_arguments)]
+fn finish_lanes(
+    lanes: usize,
+    make: &(dyn Fn(usize) -> Lane + Sync),
+    baselines: usize,
+    bars: &Bars,
+    ranges: &[std::ops::Range<usize>],
+    logs: ReplayLogs<'_>,
+    value: &Worth<'_>,
+) -> Result<Replayed, RunError> {
+    enum Out {
+        Run(RunResult),
+        Worth([f64; 3]),
+    }
+    let job = |k: usize| -> Result<Out, RunError> {
+        let mut lane = make(k);
+        lane.advance(bars, ranges, logs, logs.evidence.ts.len());
+        let r = lane.finish();
+        Ok(if k < baselines { Out::Run(r) } else { Out::Worth(value(&r)) })
+    };
+    let mut out = Replayed { baselines: Vec::new(), by_mask: None };
+    for o in on_two_workers("vote replays", lanes, &job, &|| {})? {
+        match o {
+            Out::Run(r) => out.baselines.push(r),
+            Out::Worth(w) => out.by_mask.get_or_insert_with(Vec::new).push(w),
+        }
+    }
+    Ok(out)
+}
+
+/// Everything a run folder shows of a graph run, from its live run, the graph that made it,
+/// the ablation run and the replays' follower if one ran (else the replays run here over
+/// the graph's logs): the baselines on the graph's votes, attribution, breakdown, Shapley
+/// values.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn graph_results(
     cfg: &Config,
@@ -430,89 +752,103 @@ pub(crate) fn graph_results(
     live: RunResult,
     mut graph: GraphStrategy,
     ablation: Option<RunResult>,
+    followed: Option<Follower<'_>>,
 ) -> Result<GraphRun, RunError> {
     let store = graph.store.clone();
     let agents = graph.agent_names.clone();
     let calibration = graph.calibration.report(&agents);
-    let votes = Arc::new(std::mem::take(&mut graph.votes));
-    let weights = Arc::new(std::mem::take(&mut graph.weights));
     let regimes = std::mem::take(&mut graph.regimes);
     let judged = std::mem::take(&mut graph.judged);
-    drop(graph);
     let n = agents.len();
-    let replay = |name: &str, w: Replay| {
-        VoteReplay::new(name, votes.clone(), w, weights.clone(), cfg.composer, cfg.costs.clone())
+    let ranges = step_ranges(bars);
+    // The replays: those a follower has part-run, or new ones over the graph's own logs.
+    enum Lanes {
+        Followed(Vec<std::sync::Mutex<Option<Lane>>>),
+        New(Vec<std::sync::Mutex<Option<VoteReplay>>>),
+    }
+    let (votes, weights, trading, lanes, replay_baselines) = match followed {
+        Some(f) => {
+            let Follower { votes, weights, trading, lanes, baselines, .. } = f;
+            (votes, weights, trading, Lanes::Followed(lanes.into_iter().map(|l| Some(l).into()).collect()), baselines)
+        }
+        None => {
+            let (votes, weights) = graph.take_logs(Piece::default());
+            let trading = trading_weights(cfg, &weights);
+            let Replays { replays, baselines, .. } = replays(cfg, &agents);
+            (votes, weights, trading, Lanes::New(replays.into_iter().map(|r| Some(r).into()).collect()), baselines)
+        }
     };
-    let mut replays: Vec<VoteReplay> = Vec::new();
-    match cfg.composer.mode {
-        ComposerMode::Composed => replays.push(replay("equal-weight", Replay::Fixed(vec![1.0 / n as f64; n]))),
-        ComposerMode::Equal => replays.push(replay("composed", Replay::Logged(weights.clone()))),
+    drop(graph);
+    fn take<T>(m: &std::sync::Mutex<Option<T>>) -> T {
+        m.lock().ok().and_then(|mut x| x.take()).expect("each replay runs once")
     }
-    for (i, a) in agents.iter().enumerate() {
-        let mut w = vec![0.0; n];
-        w[i] = 1.0;
-        replays.push(replay(&format!("votes:{a}"), Replay::Fixed(w)));
-    }
-    let _span = tracing::info_span!("baselines", replays = replays.len()).entered();
-    let mut baselines = std::thread::scope(|s| {
-        let handles: Vec<_> = replays
-            .into_iter()
-            .map(|mut r| {
-                let what = r.name();
-                (what, s.spawn(move || run(bars, universe, &mut r, engine, &mut |_, _| {})))
-            })
-            .collect();
-        handles.into_iter().map(|(what, h)| joined(what, h)).collect::<Result<Vec<_>, _>>()
-    })?;
+    let make = |k: usize| match &lanes {
+        Lanes::Followed(l) => take(&l[k]),
+        Lanes::New(r) => Lane::new(bars, universe, engine, take(&r[k])),
+    };
+    let count = match &lanes {
+        Lanes::Followed(l) => l.len(),
+        Lanes::New(r) => r.len(),
+    };
+    let logs = ReplayLogs { votes: &votes, evidence: &weights, trading: &trading };
+    // The attribution and the breakdown, on a thread beside the replays' two workers.
+    let span = tracing::Span::current();
+    let (replayed, side) = std::thread::scope(|s| {
+        let side = s.spawn(|| {
+            let _in = span.enter();
+            let _span = tracing::info_span!("attribution").entered();
+            let mut attribution = crate::report::attribution::attribute(bars, &live, &votes, &trading, &agents);
+            let horizons: Vec<Vec<usize>> = calibration
+                .iter()
+                .map(|c| {
+                    let mut h = crate::report::attribution::HORIZONS.to_vec();
+                    h.push(c.horizon);
+                    h.sort_unstable();
+                    h.dedup();
+                    h
+                })
+                .collect();
+            let by_horizon =
+                crate::report::attribution::hit_rates_by_horizon(bars, &votes, n, cfg.graph.min_vote, &horizons);
+            for (a, h) in attribution.agents.iter_mut().zip(by_horizon) {
+                a.hit_rate_by_horizon = h;
+            }
+            let breakdown = crate::report::breakdown::breakdown(
+                bars,
+                &universe.classes,
+                &live,
+                &votes,
+                &trading,
+                &agents,
+                &regimes,
+                &judged,
+            );
+            (attribution, breakdown)
+        });
+        let replayed = {
+            let _span = tracing::info_span!("replays", replays = count).entered();
+            finish_lanes(count, &make, replay_baselines, bars, &ranges, logs, value)
+        };
+        let side =
+            side.join().map_err(|p| RunError::Panicked { what: "attribution".into(), message: panic_message(p) });
+        (replayed, side)
+    });
+    let Replayed { mut baselines, by_mask } = replayed?;
+    let (attribution, breakdown) = side?;
+    drop(trading);
+    let (votes, weights) = (Arc::new(votes), Arc::new(weights));
     if let Some(a) = ablation {
         baselines.insert(1.min(baselines.len()), a);
     }
-    let trading = Arc::new(trading_weights(cfg, &weights));
-    let mut attribution = crate::report::attribution::attribute(bars, &live, &votes, &trading, &agents);
-    let horizons: Vec<Vec<usize>> = calibration
-        .iter()
-        .map(|c| {
-            let mut h = crate::report::attribution::HORIZONS.to_vec();
-            h.push(c.horizon);
-            h.sort_unstable();
-            h.dedup();
-            h
-        })
-        .collect();
-    let by_horizon = crate::report::attribution::hit_rates_by_horizon(bars, &votes, n, cfg.graph.min_vote, &horizons);
-    for (a, h) in attribution.agents.iter_mut().zip(by_horizon) {
-        a.hit_rate_by_horizon = h;
-    }
-    let breakdown = crate::report::breakdown::breakdown(
-        bars,
-        &universe.classes,
-        &live,
-        &votes,
-        &trading,
-        &agents,
-        &regimes,
-        &judged,
-    );
-    drop(_span);
-    let mut shapley = None;
+    let shapley = by_mask.as_ref().map(|m| crate::report::shapley::report("replay", &agents, m));
     let mut shapley_full = None;
-    if cfg.graph.shapley != ShapleyMode::Off && n > SHAPLEY_MAX_ANALYSTS {
-        tracing::warn!(
-            analysts = n,
-            "Shapley values skipped: exact values need 2^{n} coalitions; at most {SHAPLEY_MAX_ANALYSTS} analysts"
-        );
-    }
-    if cfg.graph.shapley != ShapleyMode::Off && n <= SHAPLEY_MAX_ANALYSTS {
-        let _span = tracing::info_span!("shapley", coalitions = 1u32 << n).entered();
-        let (report, by_mask) =
-            shapley_replay(cfg, bars, universe, engine, &votes, &weights, &trading, &agents, value)?;
-        shapley = Some(report);
-        if cfg.graph.shapley == ShapleyMode::Full {
-            let _span = tracing::info_span!("shapley full").entered();
-            shapley_full = Some(shapley_full_graph(
-                cfg, registry, profiles, headlines, bars, universe, engine, value, by_mask[0], progress,
-            )?);
-        }
+    if let Some(by_mask) = &by_mask
+        && cfg.graph.shapley == ShapleyMode::Full
+    {
+        let _span = tracing::info_span!("shapley full").entered();
+        shapley_full = Some(shapley_full_graph(
+            cfg, registry, profiles, headlines, bars, universe, engine, value, by_mask[0], progress,
+        )?);
     }
     Ok(GraphRun {
         live,
@@ -551,19 +887,14 @@ pub fn shapley_replay(
     agents: &[String],
     value: &Worth<'_>,
 ) -> Result<(ShapleyReport, Vec<[f64; 3]>), RunError> {
-    let job = |m: usize| -> Result<[f64; 3], RunError> {
-        let mut r = VoteReplay::new(
-            "coalition",
-            votes.clone(),
-            Replay::Coalition(trading.clone(), m as u32),
-            weights.clone(),
-            cfg.composer,
-            cfg.costs.clone(),
-        );
-        let Ok(res) = run(bars, universe, &mut r, engine, &mut |_, _| {});
-        Ok(value(&res))
+    let n = agents.len();
+    let make = |m: usize| {
+        let r = VoteReplay::new("coalition", n, Replay::Coalition(m as u32), cfg.composer, cfg.costs.clone());
+        Lane::new(bars, universe, engine, r)
     };
-    let by_mask = on_two_workers("shapley coalitions", 1 << agents.len(), &job, &|| {})?;
+    let ranges = step_ranges(bars);
+    let logs = ReplayLogs { votes, evidence: weights, trading };
+    let by_mask = finish_lanes(1 << n, &make, 0, bars, &ranges, logs, value)?.by_mask.unwrap_or_default();
     Ok((crate::report::shapley::report("replay", agents, &by_mask), by_mask))
 }
 
@@ -751,11 +1082,13 @@ pub(crate) fn write_folder(
         graph: extra,
     };
     let _span = tracing::info_span!("write", dir = %out_dir.display()).entered();
-    write_run(staging.path(), &artifacts)?;
-    tracing::info!(tmp = %staging.path().display(), "artifacts written");
-    // The page reads the folder's files but not the memory checkpoint, so the two are
-    // written side by side (the page on this thread, whose allocator heap the artifacts
-    // just freed: on a fresh thread it raised the hourly run's peak RSS by ~25 MiB).
+    // The page reads every file but the votes and the memory checkpoint, so it renders
+    // while they are written (on this thread, whose allocator heap the tables just freed:
+    // on a fresh thread it raised the hourly run's peak RSS by ~25 MiB).
+    let page = || match cfg.output.report {
+        true => crate::report::html::write_report(staging.path()).map(|_| ()).map_err(ReportError::from),
+        false => Ok(()),
+    };
     std::thread::scope(|s| -> Result<(), RunError> {
         let (span, memory) = (tracing::Span::current(), staging.path().join("memory"));
         let saved = graph.as_ref().map(|g| {
@@ -764,14 +1097,14 @@ pub(crate) fn write_folder(
                 g.store.save(&memory).map(|_| crate::run::fault("memory"))
             })
         });
-        let page =
-            if cfg.output.report { crate::report::html::write_report(staging.path()).map(|_| ()) } else { Ok(()) };
+        let written = write_run_with(staging.path(), &artifacts, page);
         if let Some(h) = saved {
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
         }
-        page.map_err(ReportError::from)?;
+        written?;
         Ok(())
     })?;
+    tracing::info!(tmp = %staging.path().display(), page = cfg.output.report, "artifacts written");
     staging.commit()?;
     tracing::info!(dir = %out_dir.display(), "run folder swapped in");
     Ok(BacktestOutput {

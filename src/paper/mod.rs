@@ -1279,6 +1279,7 @@ fn write_run_folder(
         live,
         graph,
         ablation,
+        None,
     )?;
     let Ok(benchmark) = crate::engine::benchmark_run(bars, universe, engine);
     let (live, baselines) = (g.live.clone(), g.baselines.clone());

@@ -29,7 +29,7 @@ mod replay;
 
 pub use error::GraphError;
 pub use learning::{AnalystCalibration, Calibration, MemoryUsed, StanceLine};
-pub use replay::{Replay, VoteReplay};
+pub use replay::{Replay, ReplayLogs, Replaying, VoteReplay};
 
 use std::sync::Arc;
 
@@ -43,7 +43,7 @@ use crate::agents::kinds::markov::RegimeTracker;
 use crate::agents::news::Headline;
 use crate::agents::{Analyst, Vote};
 use crate::composer::actor::{Compose, OwnedBook};
-use crate::composer::{Composer, ComposerConfig, ComposerMode};
+use crate::composer::{AgentWeight, Composer, ComposerConfig, ComposerMode};
 use crate::config::ActorPlacement;
 use crate::features::FeatureBank;
 use crate::market::Ts;
@@ -74,6 +74,9 @@ pub struct GraphStrategy {
     pub votes: VoteLog,
     /// The composer's memory-based analyst weights, step by step.
     pub weights: WeightLog,
+    /// The last step's weights when [`GraphStrategy::take_logs`] has just emptied the log
+    /// (the trace of weight changes compares with them).
+    taken_last: Vec<AgentWeight>,
     /// Does the evidence predict outcomes? Per analyst, filled as votes resolve.
     pub calibration: Calibration,
     costs: CostConfig,
@@ -143,6 +146,7 @@ impl GraphStrategy {
             news: NewsRouter::new(news),
             votes: VoteLog::default(),
             weights: WeightLog::new(n),
+            taken_last: Vec::new(),
             calibration: Calibration::new(horizons),
             costs,
             name,
@@ -152,6 +156,23 @@ impl GraphStrategy {
             regimes: Vec::new(),
             judged: Vec::new(),
         })
+    }
+
+    /// Takes the vote and weight logs written so far and goes on in `spare` (emptied; an
+    /// earlier piece given back, so that its buffers are reused): the steps taken are the
+    /// next ones after those taken before (a follower of the run appends them).
+    pub fn take_logs(&mut self, spare: (VoteLog, WeightLog)) -> (VoteLog, WeightLog) {
+        let (mut votes, mut weights) = spare;
+        votes.clear();
+        weights.clear();
+        weights.agents = self.agent_names.len();
+        std::mem::swap(&mut self.votes, &mut votes);
+        std::mem::swap(&mut self.weights, &mut weights);
+        if let Some(l) = weights.ts.len().checked_sub(1) {
+            self.taken_last.clear();
+            self.taken_last.extend_from_slice(weights.step(l));
+        }
+        (votes, weights)
     }
 
     /// A run whose only result is its book: the vote, weight, regime and judged logs are
@@ -253,7 +274,10 @@ impl GraphStrategy {
             self.votes.push_step(t, &votes);
         }
         if tracing::enabled!(tracing::Level::TRACE) {
-            let prev = self.weights.step(self.weights.ts.len().saturating_sub(1));
+            let prev = match self.weights.ts.len() {
+                0 => &self.taken_last[..],
+                l => self.weights.step(l - 1),
+            };
             for (w, p) in composed.weights.iter().zip(prev) {
                 if (w.weight - p.weight).abs() > 0.01 {
                     let agent = &self.agent_names[w.agent];

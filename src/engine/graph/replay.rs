@@ -3,21 +3,33 @@
 //! The analysts do not depend on the composer (they see bars and memory, not positions),
 //! so equal weights, each analyst alone, or the composed weights as recorded can be
 //! replayed through the composer's signal and no-trade band without re-running the graph.
-
-use std::sync::Arc;
+//!
+//! A replay reads the logs it is given at each step ([`ReplayLogs`], borrowed), so it can
+//! run over a finished run's logs or follow a live run a few steps behind, over logs that
+//! are still growing (`engine::runner`'s lanes): step k reads only step k of the logs.
 
 use crate::composer::{Book, Composer, ComposerConfig};
 use crate::portfolio::CostConfig;
 use crate::run::{VoteLog, WeightLog};
 use crate::strategy::{PortfolioView, Step, Strategy, Targets, Universe};
 
+/// The logs a replay reads: the votes, the evidence (composer weights with their
+/// remembered mean outcomes) and the trading weights, step by step. A prefix of a run's
+/// logs is enough for the steps it covers.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayLogs<'a> {
+    /// The votes, step by step.
+    pub votes: &'a VoteLog,
+    /// The run's evidence log: the remembered mean outcomes for the cost gate.
+    pub evidence: &'a WeightLog,
+    /// The weights the live composer traded with, step by step (`runner::trading_weights`).
+    pub trading: &'a [Vec<f64>],
+}
+
 /// Replays a recorded vote stream through fixed or recorded weights.
 pub struct VoteReplay {
     name: String,
-    votes: Arc<VoteLog>,
     weights: Replay,
-    /// The run's evidence log: the remembered mean outcomes for the cost gate.
-    evidence: Arc<WeightLog>,
     composer: Option<Composer>,
     cfg: ComposerConfig,
     costs: CostConfig,
@@ -25,41 +37,52 @@ pub struct VoteReplay {
 }
 
 /// Where replay weights come from.
+#[derive(Debug, Clone)]
 pub enum Replay {
     /// The same weights every step.
     Fixed(Vec<f64>),
-    /// The weights recorded at each step.
-    Logged(Arc<WeightLog>),
+    /// The evidence weights recorded at each step.
+    Logged,
     /// Per-step trading weights, with the analysts outside the coalition (bit i clear in
     /// the mask) at 0: their votes no longer count (Shapley coalitions).
-    Coalition(Arc<Vec<Vec<f64>>>, u32),
+    Coalition(u32),
 }
 
 impl VoteReplay {
-    /// A replay named `name` of `votes` with `weights`; the cost gate (when `cfg` asks for
-    /// it) reads the remembered mean outcomes logged in `evidence`, as the live run did.
-    pub fn new(
-        name: &str,
-        votes: Arc<VoteLog>,
-        weights: Replay,
-        evidence: Arc<WeightLog>,
-        cfg: ComposerConfig,
-        costs: CostConfig,
-    ) -> Self {
-        let n_agents = evidence.agents;
-        VoteReplay { name: name.into(), votes, weights, evidence, composer: None, cfg, costs, n_agents }
+    /// A replay named `name` of the votes of `n_agents` analysts with `weights`; the cost
+    /// gate (when `cfg` asks for it) reads the remembered mean outcomes of the evidence
+    /// log, as the live run did.
+    pub fn new(name: &str, n_agents: usize, weights: Replay, cfg: ComposerConfig, costs: CostConfig) -> Self {
+        VoteReplay { name: name.into(), weights, composer: None, cfg, costs, n_agents }
+    }
+
+    /// The replay's name (its run's strategy name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// This replay as a strategy over `logs`.
+    pub fn over<'a>(&'a mut self, logs: ReplayLogs<'a>) -> Replaying<'a> {
+        Replaying { replay: self, logs }
     }
 }
 
-impl Strategy for VoteReplay {
+/// A [`VoteReplay`] reading `logs`: the strategy the engine runs.
+pub struct Replaying<'a> {
+    replay: &'a mut VoteReplay,
+    logs: ReplayLogs<'a>,
+}
+
+impl Strategy for Replaying<'_> {
     type Error = std::convert::Infallible;
 
     fn name(&self) -> String {
-        self.name.clone()
+        self.replay.name.clone()
     }
 
     fn on_start(&mut self, universe: &Universe) -> Result<(), Self::Error> {
-        self.composer = Some(Composer::new(self.cfg, vec![String::new(); self.n_agents], universe.symbols.len()));
+        let r = &mut *self.replay;
+        r.composer = Some(Composer::new(r.cfg, vec![String::new(); r.n_agents], universe.symbols.len()));
         Ok(())
     }
 
@@ -69,24 +92,26 @@ impl Strategy for VoteReplay {
         portfolio: &PortfolioView<'_>,
         targets: &mut Targets,
     ) -> Result<(), Self::Error> {
-        let votes = self.votes.step(step.index);
-        let w: Vec<f64> = match &self.weights {
+        let (r, logs, k) = (&mut *self.replay, self.logs, step.index);
+        let votes = logs.votes.step(k);
+        let w: Vec<f64> = match &r.weights {
             Replay::Fixed(w) => w.clone(),
-            Replay::Logged(log) => log.step(step.index).iter().map(|x| x.weight).collect(),
-            Replay::Coalition(w, mask) => w
-                .get(step.index)
+            Replay::Logged => logs.evidence.step(k).iter().map(|x| x.weight).collect(),
+            Replay::Coalition(mask) => logs
+                .trading
+                .get(k)
                 .map(|w| w.iter().enumerate().map(|(i, x)| if mask & (1 << i) != 0 { *x } else { 0.0 }).collect())
                 .unwrap_or_default(),
         };
-        let m: Vec<f64> = self.evidence.step(step.index).iter().map(|x| x.mean_outcome).collect();
+        let m: Vec<f64> = logs.evidence.step(k).iter().map(|x| x.mean_outcome).collect();
         let book = Book {
             equity: portfolio.equity,
             positions: portfolio.positions,
             prices: portfolio.prices,
             as_traded: portfolio.as_traded,
-            costs: &self.costs,
+            costs: &r.costs,
         };
-        if let Some(c) = &mut self.composer {
+        if let Some(c) = &mut r.composer {
             for (s, x) in c.targets(votes, &w, &m, Some(&book)) {
                 targets.set(s, x);
             }
