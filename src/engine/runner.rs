@@ -298,9 +298,10 @@ fn check_cap(cfg: &Config, analysts: usize) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Runs `jobs` on two workers (the machine's cores), each taking every other job, and
-/// returns the results in job order; `done` is called after each job on the worker. The
-/// first failure stops both workers (no new job starts) and is returned.
+/// Runs `jobs` on two workers (the machine's cores), each taking the next job not yet
+/// taken (jobs of unequal cost, such as replays of 1 to 5 analysts, then end together),
+/// and returns the results in job order; `done` is called after each job on the worker.
+/// The first failure stops both workers (no new job starts) and is returned.
 fn on_two_workers<T: Send>(
     what: &str,
     jobs: usize,
@@ -308,14 +309,16 @@ fn on_two_workers<T: Send>(
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<T>, RunError> {
     let failed = std::sync::atomic::AtomicBool::new(false);
+    let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::thread::scope(|s| {
         let handles: Vec<_> = (0..2usize)
-            .map(|w| {
-                let failed = &failed;
+            .map(|_| {
+                let (failed, next) = (&failed, &next);
                 s.spawn(move || -> Result<Vec<(usize, T)>, RunError> {
                     let mut out = Vec::new();
-                    for k in (w..jobs).step_by(2) {
-                        if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if k >= jobs || failed.load(std::sync::atomic::Ordering::Relaxed) {
                             break;
                         }
                         let r = job(k);
@@ -399,7 +402,8 @@ fn run_graph(
     let ranges = step_ranges(bars);
     let started = std::time::Instant::now();
     // Beside the live graph: the memory ablation, and the replays following the live
-    // graph's logs (`Follower`), which the live graph hands over every `FOLLOW_STEPS` steps.
+    // graph's logs (`Follower`), which the live graph hands over every `FOLLOW_STEPS` steps;
+    // `free`: a core is free for the follower; `stop`: the follower is to stop stepping.
     use std::sync::atomic::{AtomicBool, Ordering};
     let (tx, rx) = std::sync::mpsc::channel::<Piece>();
     let (back, spares) = std::sync::mpsc::channel::<Piece>();
@@ -424,14 +428,16 @@ fn run_graph(
             let mut tee = Tee { graph: &mut graph, tx: &tx, spares: &spares };
             run(bars, universe, &mut tee, engine, &mut |d, t| progress(Phase::Bars, d, t))
         };
-        // The last steps go over; the follower stops stepping and only takes the rest,
-        // which the two workers of `graph_results` finish.
+        // The last steps go over, and the live graph's core is free: the follower steps on
+        // while the ablation (if it is still running) ends, then stops at its next look
+        // and leaves the rest to the two workers of `graph_results`.
         let _ = tx.send(graph.take_logs(Piece::default()));
-        stop.store(true, Ordering::Release);
+        free.store(true, Ordering::Release);
         drop(tx);
         let panicked =
             |what: &'static str| move |p| RunError::Panicked { what: what.into(), message: panic_message(p) };
         let ablation = ablation.map(|h| h.join().map_err(panicked("no-recall")));
+        stop.store(true, Ordering::Release);
         (live, ablation, follower.join().map_err(panicked("vote replays")))
     });
     let live = live?;
@@ -605,8 +611,9 @@ impl Lane {
 ///
 /// The follower takes every hand-over as soon as it comes (a backlog of pieces would hold
 /// those votes twice, in the pieces and in the run's log, whose capacity the first piece
-/// brings), but steps its replays only once `free` says the ablation is done: so two
-/// threads, not three, share the two cores with the live graph, whose speed sets the run's.
+/// brings), but steps its replays only once `free` says a core is free (the ablation or the
+/// live graph is done): so two threads, not three, share the two cores while the live graph,
+/// whose speed sets the run's, is running.
 pub(crate) struct Follower<'a> {
     cfg: &'a Config,
     bars: &'a Bars,
