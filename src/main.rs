@@ -17,12 +17,16 @@ use tracing_subscriber::EnvFilter;
 /// options' slots so that the numbers stay put (the sys crate exports no constant for it).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Freed memory is given back to the OS 10 ms after it is freed (mimalloc 2's default),
-/// not 1 s (mimalloc 3's): a run lives a few seconds, so with the 1 s delay the memory of
-/// each finished phase (the ablation's graph, the replays, the tables) was still resident
-/// when the next one peaked. Measured on the hourly 5-symbol backtest (issue 16): peak RSS
-/// 470–522 MiB with 1 s, 421–425 MiB with 10 ms, 395–400 MiB with 0 (at twice the system
-/// time); the wall time did not change. `MIMALLOC_PURGE_DELAY` in the environment wins.
+/// For `quorum backtest`: freed memory is given back to the OS 10 ms after it is freed
+/// (mimalloc 2's default), not 1 s (mimalloc 3's): a backtest lives a few seconds, so with
+/// the 1 s delay the memory of each finished phase (the ablation's graph, the replays, the
+/// tables) was still resident when the next one peaked. Measured on the hourly 5-symbol
+/// backtest (issue 16): peak RSS 470–522 MiB with 1 s, 421–425 MiB with 10 ms, 395–400
+/// MiB with 0 (at twice the system time); the wall time did not change. Not for the other
+/// commands: the paper loop reuses its freed memory step after step (its checkpoints, the
+/// memory's index buffers), and with 10 ms it paid the page faults again — a replay of
+/// spy_1m_2011 took 2.45–2.51 s against 2.06–2.21 s. `MIMALLOC_PURGE_DELAY` in the
+/// environment wins.
 fn set_purge_delay() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets one of mimalloc's global options, an atomic store; callable any time.
@@ -43,8 +47,10 @@ fn init_logging(json: bool) {
 }
 
 fn main() {
-    set_purge_delay();
     let cli = cli::Cli::parse();
+    if cli.is_backtest() {
+        set_purge_delay();
+    }
     init_logging(cli.json_logs());
     if let Err(e) = cli::dispatch(cli) {
         eprintln!("error: {e:#}");

@@ -34,6 +34,11 @@ impl Cli {
     pub(crate) fn json_logs(&self) -> bool {
         self.log_format == "json"
     }
+
+    /// `quorum backtest` (which gives freed memory back sooner, see `set_purge_delay`).
+    pub(crate) fn is_backtest(&self) -> bool {
+        matches!(self.command, Command::Backtest(_))
+    }
 }
 
 /// Subcommands.
