@@ -736,17 +736,20 @@ fn test_replay_feed_gives_the_backtest_votes_and_fills() {
 
 /// The backtest's replays follow the live graph's logs as they are handed over (issue 16);
 /// the baselines and the Shapley coalitions they give are the runs of replays started
-/// after the graph over its finished logs, to the bit — with the follower stepping from
-/// the first hand-over (no ablation) and after the ablation's run.
+/// after the graph over its finished logs (`engine::run` of each replay), to the bit —
+/// with the follower stepping from the first hand-over (no ablation) and after the
+/// ablation's run, under the composed and the equal-weight composer.
 #[test]
 fn test_followed_replays_are_the_replays_of_the_finished_logs() {
+    use quorum::composer::ComposerMode;
     use quorum::engine::graph::{Replay, ReplayLogs, VoteReplay};
-    use quorum::engine::{shapley_replay, trading_weights};
-    for ablation in [false, true] {
+    use quorum::engine::trading_weights;
+    for (ablation, mode) in [(false, ComposerMode::Composed), (true, ComposerMode::Equal)] {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = config(dir.path());
         cfg.data.symbols = vec!["SPY".into(), "IBM".into()];
         cfg.graph.ablation = ablation;
+        cfg.composer.mode = mode;
         let out = backtest(&cfg, &mut |_, _, _| {}).unwrap();
         let (votes, weights) = (out.votes.clone().unwrap(), out.weights.clone().unwrap());
         assert!(votes.len() > 1024, "several hand-overs: {} steps", votes.len());
@@ -761,18 +764,21 @@ fn test_followed_replays_are_the_replays_of_the_finished_logs() {
         let logs = ReplayLogs { votes: &votes, evidence: &weights, trading: &trading };
         let agents = &out.summary.analysts;
         let n = agents.len();
-        // Equal weights, then each analyst alone (the ablation sits second when it ran).
-        let mut expected = vec![("equal-weight".to_string(), vec![1.0 / n as f64; n])];
+        // The other weighting, then each analyst alone (the ablation sits second when it ran).
+        let mut expected = vec![match mode {
+            ComposerMode::Composed => ("equal-weight".to_string(), Replay::Fixed(vec![1.0 / n as f64; n])),
+            ComposerMode::Equal => ("composed".to_string(), Replay::Logged),
+        }];
         for (i, a) in agents.iter().enumerate() {
             let mut w = vec![0.0; n];
             w[i] = 1.0;
-            expected.push((format!("votes:{a}"), w));
+            expected.push((format!("votes:{a}"), Replay::Fixed(w)));
         }
         let followed: Vec<_> = out.baselines.iter().filter(|b| b.strategy != "no-recall").collect();
         assert_eq!(followed.len(), expected.len());
         assert_eq!(out.baselines.len(), expected.len() + usize::from(ablation));
         for ((name, w), got) in expected.into_iter().zip(followed) {
-            let mut r = VoteReplay::new(&name, n, Replay::Fixed(w), cfg.composer, cfg.costs.clone());
+            let mut r = VoteReplay::new(&name, n, w, cfg.composer, cfg.costs.clone());
             let want = run(&bars, &universe, &mut r.over(logs), &engine, &mut |_, _| {}).unwrap();
             assert_eq!(got.strategy, name);
             assert_eq!(got.equity, want.equity, "{name} (ablation {ablation})");
@@ -784,8 +790,13 @@ fn test_followed_replays_are_the_replays_of_the_finished_logs() {
             let m = quorum::report::compute(r, &a, rf);
             [m.total_return, m.sharpe, m.total_costs]
         };
-        let (after, _) =
-            shapley_replay(&cfg, &bars, &universe, &engine, &votes, &weights, &trading, agents, &value).unwrap();
+        let by_mask: Vec<[f64; 3]> = (0..1u32 << n)
+            .map(|m| {
+                let mut r = VoteReplay::new("coalition", n, Replay::Coalition(m), cfg.composer, cfg.costs.clone());
+                value(&run(&bars, &universe, &mut r.over(logs), &engine, &mut |_, _| {}).unwrap())
+            })
+            .collect();
+        let after = quorum::report::shapley::report("replay", agents, &by_mask);
         let during = out.summary.shapley.as_ref().unwrap();
         assert_eq!(serde_json::to_string(&after).unwrap(), serde_json::to_string(during).unwrap());
     }

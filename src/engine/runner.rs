@@ -13,8 +13,9 @@
 //! the graph, leaving a core idle for the graph's last ~0.9 s. They now follow the live
 //! graph ([`Follower`]): the graph hands its logs over every [`FOLLOW_STEPS`] steps and
 //! the follower steps every replay through them once the ablation has freed a core, so
-//! that by the graph's end most of the replays are done (38,912 of 40,842 steps in one
-//! run); two workers finish the rest beside the attribution. A replay reads step k of the
+//! that when it stops (the graph and the ablation done) most of the replays can be done
+//! (38,912 of 40,842 steps in one run; none when the ablation outlasts the graph, both
+//! cores being busy then); two workers finish the rest beside the attribution. A replay reads step k of the
 //! logs only at step k, so its run does not depend on when the pieces came.
 
 use std::collections::BTreeSet;
@@ -411,9 +412,15 @@ fn run_graph(
     let (live, ablation, followed) = std::thread::scope(|s| {
         let ablation = cfg.graph.ablation.then(|| {
             s.spawn(|| {
-                let r = ablation_run(cfg, registry, &profiles, &headlines, bars, universe, engine);
-                free.store(true, Ordering::Release);
-                r
+                // Frees the follower however the ablation ends, a panic included.
+                struct Freed<'a>(&'a AtomicBool);
+                impl Drop for Freed<'_> {
+                    fn drop(&mut self) {
+                        self.0.store(true, Ordering::Release);
+                    }
+                }
+                let _freed = Freed(&free);
+                ablation_run(cfg, registry, &profiles, &headlines, bars, universe, engine)
             })
         });
         let (free, stop, ranges) = (&free, &stop, &ranges);
@@ -430,8 +437,12 @@ fn run_graph(
         };
         // The last steps go over, and the live graph's core is free: the follower steps on
         // while the ablation (if it is still running) ends, then stops at its next look
-        // and leaves the rest to the two workers of `graph_results`.
+        // and leaves the rest to the two workers of `graph_results`. A failed live graph
+        // stops it at once: its replays are of no use.
         let _ = tx.send(graph.take_logs(Piece::default()));
+        if live.is_err() {
+            stop.store(true, Ordering::Release);
+        }
         free.store(true, Ordering::Release);
         drop(tx);
         let panicked =
@@ -440,6 +451,7 @@ fn run_graph(
         stop.store(true, Ordering::Release);
         (live, ablation, follower.join().map_err(panicked("vote replays")))
     });
+    drop(spares);
     let live = live?;
     let ablation = ablation.transpose()?.transpose()?;
     let followed = followed?;
@@ -614,6 +626,11 @@ impl Lane {
 /// brings), but steps its replays only once `free` says a core is free (the ablation or the
 /// live graph is done): so two threads, not three, share the two cores while the live graph,
 /// whose speed sets the run's, is running.
+///
+/// Memory: every replay lives through the run, 2ⁿ + n + 1 engines whose equity curves
+/// hold 5 × 8 bytes a step (~62 MiB for the hourly set's 40,842 steps and 5 analysts;
+/// replayed after the run, two coalitions at a time held ~3 MiB). It grows with 2ⁿ ×
+/// steps: a long minute history with 8 analysts would hold 265 curves.
 pub(crate) struct Follower<'a> {
     cfg: &'a Config,
     bars: &'a Bars,
@@ -725,9 +742,10 @@ fn finish_lanes(
         Run(RunResult),
         Worth([f64; 3]),
     }
+    debug_assert_eq!(logs.evidence.ts.len(), ranges.len(), "the logs cover every step");
     let job = |k: usize| -> Result<Out, RunError> {
         let mut lane = make(k);
-        lane.advance(bars, ranges, logs, logs.evidence.ts.len());
+        lane.advance(bars, ranges, logs, ranges.len());
         let r = lane.finish();
         Ok(if k < baselines { Out::Run(r) } else { Out::Worth(value(&r)) })
     };
@@ -1128,6 +1146,127 @@ pub(crate) fn write_folder(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Made-up logs over the shipped sample's steps: every analyst votes on every bar, the
+    /// weights drift with the step, so that the replays trade and their coalitions differ.
+    fn made_up_logs(bars: &Bars, ranges: &[std::ops::Range<usize>], n: usize) -> (VoteLog, WeightLog) {
+        let (mut votes, mut weights) = (VoteLog::default(), WeightLog::new(n));
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for r in ranges {
+            let t = bars.ts[r.start];
+            let step: Vec<crate::agents::Vote> = r
+                .clone()
+                .flat_map(|row| (0..n).map(move |a| (row, a)))
+                .map(|(row, a)| crate::agents::Vote::new(t, bars.sym[row], a, 2.0 * next() - 1.0, next()))
+                .collect();
+            votes.push_step(t, &step);
+            let w: Vec<f64> = (0..n).map(|_| 0.1 + next()).collect();
+            let sum: f64 = w.iter().sum();
+            weights.push_step(
+                t,
+                w.iter()
+                    .enumerate()
+                    .map(|(a, w)| crate::composer::AgentWeight {
+                        agent: a,
+                        weight: w / sum,
+                        win_rate: 0.5 + 0.1 * (next() - 0.5),
+                        wins: 3.0,
+                        losses: 3.0,
+                        edge: 0.0,
+                        mean_outcome: 0.001 * (next() - 0.5),
+                    })
+                    .collect(),
+            );
+        }
+        (votes, weights)
+    }
+
+    /// A follower's replays, whether it stepped them all, none, or part of the way before
+    /// the workers finished them, and whatever the pieces' sizes (empty ones included),
+    /// are the replays of the finished logs: the same baseline runs and coalition worths.
+    #[test]
+    fn test_follower_pieces_and_stops_give_the_finished_logs_replays() {
+        let mut cfg = Config::default();
+        cfg.data.path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/bars");
+        cfg.data.symbols = vec!["SPY".into(), "IBM".into()];
+        cfg.data.to = Some("2013-10-09".parse().unwrap());
+        let (bars, report) = crate::market::load(&cfg.load_options().unwrap()).unwrap();
+        let universe = Universe {
+            symbols: bars.symbols.clone(),
+            classes: report.asset_classes.clone(),
+            interval: report.interval_ns,
+        };
+        let engine = EngineConfig { portfolio: cfg.portfolio.clone(), costs: cfg.costs.clone(), trade_from: None };
+        let ranges = step_ranges(&bars);
+        assert!(ranges.len() > 700, "{} steps", ranges.len());
+        let agents: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let (votes, weights) = made_up_logs(&bars, &ranges, agents.len());
+        let trading = trading_weights(&cfg, &weights);
+        let logs = ReplayLogs { votes: &votes, evidence: &weights, trading: &trading };
+        let value = |r: &RunResult| [r.equity.equity.last().copied().unwrap_or(0.0), r.fills.len() as f64, 0.0];
+        let outcome = |r: Replayed| {
+            let runs: Vec<_> =
+                r.baselines.iter().map(|b| (b.strategy.clone(), b.equity.clone(), b.fills.clone())).collect();
+            (runs, r.by_mask.unwrap_or_default())
+        };
+        // The finished logs, replayed from the first step.
+        let fresh = replays(&cfg, &agents);
+        let (count, baselines) = (fresh.len(), fresh.baselines);
+        let fresh: Vec<std::sync::Mutex<Option<VoteReplay>>> =
+            fresh.replays.into_iter().map(|r| Some(r).into()).collect();
+        let make = |k: usize| Lane::new(&bars, &universe, &engine, fresh[k].lock().unwrap().take().unwrap());
+        let want = outcome(finish_lanes(count, &make, baselines, &bars, &ranges, logs, &value).unwrap());
+        assert!(want.0.iter().all(|(_, _, fills)| !fills.is_empty()), "every baseline traded");
+        assert_eq!(want.1.len(), 8);
+        // The same logs in pieces of 0, 1, 255, 700 steps and the rest.
+        let pieces = || {
+            let mut out = Vec::new();
+            let mut from = 0;
+            for len in [0, 1, 255, 0, 700, ranges.len()] {
+                let to = (from + len).min(ranges.len());
+                let (mut v, mut w) = (VoteLog::default(), WeightLog::new(agents.len()));
+                for k in from..to {
+                    v.push_step(votes.steps[k].0, votes.step(k));
+                    w.push_step(weights.ts[k], weights.step(k).to_vec());
+                }
+                out.push((v, w));
+                from = to;
+            }
+            out
+        };
+        for (free, stop, part) in [(true, false, None), (false, true, None), (true, true, Some(300))] {
+            let mut f = Follower::new(&cfg, &bars, &universe, &engine, &ranges, replays(&cfg, &agents));
+            let (tx, rx) = std::sync::mpsc::channel();
+            let (back, _spares) = std::sync::mpsc::channel();
+            for p in pieces() {
+                tx.send(p).unwrap();
+            }
+            drop(tx);
+            let (free_flag, stop_flag) =
+                (std::sync::atomic::AtomicBool::new(free), std::sync::atomic::AtomicBool::new(stop));
+            f.follow(&rx, &back, &free_flag, &stop_flag);
+            if let Some(to) = part {
+                f.advance(to);
+            }
+            let expect = if stop { part.unwrap_or(0) } else { ranges.len() };
+            assert_eq!(f.next, expect, "free {free}, stop {stop}");
+            assert!(f.lanes.iter().all(|l| l.next == expect));
+            assert_eq!((f.votes.len(), f.weights.ts.len()), (ranges.len(), ranges.len()));
+            let Follower { votes: fv, weights: fw, trading: ft, lanes, baselines, .. } = f;
+            assert_eq!(ft, trading);
+            let lanes: Vec<std::sync::Mutex<Option<Lane>>> = lanes.into_iter().map(|l| Some(l).into()).collect();
+            let make = |k: usize| lanes[k].lock().unwrap().take().unwrap();
+            let logs = ReplayLogs { votes: &fv, evidence: &fw, trading: &ft };
+            let got = outcome(finish_lanes(count, &make, baselines, &bars, &ranges, logs, &value).unwrap());
+            assert!(got == want, "free {free}, stop {stop}, part {part:?}");
+        }
+    }
 
     /// Results come back in job order whatever the worker; the first failure is returned,
     /// stops both workers from starting new jobs, and `done` still ticks for it.
