@@ -38,7 +38,7 @@ use crate::market::time::format_ts;
 use crate::market::{AssetClass, Bars, DataError, LoadReport, Ts, load};
 use crate::memory::{MemoryError, MemoryStore};
 use crate::report::shapley::ShapleyReport;
-use crate::report::{Annualisation, RunArtifacts, RunSummary, StrategyReport, compute, write_run_with};
+use crate::report::{Annualisation, RunArtifacts, RunSummary, StrategyReport, compute, write_run};
 use crate::report::{GraphArtifacts, ReportError};
 use crate::run::{FolderError, RunResult, Staging, VoteLog, WeightLog, check_memory_dir};
 use crate::strategy::{BuyAndHold, PortfolioView, SmaCross, Step, Strategy, Targets, Universe};
@@ -785,22 +785,24 @@ pub(crate) fn graph_results(
     let regimes = std::mem::take(&mut graph.regimes);
     let judged = std::mem::take(&mut graph.judged);
     let n = agents.len();
-    let ranges = step_ranges(bars);
-    // The replays: those a follower has part-run, or new ones over the graph's own logs.
+    // The replays: those a follower has part-run (over its step ranges), or new ones over
+    // the graph's own logs.
     enum Lanes {
         Followed(Vec<std::sync::Mutex<Option<Lane>>>),
         New(Vec<std::sync::Mutex<Option<VoteReplay>>>),
     }
-    let (votes, weights, trading, lanes, replay_baselines) = match followed {
+    let (votes, weights, trading, lanes, replay_baselines, ranges) = match followed {
         Some(f) => {
-            let Follower { votes, weights, trading, lanes, baselines, .. } = f;
-            (votes, weights, trading, Lanes::Followed(lanes.into_iter().map(|l| Some(l).into()).collect()), baselines)
+            let Follower { votes, weights, trading, lanes, baselines, ranges, .. } = f;
+            let lanes = Lanes::Followed(lanes.into_iter().map(|l| Some(l).into()).collect());
+            (votes, weights, trading, lanes, baselines, std::borrow::Cow::Borrowed(ranges))
         }
         None => {
             let (votes, weights) = graph.take_logs(Piece::default());
             let trading = trading_weights(cfg, &weights);
             let Replays { replays, baselines, .. } = replays(cfg, &agents);
-            (votes, weights, trading, Lanes::New(replays.into_iter().map(|r| Some(r).into()).collect()), baselines)
+            let lanes = Lanes::New(replays.into_iter().map(|r| Some(r).into()).collect());
+            (votes, weights, trading, lanes, baselines, std::borrow::Cow::Owned(step_ranges(bars)))
         }
     };
     drop(graph);
@@ -1122,7 +1124,7 @@ pub(crate) fn write_folder(
                 g.store.save(&memory).map(|_| crate::run::fault("memory"))
             })
         });
-        let written = write_run_with(staging.path(), &artifacts, page);
+        let written = write_run(staging.path(), &artifacts, page);
         if let Some(h) = saved {
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
         }

@@ -410,15 +410,10 @@ pub struct RunArtifacts<'a> {
 }
 
 /// Writes the run folder `dir`: summary, equity, trades, fills, the resolved config, and
-/// for graph runs votes and weights.
-pub fn write_run(dir: &Path, a: &RunArtifacts<'_>) -> Result<()> {
-    write_run_with(dir, a, || Ok(()))
-}
-
-/// [`write_run`], with `beside` run once every file but the votes is written, while the
-/// votes still are (the votes, a million rows on the hourly set, take longest; the run
-/// folder's page reads every file but them).
-pub fn write_run_with(dir: &Path, a: &RunArtifacts<'_>, beside: impl FnOnce() -> Result<()>) -> Result<()> {
+/// for graph runs votes and weights. `beside` runs once every file but the votes is
+/// written, while the votes still are (the votes, a million rows on the hourly set, take
+/// longest; the run folder's page reads every file but them).
+pub fn write_run(dir: &Path, a: &RunArtifacts<'_>, beside: impl FnOnce() -> Result<()>) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let json = serde_json::to_string_pretty(a.summary).expect("summary serializes");
     write_text(&dir.join("summary.json"), &(json + "\n"))?;

@@ -9,6 +9,6 @@ pub mod metrics;
 pub mod shapley;
 pub mod table;
 
-pub use artifacts::{GraphArtifacts, ReportError, RunArtifacts, RunSummary, StrategyReport, write_run, write_run_with};
+pub use artifacts::{GraphArtifacts, ReportError, RunArtifacts, RunSummary, StrategyReport, write_run};
 pub(crate) use artifacts::{frame, time_column, write_parquet, write_text};
 pub use metrics::{Annualisation, Metrics, compute};
